@@ -1,0 +1,47 @@
+//! Command-line layer: one module per subcommand, each with its clap flags and a `run` that calls
+//! the library and prints. Nothing below `profile/` knows about clap.
+
+pub mod args;
+pub mod completions;
+pub mod man;
+pub mod profile;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// mesh: ServiceProfiles, a sidecar proxy, and the tables that read what it measured.
+#[derive(Debug, Parser)]
+#[command(name = "mesh", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands, dispatched by [`run`].
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Profile(profile::ProfileArgs),
+    Completions(completions::CompletionsArgs),
+    #[command(hide = true)]
+    Man(man::ManArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Profile(args) => profile::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+    }
+}
+
+/// Writes all of `text` to stdout at once; a closed pipe (`mesh … | head`) is not an error.
+pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,29 @@
+//! Flags shared by several subcommands, defined once and flattened where used.
+
+use clap::Args;
+
+use crate::profile::names::{check_dns1123_label, check_dns1123_subdomain};
+
+/// `-n/--namespace`.
+#[derive(Debug, Clone, Args)]
+pub struct NamespaceArg {
+    /// Namespace of the service or resources
+    #[arg(short = 'n', long = "namespace", default_value = "default", value_parser = parse_namespace)]
+    pub namespace: String,
+}
+
+/// `--cluster-domain`.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterDomainArg {
+    /// Kubernetes cluster DNS domain
+    #[arg(long = "cluster-domain", default_value = "cluster.local", value_parser = parse_cluster_domain)]
+    pub cluster_domain: String,
+}
+
+fn parse_namespace(s: &str) -> Result<String, String> {
+    check_dns1123_label(s).map(|()| s.to_string())
+}
+
+fn parse_cluster_domain(s: &str) -> Result<String, String> {
+    check_dns1123_subdomain(s).map(|()| s.to_string())
+}

@@ -1,0 +1,213 @@
+//! `mesh profile`: write a ServiceProfile from OpenAPI, `.proto` files or a template; `mesh profile
+//! check`: validate profile files.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::args::{ClusterDomainArg, NamespaceArg};
+use super::print_stdout;
+use crate::profile::check::check_profiles;
+use crate::profile::names::check_dns1035_label;
+use crate::profile::openapi::profile_from_openapi;
+use crate::profile::proto::profile_from_protos;
+use crate::profile::render::{render, Format};
+use crate::profile::template::template;
+use crate::profile::{Generated, ProfileTarget, ServiceProfile};
+
+/// Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  mesh profile --open-api web.swagger web-svc -n emojivoto > web-profile.yaml\n  \
+                  mesh profile --proto voting.proto voting-svc -n emojivoto\n  \
+                  mesh profile --template web-svc\n  mesh profile check web-profile.yaml"
+)]
+pub struct ProfileArgs {
+    #[command(subcommand)]
+    pub check: Option<ProfileCommand>,
+
+    #[command(flatten)]
+    pub source: Source,
+
+    /// Directory searched for imports of --proto files (after each file's own directory)
+    #[arg(
+        short = 'I',
+        long = "proto-path",
+        value_name = "DIR",
+        requires = "proto"
+    )]
+    pub proto_path: Vec<PathBuf>,
+
+    /// Name proto routes Service/Rpc instead of Rpc
+    #[arg(long, requires = "proto")]
+    pub qualified_names: bool,
+
+    /// Name of the Kubernetes Service the profile is for
+    #[arg(value_parser = parse_service, required = true)]
+    pub service: Option<String>,
+
+    #[command(flatten)]
+    pub namespace: NamespaceArg,
+
+    #[command(flatten)]
+    pub cluster_domain: ClusterDomainArg,
+
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+    pub output: OutputFormat,
+}
+
+/// Exactly one source of routes.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Source {
+    /// Read routes from a Swagger 2.0 or OpenAPI 3.x document (JSON or YAML; - for stdin)
+    #[arg(long = "open-api", value_name = "FILE")]
+    pub open_api: Option<PathBuf>,
+
+    /// Read one route per rpc from a .proto file (repeatable)
+    #[arg(long = "proto", value_name = "FILE")]
+    pub proto: Vec<PathBuf>,
+
+    /// Print a commented scaffold that documents every field
+    #[arg(long)]
+    pub template: bool,
+}
+
+/// `mesh profile check`.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid
+    Check {
+        /// Profile files (YAML, several documents allowed; - for stdin)
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `-o` values of `mesh profile`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+}
+
+fn parse_service(s: &str) -> Result<String, String> {
+    check_dns1035_label(s).map(|()| s.to_string())
+}
+
+/// Runs `mesh profile` or `mesh profile check`.
+pub fn run(args: ProfileArgs) -> anyhow::Result<ExitCode> {
+    if let Some(ProfileCommand::Check { files }) = args.check {
+        return check(&files);
+    }
+    let target = ProfileTarget {
+        service: args.service.context("SERVICE is required")?,
+        namespace: args.namespace.namespace,
+        cluster_domain: args.cluster_domain.cluster_domain,
+    };
+    let format = match args.output {
+        OutputFormat::Yaml => Format::Yaml,
+        OutputFormat::Json => Format::Json,
+    };
+    let source = args.source;
+    let text = if source.template {
+        let text = template(&target);
+        match format {
+            Format::Yaml => text,
+            Format::Json => {
+                let profile: ServiceProfile =
+                    crate::yaml::from_str(&text).context("the built-in template")?;
+                render(&profile, format)
+            }
+        }
+    } else if let Some(file) = &source.open_api {
+        let document = read_input(file)?;
+        let generated =
+            profile_from_openapi(&document, &target).with_context(|| file.display().to_string())?;
+        finish(generated, format)
+    } else {
+        let generated = profile_from_protos(
+            &source.proto,
+            &args.proto_path,
+            &target,
+            args.qualified_names,
+        )?;
+        finish(generated, format)
+    };
+    print_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn finish(generated: Generated, format: Format) -> String {
+    for notice in &generated.notices {
+        eprintln!("mesh: warning: {notice}");
+    }
+    render(&generated.profile, format)
+}
+
+fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut all_valid = true;
+    let mut summary = String::new();
+    for file in files {
+        let name = file.display();
+        let text = match read_input(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("{name}: {e:#}");
+                all_valid = false;
+                continue;
+            }
+        };
+        let reports = check_profiles(&text);
+        let several = reports.len() > 1;
+        for report in &reports {
+            let place = if several {
+                format!("{name} (document {})", report.index)
+            } else {
+                name.to_string()
+            };
+            for w in &report.warnings {
+                eprintln!("{place}: warning: {w}");
+            }
+            for e in &report.errors {
+                if e.field.is_empty() {
+                    eprintln!("{place}: {}", e.message);
+                } else {
+                    eprintln!("{place}: {e}");
+                }
+            }
+            if report.errors.is_empty() {
+                summary.push_str(&format!(
+                    "{place}: valid ServiceProfile {} ({} routes)\n",
+                    report.name.as_deref().unwrap_or_default(),
+                    report.routes
+                ));
+            } else {
+                all_valid = false;
+            }
+        }
+        if reports.is_empty() {
+            eprintln!("{name}: no YAML document found");
+            all_valid = false;
+        }
+    }
+    print_stdout(&summary)?;
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Reads a file, or stdin for `-`.
+fn read_input(file: &PathBuf) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        return std::io::read_to_string(std::io::stdin()).context("reading standard input");
+    }
+    std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+}

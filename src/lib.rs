@@ -1,0 +1,12 @@
+//! mesh: an operator toolkit for a lightweight service mesh.
+//!
+//! The library holds the domain; the `mesh` binary only parses arguments and prints. See
+//! `DESIGN.md`-style overview in `docs/` for how the parts fit:
+//! - [`profile`]: the ServiceProfile model, its generators (OpenAPI, proto, template), validation, and
+//!   the request matcher shared by the proxy and tap.
+//! - [`yaml`]: the single seam to the YAML library.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod profile;
+pub mod yaml;

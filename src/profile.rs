@@ -1,0 +1,32 @@
+//! ServiceProfiles: the model, the generators that write them, and the checks that read them.
+pub mod model;
+pub use model::*;
+pub mod duration;
+pub mod go_regex;
+pub mod matcher;
+pub mod names;
+pub mod openapi;
+
+/// Which service a generated profile is for.
+#[derive(Debug, Clone)]
+pub struct ProfileTarget {
+    /// Kubernetes Service name (a DNS-1035 label).
+    pub service: String,
+    /// Namespace of the service (a DNS-1123 label).
+    pub namespace: String,
+    /// Cluster DNS domain, `cluster.local` by default.
+    pub cluster_domain: String,
+}
+
+/// A generated profile plus what the generator noticed and the user should hear about.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// The profile, ready to render.
+    pub profile: ServiceProfile,
+    /// Warnings (skipped references, ignored extensions), one sentence each.
+    pub notices: Vec<String>,
+}
+pub mod check;
+pub mod proto;
+pub mod render;
+pub mod template;

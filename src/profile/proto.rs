@@ -1,0 +1,184 @@
+//! `mesh profile --proto`: one route per rpc, from `.proto` files read with `protobuf-parse`'s
+//! pure-Rust parser (no `protoc` needed).
+//!
+//! Routes are named by the rpc (`VoteDoughnut`) and match `POST /<package>.<Service>/<Rpc>`, as gRPC
+//! requests do; `idempotency_level` `IDEMPOTENT` or `NO_SIDE_EFFECTS` makes a route retryable. A route
+//! needs only the service definitions, so when imports cannot be found (or their types cannot be
+//! resolved) the services are read from the syntax-checked file by [`scan`] instead of failing.
+
+mod scan;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use protobuf::descriptor::method_options::IdempotencyLevel;
+
+use super::go_regex::quote_meta;
+use super::model::{RequestMatch, RouteSpec, ServiceProfile};
+use super::{Generated, ProfileTarget};
+
+/// Why `.proto` files could not become a profile.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtoError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid protobuf syntax.
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        file: String,
+        line: u32,
+        column: u32,
+        message: String,
+    },
+    /// Two rpcs would produce the same route name.
+    #[error(
+        "two routes would be named {name:?}: {first} and {second}; \
+         pass --qualified-names to name routes Service/Rpc"
+    )]
+    DuplicateRoute {
+        name: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// One rpc, wherever it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rpc {
+    package: String,
+    service: String,
+    name: String,
+    retryable: bool,
+}
+
+impl Rpc {
+    /// The gRPC request path: `/<package>.<Service>/<Rpc>` (`/<Service>/<Rpc>` without a package).
+    fn grpc_path(&self) -> String {
+        if self.package.is_empty() {
+            format!("/{}/{}", self.service, self.name)
+        } else {
+            format!("/{}.{}/{}", self.package, self.service, self.name)
+        }
+    }
+}
+
+/// Generates a profile from `.proto` files, in the order given; `include_dirs` are searched for
+/// imports after each file's own directory.
+pub fn profile_from_protos(
+    files: &[PathBuf],
+    include_dirs: &[PathBuf],
+    target: &ProfileTarget,
+    qualified_names: bool,
+) -> Result<Generated, ProtoError> {
+    let mut profile =
+        ServiceProfile::new(&target.service, &target.namespace, &target.cluster_domain);
+    let mut notices = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for file in files {
+        for rpc in read_rpcs(file, include_dirs, &mut notices)? {
+            let path = rpc.grpc_path();
+            let name = if qualified_names {
+                format!("{}/{}", rpc.service, rpc.name)
+            } else {
+                rpc.name.clone()
+            };
+            let origin = format!("{} ({})", path.trim_start_matches('/'), file.display());
+            if let Some(first) = seen.insert(name.clone(), origin.clone()) {
+                return Err(ProtoError::DuplicateRoute {
+                    name,
+                    first,
+                    second: origin,
+                });
+            }
+            profile.spec.routes.push(RouteSpec {
+                condition: RequestMatch::method_and_path("POST", quote_meta(&path)),
+                is_retryable: rpc.retryable,
+                name,
+                response_classes: Vec::new(),
+                timeout: None,
+            });
+        }
+    }
+    Ok(Generated { profile, notices })
+}
+
+fn read_rpcs(
+    file: &Path,
+    include_dirs: &[PathBuf],
+    notices: &mut Vec<String>,
+) -> Result<Vec<Rpc>, ProtoError> {
+    let display = file.display().to_string();
+    let content = std::fs::read_to_string(file).map_err(|source| ProtoError::Read {
+        file: display.clone(),
+        source,
+    })?;
+    // A full parse first, so syntax errors are reported with their location before anything else.
+    protobuf_parse::pure::parse_dependencies(&content).map_err(|e| ProtoError::Syntax {
+        file: display.clone(),
+        line: e.line,
+        column: e.col,
+        message: e.error.to_string(),
+    })?;
+
+    let own_dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut parser = protobuf_parse::Parser::new();
+    parser
+        .pure()
+        .include(own_dir)
+        .includes(include_dirs)
+        .input(file);
+    match parser.parse_and_typecheck() {
+        Ok(parsed) => {
+            let descriptor = parsed
+                .file_descriptors
+                .iter()
+                .rev()
+                .find(|d| Path::new(d.name()).file_name() == file.file_name())
+                .or(parsed.file_descriptors.last());
+            Ok(descriptor.map(rpcs_of_descriptor).unwrap_or_default())
+        }
+        Err(e) => {
+            notices.push(format!(
+                "{display}: {}; routes were read from the service definitions alone",
+                root_cause(&e)
+            ));
+            scan::rpcs(&content).map_err(|(line, column, message)| ProtoError::Syntax {
+                file: display,
+                line,
+                column,
+                message,
+            })
+        }
+    }
+}
+
+fn rpcs_of_descriptor(file: &protobuf::descriptor::FileDescriptorProto) -> Vec<Rpc> {
+    file.service
+        .iter()
+        .flat_map(|service| {
+            service.method.iter().map(|method| Rpc {
+                package: file.package().to_string(),
+                service: service.name().to_string(),
+                name: method.name().to_string(),
+                retryable: matches!(
+                    method.options.idempotency_level(),
+                    IdempotencyLevel::IDEMPOTENT | IdempotencyLevel::NO_SIDE_EFFECTS
+                ),
+            })
+        })
+        .collect()
+}
+
+/// The innermost message of an error chain, without the parser's "using pure parser:" preamble.
+fn root_cause(e: &anyhow::Error) -> String {
+    let text = e.root_cause().to_string();
+    text.trim_start_matches("using pure parser: ").to_string()
+}

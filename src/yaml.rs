@@ -1,0 +1,159 @@
+//! The one place mesh touches a YAML library.
+//!
+//! `serde_yaml` is deprecated upstream; `yaml_serde` is its maintained continuation with the same API.
+//! Everything else in mesh reads and writes YAML through these functions, so a future swap is one file.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A YAML document that could not be read into the expected type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Dotted field path where decoding stopped (`spec.routes[2].condition`), empty at the root.
+    pub path: String,
+    /// What was wrong, without location.
+    pub message: String,
+    /// 1-based line and column of the offending text, when the parser knows it.
+    pub location: Option<(usize, usize)>,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.path.is_empty() && self.path != "." {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some((line, column)) = self.location {
+            write!(f, " (line {line}, column {column})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes every document of a (possibly multi-document) YAML text into `T`.
+pub fn from_str_all<T: DeserializeOwned>(text: &str) -> Vec<Result<T, DecodeError>> {
+    yaml_serde::Deserializer::from_str(text)
+        .map(|doc| {
+            serde_path_to_error::deserialize(doc).map_err(|e| {
+                let path = e.path().to_string();
+                decode_error(path, e.into_inner())
+            })
+        })
+        .collect()
+}
+
+/// Decodes a single YAML document into `T`, reporting the field path and location on failure.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
+    let doc = yaml_serde::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(doc).map_err(|e| {
+        let path = e.path().to_string();
+        decode_error(path, e.into_inner())
+    })
+}
+
+/// Reads YAML into a generic JSON value (YAML mapping keys such as `200` become strings).
+pub fn to_json_value(text: &str) -> Result<serde_json::Value, DecodeError> {
+    let doc = yaml_serde::Deserializer::from_str(text);
+    serde_json::Value::deserialize(doc).map_err(|e| decode_error(String::new(), e))
+}
+
+/// Writes `value` as block-style YAML (two-space indent, list items at the parent's indentation).
+///
+/// Scalars are quoted the way Go's YAML library (and so `kubectl` and `linkerd`) does: strings that a
+/// YAML 1.1 reader would take for booleans (`yes`, `on`, `N`) are double-quoted, and quoted strings use
+/// double quotes.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, yaml_serde::Error> {
+    Ok(yaml11_compatible(&yaml_serde::to_string(value)?))
+}
+
+/// Words YAML 1.1 reads as booleans; `yaml_serde` (YAML 1.2) writes them unquoted.
+const YAML11_BOOLEANS: [&str; 16] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF",
+];
+
+/// Rewrites single-line scalars of emitted YAML for YAML 1.1 readers, leaving block scalars alone.
+fn yaml11_compatible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut block_indent: Option<usize> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(block) = block_indent {
+            if line.trim().is_empty() || indent > block {
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            }
+            block_indent = None;
+        }
+        let (head, scalar) = split_scalar(line);
+        if scalar.starts_with('|') || scalar.starts_with('>') {
+            block_indent = Some(indent);
+        }
+        out.push_str(head);
+        if YAML11_BOOLEANS.contains(&scalar) {
+            out.push('"');
+            out.push_str(scalar);
+            out.push('"');
+        } else if let Some(inner) = scalar.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+            out.push('"');
+            out.push_str(
+                &inner
+                    .replace("''", "'")
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\""),
+            );
+            out.push('"');
+        } else {
+            out.push_str(scalar);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Splits `  key: value` / `  - value` into the part before the value and the value.
+fn split_scalar(line: &str) -> (&str, &str) {
+    let body_start = line.len() - line.trim_start_matches([' ', '-']).len();
+    let body = &line[body_start..];
+    let value_start = if body.starts_with(['\'', '"']) {
+        0
+    } else {
+        body.find(": ").map_or(0, |i| i + 2)
+    };
+    line.split_at(body_start + value_start)
+}
+
+fn decode_error(path: String, err: yaml_serde::Error) -> DecodeError {
+    let location = err.location().map(|l| (l.line(), l.column()));
+    // The library appends " at line L column C"; the location is reported separately.
+    let mut message = err.to_string();
+    if let Some(cut) = message.find(" at line ") {
+        message.truncate(cut);
+    }
+    DecodeError {
+        path,
+        message,
+        location,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_go_yaml() {
+        let v = serde_json::json!({"a": "yes", "b": "1", "c": ["on", "it's"], "d": true, "e": "x: y", "f": "a\nb\nyes"});
+        let text = to_string(&v).unwrap();
+        assert_eq!(
+            text,
+            "a: \"yes\"\nb: \"1\"\nc:\n- \"on\"\n- it's\nd: true\ne: \"x: y\"\nf: |-\n  a\n  b\n  yes\n"
+        );
+        let back: serde_json::Value = from_str(&text).unwrap();
+        assert_eq!(back, v);
+    }
+}
