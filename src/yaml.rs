@@ -134,6 +134,12 @@ fn decode_error(path: String, err: yaml_serde::Error) -> DecodeError {
     if let Some(cut) = message.find(" at line ") {
         message.truncate(cut);
     }
+    // The library prefixes its own (shorter) field path; the caller reports the full one.
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        if !prefix.contains(char::is_whitespace) && path.starts_with(prefix) {
+            message = rest.to_string();
+        }
+    }
     DecodeError {
         path,
         message,

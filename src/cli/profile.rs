@@ -128,7 +128,7 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<ExitCode> {
     } else if let Some(file) = &source.open_api {
         let document = read_input(file)?;
         let generated =
-            profile_from_openapi(&document, &target).with_context(|| file.display().to_string())?;
+            profile_from_openapi(&document, &target).with_context(|| input_name(file))?;
         finish(generated, format)
     } else {
         let generated = profile_from_protos(
@@ -158,7 +158,7 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         let text = match read_input(file) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("{name}: {e:#}");
+                eprintln!("mesh: {e:#}");
                 all_valid = false;
                 continue;
             }
@@ -210,4 +210,13 @@ fn read_input(file: &PathBuf) -> anyhow::Result<String> {
         return std::io::read_to_string(std::io::stdin()).context("reading standard input");
     }
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+}
+
+/// How messages name an input: its path, or `<stdin>` for `-`.
+fn input_name(file: &std::path::Path) -> String {
+    if file.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        file.display().to_string()
+    }
 }

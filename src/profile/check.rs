@@ -97,6 +97,8 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
     }
 
     let mut names: HashMap<&str, usize> = HashMap::new();
+    // Only routes that compiled can shadow later ones.
+    let mut usable: Vec<usize> = Vec::new();
     for (i, route) in profile.spec.routes.iter().enumerate() {
         let at = format!("spec.routes[{i}]");
         if route.name.is_empty() {
@@ -119,9 +121,12 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
             errors.push(e);
             continue;
         }
-        if let Some(earlier) =
-            (0..i).find(|&e| covers(&profile.spec.routes[e].condition, &route.condition))
-        {
+        let shadowing = usable
+            .iter()
+            .copied()
+            .find(|&e| covers(&profile.spec.routes[e].condition, &route.condition));
+        usable.push(i);
+        if let Some(earlier) = shadowing {
             errors.push(FieldError::new(
                 format!("{at}.condition"),
                 format!(

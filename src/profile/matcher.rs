@@ -159,9 +159,15 @@ impl ResponseCondition {
 
 /// Compiles a `pathRegex` so that it must match the whole path, as Linkerd's proxy does.
 pub fn compile_path_regex(pattern: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| match e {
-        regex::Error::Syntax(text) => format!("invalid regular expression {pattern:?}:\n{text}"),
-        other => format!("invalid regular expression {pattern:?}: {other}"),
+    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+        // The library's message is a multi-line drawing; its last line names the problem.
+        let text = e.to_string();
+        let reason = text
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_start_matches("error: ");
+        format!("invalid regular expression {pattern:?}: {reason}")
     })
 }
 

@@ -6,36 +6,32 @@
 //! operations are included and `$ref`'d path items are followed.
 //!
 //! Real documents are often incomplete (no `info`, operations without `responses`); only what routes
-//! need is read, so such documents are accepted.
+//! need is read (see [`document`]), so such documents are accepted.
 
+mod document;
 mod oas3;
 mod swagger2;
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
+use self::document::{Document, Operation, PathItem};
 use super::duration::parse_go_duration;
 use super::go_regex::path_to_regex;
 use super::model::{RequestMatch, ResponseClass, RouteSpec, ServiceProfile};
 use super::{Generated, ProfileTarget};
-use crate::yaml::DecodeError;
 
 /// Why an OpenAPI document could not become a profile.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenApiError {
-    /// The text is not valid JSON.
-    #[error("invalid JSON at line {line}, column {column}: {message}")]
-    Json {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    /// The text is not valid YAML.
-    #[error("invalid YAML: {0}")]
-    Yaml(DecodeError),
+    /// The text is not valid JSON or YAML, or a field has the wrong shape.
+    #[error("{0}")]
+    Syntax(String),
     /// Neither `swagger: "2.0"` nor `openapi: 3.x` at the top level.
     #[error("{0}")]
     NotOpenApi(String),
-    /// A field has the wrong shape.
+    /// A field has a value mesh cannot use.
     #[error("{path}: {message}")]
     Field { path: String, message: String },
 }
@@ -52,151 +48,168 @@ const METHODS: [(&str, &str); 8] = [
     ("trace", "TRACE"),
 ];
 
-/// One operation as the generator needs it, whichever document version it came from.
-struct ApiOperation {
-    /// Upper-case HTTP method.
-    method: &'static str,
-    /// Prefix (`basePath` or server path) plus the templated path.
-    path: String,
-    /// Status classes as inclusive ranges, ascending; `None` when the operation had no `responses`.
-    statuses: Vec<(u32, u32)>,
-    /// Where the operation sits in the document, for messages (`paths./a.get`).
-    at: String,
-    /// Value of `x-linkerd-retryable`, if present.
-    retryable: Option<Value>,
-    /// Value of `x-linkerd-timeout`, if present.
-    timeout: Option<Value>,
+/// Which specification a document follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    Swagger2,
+    OpenApi3,
 }
 
 /// Generates a ServiceProfile from the text of an OpenAPI document (JSON or YAML).
 pub fn profile_from_openapi(text: &str, target: &ProfileTarget) -> Result<Generated, OpenApiError> {
     let doc = parse_document(text)?;
+    let version = version(&doc)?;
     let mut notices = Vec::new();
-    let operations = if let Some(version) = doc.get("swagger") {
-        match version.as_str() {
-            Some("2.0") => swagger2::operations(doc, &mut notices)?,
-            _ => {
-                return Err(OpenApiError::NotOpenApi(format!(
-                    "unsupported Swagger version {version}: mesh reads Swagger 2.0 and OpenAPI 3.x"
-                )))
-            }
-        }
-    } else if let Some(version) = doc.get("openapi") {
-        match version.as_str() {
-            Some(v) if v.starts_with("3.") => oas3::operations(doc, &mut notices)?,
-            _ => {
-                return Err(OpenApiError::NotOpenApi(format!(
-                    "unsupported OpenAPI version {version}: mesh reads Swagger 2.0 and OpenAPI 3.x"
-                )))
-            }
-        }
-    } else {
-        return Err(OpenApiError::NotOpenApi(
-            "not an OpenAPI document: no top-level `swagger: \"2.0\"` or `openapi: 3.x` field"
-                .into(),
-        ));
-    };
-
     let mut profile =
         ServiceProfile::new(&target.service, &target.namespace, &target.cluster_domain);
-    for op in operations {
-        profile.spec.routes.push(route_for(op, &mut notices)?);
+    let base_path = swagger2::prefix(&doc);
+
+    // BTreeMap order: paths sorted byte-wise, as Linkerd sorts them.
+    for (rel_path, item) in &doc.paths {
+        let Some(item) = resolve(&doc, rel_path, item, &mut notices) else {
+            continue;
+        };
+        for (key, method) in METHODS {
+            if key == "trace" && version == Version::Swagger2 {
+                continue;
+            }
+            let Some(op) = item.operation(key) else {
+                continue;
+            };
+            let at = format!("paths.{rel_path}.{key}");
+            let (prefix, statuses) = match version {
+                Version::Swagger2 => (base_path.clone(), swagger2::statuses(op)),
+                Version::OpenApi3 => {
+                    let servers = [&op.servers, &item.servers, &doc.servers]
+                        .into_iter()
+                        .find(|s| !s.is_empty())
+                        .map_or(&[][..], Vec::as_slice);
+                    let prefix = oas3::server_prefix(servers).unwrap_or_else(|paths| {
+                        notices.push(format!(
+                            "{at}: servers have different path prefixes ({}); routes use the paths without a prefix",
+                            paths.join(", ")
+                        ));
+                        String::new()
+                    });
+                    (prefix, oas3::statuses(op))
+                }
+            };
+            let path = format!("{prefix}{rel_path}");
+            profile
+                .spec
+                .routes
+                .push(route(method, &path, &statuses, op, &at, &mut notices)?);
+        }
     }
+    let mut seen = HashSet::new();
+    notices.retain(|n| seen.insert(n.clone()));
     Ok(Generated { profile, notices })
 }
 
-/// Parses JSON (when the text starts with `{`) or YAML into a generic value.
-fn parse_document(text: &str) -> Result<Value, OpenApiError> {
+/// Reads JSON (when the text starts with `{`) or YAML into the lean document model.
+fn parse_document(text: &str) -> Result<Document, OpenApiError> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    let doc = if trimmed.starts_with('{') {
-        serde_json::from_str(trimmed).map_err(|e| OpenApiError::Json {
-            line: e.line(),
-            column: e.column(),
-            message: json_message(&e),
-        })?
+    if trimmed.is_empty() {
+        return Err(OpenApiError::NotOpenApi("the document is empty".into()));
+    }
+    // (field path, message without location, line, column, whether the text itself parsed)
+    let failure = if trimmed.starts_with('{') {
+        let mut de = serde_json::Deserializer::from_str(trimmed);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(doc) => return Ok(doc),
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let shape = inner.classify() == serde_json::error::Category::Data;
+                let message = strip_location(&inner.to_string()).to_string();
+                (path, message, inner.line(), inner.column(), shape, "JSON")
+            }
+        }
     } else {
-        crate::yaml::to_json_value(text).map_err(OpenApiError::Yaml)?
+        match crate::yaml::from_str::<Document>(text) {
+            Ok(doc) => return Ok(doc),
+            Err(e) => {
+                let (line, column) = e.location.unwrap_or((0, 0));
+                let shape = [
+                    "invalid type",
+                    "invalid value",
+                    "missing field",
+                    "unknown",
+                    "invalid length",
+                    "duplicate",
+                ]
+                .iter()
+                .any(|p| e.message.starts_with(p));
+                (e.path, e.message, line, column, shape, "YAML")
+            }
+        }
     };
-    if !doc.is_object() {
-        return Err(OpenApiError::NotOpenApi(
+    let (path, message, line, column, shape, language) = failure;
+    let top_level = path.is_empty() || path == ".";
+    Err(match (shape, top_level) {
+        (false, _) => OpenApiError::Syntax(format!(
+            "invalid {language} at line {line}, column {column}: {message}"
+        )),
+        (true, true) => OpenApiError::NotOpenApi(
             "not an OpenAPI document: the top level is not a mapping".into(),
-        ));
-    }
-    Ok(doc)
-}
-
-/// serde_json's message without its trailing " at line L column C".
-fn json_message(e: &serde_json::Error) -> String {
-    let mut message = e.to_string();
-    if let Some(cut) = message.find(" at line ") {
-        message.truncate(cut);
-    }
-    message
-}
-
-fn route_for(op: ApiOperation, notices: &mut Vec<String>) -> Result<RouteSpec, OpenApiError> {
-    let is_retryable = match &op.retryable {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            notices.push(format!(
-                "{}.x-linkerd-retryable: expected a boolean, found {other}; ignored",
-                op.at
-            ));
-            false
+        ),
+        (true, false) => {
+            OpenApiError::Syntax(format!("{path}: {message} (line {line}, column {column})"))
         }
-    };
-    let timeout = match &op.timeout {
-        None => None,
-        Some(Value::String(t)) => {
-            parse_go_duration(t).map_err(|e| OpenApiError::Field {
-                path: format!("{}.x-linkerd-timeout", op.at),
-                message: e.to_string(),
-            })?;
-            Some(t.clone())
-        }
-        Some(other) => {
-            notices.push(format!(
-                "{}.x-linkerd-timeout: expected a string such as \"250ms\", found {other}; ignored",
-                op.at
-            ));
-            None
-        }
-    };
-    Ok(RouteSpec {
-        condition: RequestMatch::method_and_path(op.method, path_to_regex(&op.path)),
-        is_retryable,
-        name: format!("{} {}", op.method, op.path),
-        response_classes: op
-            .statuses
-            .iter()
-            .map(|&(min, max)| ResponseClass::status(min, max, min >= 500))
-            .collect(),
-        timeout,
     })
 }
 
-/// Follows a path item's local `$ref` (`#/components/pathItems/X`, `#/paths/~1a`) within `doc`, up to
-/// a few hops. Returns `None` (with a notice) for references outside the document or cycles.
-fn resolve_path_item<'a>(
-    doc: &'a Value,
+/// The specification version, from `swagger` or `openapi`.
+fn version(doc: &Document) -> Result<Version, OpenApiError> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match (&doc.swagger, &doc.openapi) {
+        (Some(v), _) if text(v) == "2.0" => Ok(Version::Swagger2),
+        (Some(v), _) => Err(OpenApiError::NotOpenApi(format!(
+            "unsupported Swagger version {v}: mesh reads Swagger 2.0 and OpenAPI 3.x"
+        ))),
+        (None, Some(v)) if text(v).starts_with("3.") => Ok(Version::OpenApi3),
+        (None, Some(v)) => Err(OpenApiError::NotOpenApi(format!(
+            "unsupported OpenAPI version {v}: mesh reads Swagger 2.0 and OpenAPI 3.x"
+        ))),
+        (None, None) => Err(OpenApiError::NotOpenApi(
+            "not an OpenAPI document: no top-level `swagger: \"2.0\"` or `openapi: 3.x` field"
+                .into(),
+        )),
+    }
+}
+
+/// Follows a path item's local `$ref` (`#/paths/~1other`, `#/components/pathItems/Name`), a few hops
+/// at most. `None`, with a notice, for references mesh cannot follow.
+fn resolve<'a>(
+    doc: &'a Document,
     path: &str,
-    item: &'a Value,
+    item: &'a PathItem,
     notices: &mut Vec<String>,
-) -> Option<&'a Value> {
+) -> Option<&'a PathItem> {
     let mut current = item;
     for _ in 0..8 {
-        let Some(reference) = current.get("$ref").and_then(Value::as_str) else {
+        let Some(reference) = &current.reference else {
             return Some(current);
         };
-        let Some(pointer) = reference.strip_prefix('#') else {
+        let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
+        let target = if let Some(p) = reference.strip_prefix("#/paths/") {
+            doc.paths.get(&unescape(p))
+        } else if let Some(name) = reference.strip_prefix("#/components/pathItems/") {
+            doc.components
+                .as_ref()
+                .and_then(|c| c.path_items.get(&unescape(name)))
+        } else {
             notices.push(format!(
-                "paths.{path}: $ref {reference:?} points outside this document; its operations are skipped"
+                "paths.{path}: $ref {reference:?} is not a path item in this document \
+                 (#/paths/… or #/components/pathItems/…); its operations are skipped"
             ));
             return None;
         };
-        match doc.pointer(pointer) {
-            Some(target) => current = target,
+        match target {
+            Some(next) => current = next,
             None => {
                 notices.push(format!(
                     "paths.{path}: $ref {reference:?} does not resolve; its operations are skipped"
@@ -211,17 +224,55 @@ fn resolve_path_item<'a>(
     None
 }
 
-/// Looks up an extension by name the way go-openapi does (case-insensitively).
-fn extension(object: &serde_json::Map<String, Value>, name: &str) -> Option<Value> {
-    object
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
+fn route(
+    method: &str,
+    path: &str,
+    statuses: &[(u32, u32)],
+    op: &Operation,
+    at: &str,
+    notices: &mut Vec<String>,
+) -> Result<RouteSpec, OpenApiError> {
+    let is_retryable = match &op.retryable {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            notices.push(format!(
+                "{at}.x-linkerd-retryable: expected a boolean, found {other}; ignored"
+            ));
+            false
+        }
+    };
+    let timeout = match &op.timeout {
+        None => None,
+        Some(Value::String(t)) => {
+            parse_go_duration(t).map_err(|e| OpenApiError::Field {
+                path: format!("{at}.x-linkerd-timeout"),
+                message: e.to_string(),
+            })?;
+            Some(t.clone())
+        }
+        Some(other) => {
+            notices.push(format!(
+                "{at}.x-linkerd-timeout: expected a string such as \"250ms\", found {other}; ignored"
+            ));
+            None
+        }
+    };
+    Ok(RouteSpec {
+        condition: RequestMatch::method_and_path(method, path_to_regex(path)),
+        is_retryable,
+        name: format!("{method} {path}"),
+        response_classes: statuses
+            .iter()
+            .map(|&(min, max)| ResponseClass::status(min, max, min >= 500))
+            .collect(),
+        timeout,
+    })
 }
 
-fn field_error(path: impl Into<String>, e: impl std::fmt::Display) -> OpenApiError {
-    OpenApiError::Field {
-        path: path.into(),
-        message: e.to_string(),
-    }
+/// A serde_json message without its trailing " at line L column C".
+fn strip_location(message: &str) -> &str {
+    message
+        .find(" at line ")
+        .map_or(message, |cut| &message[..cut])
 }

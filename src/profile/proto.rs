@@ -182,3 +182,27 @@ fn root_cause(e: &anyhow::Error) -> String {
     let text = e.root_cause().to_string();
     text.trim_start_matches("using pure parser: ").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallback scanner must read the same rpcs as the full parser where both can run.
+    #[test]
+    fn scanner_agrees_with_the_parser_on_resolvable_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in [
+            "fixtures/demo/emoji.proto",
+            "fixtures/demo/voting.proto",
+            "fixtures/profile/proto/nopackage.proto",
+        ] {
+            let path = root.join(file);
+            let mut notices = Vec::new();
+            let parsed = read_rpcs(&path, &[], &mut notices).unwrap();
+            assert!(notices.is_empty(), "{file} resolves fully: {notices:?}");
+            let scanned = scan::rpcs(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(parsed, scanned, "{file}");
+            assert!(!parsed.is_empty());
+        }
+    }
+}

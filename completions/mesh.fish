@@ -1,0 +1,58 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mesh_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_mesh_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mesh_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mesh_using_subcommand
+    set -l cmd (__fish_mesh_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mesh -n "__fish_mesh_needs_command" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_needs_command" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l open-api -d 'Read routes from a Swagger 2.0 or OpenAPI 3.x document (JSON or YAML; - for stdin)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l proto -d 'Read one route per rpc from a .proto file (repeatable)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s I -l proto-path -d 'Directory searched for imports of --proto files (after each file\'s own directory)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s n -l namespace -d 'Namespace of the service or resources' -r
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l cluster-domain -d 'Kubernetes cluster DNS domain' -r
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s o -l output -d 'Output format' -r -f -a "yaml\t''
+json\t''"
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l template -d 'Print a commented scaffold that documents every field'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l qualified-names -d 'Name proto routes Service/Rpc instead of Rpc'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand man" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_using_subcommand man" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile completions man help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile completions man help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'

@@ -1,0 +1,125 @@
+//! Running the real `mesh` binary with a pinned environment, and reading fixtures.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The project root (where `fixtures/` lives).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `mesh` with a pinned environment, run from the project root.
+pub fn mesh() -> Command {
+    let mut cmd = Command::cargo_bin("mesh").expect("the mesh binary is built");
+    cmd.current_dir(root())
+        .env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("MESH_NAMESPACE");
+    cmd
+}
+
+/// What one run of `mesh` produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `mesh ARGS`.
+pub fn run(args: &[&str]) -> Run {
+    let out = mesh().args(args).output().expect("mesh runs");
+    Run {
+        code: out
+            .status
+            .code()
+            .expect("mesh exited normally, not by a signal"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// Reads a file below the project root.
+pub fn fixture(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+/// `../shared/reference/<sub>` when it is there (beside CI's clone, not a user's); otherwise prints
+/// why the calling test skips and returns `None`.
+pub fn shared_reference(sub: &str) -> Option<PathBuf> {
+    let dir = root().join("../shared/reference").join(sub);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (it sits beside CI's clone only)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Every fixture from which `mesh profile` must generate a profile, with the flags to do it.
+pub fn generator_cases() -> Vec<Vec<&'static str>> {
+    vec![
+        vec![
+            "--open-api",
+            "fixtures/demo/web.swagger",
+            "web-svc",
+            "-n",
+            "emojivoto",
+        ],
+        vec![
+            "--open-api",
+            "fixtures/profile/openapi/web.oas3.yaml",
+            "web-svc",
+            "-n",
+            "emojivoto",
+        ],
+        vec![
+            "--open-api",
+            "fixtures/profile/openapi/books.swagger.json",
+            "books",
+            "-n",
+            "booksapp",
+        ],
+        vec![
+            "--open-api",
+            "fixtures/profile/openapi/edge-cases.yaml",
+            "edge-api",
+            "-n",
+            "edge",
+        ],
+        vec![
+            "--open-api",
+            "fixtures/profile/openapi/servers-disagree.yaml",
+            "shop",
+        ],
+        vec![
+            "--proto",
+            "fixtures/demo/emoji.proto",
+            "emoji-svc",
+            "-n",
+            "emojivoto",
+        ],
+        vec![
+            "--proto",
+            "fixtures/demo/voting.proto",
+            "voting-svc",
+            "-n",
+            "emojivoto",
+        ],
+        vec![
+            "--proto",
+            "fixtures/profile/proto/nopackage.proto",
+            "health",
+        ],
+        vec![
+            "--proto",
+            "fixtures/profile/proto/missing-import.proto",
+            "orders",
+        ],
+        vec!["--template", "web-svc", "-n", "emojivoto"],
+    ]
+}
