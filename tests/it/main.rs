@@ -4,6 +4,7 @@ mod harness;
 
 mod completions;
 mod crd_schema;
+mod help;
 mod profile_bad_input;
 mod profile_check;
 mod profile_generate;

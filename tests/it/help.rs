@@ -1,0 +1,29 @@
+//! `--help` of each command is pinned, so a change to flags or wording is a reviewed change.
+
+use crate::harness::run;
+
+fn help(args: &[&str]) -> String {
+    let r = run(args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout
+}
+
+#[test]
+fn mesh_help() {
+    insta::assert_snapshot!(help(&["--help"]));
+}
+
+#[test]
+fn profile_help() {
+    insta::assert_snapshot!(help(&["profile", "--help"]));
+}
+
+#[test]
+fn profile_check_help() {
+    insta::assert_snapshot!(help(&["profile", "check", "--help"]));
+}
+
+#[test]
+fn completions_help() {
+    insta::assert_snapshot!(help(&["completions", "--help"]));
+}
