@@ -5,6 +5,7 @@ pub mod args;
 pub mod completions;
 pub mod man;
 pub mod profile;
+pub mod test_server;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     #[command(hide = true)]
     Man(man::ManArgs),
+    #[command(hide = true)]
+    TestServer(test_server::TestServerArgs),
 }
 
 /// Runs the parsed command line.
@@ -34,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profile(args) => profile::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::TestServer(args) => test_server::run(args),
     }
 }
 

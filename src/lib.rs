@@ -8,5 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod grpc;
+pub mod identity;
 pub mod profile;
+pub mod proxy;
+pub mod stats;
+pub mod testsvc;
 pub mod yaml;

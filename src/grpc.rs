@@ -1,0 +1,1 @@
+//! Placeholder: gRPC message framing (work in progress).

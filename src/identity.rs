@@ -1,0 +1,180 @@
+//! Workload identity: which namespace, workload (`deploy/web`) and pod a proxy, an endpoint or a
+//! peer belongs to. Proxies learn theirs from flags or the environment (in Kubernetes, the downward
+//! API); the CLI's resource selectors use the same words.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Kinds of workload, as Kubernetes names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    ReplicaSet,
+    Pod,
+}
+
+impl WorkloadKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [WorkloadKind; 6] = [
+        WorkloadKind::Deployment,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::DaemonSet,
+        WorkloadKind::Job,
+        WorkloadKind::ReplicaSet,
+        WorkloadKind::Pod,
+    ];
+
+    /// Parses `deploy`, `deployment`, `deployments`, `sts`, `statefulset`, `po`, `pod` …
+    pub fn parse(word: &str) -> Option<Self> {
+        let kind = match word.to_ascii_lowercase().as_str() {
+            "deploy" | "deployment" | "deployments" => WorkloadKind::Deployment,
+            "sts" | "statefulset" | "statefulsets" => WorkloadKind::StatefulSet,
+            "ds" | "daemonset" | "daemonsets" => WorkloadKind::DaemonSet,
+            "job" | "jobs" => WorkloadKind::Job,
+            "rs" | "replicaset" | "replicasets" => WorkloadKind::ReplicaSet,
+            "po" | "pod" | "pods" => WorkloadKind::Pod,
+            _ => return None,
+        };
+        Some(kind)
+    }
+
+    /// The short name used in resource selectors (`deploy`).
+    pub fn short(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deploy",
+            WorkloadKind::StatefulSet => "sts",
+            WorkloadKind::DaemonSet => "ds",
+            WorkloadKind::Job => "job",
+            WorkloadKind::ReplicaSet => "rs",
+            WorkloadKind::Pod => "po",
+        }
+    }
+
+    /// The metric label key Linkerd uses for this kind (`deployment`, `dst_deployment`).
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deployment",
+            WorkloadKind::StatefulSet => "statefulset",
+            WorkloadKind::DaemonSet => "daemonset",
+            WorkloadKind::Job => "k8s_job",
+            WorkloadKind::ReplicaSet => "replicaset",
+            WorkloadKind::Pod => "pod",
+        }
+    }
+}
+
+/// A workload: kind and name, written `deploy/web`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    pub name: String,
+}
+
+impl FromStr for Workload {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, name) = s.split_once('/').ok_or_else(|| {
+            format!("{s:?} is not a workload: expected KIND/NAME, e.g. deploy/web")
+        })?;
+        let kind = WorkloadKind::parse(kind).ok_or_else(|| {
+            format!(
+                "{s:?}: unknown workload kind {kind:?} (expected deploy, sts, ds, job, rs or po)"
+            )
+        })?;
+        crate::profile::names::check_dns1123_subdomain(name).map_err(|e| format!("{s:?}: {e}"))?;
+        Ok(Workload {
+            kind,
+            name: name.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind.short(), self.name)
+    }
+}
+
+/// Who a proxy (or an endpoint, or a peer) is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Identity {
+    pub namespace: String,
+    pub workload: Workload,
+    pub pod: String,
+}
+
+/// The header an outbound proxy adds so the inbound proxy on the other side knows its peer:
+/// `namespace=emojivoto;workload=deploy/vote-bot;pod=vote-bot-0`. It is not authenticated (mesh has
+/// no mTLS yet, and metrics say `tls="no_identity"`); the inbound proxy strips it before the app.
+pub const PEER_HEADER: &str = "mesh-peer";
+
+impl Identity {
+    /// The value of [`PEER_HEADER`].
+    pub fn to_header(&self) -> String {
+        format!(
+            "namespace={};workload={};pod={}",
+            self.namespace, self.workload, self.pod
+        )
+    }
+
+    /// Parses a [`PEER_HEADER`] value; `None` when malformed.
+    pub fn from_header(value: &str) -> Option<Identity> {
+        let (mut namespace, mut workload, mut pod) = (None, None, None);
+        for part in value.split(';') {
+            let (k, v) = part.trim().split_once('=')?;
+            match k {
+                "namespace" => namespace = Some(v.to_string()),
+                "workload" => workload = v.parse::<Workload>().ok(),
+                "pod" => pod = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        Some(Identity {
+            namespace: namespace?,
+            workload: workload?,
+            pod: pod.unwrap_or_default(),
+        })
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} in namespace {} (pod {})",
+            self.workload, self.namespace, self.pod
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workloads_parse_short_and_long_kinds() {
+        let w: Workload = "deployment/web".parse().unwrap();
+        assert_eq!(w.to_string(), "deploy/web");
+        assert_eq!(
+            "sts/zk".parse::<Workload>().unwrap().kind,
+            WorkloadKind::StatefulSet
+        );
+        assert!("web".parse::<Workload>().is_err());
+        assert!("cm/web".parse::<Workload>().is_err());
+    }
+
+    #[test]
+    fn peer_header_round_trips() {
+        let id = Identity {
+            namespace: "emojivoto".into(),
+            workload: "deploy/vote-bot".parse().unwrap(),
+            pod: "vote-bot-0".into(),
+        };
+        assert_eq!(Identity::from_header(&id.to_header()), Some(id));
+        assert_eq!(Identity::from_header("garbage"), None);
+    }
+}

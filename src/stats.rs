@@ -1,0 +1,1 @@
+//! Placeholder: the `/stats` JSON contract between proxies and the CLI (work in progress).
