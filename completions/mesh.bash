@@ -28,6 +28,9 @@ _mesh() {
             mesh,profile)
                 cmd="mesh__subcmd__profile"
                 ;;
+            mesh,test-server)
+                cmd="mesh__subcmd__test__subcmd__server"
+                ;;
             mesh__subcmd__help,completions)
                 cmd="mesh__subcmd__help__subcmd__completions"
                 ;;
@@ -39,6 +42,9 @@ _mesh() {
                 ;;
             mesh__subcmd__help,profile)
                 cmd="mesh__subcmd__help__subcmd__profile"
+                ;;
+            mesh__subcmd__help,test-server)
+                cmd="mesh__subcmd__help__subcmd__test__subcmd__server"
                 ;;
             mesh__subcmd__help__subcmd__profile,check)
                 cmd="mesh__subcmd__help__subcmd__profile__subcmd__check"
@@ -62,7 +68,7 @@ _mesh() {
 
     case "${cmd}" in
         mesh)
-            opts="-h -V --help --version profile completions man help"
+            opts="-h -V --help --version profile completions man test-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -90,7 +96,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help)
-            opts="profile completions man help"
+            opts="profile completions man test-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,6 +168,20 @@ _mesh() {
         mesh__subcmd__help__subcmd__profile__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__help__subcmd__test__subcmd__server)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -282,6 +302,20 @@ _mesh() {
         mesh__subcmd__profile__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__test__subcmd__server)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
