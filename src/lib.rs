@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod identity;
 pub mod profile;
 pub mod proxy;
+pub mod registry;
 pub mod stats;
 pub mod testsvc;
 pub mod yaml;

@@ -1,7 +1,30 @@
 //! The data plane: `mesh proxy`.
 //!
 //! ```text
-//! socket ──► inbound|outbound ──► route match ──► forward ──► connect
+//! socket ──► detect ──► inbound|outbound ──► route match ──► forward ──► connect (pooled)
 //!     └──────────► metrics (counters, histograms, windows) ──► admin: /metrics /stats /ready
 //! ```
+//!
+//! [`server::serve`] runs a proxy on listeners its caller bound; [`config::ProxyConfig`] holds its
+//! identity, services and every bound. Errors the proxy answers itself are built in one place,
+//! [`respond`], with a `mesh-proxy-error` header that says what went wrong and what to change.
+pub mod admin;
+pub mod body;
+pub mod classify;
+pub mod config;
+pub mod connect;
+pub mod detect;
+pub mod discovery;
+pub mod forward;
+pub mod inbound;
+pub mod io;
 pub mod metrics;
+pub mod observe;
+pub mod outbound;
+pub mod profiles;
+pub mod respond;
+pub mod server;
+pub mod state;
+
+pub use config::{Limits, ProxyConfig};
+pub use server::{serve, Listeners, ServeError};

@@ -35,14 +35,20 @@ impl std::error::Error for DecodeError {}
 
 /// Decodes every document of a (possibly multi-document) YAML text into `T`.
 pub fn from_str_all<T: DeserializeOwned>(text: &str) -> Vec<Result<T, DecodeError>> {
-    yaml_serde::Deserializer::from_str(text)
-        .map(|doc| {
-            serde_path_to_error::deserialize(doc).map_err(|e| {
-                let path = e.path().to_string();
-                decode_error(path, e.into_inner())
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for doc in yaml_serde::Deserializer::from_str(text) {
+        let decoded = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            decode_error(path, e.into_inner())
+        });
+        let failed = decoded.is_err();
+        out.push(decoded);
+        // After a syntax error the parser cannot find the next document; it would repeat the error.
+        if failed {
+            break;
+        }
+    }
+    out
 }
 
 /// Decodes a single YAML document into `T`, reporting the field path and location on failure.

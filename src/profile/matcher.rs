@@ -89,6 +89,13 @@ impl RouteMatcher {
             .find(|r| r.condition.matches(method, path))
     }
 
+    /// The index of the first route whose condition matches, or `None` for the [`DEFAULT_ROUTE`].
+    pub fn find(&self, method: &str, path: &str) -> Option<usize> {
+        self.routes
+            .iter()
+            .position(|r| r.condition.matches(method, path))
+    }
+
     /// The compiled routes, in profile order.
     pub fn routes(&self) -> &[Route] {
         &self.routes

@@ -1,1 +1,324 @@
-//! Placeholder: owned by the metrics work in progress.
+//! Golden metrics of one proxy: requests, responses by outcome, latency histograms and TCP bytes,
+//! per direction, authority, peer workload and route.
+//!
+//! The hot path is one sharded-map lookup and a few relaxed atomic adds per request and response;
+//! no lock is global or held across an `.await`. Readers take a [`Snapshot`] (a plain copy) and
+//! either render it as Prometheus text ([`render`]) or subtract an older one kept in the
+//! [`window`] ring to answer `/stats?window=60s`.
+
+mod histogram;
+mod labels;
+mod render;
+mod window;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
+pub use labels::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
+
+use crate::identity::Identity;
+use window::History;
+
+/// Most HTTP series (direction × authority × peer × route) one proxy keeps; traffic beyond lands
+/// in one overflow series so a flood of authorities cannot grow memory without bound.
+pub const MAX_HTTP_SERIES: usize = 10_000;
+/// Most TCP series one proxy keeps.
+pub const MAX_TCP_SERIES: usize = 10_000;
+/// Most distinct outcomes (status × gRPC status × classification) per series; others are counted
+/// under status 0.
+pub const MAX_OUTCOMES: usize = 64;
+/// The authority and route of the overflow series.
+pub const OVERFLOW: &str = "[OVERFLOW]";
+
+/// One proxy's metrics.
+pub struct Metrics {
+    identity: Identity,
+    http: DashMap<TrafficLabels, Arc<HttpSeries>>,
+    tcp: DashMap<TcpLabels, Arc<TcpSeries>>,
+    overflowed: AtomicBool,
+    history: Mutex<History>,
+}
+
+/// Counters of one HTTP series.
+#[derive(Default)]
+struct HttpSeries {
+    requests: AtomicU64,
+    /// What callers saw.
+    effective: Outcomes,
+    /// Every try (outbound, once retries exist).
+    actual: Outcomes,
+}
+
+/// Response counts and latencies by outcome; a handful of entries, read-locked on the hot path.
+#[derive(Default)]
+struct Outcomes(RwLock<Vec<(ResponseOutcome, Arc<Histogram>)>>);
+
+/// Counters of one TCP series.
+#[derive(Default)]
+struct TcpSeries {
+    opened: AtomicU64,
+    closed: AtomicU64,
+    read: AtomicU64,
+    wrote: AtomicU64,
+}
+
+/// A copy of every counter at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub at: Instant,
+    pub http: HashMap<TrafficLabels, HttpSnapshot>,
+    pub tcp: HashMap<TcpLabels, TcpSnapshot>,
+}
+
+/// One HTTP series' counters.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSnapshot {
+    pub requests: u64,
+    pub effective: Vec<(ResponseOutcome, HistogramSnapshot)>,
+    pub actual: Vec<(ResponseOutcome, HistogramSnapshot)>,
+}
+
+/// One TCP series' counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpSnapshot {
+    pub opened: u64,
+    pub closed: u64,
+    pub read: u64,
+    pub wrote: u64,
+}
+
+/// An open TCP connection's counters; dropping it counts the connection closed.
+pub struct TcpConnection {
+    series: Arc<TcpSeries>,
+}
+
+// === impl Metrics ===
+
+impl Metrics {
+    /// Metrics of the proxy of `identity`.
+    pub fn new(identity: Identity) -> Arc<Metrics> {
+        Arc::new(Metrics {
+            identity,
+            http: DashMap::new(),
+            tcp: DashMap::new(),
+            overflowed: AtomicBool::new(false),
+            history: Mutex::new(History::new(Instant::now())),
+        })
+    }
+
+    /// The proxy's own identity (the `namespace`, `deployment`, `pod` labels).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Counts a request.
+    pub fn request(&self, labels: &TrafficLabels) {
+        self.http_series(labels)
+            .requests
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a response the caller saw.
+    pub fn response(&self, labels: &TrafficLabels, outcome: ResponseOutcome, latency: Duration) {
+        self.http_series(labels).effective.observe(outcome, latency);
+    }
+
+    /// Counts one try the server answered (retries included).
+    pub fn actual_response(
+        &self,
+        labels: &TrafficLabels,
+        outcome: ResponseOutcome,
+        latency: Duration,
+    ) {
+        self.http_series(labels).actual.observe(outcome, latency);
+    }
+
+    /// Counts a new TCP connection; the returned handle counts its bytes and its close.
+    pub fn tcp_open(&self, labels: TcpLabels) -> TcpConnection {
+        let series = match self.tcp.get(&labels) {
+            Some(s) => s.clone(),
+            None if self.tcp.len() >= MAX_TCP_SERIES => {
+                self.note_overflow();
+                let overflow = TcpLabels {
+                    peer: None,
+                    ..labels
+                };
+                self.tcp.entry(overflow).or_default().clone()
+            }
+            None => self.tcp.entry(labels).or_default().clone(),
+        };
+        series.opened.fetch_add(1, Ordering::Relaxed);
+        TcpConnection { series }
+    }
+
+    fn http_series(&self, labels: &TrafficLabels) -> Arc<HttpSeries> {
+        if let Some(s) = self.http.get(labels) {
+            return s.clone();
+        }
+        if self.http.len() >= MAX_HTTP_SERIES {
+            self.note_overflow();
+            let overflow = TrafficLabels {
+                direction: labels.direction,
+                authority: Arc::from(OVERFLOW),
+                peer: None,
+                route: Arc::from(OVERFLOW),
+            };
+            return self.http.entry(overflow).or_default().clone();
+        }
+        self.http.entry(labels.clone()).or_default().clone()
+    }
+
+    fn note_overflow(&self) {
+        if !self.overflowed.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "more than {MAX_HTTP_SERIES} metric series: further authorities and routes are counted under {OVERFLOW}"
+            );
+        }
+    }
+
+    /// A copy of every counter now.
+    pub fn snapshot(&self) -> Snapshot {
+        let http = self
+            .http
+            .iter()
+            .map(|e| {
+                let s = e.value();
+                let snap = HttpSnapshot {
+                    requests: s.requests.load(Ordering::Relaxed),
+                    effective: s.effective.snapshot(),
+                    actual: s.actual.snapshot(),
+                };
+                (e.key().clone(), snap)
+            })
+            .collect();
+        let tcp = self
+            .tcp
+            .iter()
+            .map(|e| {
+                let s = e.value();
+                let snap = TcpSnapshot {
+                    opened: s.opened.load(Ordering::Relaxed),
+                    closed: s.closed.load(Ordering::Relaxed),
+                    read: s.read.load(Ordering::Relaxed),
+                    wrote: s.wrote.load(Ordering::Relaxed),
+                };
+                (e.key().clone(), snap)
+            })
+            .collect();
+        Snapshot {
+            at: Instant::now(),
+            http,
+            tcp,
+        }
+    }
+
+    /// Every counter as Prometheus text exposition.
+    pub fn render_prometheus(&self) -> String {
+        render::prometheus(&self.identity, &self.snapshot())
+    }
+
+    /// The increase of every counter over (about) the last `window`.
+    pub fn stats(&self, window: Duration) -> crate::stats::StatsReport {
+        let now = self.snapshot();
+        let base = self.lock_history().baseline(now.at, window);
+        window::report(&self.identity, &now, &base, window)
+    }
+
+    /// Keeps the history `/stats` reads, until `shutdown` completes.
+    pub fn spawn_sampler(
+        self: &Arc<Self>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> JoinHandle<()> {
+        let metrics = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(window::SAMPLE_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            let sample = async {
+                loop {
+                    tick.tick().await;
+                    let Some(m) = metrics.upgrade() else { return };
+                    let snap = m.snapshot();
+                    m.lock_history().push(snap);
+                }
+            };
+            tokio::select! {
+                _ = sample => {}
+                _ = shutdown => {}
+            }
+        })
+    }
+
+    fn lock_history(&self) -> std::sync::MutexGuard<'_, History> {
+        // The history holds plain copies; one left mid-update by a panic is still usable.
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+// === impl Outcomes ===
+
+impl Outcomes {
+    fn observe(&self, outcome: ResponseOutcome, latency: Duration) {
+        self.histogram(outcome).observe(latency);
+    }
+
+    fn histogram(&self, outcome: ResponseOutcome) -> Arc<Histogram> {
+        let read = self.0.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, h)) = read.iter().find(|(o, _)| *o == outcome) {
+            return h.clone();
+        }
+        drop(read);
+        let mut write = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let outcome = if write.len() >= MAX_OUTCOMES {
+            ResponseOutcome {
+                status: 0,
+                grpc_status: None,
+                ..outcome
+            }
+        } else {
+            outcome
+        };
+        if let Some((_, h)) = write.iter().find(|(o, _)| *o == outcome) {
+            return h.clone();
+        }
+        let h = Arc::new(Histogram::default());
+        write.push((outcome, h.clone()));
+        h
+    }
+
+    fn snapshot(&self) -> Vec<(ResponseOutcome, HistogramSnapshot)> {
+        let read = self.0.read().unwrap_or_else(|e| e.into_inner());
+        read.iter().map(|(o, h)| (*o, h.snapshot())).collect()
+    }
+}
+
+// === impl TcpConnection ===
+
+impl TcpConnection {
+    /// Counts bytes read from the peer.
+    pub fn read(&self, n: u64) {
+        self.series.read.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts bytes written to the peer.
+    pub fn wrote(&self, n: u64) {
+        self.series.wrote.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Drop for TcpConnection {
+    fn drop(&mut self) {
+        self.series.closed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests;

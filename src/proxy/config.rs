@@ -1,0 +1,71 @@
+//! Everything a proxy needs to run, with every bound named and defaulted in one place.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::connect::ConnectConfig;
+use crate::identity::Identity;
+use crate::registry::ServicePort;
+
+/// A proxy's configuration (built by `mesh proxy` from flags and environment).
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Who this proxy (its workload) is.
+    pub identity: Identity,
+    /// The services this workload serves (`web-svc:8080`), published for discovery.
+    pub services: Vec<ServicePort>,
+    /// The local app inbound requests go to; `None` for an outbound-only proxy.
+    pub app: Option<SocketAddr>,
+    /// Cluster DNS domain for expanding short service names.
+    pub cluster_domain: String,
+    /// Ports never parsed as HTTP: the app's port (inbound) or the destination's (outbound CONNECT).
+    pub opaque_ports: Vec<u16>,
+    /// Directory of ServiceProfile YAML files.
+    pub profiles_dir: Option<PathBuf>,
+    /// Static endpoints file for discovery.
+    pub endpoints_file: Option<PathBuf>,
+    /// Local registry directory: where this proxy registers and looks others up. `None`: neither.
+    pub registry_dir: Option<PathBuf>,
+    /// Bounds on waits, buffers and queues.
+    pub limits: Limits,
+}
+
+/// Every bound of the proxy, with its default.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Longest wait for a client's first bytes before its connection is treated as opaque TCP.
+    pub detect_timeout: Duration,
+    /// Accepted connections open at once (per listener); more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Largest request head (HTTP/1 line and headers, HTTP/2 header list); larger gets 431.
+    pub max_header_bytes: usize,
+    /// Longest wait for a complete HTTP/1 request head (slow clients are cut off).
+    pub header_read_timeout: Duration,
+    /// Concurrent HTTP/2 streams a client may open on one connection.
+    pub max_concurrent_streams: u32,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// How often the profiles directory is checked for changes.
+    pub profile_poll_interval: Duration,
+    /// At most one log line per error cause per this interval.
+    pub error_log_interval: Duration,
+    /// Upstream connections.
+    pub connect: ConnectConfig,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            detect_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_header_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_concurrent_streams: 1000,
+            shutdown_grace: Duration::from_secs(30),
+            profile_poll_interval: Duration::from_secs(1),
+            error_log_interval: Duration::from_secs(10),
+            connect: ConnectConfig::default(),
+        }
+    }
+}

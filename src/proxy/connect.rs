@@ -1,0 +1,308 @@
+//! Connections to upstreams: pooled per endpoint, HTTP/1.1 (a bounded set of idle keep-alive
+//! connections) or HTTP/2 (one multiplexed connection), with a bounded connect time.
+//!
+//! A request is sent on an idle HTTP/1 connection when one is ready; if that connection turns out
+//! to have been closed by the server before the request went out, the request (not yet sent) is
+//! tried once more on a fresh connection. Nothing else is retried here: retries are a policy.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::body::ProxyBody;
+use super::io::{ByteCounter, CountingIo};
+
+/// Bounds of upstream connections.
+#[derive(Debug, Clone)]
+pub struct ConnectConfig {
+    /// Longest wait for a TCP connection to be established.
+    pub connect_timeout: Duration,
+    /// Idle HTTP/1 connections kept per endpoint.
+    pub max_idle_per_endpoint: usize,
+    /// How long an idle connection is kept.
+    pub idle_timeout: Duration,
+    /// Endpoints with pooled connections; beyond this, requests use one-off connections.
+    pub max_pooled_endpoints: usize,
+}
+
+impl Default for ConnectConfig {
+    fn default() -> Self {
+        ConnectConfig {
+            connect_timeout: Duration::from_secs(1),
+            max_idle_per_endpoint: 64,
+            idle_timeout: Duration::from_secs(60),
+            max_pooled_endpoints: 4096,
+        }
+    }
+}
+
+/// The HTTP version spoken to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    Http1,
+    Http2,
+}
+
+/// Why an upstream request failed before a response arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Nothing listens at the address.
+    #[error("connection to {addr} refused")]
+    Refused { addr: SocketAddr },
+    /// The TCP handshake did not finish in time.
+    #[error("connecting to {addr} timed out after {after:?}")]
+    ConnectTimeout { addr: SocketAddr, after: Duration },
+    /// Another connect failure.
+    #[error("connecting to {addr} failed: {source}")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// The connection failed before or while the request was answered.
+    #[error("{addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        #[source]
+        source: hyper::Error,
+    },
+}
+
+/// Creates the byte counter of a new upstream connection.
+pub type NewCounter<'a> = &'a (dyn Fn() -> Arc<dyn ByteCounter> + Send + Sync);
+
+/// Connection pools of every endpoint.
+pub struct Pools {
+    config: ConnectConfig,
+    endpoints: DashMap<(SocketAddr, Version), Arc<EndpointPool>>,
+}
+
+struct EndpointPool {
+    addr: SocketAddr,
+    h2: tokio::sync::Mutex<Option<http2::SendRequest<ProxyBody>>>,
+    h1_idle: std::sync::Mutex<Vec<(http1::SendRequest<ProxyBody>, Instant)>>,
+}
+
+impl Pools {
+    /// Empty pools.
+    pub fn new(config: ConnectConfig) -> Self {
+        Pools {
+            config,
+            endpoints: DashMap::new(),
+        }
+    }
+
+    /// Sends `req` to `addr` over `version`. For HTTP/1 the URI must be in origin form with a `Host`
+    /// header; for HTTP/2 it should carry the authority the upstream should see.
+    pub async fn send(
+        &self,
+        addr: SocketAddr,
+        version: Version,
+        req: Request<ProxyBody>,
+        counter: NewCounter<'_>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let pool = self.pool(addr, version);
+        match version {
+            Version::Http2 => pool.send_h2(req, &self.config, counter).await,
+            Version::Http1 => pool.send_h1(req, &self.config, counter).await,
+        }
+    }
+
+    fn pool(&self, addr: SocketAddr, version: Version) -> Arc<EndpointPool> {
+        if let Some(p) = self.endpoints.get(&(addr, version)) {
+            return p.clone();
+        }
+        let pool = Arc::new(EndpointPool {
+            addr,
+            h2: tokio::sync::Mutex::new(None),
+            h1_idle: std::sync::Mutex::new(Vec::new()),
+        });
+        if self.endpoints.len() < self.config.max_pooled_endpoints {
+            self.endpoints
+                .entry((addr, version))
+                .or_insert(pool)
+                .clone()
+        } else {
+            pool
+        }
+    }
+}
+
+impl EndpointPool {
+    async fn send_h2(
+        &self,
+        req: Request<ProxyBody>,
+        config: &ConnectConfig,
+        counter: NewCounter<'_>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let mut sender = {
+            let mut slot = self.h2.lock().await;
+            match slot.as_ref() {
+                Some(s) if !s.is_closed() => s.clone(),
+                _ => {
+                    let io = connect(self.addr, config, counter).await?;
+                    let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+                        .timer(TokioTimer::new())
+                        .keep_alive_interval(Duration::from_secs(20))
+                        .handshake(io)
+                        .await
+                        .map_err(|source| UpstreamError::Http {
+                            addr: self.addr,
+                            source,
+                        })?;
+                    spawn_connection(self.addr, conn);
+                    *slot = Some(sender.clone());
+                    sender
+                }
+            }
+        };
+        sender.ready().await.map_err(|source| UpstreamError::Http {
+            addr: self.addr,
+            source,
+        })?;
+        sender
+            .send_request(req)
+            .await
+            .map_err(|source| UpstreamError::Http {
+                addr: self.addr,
+                source,
+            })
+    }
+
+    async fn send_h1(
+        self: &Arc<Self>,
+        req: Request<ProxyBody>,
+        config: &ConnectConfig,
+        counter: NewCounter<'_>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let mut req = req;
+        // One retry, only for a pooled connection the server had already closed (request unsent).
+        for reused in [true, false] {
+            let idle = if reused { self.take_idle(config) } else { None };
+            let (mut sender, fresh) = match idle {
+                Some(s) => (s, false),
+                None => (self.connect_h1(config, counter).await?, true),
+            };
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    self.recycle(sender, config);
+                    return Ok(resp);
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if !fresh => req = unsent,
+                    _ => {
+                        return Err(UpstreamError::Http {
+                            addr: self.addr,
+                            source: e.into_error(),
+                        })
+                    }
+                },
+            }
+        }
+        unreachable!("the second attempt always uses a fresh connection and returns")
+    }
+
+    async fn connect_h1(
+        &self,
+        config: &ConnectConfig,
+        counter: NewCounter<'_>,
+    ) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
+        let io = connect(self.addr, config, counter).await?;
+        let (sender, conn) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|source| UpstreamError::Http {
+                addr: self.addr,
+                source,
+            })?;
+        let addr = self.addr;
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(%addr, "upstream HTTP/1 connection ended: {e}");
+            }
+        });
+        Ok(sender)
+    }
+
+    fn take_idle(&self, config: &ConnectConfig) -> Option<http1::SendRequest<ProxyBody>> {
+        let mut idle = self.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((sender, since)) = idle.pop() {
+            if since.elapsed() < config.idle_timeout && !sender.is_closed() && sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Puts the connection back once its response has been read to the end.
+    fn recycle(
+        self: &Arc<Self>,
+        mut sender: http1::SendRequest<ProxyBody>,
+        config: &ConnectConfig,
+    ) {
+        let pool = Arc::clone(self);
+        let max_idle = config.max_idle_per_endpoint;
+        tokio::spawn(async move {
+            if sender.ready().await.is_ok() {
+                let mut idle = pool.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < max_idle {
+                    idle.push((sender, Instant::now()));
+                }
+            }
+        });
+    }
+}
+
+fn spawn_connection<F>(addr: SocketAddr, conn: F)
+where
+    F: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(%addr, "upstream connection ended: {e}");
+        }
+    });
+}
+
+/// Opens a TCP connection within the connect timeout, counting its bytes.
+pub async fn connect(
+    addr: SocketAddr,
+    config: &ConnectConfig,
+    counter: NewCounter<'_>,
+) -> Result<TokioIo<CountingIo<TcpStream>>, UpstreamError> {
+    Ok(TokioIo::new(
+        connect_tcp(addr, config.connect_timeout, counter).await?,
+    ))
+}
+
+/// Opens a counted TCP connection (also used for opaque forwarding).
+pub async fn connect_tcp(
+    addr: SocketAddr,
+    timeout: Duration,
+    counter: NewCounter<'_>,
+) -> Result<CountingIo<TcpStream>, UpstreamError> {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Err(_) => {
+            return Err(UpstreamError::ConnectTimeout {
+                addr,
+                after: timeout,
+            })
+        }
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            return Err(UpstreamError::Refused { addr })
+        }
+        Ok(Err(source)) => return Err(UpstreamError::Connect { addr, source }),
+        Ok(Ok(s)) => s,
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(CountingIo::new(stream, counter()))
+}

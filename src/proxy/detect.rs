@@ -1,0 +1,189 @@
+//! Protocol detection: the first bytes of an accepted connection decide whether it is HTTP/2 (the
+//! prior-knowledge preface gRPC uses), HTTP/1, or opaque TCP.
+//!
+//! Bytes read while deciding are not lost: [`PrefixedIo`] replays them to whoever reads next. The read
+//! is bounded in size ([`DETECT_BYTES`]) and in time (the caller's timeout): a client that sends
+//! nothing (a server-speaks-first protocol) is treated as opaque once the timeout passes.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+
+/// The HTTP/2 connection preface a prior-knowledge client sends first.
+pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Enough bytes to tell HTTP/2 (24-byte preface) and an HTTP/1 request line apart from anything else.
+pub const DETECT_BYTES: usize = 24;
+
+/// What a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http1,
+    Http2,
+    Opaque,
+}
+
+/// Reads the first bytes of `io` (at most [`DETECT_BYTES`], waiting at most `timeout`) and decides
+/// its protocol. The bytes read are returned inside the [`PrefixedIo`].
+pub async fn detect<I>(mut io: I, timeout: Duration) -> io::Result<(Protocol, PrefixedIo<I>)>
+where
+    I: AsyncRead + Unpin,
+{
+    let mut buf = BytesMut::with_capacity(DETECT_BYTES);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let protocol = loop {
+        if let Some(p) = classify(&buf) {
+            break p;
+        }
+        let mut chunk = [0u8; DETECT_BYTES];
+        let want = DETECT_BYTES - buf.len();
+        match tokio::time::timeout_at(deadline, io.read(&mut chunk[..want])).await {
+            Ok(Ok(0)) => break Protocol::Opaque, // closed before deciding: nothing to parse
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => return Err(e),
+            Err(_elapsed) => break Protocol::Opaque,
+        }
+    };
+    Ok((protocol, PrefixedIo::new(buf.freeze(), io)))
+}
+
+/// `Some(protocol)` once `buf` decides it, `None` while more bytes are needed.
+pub fn classify(buf: &[u8]) -> Option<Protocol> {
+    if buf.is_empty() {
+        return None;
+    }
+    let n = buf.len().min(H2_PREFACE.len());
+    if buf[..n] == H2_PREFACE[..n] {
+        return (n == H2_PREFACE.len()).then_some(Protocol::Http2);
+    }
+    // An HTTP/1 request line starts with a method token followed by a space.
+    let token_len = buf.iter().take_while(|b| is_tchar(**b)).count();
+    match buf.get(token_len) {
+        Some(b' ') if token_len > 0 => Some(Protocol::Http1),
+        Some(_) => Some(Protocol::Opaque),
+        None if buf.len() >= DETECT_BYTES => Some(Protocol::Opaque),
+        None => None,
+    }
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+pin_project_lite::pin_project! {
+    /// An I/O whose first reads return bytes already read from it.
+    #[derive(Debug)]
+    pub struct PrefixedIo<I> {
+        prefix: Bytes,
+        #[pin]
+        io: I,
+    }
+}
+
+impl<I> PrefixedIo<I> {
+    /// Replays `prefix` before reading from `io`.
+    pub fn new(prefix: Bytes, io: I) -> Self {
+        PrefixedIo { prefix, io }
+    }
+
+    /// The underlying I/O.
+    pub fn get_ref(&self) -> &I {
+        &self.io
+    }
+}
+
+impl<I: AsyncRead> AsyncRead for PrefixedIo<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        this.io.poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite> AsyncWrite for PrefixedIo<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_first_bytes() {
+        assert_eq!(classify(b""), None);
+        assert_eq!(classify(b"GE"), None);
+        assert_eq!(classify(b"GET / HTTP/1.1\r\n"), Some(Protocol::Http1));
+        assert_eq!(
+            classify(b"PRI * HTTP/2.0\r\n"),
+            None,
+            "a preface prefix needs more bytes"
+        );
+        assert_eq!(classify(H2_PREFACE), Some(Protocol::Http2));
+        assert_eq!(
+            classify(b"\x16\x03\x01\x02\x00"),
+            Some(Protocol::Opaque),
+            "TLS"
+        );
+        assert_eq!(
+            classify(&[b'A'; 30]),
+            Some(Protocol::Opaque),
+            "no space within the limit"
+        );
+        assert_eq!(classify(b"PRI / HTTP/1.1\r\n"), Some(Protocol::Http1));
+    }
+
+    #[tokio::test]
+    async fn detected_bytes_are_replayed() {
+        let (mut client, server) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let (protocol, mut io) = detect(server, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(protocol, Protocol::Http1);
+        let mut all = vec![0u8; 27];
+        io.read_exact(&mut all).await.unwrap();
+        assert_eq!(&all, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_opaque_after_the_timeout() {
+        let (_client, server) = tokio::io::duplex(64);
+        let (protocol, _) = detect(server, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(protocol, Protocol::Opaque);
+    }
+}

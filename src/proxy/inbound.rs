@@ -1,0 +1,114 @@
+//! Inbound: requests from callers (usually their outbound proxies) to the local app.
+//!
+//! The caller's identity comes from the `mesh-peer` header its proxy adds (stripped before the app
+//! sees the request); the authority is canonicalised against the services this workload serves, so
+//! `web-svc:8080` and `web-svc.emojivoto.svc.cluster.local:8080` count as one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use super::body::{boxed, ProxyBody};
+use super::classify::{grpc_status, is_grpc};
+use super::discovery::{target_of, Target};
+use super::forward::{authority_of, bridge_upgrade, upstream_request, version_of, wants_upgrade};
+use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
+use super::observe::{ObservedBody, Record, Recorder};
+use super::respond::{error_response, ProxyError};
+use super::state::ProxyState;
+use crate::identity::{Identity, PEER_HEADER};
+
+/// Handles one inbound request by passing it to the app at `app`.
+pub async fn handle(
+    state: Arc<ProxyState>,
+    app: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let start = Instant::now();
+    let peer = req
+        .headers_mut()
+        .remove(PEER_HEADER)
+        .and_then(|v| v.to_str().ok().and_then(Identity::from_header))
+        .map(Arc::new);
+    let raw_authority = authority_of(&req).unwrap_or_else(|| app.to_string());
+    let fqdn_authority = own_service(&state, &raw_authority);
+    let (route, route_name) = state.route(
+        fqdn_authority.as_ref().map(|(fqdn, _)| fqdn.as_str()),
+        req.method().as_str(),
+        req.uri().path(),
+    );
+    let labels = TrafficLabels {
+        direction: Direction::Inbound,
+        authority: Arc::from(fqdn_authority.map_or(raw_authority.clone(), |(_, a)| a)),
+        peer,
+        route: route_name,
+    };
+    state.metrics.request(&labels);
+
+    let upgrade = wants_upgrade(&req);
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let version = version_of(&req);
+    let grpc_request = is_grpc(req.headers());
+    let upstream = upstream_request(req, &raw_authority, upgrade);
+    let counter = || {
+        state.tcp_counter(TcpLabels {
+            direction: Direction::Inbound,
+            side: PeerSide::Dst,
+            peer: None,
+        })
+    };
+    match state.pools.send(app, version, upstream, &counter).await {
+        Ok(mut resp) => {
+            if let (Some(client), true) = (
+                client_upgrade,
+                resp.status() == http::StatusCode::SWITCHING_PROTOCOLS,
+            ) {
+                bridge_upgrade(client, hyper::upgrade::on(&mut resp));
+            }
+            let recorder = Recorder {
+                metrics: state.metrics.clone(),
+                labels,
+                route,
+                status: resp.status().as_u16(),
+                grpc: grpc_request || is_grpc(resp.headers()),
+                header_grpc_status: grpc_status(resp.headers()),
+                latency: start.elapsed(),
+                record: Record::Effective,
+            };
+            resp.map(|body| boxed(ObservedBody::new(body, recorder)))
+        }
+        Err(source) => {
+            let err = ProxyError::App { addr: app, source };
+            state.errors.log("inbound", &err);
+            let resp = error_response(&err);
+            let outcome = ResponseOutcome {
+                status: resp.status().as_u16(),
+                grpc_status: None,
+                failure: true,
+            };
+            state.metrics.response(&labels, outcome, start.elapsed());
+            resp
+        }
+    }
+}
+
+/// `(fqdn, fqdn:port)` when the authority names one of this workload's services.
+fn own_service(state: &ProxyState, authority: &str) -> Option<(String, String)> {
+    let config = &state.config;
+    let Some(Target::Service(s)) = target_of(
+        authority,
+        &config.identity.namespace,
+        &config.cluster_domain,
+    ) else {
+        return None;
+    };
+    let ours = s.namespace == config.identity.namespace
+        && config
+            .services
+            .iter()
+            .any(|own| own.name == s.name && own.port == s.port);
+    ours.then(|| (s.fqdn(), s.authority()))
+}

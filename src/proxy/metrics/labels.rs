@@ -1,0 +1,161 @@
+//! Typed, closed metric labels. Nothing here is a raw path or an error string: authorities come
+//! from discovery or the workload's own services, routes from ServiceProfiles, peers from identity.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Identity;
+
+/// Which way traffic flows through the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From callers to the local app.
+    Inbound,
+    /// From the local app to other services.
+    Outbound,
+}
+
+impl Direction {
+    /// The `direction` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+
+    /// The prefix of the peer's labels: inbound peers are sources, outbound peers destinations.
+    pub fn peer_prefix(self) -> &'static str {
+        match self {
+            Direction::Inbound => "src_",
+            Direction::Outbound => "dst_",
+        }
+    }
+}
+
+/// Which end of a TCP connection the proxy's peer is (Linkerd's `peer` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerSide {
+    /// The connection was accepted from a client.
+    Src,
+    /// The proxy opened the connection to a server.
+    Dst,
+}
+
+impl PeerSide {
+    /// The `peer` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerSide::Src => "src",
+            PeerSide::Dst => "dst",
+        }
+    }
+}
+
+/// The labels of one HTTP series: direction, authority, peer workload and route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TrafficLabels {
+    pub direction: Direction,
+    /// `web-svc.emojivoto.svc.cluster.local:8080`, or `ip:port` for a request to an address.
+    pub authority: Arc<str>,
+    /// The workload on the other side, when known (meshed).
+    pub peer: Option<Arc<Identity>>,
+    /// The ServiceProfile route, or `[DEFAULT]`.
+    pub route: Arc<str>,
+}
+
+/// What a response was, as the labels of `response_total` see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResponseOutcome {
+    pub status: u16,
+    /// The gRPC status for gRPC responses that carried one.
+    pub grpc_status: Option<u32>,
+    pub failure: bool,
+}
+
+impl ResponseOutcome {
+    /// The `classification` label value.
+    pub fn classification(self) -> &'static str {
+        if self.failure {
+            "failure"
+        } else {
+            "success"
+        }
+    }
+}
+
+/// The labels of one TCP series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TcpLabels {
+    pub direction: Direction,
+    pub side: PeerSide,
+    /// The workload on the other side, when known.
+    pub peer: Option<Arc<Identity>>,
+}
+
+/// Appends `,key="value"` with Prometheus escaping.
+pub fn push_label(out: &mut String, key: &str, value: &str) {
+    if !out.is_empty() {
+        out.push(',');
+    }
+    out.push_str(key);
+    out.push_str("=\"");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends the labels of a workload identity, each key prefixed (`dst_namespace`, `dst_deployment`).
+pub fn push_identity(out: &mut String, prefix: &str, identity: &Identity) {
+    let mut key = String::with_capacity(prefix.len() + 12);
+    for (k, v) in [
+        ("namespace", identity.namespace.as_str()),
+        (
+            identity.workload.kind.label(),
+            identity.workload.name.as_str(),
+        ),
+        ("pod", identity.pod.as_str()),
+    ] {
+        key.clear();
+        let _ = write!(key, "{prefix}{k}");
+        push_label(out, &key, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut s = String::new();
+        push_label(&mut s, "rt_route", "GET /a\"b\\c\n");
+        push_label(&mut s, "tls", "no_identity");
+        assert_eq!(s, r#"rt_route="GET /a\"b\\c\n",tls="no_identity""#);
+    }
+
+    #[test]
+    fn identity_labels_use_the_workload_kind() {
+        let id = Identity {
+            namespace: "emojivoto".into(),
+            workload: "sts/zk".parse().unwrap(),
+            pod: "zk-0".into(),
+        };
+        let mut s = String::new();
+        push_identity(&mut s, "dst_", &id);
+        assert_eq!(
+            s,
+            r#"dst_namespace="emojivoto",dst_statefulset="zk",dst_pod="zk-0""#
+        );
+    }
+}

@@ -1,0 +1,163 @@
+use super::*;
+
+fn identity(s: &str) -> Identity {
+    Identity {
+        namespace: "emojivoto".into(),
+        workload: s.parse().unwrap(),
+        pod: format!("{}-0", s.split('/').nth(1).unwrap()),
+    }
+}
+
+fn labels(route: &str) -> TrafficLabels {
+    TrafficLabels {
+        direction: Direction::Outbound,
+        authority: Arc::from("voting-svc.emojivoto.svc.cluster.local:8080"),
+        peer: Some(Arc::new(identity("deploy/voting"))),
+        route: Arc::from(route),
+    }
+}
+
+fn ok() -> ResponseOutcome {
+    ResponseOutcome {
+        status: 200,
+        grpc_status: Some(0),
+        failure: false,
+    }
+}
+
+fn failed() -> ResponseOutcome {
+    ResponseOutcome {
+        status: 200,
+        grpc_status: Some(2),
+        failure: true,
+    }
+}
+
+#[test]
+fn prometheus_text_sums_routes_and_keeps_them_apart() {
+    let m = Metrics::new(identity("deploy/web"));
+    for (route, outcome) in [("vote", ok()), ("vote", failed()), ("list", ok())] {
+        m.request(&labels(route));
+        m.response(&labels(route), outcome, Duration::from_millis(3));
+        m.actual_response(&labels(route), outcome, Duration::from_millis(3));
+    }
+    let text = m.render_prometheus();
+    let base = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="outbound""#;
+    let peer =
+        r#"dst_namespace="emojivoto",dst_deployment="voting",dst_pod="voting-0",tls="no_identity""#;
+    let authority = r#"authority="voting-svc.emojivoto.svc.cluster.local:8080""#;
+    assert!(
+        text.contains(&format!("request_total{{{base},{authority},{peer}}} 3\n")),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "response_total{{{base},{authority},{peer},classification=\"failure\",status_code=\"200\",grpc_status=\"2\"}} 1\n"
+    )));
+    let dst = r#"dst="voting-svc.emojivoto.svc.cluster.local:8080""#;
+    assert!(
+        text.contains(&format!(
+            "route_request_total{{{base},{dst},{peer},rt_route=\"vote\"}} 2\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "route_actual_response_total{{{base},{dst},{peer},rt_route=\"list\",classification=\"success\",status_code=\"200\",grpc_status=\"0\"}} 1\n"
+    )));
+    assert!(text.contains(&format!(
+        "response_latency_ms_bucket{{{base},{authority},{peer},status_code=\"200\",le=\"4\"}} 3\n"
+    )));
+    assert!(text.contains(&format!(
+        "response_latency_ms_bucket{{{base},{authority},{peer},status_code=\"200\",le=\"2\"}} 0\n"
+    )));
+}
+
+#[test]
+fn tcp_connections_count_bytes_and_closes() {
+    let m = Metrics::new(identity("deploy/web"));
+    let labels = TcpLabels {
+        direction: Direction::Inbound,
+        side: PeerSide::Src,
+        peer: None,
+    };
+    let c = m.tcp_open(labels.clone());
+    c.read(10);
+    c.wrote(20);
+    let _open = m.tcp_open(labels);
+    drop(c);
+    let text = m.render_prometheus();
+    let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="inbound",peer="src",tls="no_identity""#;
+    for line in [
+        format!("tcp_open_total{{{l}}} 2\n"),
+        format!("tcp_close_total{{{l}}} 1\n"),
+        format!("tcp_open_connections{{{l}}} 1\n"),
+        format!("tcp_read_bytes_total{{{l}}} 10\n"),
+        format!("tcp_write_bytes_total{{{l}}} 20\n"),
+    ] {
+        assert!(text.contains(&line), "missing {line} in {text}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stats_report_the_increase_over_the_window() {
+    let m = Metrics::new(identity("deploy/web"));
+    let _sampler = m.spawn_sampler(std::future::pending());
+    m.request(&labels("vote"));
+    m.response(&labels("vote"), failed(), Duration::from_millis(3));
+    // Let the sampler run for two minutes of paused time, then add more traffic.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    for _ in 0..4 {
+        m.request(&labels("vote"));
+        m.response(&labels("vote"), ok(), Duration::from_millis(30));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let recent = m.stats(Duration::from_secs(60));
+    assert_eq!(recent.http.len(), 1);
+    let s = &recent.http[0];
+    assert_eq!(
+        (s.requests, s.responses.success, s.responses.failure),
+        (4, 4, 0)
+    );
+    assert!(
+        (recent.window.covered_seconds - 60.0).abs() <= 5.0,
+        "{:?}",
+        recent.window
+    );
+    assert_eq!(
+        s.responses
+            .latency_ms
+            .quantile(0.5, &recent.latency_bounds_ms),
+        Some(25.0)
+    );
+    assert_eq!(s.peer.as_ref().unwrap().workload, "deploy/voting");
+
+    let all = m.stats(Duration::from_secs(3600));
+    let s = &all.http[0];
+    assert_eq!(
+        (s.requests, s.responses.success, s.responses.failure),
+        (5, 4, 1)
+    );
+    assert!(
+        (all.window.covered_seconds - 121.0).abs() < 0.5,
+        "{:?}",
+        all.window
+    );
+}
+
+#[test]
+fn series_beyond_the_cap_land_in_the_overflow_series() {
+    let m = Metrics::new(identity("deploy/web"));
+    for i in 0..MAX_HTTP_SERIES + 5 {
+        let mut l = labels("r");
+        l.authority = Arc::from(format!("svc-{i}.ns.svc.cluster.local:80"));
+        m.request(&l);
+    }
+    assert_eq!(m.http.len(), MAX_HTTP_SERIES + 1);
+    let report = m.stats(Duration::from_secs(60));
+    let overflow = report
+        .http
+        .iter()
+        .find(|s| s.authority == OVERFLOW)
+        .unwrap();
+    assert_eq!(overflow.requests, 5);
+}

@@ -1,0 +1,143 @@
+//! Records a response in metrics once it is complete: the body is watched for trailers (gRPC
+//! status) and its end, so classification sees the whole response, while bytes stream through
+//! untouched.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use super::classify::{grpc_status, is_failure};
+use super::metrics::{Metrics, ResponseOutcome, TrafficLabels};
+use super::profiles::ServiceRoutes;
+
+/// Which counters a response lands in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// What the caller saw (inbound: every response).
+    Effective,
+    /// Outbound without retries: the caller's response is also the only try.
+    EffectiveAndActual,
+}
+
+/// Everything needed to record one response.
+pub struct Recorder {
+    pub metrics: Arc<Metrics>,
+    pub labels: TrafficLabels,
+    /// The route's profile and index, for its response classes.
+    pub route: Option<(Arc<ServiceRoutes>, usize)>,
+    pub status: u16,
+    pub grpc: bool,
+    /// `grpc-status` already in the response headers (a trailers-only response).
+    pub header_grpc_status: Option<u32>,
+    /// Time from the request's arrival to the response headers.
+    pub latency: Duration,
+    pub record: Record,
+}
+
+impl Recorder {
+    /// Records the response, with the `grpc-status` of its trailers if any.
+    pub fn finish(self, trailer_grpc_status: Option<u32>) {
+        let grpc_status = trailer_grpc_status.or(self.header_grpc_status);
+        let route = self
+            .route
+            .as_ref()
+            .and_then(|(p, i)| p.matcher.routes().get(*i));
+        let outcome = ResponseOutcome {
+            status: self.status,
+            grpc_status: if self.grpc { grpc_status } else { None },
+            failure: is_failure(route, self.status, self.grpc, grpc_status),
+        };
+        self.metrics.response(&self.labels, outcome, self.latency);
+        if self.record == Record::EffectiveAndActual {
+            self.metrics
+                .actual_response(&self.labels, outcome, self.latency);
+        }
+    }
+
+    /// Records a response that failed mid-stream (a reset or a broken connection).
+    pub fn finish_broken(self) {
+        let outcome = ResponseOutcome {
+            status: self.status,
+            grpc_status: None,
+            failure: true,
+        };
+        self.metrics.response(&self.labels, outcome, self.latency);
+        if self.record == Record::EffectiveAndActual {
+            self.metrics
+                .actual_response(&self.labels, outcome, self.latency);
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that records its response when it ends (or is dropped).
+    pub struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        recorder: Option<Recorder>,
+    }
+
+    impl<B> PinnedDrop for ObservedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before its end: the caller went away or the stream was cut.
+            if let Some(r) = this.project().recorder.take() {
+                r.finish(None);
+            }
+        }
+    }
+}
+
+impl<B> ObservedBody<B> {
+    /// Watches `inner` for `recorder`.
+    pub fn new(inner: B, recorder: Recorder) -> Self {
+        ObservedBody {
+            inner,
+            recorder: Some(recorder),
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for ObservedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(trailers) = f.trailers_ref() {
+                    if let Some(r) = this.recorder.take() {
+                        r.finish(grpc_status(trailers));
+                    }
+                }
+            }
+            Some(Err(_)) => {
+                if let Some(r) = this.recorder.take() {
+                    r.finish_broken();
+                }
+            }
+            None => {
+                if let Some(r) = this.recorder.take() {
+                    r.finish(None);
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,243 @@
+//! ServiceProfiles the proxy applies, loaded from `--profiles DIR` and reloaded when files change.
+//!
+//! Each file's profiles are compiled once per change; requests read the current set through an
+//! `ArcSwap` without locking. A file that fails to parse or validate is reported and its last good
+//! version kept, so a bad edit never drops the routes a service already has. Connections are never
+//! touched by a reload: requests started after it use the new routes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+
+use crate::profile::check::{check_profile, DocumentReport};
+use crate::profile::matcher::RouteMatcher;
+use crate::profile::model::{RetryBudget, ServiceProfile};
+
+/// Largest profile file read.
+const MAX_PROFILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The compiled profile of one service.
+#[derive(Debug)]
+pub struct ServiceRoutes {
+    /// The profile's `metadata.name` (`web-svc.emojivoto.svc.cluster.local`).
+    pub name: String,
+    pub matcher: RouteMatcher,
+    pub retry_budget: Option<RetryBudget>,
+}
+
+/// What changed in one load.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Files (re)loaded successfully.
+    pub loaded: Vec<PathBuf>,
+    /// Files rejected, with why; their last good version stays in force.
+    pub rejected: Vec<(PathBuf, String)>,
+    /// Files that disappeared.
+    pub removed: Vec<PathBuf>,
+}
+
+/// Identifies a version of a file without reading it.
+type Signature = (SystemTime, u64);
+
+#[derive(Default)]
+struct FileState {
+    signature: Option<Signature>,
+    profiles: Vec<Arc<ServiceRoutes>>,
+}
+
+/// The profiles in force, by name.
+pub struct ProfileStore {
+    dir: Option<PathBuf>,
+    current: ArcSwap<HashMap<String, Arc<ServiceRoutes>>>,
+    files: std::sync::Mutex<BTreeMap<PathBuf, FileState>>,
+}
+
+impl ProfileStore {
+    /// A store reading `dir` (none: no profiles, every request is `[DEFAULT]`).
+    pub fn new(dir: Option<PathBuf>) -> Arc<Self> {
+        Arc::new(ProfileStore {
+            dir,
+            current: ArcSwap::from_pointee(HashMap::new()),
+            files: std::sync::Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The profile for a fully qualified service name.
+    pub fn get(&self, fqdn: &str) -> Option<Arc<ServiceRoutes>> {
+        self.current.load().get(fqdn).cloned()
+    }
+
+    /// Re-reads files whose modification time or size changed. Blocking: run it off the reactor.
+    pub fn reload(&self) -> LoadReport {
+        let mut report = LoadReport::default();
+        let Some(dir) = &self.dir else {
+            return report;
+        };
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let present = profile_files(dir);
+        let gone: Vec<PathBuf> = files
+            .keys()
+            .filter(|p| !present.contains_key(*p))
+            .cloned()
+            .collect();
+        for path in gone {
+            files.remove(&path);
+            report.removed.push(path);
+        }
+        for (path, signature) in present {
+            let state = files.entry(path.clone()).or_default();
+            if state.signature == Some(signature) {
+                continue;
+            }
+            state.signature = Some(signature);
+            match load_file(&path) {
+                Ok(profiles) => {
+                    state.profiles = profiles;
+                    report.loaded.push(path);
+                }
+                Err(why) => report.rejected.push((path, why)),
+            }
+        }
+        if !report.loaded.is_empty() || !report.removed.is_empty() {
+            let map = files
+                .values()
+                .flat_map(|f| f.profiles.iter())
+                .map(|p| (p.name.clone(), p.clone()))
+                .collect();
+            self.current.store(Arc::new(map));
+        }
+        report
+    }
+
+    /// Polls the directory every `interval` until `shutdown`, logging what changed.
+    pub fn spawn_watcher(
+        self: &Arc<Self>,
+        interval: Duration,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            tokio::pin!(shutdown);
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tick.tick() => {}
+                }
+                let s = store.clone();
+                if let Ok(report) = tokio::task::spawn_blocking(move || s.reload()).await {
+                    log_report(&report);
+                }
+            }
+        })
+    }
+}
+
+/// Logs a load: one line per file that changed.
+pub fn log_report(report: &LoadReport) {
+    for path in &report.loaded {
+        tracing::info!(file = %path.display(), "loaded ServiceProfile");
+    }
+    for (path, why) in &report.rejected {
+        tracing::error!(file = %path.display(), "rejected ServiceProfile, keeping its last good version: {why}");
+    }
+    for path in &report.removed {
+        tracing::info!(file = %path.display(), "ServiceProfile file removed");
+    }
+}
+
+fn profile_files(dir: &Path) -> BTreeMap<PathBuf, Signature> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return BTreeMap::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .filter_map(|p| {
+            let meta = std::fs::metadata(&p).ok()?;
+            meta.is_file().then_some(())?;
+            Some((p, (meta.modified().ok()?, meta.len())))
+        })
+        .collect()
+}
+
+fn load_file(path: &Path) -> Result<Vec<Arc<ServiceRoutes>>, String> {
+    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if size > MAX_PROFILE_BYTES {
+        return Err(format!("larger than {MAX_PROFILE_BYTES} bytes"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (i, doc) in crate::yaml::from_str_all::<ServiceProfile>(&text)
+        .into_iter()
+        .enumerate()
+    {
+        let profile = doc.map_err(|e| format!("document {}: {e}", i + 1))?;
+        let mut report = DocumentReport::default();
+        check_profile(&profile, &mut report);
+        if let Some(e) = report.errors.first() {
+            return Err(format!("document {}: {e}", i + 1));
+        }
+        let matcher = RouteMatcher::compile(&profile).map_err(|e| e.to_string())?;
+        out.push(Arc::new(ServiceRoutes {
+            name: profile.metadata.name.clone(),
+            matcher,
+            retry_budget: profile.spec.retry_budget.clone(),
+        }));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEB: &str = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: web.ns.svc.cluster.local\nspec:\n  routes:\n  - name: GET /a\n    condition: {method: GET, pathRegex: /a}\n";
+
+    fn bump(path: &Path, text: &str) {
+        // Same size edits within one mtime tick would look unchanged; make the size differ.
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn reload_picks_up_changes_and_keeps_the_last_good_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("web.yaml");
+        bump(&file, WEB);
+        let store = ProfileStore::new(Some(dir.path().to_path_buf()));
+        assert_eq!(store.reload().loaded, vec![file.clone()]);
+        let routes = store.get("web.ns.svc.cluster.local").unwrap();
+        assert!(routes.matcher.route_for("GET", "/a").is_some());
+
+        bump(
+            &file,
+            &format!("{WEB}  - name: GET /b\n    condition: {{method: GET, pathRegex: /b}}\n"),
+        );
+        store.reload();
+        assert!(store
+            .get("web.ns.svc.cluster.local")
+            .unwrap()
+            .matcher
+            .route_for("GET", "/b")
+            .is_some());
+
+        bump(&file, "garbage: [");
+        let report = store.reload();
+        assert_eq!(report.rejected.len(), 1);
+        assert!(store
+            .get("web.ns.svc.cluster.local")
+            .unwrap()
+            .matcher
+            .route_for("GET", "/b")
+            .is_some());
+
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(store.reload().removed, vec![file]);
+        assert!(store.get("web.ns.svc.cluster.local").is_none());
+    }
+}

@@ -1,0 +1,184 @@
+//! The one place that turns proxy errors into responses.
+//!
+//! Every response the proxy makes itself carries a `mesh-proxy-error` header whose text names the
+//! cause and what to change; the same text is logged once per cause per interval, never once per
+//! request.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use http::{HeaderValue, Response, StatusCode};
+use tokio::time::Instant;
+
+use super::body::{full, ProxyBody};
+use super::connect::UpstreamError;
+
+/// The header naming why the proxy answered instead of the upstream.
+pub const ERROR_HEADER: &str = "mesh-proxy-error";
+
+/// Errors the proxy answers for; each variant knows its status and its explanation.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// Outbound request with nowhere to go.
+    #[error(
+        "the request has no authority: send it with a Host header (HTTP/1) or :authority (HTTP/2), \
+         or in absolute form as to an HTTP proxy"
+    )]
+    NoAuthority,
+    /// The authority does not parse.
+    #[error("invalid authority {0:?}: expected HOST[:PORT]")]
+    BadAuthority(String),
+    /// Discovery knows no endpoints for the service.
+    #[error(
+        "no endpoints for {authority:?} (service {service}): looked in {looked_in}; start that \
+         service's proxy with --service {name}:{port} in namespace {namespace}, or list it in an endpoints file"
+    )]
+    UnknownService {
+        authority: String,
+        service: String,
+        looked_in: String,
+        name: String,
+        port: u16,
+        namespace: String,
+    },
+    /// A host name that is not a cluster service.
+    #[error(
+        "{0:?} is not a cluster service name (NAME[.NAMESPACE[.svc.DOMAIN]][:PORT]); \
+         mesh discovery resolves service names and IP addresses only"
+    )]
+    External(String),
+    /// The local app could not be reached or failed the request.
+    #[error("the app at {addr} {}", describe(.source))]
+    App {
+        addr: SocketAddr,
+        #[source]
+        source: UpstreamError,
+    },
+    /// An endpoint of a service could not be reached or failed the request.
+    #[error("{authority}: endpoint {addr} {}", describe(.source))]
+    Endpoint {
+        authority: String,
+        addr: SocketAddr,
+        #[source]
+        source: UpstreamError,
+    },
+}
+
+fn describe(e: &UpstreamError) -> String {
+    match e {
+        UpstreamError::Refused { .. } => {
+            "refused the connection: is it running and listening there?".into()
+        }
+        UpstreamError::ConnectTimeout { after, .. } => {
+            format!(
+                "did not accept the connection within {after:?}: is it overloaded or unreachable?"
+            )
+        }
+        UpstreamError::Connect { source, .. } => format!("could not be connected: {source}"),
+        UpstreamError::Http { source, .. }
+            if source.is_incomplete_message() || source.is_closed() =>
+        {
+            "closed the connection before answering".into()
+        }
+        UpstreamError::Http { source, .. } => format!("failed the request: {source}"),
+    }
+}
+
+impl ProxyError {
+    /// The status the caller gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoAuthority | ProxyError::BadAuthority(_) => StatusCode::BAD_REQUEST,
+            ProxyError::UnknownService { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::External(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => match source {
+                UpstreamError::ConnectTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::BAD_GATEWAY,
+            },
+        }
+    }
+
+    /// A short, stable name of the cause, for rate-limiting its log line.
+    fn cause(&self) -> String {
+        match self {
+            ProxyError::App { addr, .. } => format!("app {addr}"),
+            ProxyError::Endpoint { addr, .. } => format!("endpoint {addr}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Builds the response for `err`: its status, the `mesh-proxy-error` header and the text as body.
+pub fn error_response(err: &ProxyError) -> Response<ProxyBody> {
+    let text = err.to_string();
+    let mut resp = Response::new(full(format!("{text}\n")));
+    *resp.status_mut() = err.status();
+    let header: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&header) {
+        resp.headers_mut().insert(ERROR_HEADER, value);
+    }
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// Logs each cause at most once per interval, with how many times it was suppressed.
+pub struct ErrorLog {
+    interval: Duration,
+    last: DashMap<String, (Instant, u64)>,
+    max_causes: usize,
+}
+
+impl ErrorLog {
+    /// At most one line per cause per `interval`.
+    pub fn new(interval: Duration) -> Self {
+        ErrorLog {
+            interval,
+            last: DashMap::new(),
+            max_causes: 1024,
+        }
+    }
+
+    /// Logs `err` unless its cause was logged within the interval.
+    pub fn log(&self, direction: &str, err: &ProxyError) {
+        let cause = err.cause();
+        let now = Instant::now();
+        if self.last.len() >= self.max_causes {
+            self.last
+                .retain(|_, (t, _)| now.duration_since(*t) < self.interval);
+        }
+        let mut entry = self
+            .last
+            .entry(cause)
+            .or_insert((now - self.interval * 2, 0));
+        let (last, suppressed) = *entry;
+        if now.duration_since(last) >= self.interval {
+            *entry = (now, 0);
+            drop(entry);
+            if suppressed > 0 {
+                tracing::warn!(
+                    direction,
+                    status = err.status().as_u16(),
+                    suppressed,
+                    "{err}"
+                );
+            } else {
+                tracing::warn!(direction, status = err.status().as_u16(), "{err}");
+            }
+        } else {
+            entry.1 += 1;
+        }
+    }
+}

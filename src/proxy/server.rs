@@ -1,0 +1,372 @@
+//! Listeners, connections and lifecycle: [`serve`] takes already-bound listeners and a shutdown
+//! future (binding and signals belong to the CLI), so tests bind port 0.
+//!
+//! Each accepted connection runs in its own task, bounded by a semaphore. Its first bytes decide
+//! HTTP/1, HTTP/2 or opaque TCP. On shutdown the listeners stop accepting, HTTP connections are
+//! asked to finish (in-flight requests complete, idle keep-alive connections close), and `serve`
+//! returns once every connection is done or the grace period is over.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Request;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use super::config::ProxyConfig;
+use super::connect::connect_tcp;
+use super::detect::{detect, Protocol};
+use super::discovery::{RegistryResolver, Resolve, Resolvers, StaticResolver};
+use super::io::CountingIo;
+use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
+use super::profiles::{log_report, ProfileStore};
+use super::state::ProxyState;
+use super::{admin, inbound, outbound};
+use crate::registry::{ProxyRecord, Registration};
+
+/// The proxy's listeners, bound by the caller.
+pub struct Listeners {
+    /// Requests for this workload's services (needs `ProxyConfig::app`).
+    pub inbound: Option<TcpListener>,
+    /// Requests from the local app.
+    pub outbound: Option<TcpListener>,
+    /// The admin port.
+    pub admin: TcpListener,
+}
+
+/// Why a proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Tells connections to finish, and learns when they have.
+#[derive(Clone)]
+struct Drain {
+    signal: watch::Receiver<bool>,
+    // Every connection task holds a clone; when all are dropped, draining is complete.
+    _alive: mpsc::Sender<()>,
+}
+
+impl Drain {
+    async fn signaled(&mut self) {
+        let _ = self.signal.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Runs a proxy until `shutdown` completes, then drains for at most the configured grace period.
+pub async fn serve(
+    config: ProxyConfig,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    if listeners.inbound.is_some() && config.app.is_none() {
+        return Err(ServeError::Config(
+            "an inbound listener needs the app's address (--app)".into(),
+        ));
+    }
+    let metrics = Metrics::new(config.identity.clone());
+    let profiles = ProfileStore::new(config.profiles_dir.clone());
+    let resolve = resolvers(&config)?;
+    let grace = config.limits.shutdown_grace;
+    let state = Arc::new(ProxyState::new(
+        config,
+        metrics.clone(),
+        profiles.clone(),
+        resolve,
+    ));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    // Background tasks watch the stop signal without holding the drain open.
+    let stopped = || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let drain = Drain {
+        signal: stop_rx.clone(),
+        _alive: alive_tx,
+    };
+
+    let _sampler = metrics.spawn_sampler(stopped());
+    let p = profiles.clone();
+    log_report(
+        &tokio::task::spawn_blocking(move || p.reload())
+            .await
+            .unwrap_or_default(),
+    );
+    let _watcher = profiles.spawn_watcher(state.config.limits.profile_poll_interval, stopped());
+
+    let inbound_addr = listeners
+        .inbound
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+    let admin_addr = listeners.admin.local_addr()?;
+    if let Some(l) = listeners.inbound {
+        tokio::spawn(accept_loop(
+            l,
+            Direction::Inbound,
+            state.clone(),
+            drain.clone(),
+        ));
+    }
+    if let Some(l) = listeners.outbound {
+        tokio::spawn(accept_loop(
+            l,
+            Direction::Outbound,
+            state.clone(),
+            drain.clone(),
+        ));
+    }
+    tokio::spawn(admin_loop(listeners.admin, state.clone(), drain.clone()));
+    let _registration = register(&state.config, inbound_addr, admin_addr);
+    state.ready.store(true, Ordering::Release);
+    tracing::info!(identity = %state.identity, ?inbound_addr, %admin_addr, "proxy ready");
+
+    shutdown.await;
+    tracing::info!("shutting down: draining connections for up to {grace:?}");
+    state.ready.store(false, Ordering::Release);
+    let _ = stop_tx.send(true);
+    drop(drain);
+    if tokio::time::timeout(grace, alive_rx.recv()).await.is_err() {
+        tracing::warn!("shutdown grace period of {grace:?} over; closing remaining connections");
+    }
+    Ok(())
+}
+
+fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
+    let mut list: Vec<Box<dyn Resolve>> = Vec::new();
+    if let Some(file) = &config.endpoints_file {
+        let r = StaticResolver::load(file, &config.identity.namespace, &config.cluster_domain)
+            .map_err(ServeError::Config)?;
+        list.push(Box::new(r));
+    }
+    if let Some(dir) = &config.registry_dir {
+        list.push(Box::new(RegistryResolver::new(dir.clone())));
+    }
+    Ok(Box::new(Resolvers(list)))
+}
+
+fn register(
+    config: &ProxyConfig,
+    inbound: Option<SocketAddr>,
+    admin: SocketAddr,
+) -> Option<Registration> {
+    let dir = config.registry_dir.as_ref()?;
+    let record = ProxyRecord {
+        namespace: config.identity.namespace.clone(),
+        workload: config.identity.workload.to_string(),
+        pod: config.identity.pod.clone(),
+        services: config.services.clone(),
+        inbound,
+        admin,
+        pid: std::process::id(),
+    };
+    match Registration::publish(dir, &record) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(dir = %dir.display(), "could not register in the local registry; other proxies and the CLI will not find this one: {e}");
+            None
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    direction: Direction,
+    state: Arc<ProxyState>,
+    mut drain: Drain,
+) {
+    let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let permit = tokio::select! {
+            _ = drain.signaled() => return,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        let accepted = tokio::select! {
+            _ = drain.signaled() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                backoff = Duration::from_millis(5);
+                let _ = stream.set_nodelay(true);
+                let (state, drain) = (state.clone(), drain.clone());
+                tokio::spawn(async move {
+                    connection(stream, direction, state, drain).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(?direction, "accept failed: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, direction: Direction, state: Arc<ProxyState>, drain: Drain) {
+    let counter = state.tcp_counter(TcpLabels {
+        direction,
+        side: PeerSide::Src,
+        peer: None,
+    });
+    let io = CountingIo::new(stream, counter);
+    let limits = &state.config.limits;
+    let app = state.config.app;
+    if direction == Direction::Inbound {
+        if let Some(app) = app.filter(|a| state.config.opaque_ports.contains(&a.port())) {
+            return relay(io, app, &state).await;
+        }
+    }
+    let (protocol, io) = match detect(io, limits.detect_timeout).await {
+        Ok(d) => d,
+        Err(e) => return tracing::debug!("connection failed during protocol detection: {e}"),
+    };
+    match (protocol, direction, app) {
+        (Protocol::Opaque, Direction::Inbound, Some(app)) => relay(io, app, &state).await,
+        (Protocol::Opaque, _, _) => {
+            tracing::debug!(
+                ?direction,
+                "closing a non-HTTP connection: the outbound port takes HTTP (or CONNECT) only"
+            );
+        }
+        (protocol, direction, _) => {
+            let st = state.clone();
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let st = st.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(match (direction, st.config.app) {
+                        (Direction::Inbound, Some(app)) => inbound::handle(st, app, req).await,
+                        _ => outbound::handle(st, req).await,
+                    })
+                }
+            });
+            serve_http(TokioIo::new(io), protocol, svc, &state, drain).await;
+        }
+    }
+}
+
+/// Serves HTTP on one connection until it closes or the drain asks it to finish.
+async fn serve_http<I, S>(
+    io: TokioIo<I>,
+    protocol: Protocol,
+    svc: S,
+    state: &ProxyState,
+    mut drain: Drain,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = super::body::ProxyBody>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let limits = &state.config.limits;
+    let result = if protocol == Protocol::Http2 {
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_header_list_size(limits.max_header_bytes as u32)
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .serve_connection(io, svc);
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => r,
+            _ = drain.signaled() => { conn.as_mut().graceful_shutdown(); conn.await }
+        }
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192))
+            .serve_connection(io, svc)
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => r,
+            _ = drain.signaled() => { conn.as_mut().graceful_shutdown(); conn.await }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("connection ended: {e}");
+    }
+}
+
+/// Opaque TCP: copy bytes both ways between the client and the app.
+async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
+    mut client: I,
+    app: SocketAddr,
+    state: &ProxyState,
+) {
+    let counter = || {
+        state.tcp_counter(TcpLabels {
+            direction: Direction::Inbound,
+            side: PeerSide::Dst,
+            peer: None,
+        })
+    };
+    match connect_tcp(app, state.config.limits.connect.connect_timeout, &counter).await {
+        Ok(mut upstream) => {
+            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                tracing::debug!(%app, "opaque connection ended: {e}");
+            }
+        }
+        Err(e) => {
+            let err = super::respond::ProxyError::App {
+                addr: app,
+                source: e,
+            };
+            state.errors.log("inbound", &err);
+        }
+    }
+}
+
+async fn admin_loop(listener: TcpListener, state: Arc<ProxyState>, mut drain: Drain) {
+    loop {
+        let accepted = tokio::select! {
+            _ = drain.signaled() => return,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let (st, drain) = (state.clone(), drain.clone());
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let st = st.clone();
+                async move { Ok::<_, std::convert::Infallible>(admin::handle(&st, &req)) }
+            });
+            let conn_state = drain.clone();
+            let _ = conn_state;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            let mut d = drain;
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = d.signaled() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
+            }
+        });
+    }
+}

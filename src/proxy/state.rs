@@ -1,0 +1,105 @@
+//! What every connection of one proxy shares.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use http::HeaderValue;
+
+use super::config::ProxyConfig;
+use super::connect::Pools;
+use super::discovery::{Endpoint, Resolve};
+use super::io::ByteCounter;
+use super::metrics::{Metrics, TcpConnection, TcpLabels};
+use super::profiles::{ProfileStore, ServiceRoutes};
+use super::respond::ErrorLog;
+use crate::identity::Identity;
+use crate::profile::matcher::DEFAULT_ROUTE;
+
+/// One proxy's shared state.
+pub struct ProxyState {
+    pub config: ProxyConfig,
+    pub identity: Arc<Identity>,
+    /// This proxy's identity as the `mesh-peer` header value outbound requests carry.
+    pub peer_header: HeaderValue,
+    pub metrics: Arc<Metrics>,
+    pub profiles: Arc<ProfileStore>,
+    pub resolve: Box<dyn Resolve>,
+    pub pools: Pools,
+    pub errors: ErrorLog,
+    /// Set once listeners are bound and the first profile load is done (`/ready`).
+    pub ready: AtomicBool,
+    next_endpoint: AtomicUsize,
+}
+
+impl ProxyState {
+    /// Shared state for a proxy with `config`.
+    pub fn new(
+        config: ProxyConfig,
+        metrics: Arc<Metrics>,
+        profiles: Arc<ProfileStore>,
+        resolve: Box<dyn Resolve>,
+    ) -> Self {
+        let identity = Arc::new(config.identity.clone());
+        let peer_header =
+            HeaderValue::from_str(&identity.to_header()).unwrap_or(HeaderValue::from_static(""));
+        ProxyState {
+            pools: Pools::new(config.limits.connect.clone()),
+            errors: ErrorLog::new(config.limits.error_log_interval),
+            config,
+            identity,
+            peer_header,
+            metrics,
+            profiles,
+            resolve,
+            ready: AtomicBool::new(false),
+            next_endpoint: AtomicUsize::new(0),
+        }
+    }
+
+    /// Picks one of `endpoints` (round robin; balancing by load comes with the balancer).
+    pub fn pick<'a>(&self, endpoints: &'a [Endpoint]) -> Option<&'a Endpoint> {
+        if endpoints.is_empty() {
+            return None;
+        }
+        let i = self.next_endpoint.fetch_add(1, Ordering::Relaxed);
+        endpoints.get(i % endpoints.len())
+    }
+
+    /// The route a request takes in a profile: (profile and route index, route name for labels).
+    pub fn route(
+        &self,
+        fqdn: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> (Option<(Arc<ServiceRoutes>, usize)>, Arc<str>) {
+        let Some(profile) = fqdn.and_then(|f| self.profiles.get(f)) else {
+            return (None, Arc::from(DEFAULT_ROUTE));
+        };
+        match profile.matcher.find(method, path) {
+            Some(i) => {
+                let name = profile.matcher.routes()[i].name.clone();
+                (Some((profile, i)), name)
+            }
+            None => (None, Arc::from(DEFAULT_ROUTE)),
+        }
+    }
+
+    /// A byte counter for a new TCP connection with `labels`.
+    pub fn tcp_counter(&self, labels: TcpLabels) -> Arc<dyn ByteCounter> {
+        Arc::new(self.metrics.tcp_open(labels))
+    }
+
+    /// Whether the proxy answers `/ready` with 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+impl ByteCounter for TcpConnection {
+    fn read(&self, n: u64) {
+        TcpConnection::read(self, n);
+    }
+    fn wrote(&self, n: u64) {
+        TcpConnection::wrote(self, n);
+    }
+}

@@ -1,0 +1,193 @@
+//! The local registry of running proxies: discovery on one machine, for outbound proxies and the CLI.
+//!
+//! Each `mesh proxy` writes one small JSON record (identity, services, inbound and admin addresses,
+//! pid) into the registry directory and removes it on exit; readers skip records whose process is
+//! gone, so a crashed proxy never stays discoverable. In a cluster, Kubernetes and Prometheus take
+//! this role.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Identity;
+
+/// Largest record file read; anything bigger is not a record.
+const MAX_RECORD_BYTES: u64 = 64 * 1024;
+/// Most records read from one directory, so a polluted directory cannot exhaust memory.
+const MAX_RECORDS: usize = 10_000;
+
+/// A service a workload serves: the Kubernetes Service name and port (`web-svc:8080`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServicePort {
+    pub name: String,
+    pub port: u16,
+}
+
+impl std::str::FromStr for ServicePort {
+    type Err = String;
+    /// `NAME[:PORT]`; the port defaults to 80.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, port) = match s.rsplit_once(':') {
+            Some((name, port)) => (
+                name,
+                port.parse::<u16>().map_err(|_| {
+                    format!("{s:?}: the port {port:?} is not a number from 1 to 65535")
+                })?,
+            ),
+            None => (s, 80),
+        };
+        crate::profile::names::check_dns1035_label(name).map_err(|e| format!("{s:?}: {e}"))?;
+        Ok(ServicePort {
+            name: name.to_string(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for ServicePort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.name, self.port)
+    }
+}
+
+/// What one running proxy publishes about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyRecord {
+    pub namespace: String,
+    /// `deploy/web`.
+    pub workload: String,
+    pub pod: String,
+    /// The services whose requests this proxy's inbound side accepts.
+    #[serde(default)]
+    pub services: Vec<ServicePort>,
+    /// Where meshed callers send requests for those services (the inbound listener).
+    #[serde(default)]
+    pub inbound: Option<SocketAddr>,
+    /// The admin port (`/metrics`, `/stats`, `/tap`).
+    pub admin: SocketAddr,
+    pub pid: u32,
+}
+
+impl ProxyRecord {
+    /// The record's identity, if its workload parses.
+    pub fn identity(&self) -> Option<Identity> {
+        Some(Identity {
+            namespace: self.namespace.clone(),
+            workload: self.workload.parse().ok()?,
+            pod: self.pod.clone(),
+        })
+    }
+}
+
+/// The default registry directory: `$XDG_RUNTIME_DIR/mesh/registry`, else `<tmp>/mesh-registry`.
+pub fn default_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("mesh").join("registry"),
+        _ => std::env::temp_dir().join("mesh-registry"),
+    }
+}
+
+/// A published record; removes its file when dropped.
+#[derive(Debug)]
+pub struct Registration {
+    path: PathBuf,
+}
+
+impl Registration {
+    /// Writes `record` into `dir` atomically (a temporary file renamed into place).
+    pub fn publish(dir: &Path, record: &ProxyRecord) -> io::Result<Registration> {
+        std::fs::create_dir_all(dir)?;
+        let file = format!("{}.{}.{}.json", record.namespace, record.pod, record.pid);
+        let path = dir.join(file);
+        let tmp = dir.join(format!(".{}.tmp", record.pid));
+        let text = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(Registration { path })
+    }
+
+    /// Where the record lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Reads every live record in `dir` (missing directory: none). Unreadable or malformed files and
+/// records of processes that are gone are skipped.
+pub fn read_records(dir: &Path) -> Vec<ProxyRecord> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut records: Vec<ProxyRecord> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .take(MAX_RECORDS)
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            if meta.len() > MAX_RECORD_BYTES {
+                return None;
+            }
+            let text = std::fs::read(e.path()).ok()?;
+            serde_json::from_slice::<ProxyRecord>(&text).ok()
+        })
+        .filter(|r| process_alive(r.pid))
+        .collect();
+    records.sort_by(|a, b| {
+        (&a.namespace, &a.workload, &a.pod).cmp(&(&b.namespace, &b.workload, &b.pod))
+    });
+    records
+}
+
+/// Whether a process exists (Linux: `/proc/<pid>`; elsewhere records are trusted).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(pid: u32) -> ProxyRecord {
+        ProxyRecord {
+            namespace: "emojivoto".into(),
+            workload: "deploy/web".into(),
+            pod: "web-0".into(),
+            services: vec!["web-svc:8080".parse().unwrap()],
+            inbound: Some("127.0.0.1:4143".parse().unwrap()),
+            admin: "127.0.0.1:4191".parse().unwrap(),
+            pid,
+        }
+    }
+
+    #[test]
+    fn records_are_published_read_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = record(std::process::id());
+        let reg = Registration::publish(dir.path(), &live).unwrap();
+        // A record of a process that cannot exist is skipped.
+        Registration::publish(dir.path(), &record(u32::MAX - 1))
+            .map(std::mem::forget)
+            .unwrap();
+        std::fs::write(dir.path().join("garbage.json"), "{").unwrap();
+        assert_eq!(read_records(dir.path()), vec![live]);
+        drop(reg);
+        assert!(read_records(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn service_ports_parse() {
+        assert_eq!("web-svc:8080".parse::<ServicePort>().unwrap().port, 8080);
+        assert_eq!("web-svc".parse::<ServicePort>().unwrap().port, 80);
+        assert!("web-svc:x".parse::<ServicePort>().is_err());
+        assert!("Web:80".parse::<ServicePort>().is_err());
+    }
+}
