@@ -26,6 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
+            [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
             [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
@@ -70,6 +71,31 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;profile;help;help' {
             break
         }
+        'mesh;proxy' {
+            [CompletionResult]::new('--inbound', '--inbound', [CompletionResultType]::ParameterName, 'Where callers reach this workload''s services (requests go on to --app)')
+            [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host)')
+            [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'The admin port: /ready, /live, /metrics, /stats')
+            [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'The local app inbound requests go to; without it there is no inbound listener')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of this workload')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of this workload')
+            [CompletionResult]::new('--workload', '--workload', [CompletionResultType]::ParameterName, 'This workload, as KIND/NAME (deploy/web, sts/zk)')
+            [CompletionResult]::new('--pod', '--pod', [CompletionResultType]::ParameterName, 'This pod''s name (default: the workload''s name)')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'A service this workload serves, NAME[:PORT] (repeatable; port 80 if omitted)')
+            [CompletionResult]::new('--profiles', '--profiles', [CompletionResultType]::ParameterName, 'Directory of ServiceProfile YAML files, reloaded when they change')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Static endpoints file (YAML: service authority -> addresses with labels)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry directory (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
+            [CompletionResult]::new('--opaque-ports', '--opaque-ports', [CompletionResultType]::ParameterName, 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888)')
+            [CompletionResult]::new('--cluster-domain', '--cluster-domain', [CompletionResultType]::ParameterName, 'Kubernetes cluster DNS domain')
+            [CompletionResult]::new('--shutdown-grace', '--shutdown-grace', [CompletionResultType]::ParameterName, 'How long in-flight requests may take to finish after SIGTERM or SIGINT')
+            [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log filter (error, warn, info, debug, trace, or tracing directives)')
+            [CompletionResult]::new('--admin-public', '--admin-public', [CompletionResultType]::ParameterName, 'Allow the admin port on a non-loopback address (as in Kubernetes, for Prometheus)')
+            [CompletionResult]::new('--no-registry', '--no-registry', [CompletionResultType]::ParameterName, 'Neither register in nor discover from the local registry')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mesh;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -85,6 +111,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;test-server' {
+            [CompletionResult]::new('--http', '--http', [CompletionResultType]::ParameterName, 'Serve the HTTP test upstream here (HTTP/1.1 and HTTP/2)')
+            [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'Serve the gRPC test upstream here')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -93,6 +121,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         }
         'mesh;help' {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
+            [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
             [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
@@ -104,6 +133,9 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;profile;check' {
+            break
+        }
+        'mesh;help;proxy' {
             break
         }
         'mesh;help;completions' {

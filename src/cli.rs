@@ -5,6 +5,8 @@ pub mod args;
 pub mod completions;
 pub mod man;
 pub mod profile;
+pub mod proxy;
+mod signal;
 pub mod test_server;
 
 use std::io::Write;
@@ -24,6 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Profile(profile::ProfileArgs),
+    Proxy(Box<proxy::ProxyArgs>),
     Completions(completions::CompletionsArgs),
     #[command(hide = true)]
     Man(man::ManArgs),
@@ -31,10 +34,21 @@ pub enum Command {
     TestServer(test_server::TestServerArgs),
 }
 
+impl Cli {
+    /// The log filter this command asks for (`warn` unless it has a `--log-level`).
+    pub fn log_filter(&self) -> &str {
+        match &self.command {
+            Command::Proxy(args) => &args.log_level,
+            _ => "warn",
+        }
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Profile(args) => profile::run(args),
+        Command::Proxy(args) => proxy::run(*args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::TestServer(args) => test_server::run(args),
