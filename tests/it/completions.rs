@@ -3,13 +3,14 @@
 use crate::harness::{fixture, run};
 
 /// (arguments to `mesh`, committed file).
-const GENERATED: [(&[&str], &str); 6] = [
+const GENERATED: [(&[&str], &str); 7] = [
     (&["completions", "bash"], "completions/mesh.bash"),
     (&["completions", "zsh"], "completions/_mesh"),
     (&["completions", "fish"], "completions/mesh.fish"),
     (&["completions", "powershell"], "completions/_mesh.ps1"),
     (&["man"], "docs/man/mesh.1"),
     (&["man", "profile"], "docs/man/mesh-profile.1"),
+    (&["man", "proxy"], "docs/man/mesh-proxy.1"),
 ];
 
 #[test]

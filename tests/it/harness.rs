@@ -15,8 +15,13 @@ pub fn mesh() -> Command {
     cmd.current_dir(root())
         .env("RUST_BACKTRACE", "0")
         .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .env_remove("MESH_NAMESPACE");
+        .env("COLUMNS", "100");
+    // Flags with `env = "MESH_…"` would pick up the caller's settings (and show them in --help).
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("MESH_") {
+            cmd.env_remove(key);
+        }
+    }
     cmd
 }
 

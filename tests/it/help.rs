@@ -27,3 +27,8 @@ fn profile_check_help() {
 fn completions_help() {
     insta::assert_snapshot!(help(&["completions", "--help"]));
 }
+
+#[test]
+fn proxy_help() {
+    insta::assert_snapshot!(help(&["proxy", "--help"]));
+}

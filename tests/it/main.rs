@@ -1,6 +1,7 @@
 //! Integration tests: one binary (one link on a 2-core machine), one module per area.
 
 mod harness;
+mod net;
 
 mod completions;
 mod crd_schema;
@@ -8,4 +9,9 @@ mod help;
 mod profile_bad_input;
 mod profile_check;
 mod profile_generate;
+mod proxy_bad_input;
+mod proxy_lifecycle;
+mod proxy_tcp;
+mod proxy_traffic;
 mod reference;
+mod testsvc;

@@ -1,0 +1,195 @@
+//! In-process proxies and upstreams on `127.0.0.1:0`, each stopped when dropped, and readers for
+//! what their admin ports say.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Empty;
+use mesh::identity::Identity;
+use mesh::proxy::{serve, Limits, Listeners, ProxyConfig, ServeError};
+use mesh::testsvc::{self, GrpcTestService, HttpTestService, RequestCounter};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Longest wait for anything in these tests; a test that needs it has failed.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A test upstream; stops when dropped.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub requests: RequestCounter,
+    _stop: oneshot::Sender<()>,
+}
+
+/// The HTTP test upstream.
+pub async fn http_upstream() -> Upstream {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    let service = HttpTestService::default();
+    let requests = service.requests();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(service.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Upstream {
+        addr,
+        requests,
+        _stop: stop,
+    }
+}
+
+/// The gRPC test upstream.
+pub async fn grpc_upstream() -> Upstream {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    let service = GrpcTestService::default();
+    let requests = service.requests();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(service.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Upstream {
+        addr,
+        requests,
+        _stop: stop,
+    }
+}
+
+/// A port on loopback chosen by the OS.
+pub async fn bind() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding 127.0.0.1:0")
+}
+
+/// A proxy's configuration: workload `deploy/NAME` in namespace `emojivoto`, registering in
+/// `registry`, serving `services` in front of `app`.
+pub fn config(
+    registry: &Path,
+    workload: &str,
+    services: &[&str],
+    app: Option<SocketAddr>,
+) -> ProxyConfig {
+    ProxyConfig {
+        identity: Identity {
+            namespace: "emojivoto".into(),
+            workload: format!("deploy/{workload}").parse().unwrap(),
+            pod: format!("{workload}-0"),
+        },
+        services: services.iter().map(|s| s.parse().unwrap()).collect(),
+        app,
+        cluster_domain: "cluster.local".into(),
+        opaque_ports: vec![],
+        profiles_dir: None,
+        endpoints_file: None,
+        registry_dir: Some(registry.to_path_buf()),
+        limits: Limits {
+            profile_poll_interval: Duration::from_millis(50),
+            shutdown_grace: Duration::from_secs(5),
+            ..Limits::default()
+        },
+    }
+}
+
+/// A running in-process proxy; stops (without waiting) when dropped.
+pub struct TestProxy {
+    pub inbound: Option<SocketAddr>,
+    pub outbound: SocketAddr,
+    pub admin: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl TestProxy {
+    /// Starts a proxy with `config` and waits until its `/ready` says so.
+    pub async fn start(config: ProxyConfig) -> TestProxy {
+        let inbound = match config.app {
+            Some(_) => Some(bind().await),
+            None => None,
+        };
+        let outbound = bind().await;
+        let admin = bind().await;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let inbound_addr = inbound.as_ref().map(|l| l.local_addr().unwrap());
+        let (outbound_addr, admin_addr) =
+            (outbound.local_addr().unwrap(), admin.local_addr().unwrap());
+        let listeners = Listeners {
+            inbound,
+            outbound: Some(outbound),
+            admin,
+        };
+        let task = tokio::spawn(serve(config, listeners, async move {
+            let _ = stopped.await;
+        }));
+        let proxy = TestProxy {
+            inbound: inbound_addr,
+            outbound: outbound_addr,
+            admin: admin_addr,
+            stop: Some(stop),
+            task: Some(task),
+        };
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while admin_get(proxy.admin, "/ready").await.0 != 200 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "proxy not ready within {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        proxy
+    }
+
+    /// The proxy's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let (status, body) = admin_get(self.admin, "/metrics").await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Sends the shutdown signal without waiting.
+    pub fn signal_stop(&mut self) -> JoinHandle<Result<(), ServeError>> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap()
+    }
+}
+
+impl Drop for TestProxy {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// GET `path` from an admin port: status and body (status 0 if it could not connect).
+pub async fn admin_get(admin: SocketAddr, path: &str) -> (u16, String) {
+    let req = Request::get(path).body(Empty::<Bytes>::new()).unwrap();
+    match testsvc::http1_request(admin, req).await {
+        Ok(r) => (
+            r.head.status.as_u16(),
+            String::from_utf8_lossy(&r.body).into_owned(),
+        ),
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// The sum of the samples of metric `name` whose labels include every one of `labels`.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> u64 {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?.strip_prefix('{')?;
+            let (label_text, value) = rest.rsplit_once("} ")?;
+            labels
+                .iter()
+                .all(|(k, v)| {
+                    let pair = format!("{k}=\"{v}\"");
+                    label_text.starts_with(&pair) || label_text.contains(&format!(",{pair}"))
+                })
+                .then(|| value.parse::<u64>().expect("an integer sample"))
+        })
+        .sum()
+}

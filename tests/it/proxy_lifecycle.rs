@@ -1,0 +1,250 @@
+//! Profile reloads, graceful shutdown, and `mesh proxy` as a process.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Empty;
+use mesh::testsvc;
+
+use crate::net::{admin_get, config, http_upstream, metric, TestProxy, PATIENCE};
+
+fn profile(service: &str, routes: &[&str]) -> String {
+    let mut yaml = format!(
+        "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: {service}.emojivoto.svc.cluster.local\n  namespace: emojivoto\nspec:\n  routes:\n"
+    );
+    for path in routes {
+        yaml += &format!(
+            "  - name: GET {path}\n    condition:\n      method: GET\n      pathRegex: {path}\n"
+        );
+    }
+    yaml
+}
+
+async fn get(inbound: SocketAddr, host: &str, path: &str) -> u16 {
+    let req = Request::get(path)
+        .header("host", host)
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    testsvc::http1_request(inbound, req)
+        .await
+        .unwrap()
+        .head
+        .status
+        .as_u16()
+}
+
+/// Sends `GET path` until the proxy counts it under `route` (reloads are polled, not pushed).
+async fn until_routed(proxy: &TestProxy, host: &str, path: &str, route: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        assert_eq!(get(proxy.inbound.unwrap(), host, path).await, 200);
+        if metric(
+            &proxy.metrics().await,
+            "route_request_total",
+            &[("rt_route", route)],
+        ) > 0
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} never routed to {route:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_reload_without_restart_and_a_broken_file_keeps_the_last_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(profiles.join("voting.yaml"), profile("voting-svc", &["/a"])).unwrap();
+    let app = http_upstream().await;
+    let mut cfg = config(
+        &dir.path().join("registry"),
+        "voting",
+        &["voting-svc:8080", "emoji-svc:8080"],
+        Some(app.addr),
+    );
+    cfg.profiles_dir = Some(profiles.clone());
+    let proxy = TestProxy::start(cfg).await;
+    let host = "voting-svc:8080";
+
+    // Loaded before /ready: the very first request is routed.
+    assert_eq!(get(proxy.inbound.unwrap(), host, "/a").await, 200);
+    let text = proxy.metrics().await;
+    assert_eq!(
+        metric(&text, "route_request_total", &[("rt_route", "GET /a")]),
+        1
+    );
+    assert_eq!(get(proxy.inbound.unwrap(), host, "/b").await, 200);
+    assert_eq!(
+        metric(
+            &proxy.metrics().await,
+            "route_request_total",
+            &[("rt_route", "[DEFAULT]")]
+        ),
+        1
+    );
+
+    // A new route appears on a keep-alive connection's proxy without a restart.
+    std::fs::write(
+        profiles.join("voting.yaml"),
+        profile("voting-svc", &["/a", "/b"]),
+    )
+    .unwrap();
+    until_routed(&proxy, host, "/b", "GET /b").await;
+
+    // Break the file, then add another service's profile: once that one is in force, the reload
+    // that saw the broken file is done, and voting's last good profile must still apply.
+    std::fs::write(
+        profiles.join("voting.yaml"),
+        "spec: [this is not: a profile",
+    )
+    .unwrap();
+    std::fs::write(profiles.join("emoji.yaml"), profile("emoji-svc", &["/e"])).unwrap();
+    until_routed(&proxy, "emoji-svc:8080", "/e", "GET /e").await;
+    let before = metric(
+        &proxy.metrics().await,
+        "route_request_total",
+        &[("rt_route", "GET /b")],
+    );
+    assert_eq!(get(proxy.inbound.unwrap(), host, "/b").await, 200);
+    assert_eq!(
+        metric(
+            &proxy.metrics().await,
+            "route_request_total",
+            &[("rt_route", "GET /b")]
+        ),
+        before + 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_an_in_flight_slow_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = http_upstream().await;
+    let mut proxy = TestProxy::start(config(
+        &dir.path().join("registry"),
+        "voting",
+        &["voting-svc:8080"],
+        Some(app.addr),
+    ))
+    .await;
+    let inbound = proxy.inbound.unwrap();
+    let slow = tokio::spawn(async move {
+        let req = Request::get("/slow")
+            .header("host", "voting-svc:8080")
+            .header("x-test-delay-ms", "400")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        testsvc::http1_request(inbound, req).await
+    });
+    // Shut down once the app has the request (it is then in flight through the proxy).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while app.requests.get() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "request never reached the app"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let serving = proxy.signal_stop();
+    let reply = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
+    assert_eq!(reply.head.status, 200);
+    tokio::time::timeout(PATIENCE, serving)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // The listeners are closed: new connections are refused.
+    assert!(tokio::net::TcpStream::connect(inbound).await.is_err());
+    assert_eq!(admin_get(proxy.admin, "/live").await.0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesh_proxy_process_starts_registers_serves_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let app = http_upstream().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh"))
+        .args([
+            "proxy",
+            "--workload",
+            "deploy/voting",
+            "-n",
+            "emojivoto",
+            "--service",
+            "voting-svc:8080",
+        ])
+        .args([
+            "--inbound",
+            "127.0.0.1:0",
+            "--outbound",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ])
+        .arg("--app")
+        .arg(app.addr.to_string())
+        .arg("--registry")
+        .arg(&registry)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // listening inbound=127.0.0.1:P outbound=127.0.0.1:Q admin=127.0.0.1:R
+    let addr = |key: &str| -> SocketAddr {
+        let word = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key} in {line:?}"));
+        word.parse().unwrap()
+    };
+    let (inbound, admin) = (addr("inbound="), addr("admin="));
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while admin_get(admin, "/ready").await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        std::fs::read_dir(&registry).unwrap().count(),
+        1,
+        "one registry record"
+    );
+    assert_eq!(get(inbound, "voting-svc:8080", "/").await, 200);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&registry).unwrap().count(),
+        0,
+        "the record is removed on exit"
+    );
+}
