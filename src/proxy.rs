@@ -18,6 +18,7 @@ pub mod discovery;
 pub mod forward;
 pub mod inbound;
 pub mod io;
+pub mod memo;
 pub mod metrics;
 pub mod observe;
 pub mod outbound;

@@ -233,32 +233,30 @@ impl EndpointPool {
         Ok(sender)
     }
 
+    /// An idle connection ready for a request. Connections whose last response is still being
+    /// read stay pooled (they become ready when it ends); closed and expired ones are dropped.
     fn take_idle(&self, config: &ConnectConfig) -> Option<http1::SendRequest<ProxyBody>> {
         let mut idle = self.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((sender, since)) = idle.pop() {
-            if since.elapsed() < config.idle_timeout && !sender.is_closed() && sender.is_ready() {
-                return Some(sender);
+        let mut i = idle.len();
+        while i > 0 {
+            i -= 1;
+            let (sender, since) = &idle[i];
+            if sender.is_closed() || since.elapsed() >= config.idle_timeout {
+                idle.swap_remove(i);
+            } else if sender.is_ready() {
+                return Some(idle.swap_remove(i).0);
             }
         }
         None
     }
 
-    /// Puts the connection back once its response has been read to the end.
-    fn recycle(
-        self: &Arc<Self>,
-        mut sender: http1::SendRequest<ProxyBody>,
-        config: &ConnectConfig,
-    ) {
-        let pool = Arc::clone(self);
-        let max_idle = config.max_idle_per_endpoint;
-        tokio::spawn(async move {
-            if sender.ready().await.is_ok() {
-                let mut idle = pool.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() < max_idle {
-                    idle.push((sender, Instant::now()));
-                }
-            }
-        });
+    /// Pools the connection right away: it is ready again once its response has been read to the
+    /// end, which [`take_idle`](Self::take_idle) checks without waiting (no task per request).
+    fn recycle(&self, sender: http1::SendRequest<ProxyBody>, config: &ConnectConfig) {
+        let mut idle = self.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < config.max_idle_per_endpoint {
+            idle.push((sender, Instant::now()));
+        }
     }
 }
 

@@ -31,18 +31,24 @@ pub async fn handle(
     let peer = req
         .headers_mut()
         .remove(PEER_HEADER)
-        .and_then(|v| v.to_str().ok().and_then(Identity::from_header))
-        .map(Arc::new);
+        .and_then(|v| v.to_str().ok().map(str::to_owned))
+        .and_then(|v| {
+            state
+                .peers
+                .get_or(&v, || Identity::from_header(&v).map(Arc::new))
+        });
     let raw_authority = authority_of(&req).unwrap_or_else(|| app.to_string());
-    let fqdn_authority = own_service(&state, &raw_authority);
+    let fqdn_authority = state
+        .own_services
+        .get_or(&raw_authority, || own_service(&state, &raw_authority));
     let (route, route_name) = state.route(
-        fqdn_authority.as_ref().map(|(fqdn, _)| fqdn.as_str()),
+        fqdn_authority.as_ref().map(|(fqdn, _)| &**fqdn),
         req.method().as_str(),
         req.uri().path(),
     );
     let labels = TrafficLabels {
         direction: Direction::Inbound,
-        authority: Arc::from(fqdn_authority.map_or(raw_authority.clone(), |(_, a)| a)),
+        authority: fqdn_authority.map_or_else(|| Arc::from(raw_authority.as_str()), |(_, a)| a),
         peer,
         route: route_name,
     };
@@ -96,7 +102,7 @@ pub async fn handle(
 }
 
 /// `(fqdn, fqdn:port)` when the authority names one of this workload's services.
-fn own_service(state: &ProxyState, authority: &str) -> Option<(String, String)> {
+fn own_service(state: &ProxyState, authority: &str) -> Option<(Arc<str>, Arc<str>)> {
     let config = &state.config;
     let Some(Target::Service(s)) = target_of(
         authority,
@@ -110,5 +116,5 @@ fn own_service(state: &ProxyState, authority: &str) -> Option<(String, String)> 
             .services
             .iter()
             .any(|own| own.name == s.name && own.port == s.port);
-    ours.then(|| (s.fqdn(), s.authority()))
+    ours.then(|| (Arc::from(s.fqdn()), Arc::from(s.authority())))
 }

@@ -9,6 +9,7 @@ use super::config::ProxyConfig;
 use super::connect::Pools;
 use super::discovery::{Endpoint, Resolve};
 use super::io::ByteCounter;
+use super::memo::Memo;
 use super::metrics::{Metrics, TcpConnection, TcpLabels};
 use super::profiles::{ProfileStore, ServiceRoutes};
 use super::respond::ErrorLog;
@@ -28,8 +29,16 @@ pub struct ProxyState {
     pub errors: ErrorLog,
     /// Set once listeners are bound and the first profile load is done (`/ready`).
     pub ready: AtomicBool,
+    /// Callers' identities by `mesh-peer` header value.
+    pub peers: Memo<Option<Arc<Identity>>>,
+    /// Inbound authorities: `(fqdn, fqdn:port)` of the own service each names, if any.
+    pub own_services: Memo<Option<(Arc<str>, Arc<str>)>>,
+    default_route: Arc<str>,
     next_endpoint: AtomicUsize,
 }
+
+/// Distinct `mesh-peer` values and inbound authorities remembered.
+const MEMO_CAPACITY: usize = 1024;
 
 impl ProxyState {
     /// Shared state for a proxy with `config`.
@@ -52,6 +61,9 @@ impl ProxyState {
             profiles,
             resolve,
             ready: AtomicBool::new(false),
+            peers: Memo::new(MEMO_CAPACITY),
+            own_services: Memo::new(MEMO_CAPACITY),
+            default_route: Arc::from(DEFAULT_ROUTE),
             next_endpoint: AtomicUsize::new(0),
         }
     }
@@ -73,14 +85,14 @@ impl ProxyState {
         path: &str,
     ) -> (Option<(Arc<ServiceRoutes>, usize)>, Arc<str>) {
         let Some(profile) = fqdn.and_then(|f| self.profiles.get(f)) else {
-            return (None, Arc::from(DEFAULT_ROUTE));
+            return (None, self.default_route.clone());
         };
         match profile.matcher.find(method, path) {
             Some(i) => {
                 let name = profile.matcher.routes()[i].name.clone();
                 (Some((profile, i)), name)
             }
-            None => (None, Arc::from(DEFAULT_ROUTE)),
+            None => (None, self.default_route.clone()),
         }
     }
 
