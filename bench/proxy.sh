@@ -151,6 +151,7 @@ print()
 for k in ["mesh_1hop", "mesh_2hops"]:
     print(f"{k}/direct: h1 {h1[k][0]/h1['direct'][0]:.2f}x  h2 {h2[k]/h2['direct']:.2f}x  p99@rate {rate[k][1]/rate['direct'][1]:.2f}x")
 print(f"mesh_1hop/nginx: h1 {h1['mesh_1hop'][0]/h1['nginx'][0]:.2f}x throughput, "
+      f"h2 {h2['mesh_1hop']/h2['nginx']:.2f}x throughput, "
       f"h1 p99 {h1['mesh_1hop'][1]/h1['nginx'][1]:.2f}x, p99@rate {rate['mesh_1hop'][1]/rate['nginx'][1]:.2f}x")
 print(f"peak RSS MiB: server proxy {rss['server']:.1f}, client proxy {rss['client']:.1f}, nginx {rss.get('nginx', float('nan')):.1f}")
 ok_tp = h1['mesh_1hop'][0] >= h1['nginx'][0]

@@ -24,6 +24,7 @@ mod http;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,8 +47,8 @@ pub use client::{
     grpc_call, http1_request, http2_request, ClientError, GrpcReply, HttpReply, CLIENT_MAX_BODY,
     CLIENT_TIMEOUT,
 };
-pub use grpc::{serve_grpc, GrpcTestService};
-pub use http::{serve_http, EchoedRequest, HttpTestService};
+pub use grpc::{serve_grpc, GrpcAnswer, GrpcTestService};
+pub use http::{serve_http, EchoedRequest, HttpAnswer, HttpTestService};
 
 /// Every bound of a test server, with defaults that suit tests and benchmarks.
 #[derive(Debug, Clone)]
@@ -96,6 +97,84 @@ impl RequestCounter {
 
     fn increment(&self) {
         self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// How one kind of test upstream answers a request.
+pub trait Answer: Send + Sync + 'static {
+    /// The response to `req`, within `limits`.
+    fn answer(
+        limits: &Limits,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response<ProxyBody>> + Send;
+}
+
+/// A test upstream answering as `A` does, with its limits and its request count.
+pub struct TestService<A> {
+    limits: Arc<Limits>,
+    requests: RequestCounter,
+    answer: PhantomData<fn() -> A>,
+}
+
+// === impl TestService ===
+
+impl<A> Clone for TestService<A> {
+    fn clone(&self) -> Self {
+        TestService {
+            limits: self.limits.clone(),
+            requests: self.requests.clone(),
+            answer: PhantomData,
+        }
+    }
+}
+
+impl<A> Default for TestService<A> {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl<A> std::fmt::Debug for TestService<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestService")
+            .field("limits", &self.limits)
+            .field("requests", &self.requests)
+            .finish()
+    }
+}
+
+impl<A> TestService<A> {
+    /// A service with these limits.
+    pub fn new(limits: Limits) -> Self {
+        TestService {
+            limits: Arc::new(limits),
+            requests: RequestCounter::default(),
+            answer: PhantomData,
+        }
+    }
+
+    /// A handle on the number of requests received, valid after `serve` takes the service.
+    pub fn requests(&self) -> RequestCounter {
+        self.requests.clone()
+    }
+}
+
+impl<A: Answer> TestService<A> {
+    /// Serves connections from `listener` until `shutdown` completes, then drains them.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        let limits = self.limits.clone();
+        serve_connections(listener, shutdown, &limits, move |req| {
+            let this = self.clone();
+            async move {
+                this.requests.increment();
+                A::answer(&this.limits, req).await
+            }
+        })
+        .await
     }
 }
 

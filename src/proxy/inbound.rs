@@ -11,12 +11,12 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use super::body::{boxed, ProxyBody};
-use super::classify::{grpc_status, is_grpc};
+use super::body::ProxyBody;
+use super::classify::is_grpc;
 use super::discovery::{target_of, Target};
-use super::forward::{authority_of, bridge_upgrade, upstream_request, version_of, wants_upgrade};
-use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
-use super::observe::{ObservedBody, Record, Recorder};
+use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
+use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
+use super::observe::{Observation, Record};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
 use crate::identity::{Identity, PEER_HEADER};
@@ -66,37 +66,20 @@ pub async fn handle(
             peer: None,
         })
     };
+    let observation = Observation {
+        metrics: state.metrics.clone(),
+        labels,
+        route,
+        grpc_request,
+        start,
+        record: Record::Effective,
+    };
     match state.pools.send(app, version, upstream, &counter).await {
-        Ok(mut resp) => {
-            if let (Some(client), true) = (
-                client_upgrade,
-                resp.status() == http::StatusCode::SWITCHING_PROTOCOLS,
-            ) {
-                bridge_upgrade(client, hyper::upgrade::on(&mut resp));
-            }
-            let recorder = Recorder {
-                metrics: state.metrics.clone(),
-                labels,
-                route,
-                status: resp.status().as_u16(),
-                grpc: grpc_request || is_grpc(resp.headers()),
-                header_grpc_status: grpc_status(resp.headers()),
-                latency: start.elapsed(),
-                record: Record::Effective,
-            };
-            resp.map(|body| boxed(ObservedBody::new(body, recorder)))
-        }
+        Ok(resp) => observation.upstream(resp, client_upgrade),
         Err(source) => {
             let err = ProxyError::App { addr: app, source };
             state.errors.log("inbound", &err);
-            let resp = error_response(&err);
-            let outcome = ResponseOutcome {
-                status: resp.status().as_u16(),
-                grpc_status: None,
-                failure: true,
-            };
-            state.metrics.response(&labels, outcome, start.elapsed());
-            resp
+            observation.local(error_response(&err))
         }
     }
 }

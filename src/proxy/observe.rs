@@ -8,9 +8,15 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use tokio::time::Instant;
 
-use super::classify::{grpc_status, is_failure};
+use super::body::{boxed, ProxyBody};
+use super::classify::{grpc_status, is_failure, is_grpc};
+use super::forward::bridge_upgrade;
 use super::metrics::{Metrics, ResponseOutcome, TrafficLabels};
 use super::profiles::ServiceRoutes;
 
@@ -21,6 +27,59 @@ pub enum Record {
     Effective,
     /// Outbound without retries: the caller's response is also the only try.
     EffectiveAndActual,
+}
+
+/// What a request's response will be recorded against, known before it is sent upstream.
+pub struct Observation {
+    pub metrics: Arc<Metrics>,
+    pub labels: TrafficLabels,
+    /// The route's profile and index, for its response classes.
+    pub route: Option<(Arc<ServiceRoutes>, usize)>,
+    /// Whether the request was gRPC (a response without `content-type` still counts as gRPC).
+    pub grpc_request: bool,
+    /// When the request arrived.
+    pub start: Instant,
+    pub record: Record,
+}
+
+impl Observation {
+    /// Passes the upstream's response on, bridging an accepted upgrade; it is recorded once its
+    /// body ends.
+    pub fn upstream(
+        self,
+        mut resp: Response<Incoming>,
+        client_upgrade: Option<OnUpgrade>,
+    ) -> Response<ProxyBody> {
+        if let (Some(client), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
+            bridge_upgrade(client, hyper::upgrade::on(&mut resp));
+        }
+        let recorder = Recorder {
+            status: resp.status().as_u16(),
+            grpc: self.grpc_request || is_grpc(resp.headers()),
+            header_grpc_status: grpc_status(resp.headers()),
+            latency: self.start.elapsed(),
+            metrics: self.metrics,
+            labels: self.labels,
+            route: self.route,
+            record: self.record,
+        };
+        resp.map(|body| boxed(ObservedBody::new(body, recorder)))
+    }
+
+    /// Records a response the proxy made itself (a failure) and returns it.
+    pub fn local(self, resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        let outcome = ResponseOutcome {
+            status: resp.status().as_u16(),
+            grpc_status: None,
+            failure: true,
+        };
+        let latency = self.start.elapsed();
+        self.metrics.response(&self.labels, outcome, latency);
+        if self.record == Record::EffectiveAndActual {
+            self.metrics.actual_response(&self.labels, outcome, latency);
+        }
+        resp
+    }
 }
 
 /// Everything needed to record one response.

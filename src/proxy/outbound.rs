@@ -8,18 +8,18 @@
 
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
-use super::body::{boxed, empty, ProxyBody};
-use super::classify::{grpc_status, is_grpc};
+use super::body::{empty, ProxyBody};
+use super::classify::is_grpc;
 use super::connect::connect_tcp;
 use super::discovery::{target_of, Endpoint, Target};
-use super::forward::{authority_of, bridge_upgrade, upstream_request, version_of, wants_upgrade};
-use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
-use super::observe::{ObservedBody, Record, Recorder};
+use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
+use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
+use super::observe::{Observation, Record};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
 use crate::identity::PEER_HEADER;
@@ -71,30 +71,20 @@ pub async fn handle(state: Arc<ProxyState>, req: Request<Incoming>) -> Response<
             peer: peer.clone(),
         })
     };
+    let observation = Observation {
+        metrics: state.metrics.clone(),
+        labels,
+        route,
+        grpc_request,
+        start,
+        record: Record::EffectiveAndActual,
+    };
     match state
         .pools
         .send(dst.endpoint.addr, version, upstream, &counter)
         .await
     {
-        Ok(mut resp) => {
-            if let (Some(client), true) = (
-                client_upgrade,
-                resp.status() == StatusCode::SWITCHING_PROTOCOLS,
-            ) {
-                bridge_upgrade(client, hyper::upgrade::on(&mut resp));
-            }
-            let recorder = Recorder {
-                metrics: state.metrics.clone(),
-                labels,
-                route,
-                status: resp.status().as_u16(),
-                grpc: grpc_request || is_grpc(resp.headers()),
-                header_grpc_status: grpc_status(resp.headers()),
-                latency: start.elapsed(),
-                record: Record::EffectiveAndActual,
-            };
-            resp.map(|body| boxed(ObservedBody::new(body, recorder)))
-        }
+        Ok(resp) => observation.upstream(resp, client_upgrade),
         Err(source) => {
             let err = ProxyError::Endpoint {
                 authority: dst.authority.clone(),
@@ -102,17 +92,7 @@ pub async fn handle(state: Arc<ProxyState>, req: Request<Incoming>) -> Response<
                 source,
             };
             state.errors.log("outbound", &err);
-            let resp = error_response(&err);
-            let outcome = ResponseOutcome {
-                status: resp.status().as_u16(),
-                grpc_status: None,
-                failure: true,
-            };
-            state.metrics.response(&labels, outcome, start.elapsed());
-            state
-                .metrics
-                .actual_response(&labels, outcome, start.elapsed());
-            resp
+            observation.local(error_response(&err))
         }
     }
 }

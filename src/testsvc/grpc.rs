@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -12,8 +11,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 
 use super::{
-    delay, directive, serve_connections, text_response, Limits, RequestCounter, RequestError,
-    SyntheticBody,
+    delay, directive, text_response, Answer, Limits, RequestError, SyntheticBody, TestService,
 };
 use crate::grpc::{self, Code, FrameDecoder, FrameError};
 use crate::proxy::body::{boxed, ProxyBody};
@@ -44,11 +42,11 @@ const NO_STATUS_HEADER: &str = "x-test-grpc-no-status";
 /// Trailers-only wins over no-status. A request that is not gRPC gets HTTP 415; a gRPC request to
 /// a path that names no method gets `UNIMPLEMENTED`; a malformed directive `INVALID_ARGUMENT`; a
 /// body that cannot be read or framed `INTERNAL` or `RESOURCE_EXHAUSTED` (all trailers-only).
-#[derive(Debug, Clone, Default)]
-pub struct GrpcTestService {
-    limits: Arc<Limits>,
-    requests: RequestCounter,
-}
+pub type GrpcTestService = TestService<GrpcAnswer>;
+
+/// How the gRPC test upstream answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcAnswer;
 
 /// How a call is to end, as its metadata asks.
 struct Ending {
@@ -66,38 +64,10 @@ pub async fn serve_grpc(
     GrpcTestService::default().serve(listener, shutdown).await
 }
 
-// === impl GrpcTestService ===
+// === impl GrpcAnswer ===
 
-impl GrpcTestService {
-    /// A service with these limits.
-    pub fn new(limits: Limits) -> Self {
-        Self {
-            limits: Arc::new(limits),
-            requests: RequestCounter::default(),
-        }
-    }
-
-    /// A handle on the number of requests received, valid after `serve` takes the service.
-    pub fn requests(&self) -> RequestCounter {
-        self.requests.clone()
-    }
-
-    /// Serves connections from `listener` until `shutdown` completes, then drains them.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()>,
-    ) -> io::Result<()> {
-        let limits = self.limits.clone();
-        serve_connections(listener, shutdown, &limits, move |req| {
-            let this = self.clone();
-            async move { this.answer(req).await }
-        })
-        .await
-    }
-
-    async fn answer(&self, req: Request<Incoming>) -> Response<ProxyBody> {
-        self.requests.increment();
+impl Answer for GrpcAnswer {
+    async fn answer(limits: &Limits, req: Request<Incoming>) -> Response<ProxyBody> {
         let is_grpc = req
             .headers()
             .get(CONTENT_TYPE)
@@ -113,11 +83,11 @@ impl GrpcTestService {
             let message = format!("no method {} {}", req.method(), req.uri().path());
             return trailers_only(Code::Unimplemented.as_u32(), Some(&message));
         }
-        let (ending, wait) = match parse_directives(req.headers(), &self.limits) {
+        let (ending, wait) = match parse_directives(req.headers(), limits) {
             Ok(parsed) => parsed,
             Err(e) => return trailers_only(Code::InvalidArgument.as_u32(), Some(&e.to_string())),
         };
-        let first = match first_message(req.into_body(), self.limits.max_request_body).await {
+        let first = match first_message(req.into_body(), limits.max_request_body).await {
             Ok(first) => first,
             Err((code, message)) => return trailers_only(code.as_u32(), Some(&message)),
         };

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, TRAILER};
@@ -14,8 +13,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use super::{
-    delay, directive, serve_connections, text_response, Limits, RequestCounter, RequestError,
-    SyntheticBody,
+    delay, directive, text_response, Answer, Limits, RequestError, SyntheticBody, TestService,
 };
 use crate::proxy::body::{boxed, ProxyBody};
 
@@ -39,11 +37,11 @@ const TRAILER_HEADER: &str = "x-test-trailer";
 /// streams the request body back frame by frame, trailers included. HTTP/1 sends trailers only when
 /// the request carried `te: trailers`. A malformed directive is a 400, a request body over
 /// [`Limits::max_request_body`] a 413.
-#[derive(Debug, Clone, Default)]
-pub struct HttpTestService {
-    limits: Arc<Limits>,
-    requests: RequestCounter,
-}
+pub type HttpTestService = TestService<HttpAnswer>;
+
+/// How the HTTP test upstream answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpAnswer;
 
 /// What arrived, as the JSON body of a default response.
 ///
@@ -72,39 +70,11 @@ pub async fn serve_http(
     HttpTestService::default().serve(listener, shutdown).await
 }
 
-// === impl HttpTestService ===
+// === impl HttpAnswer ===
 
-impl HttpTestService {
-    /// A service with these limits.
-    pub fn new(limits: Limits) -> Self {
-        Self {
-            limits: Arc::new(limits),
-            requests: RequestCounter::default(),
-        }
-    }
-
-    /// A handle on the number of requests received, valid after `serve` takes the service.
-    pub fn requests(&self) -> RequestCounter {
-        self.requests.clone()
-    }
-
-    /// Serves connections from `listener` until `shutdown` completes, then drains them.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()>,
-    ) -> io::Result<()> {
-        let limits = self.limits.clone();
-        serve_connections(listener, shutdown, &limits, move |req| {
-            let this = self.clone();
-            async move { this.answer(req).await }
-        })
-        .await
-    }
-
-    async fn answer(&self, req: Request<Incoming>) -> Response<ProxyBody> {
-        self.requests.increment();
-        match self.respond(req).await {
+impl Answer for HttpAnswer {
+    async fn answer(limits: &Limits, req: Request<Incoming>) -> Response<ProxyBody> {
+        match respond(limits, req).await {
             Ok(response) => response,
             Err(e) => {
                 let status = match e {
@@ -117,65 +87,67 @@ impl HttpTestService {
             }
         }
     }
+}
 
-    async fn respond(&self, req: Request<Incoming>) -> Result<Response<ProxyBody>, RequestError> {
-        let limits = &*self.limits;
-        let headers = req.headers();
-        let status = match directive::<u16>(headers, STATUS_HEADER, "a status from 200 to 599")? {
-            None => StatusCode::OK,
-            Some(code @ 200..=599) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
-            Some(code) => {
-                return Err(RequestError::BadDirective {
-                    header: STATUS_HEADER,
-                    value: code.to_string(),
-                    expected: "a status from 200 to 599",
-                })
-            }
-        };
-        let wait = delay(headers, limits)?;
-        let body_bytes: Option<u64> = directive(headers, BODY_BYTES_HEADER, "a byte count")?;
-        if let Some(n) = body_bytes.filter(|&n| n > limits.max_response_body) {
+async fn respond(
+    limits: &Limits,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, RequestError> {
+    let headers = req.headers();
+    let status = match directive::<u16>(headers, STATUS_HEADER, "a status from 200 to 599")? {
+        None => StatusCode::OK,
+        Some(code @ 200..=599) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+        Some(code) => {
             return Err(RequestError::BadDirective {
-                header: BODY_BYTES_HEADER,
-                value: n.to_string(),
-                expected: "within the response body limit",
-            });
+                header: STATUS_HEADER,
+                value: code.to_string(),
+                expected: "a status from 200 to 599",
+            })
         }
-        let trailer = trailer(headers)?;
-
-        if req.uri().path() == "/echo" {
-            tokio::time::sleep(wait).await;
-            return Ok(echo(req, status));
-        }
-
-        let (head, body) = req.into_parts();
-        let received = count_body(body, limits.max_request_body).await?;
-        tokio::time::sleep(wait).await;
-
-        let (content_type, body) = match body_bytes {
-            Some(n) => ("text/plain", SyntheticBody::filler(n)),
-            None => {
-                let echoed = EchoedRequest::new(&head, received);
-                let json = serde_json::to_vec(&echoed).expect("an echo serializes");
-                ("application/json", SyntheticBody::new(json))
-            }
-        };
-        let mut response = Response::builder()
-            .status(status)
-            .header(CONTENT_TYPE, content_type);
-        let body = match trailer {
-            None => body,
-            Some((name, value)) => {
-                response = response.header(TRAILER, name.as_str());
-                let mut trailers = HeaderMap::new();
-                trailers.insert(name, value);
-                body.with_trailers(trailers)
-            }
-        };
-        Ok(response
-            .body(boxed(body))
-            .expect("static response parts are valid"))
+    };
+    let wait = delay(headers, limits)?;
+    let body_bytes: Option<u64> = directive(headers, BODY_BYTES_HEADER, "a byte count")?;
+    if let Some(n) = body_bytes.filter(|&n| n > limits.max_response_body) {
+        return Err(RequestError::BadDirective {
+            header: BODY_BYTES_HEADER,
+            value: n.to_string(),
+            expected: "within the response body limit",
+        });
     }
+    let trailer = trailer(headers)?;
+
+    if req.uri().path() == "/echo" {
+        tokio::time::sleep(wait).await;
+        return Ok(echo(req, status));
+    }
+
+    let (head, body) = req.into_parts();
+    let received = count_body(body, limits.max_request_body).await?;
+    tokio::time::sleep(wait).await;
+
+    let (content_type, body) = match body_bytes {
+        Some(n) => ("text/plain", SyntheticBody::filler(n)),
+        None => {
+            let echoed = EchoedRequest::new(&head, received);
+            let json = serde_json::to_vec(&echoed).expect("an echo serializes");
+            ("application/json", SyntheticBody::new(json))
+        }
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, content_type);
+    let body = match trailer {
+        None => body,
+        Some((name, value)) => {
+            response = response.header(TRAILER, name.as_str());
+            let mut trailers = HeaderMap::new();
+            trailers.insert(name, value);
+            body.with_trailers(trailers)
+        }
+    };
+    Ok(response
+        .body(boxed(body))
+        .expect("static response parts are valid"))
 }
 
 /// Streams the request body back, trailers included, without buffering it.

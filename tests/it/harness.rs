@@ -128,3 +128,12 @@ pub fn generator_cases() -> Vec<Vec<&'static str>> {
         vec!["--template", "web-svc", "-n", "emojivoto"],
     ]
 }
+
+/// Sends SIGTERM to process `pid` (through the shell's built-in `kill`, present on any machine).
+pub fn terminate(pid: u32) {
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .expect("sh runs");
+    assert!(status.success(), "kill -TERM {pid} failed");
+}

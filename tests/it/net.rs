@@ -10,7 +10,7 @@ use http::Request;
 use http_body_util::Empty;
 use mesh::identity::Identity;
 use mesh::proxy::{serve, Limits, Listeners, ProxyConfig, ServeError};
-use mesh::testsvc::{self, GrpcTestService, HttpTestService, RequestCounter};
+use mesh::testsvc::{self, Answer, GrpcAnswer, HttpAnswer, RequestCounter, TestService};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -27,26 +27,18 @@ pub struct Upstream {
 
 /// The HTTP test upstream.
 pub async fn http_upstream() -> Upstream {
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
-    let service = HttpTestService::default();
-    let requests = service.requests();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(service.serve(listener, async move {
-        let _ = stopped.await;
-    }));
-    Upstream {
-        addr,
-        requests,
-        _stop: stop,
-    }
+    upstream::<HttpAnswer>().await
 }
 
 /// The gRPC test upstream.
 pub async fn grpc_upstream() -> Upstream {
+    upstream::<GrpcAnswer>().await
+}
+
+async fn upstream<A: Answer>() -> Upstream {
     let listener = bind().await;
     let addr = listener.local_addr().unwrap();
-    let service = GrpcTestService::default();
+    let service = TestService::<A>::default();
     let requests = service.requests();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(service.serve(listener, async move {
@@ -132,14 +124,7 @@ impl TestProxy {
             stop: Some(stop),
             task: Some(task),
         };
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while admin_get(proxy.admin, "/ready").await.0 != 200 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "proxy not ready within {PATIENCE:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_ready(proxy.admin).await;
         proxy
     }
 
@@ -163,6 +148,30 @@ impl Drop for TestProxy {
             let _ = stop.send(());
         }
     }
+}
+
+/// Polls `check` until it holds; fails the test (naming `what`) after [`PATIENCE`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the admin port at `admin` answers `/ready` with 200.
+pub async fn wait_ready(admin: SocketAddr) {
+    eventually("proxy ready", || async {
+        admin_get(admin, "/ready").await.0 == 200
+    })
+    .await;
 }
 
 /// GET `path` from an admin port: status and body (status 0 if it could not connect).

@@ -3,14 +3,15 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Empty;
 use mesh::testsvc;
 
-use crate::net::{admin_get, config, http_upstream, metric, TestProxy, PATIENCE};
+use crate::net::{
+    admin_get, config, eventually, http_upstream, metric, wait_ready, TestProxy, PATIENCE,
+};
 
 fn profile(service: &str, routes: &[&str]) -> String {
     let mut yaml = format!(
@@ -39,23 +40,12 @@ async fn get(inbound: SocketAddr, host: &str, path: &str) -> u16 {
 
 /// Sends `GET path` until the proxy counts it under `route` (reloads are polled, not pushed).
 async fn until_routed(proxy: &TestProxy, host: &str, path: &str, route: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually(&format!("{path} routed to {route:?}"), || async {
         assert_eq!(get(proxy.inbound.unwrap(), host, path).await, 200);
-        if metric(
-            &proxy.metrics().await,
-            "route_request_total",
-            &[("rt_route", route)],
-        ) > 0
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never routed to {route:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        let text = proxy.metrics().await;
+        metric(&text, "route_request_total", &[("rt_route", route)]) > 0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,14 +136,10 @@ async fn graceful_shutdown_finishes_an_in_flight_slow_request() {
         testsvc::http1_request(inbound, req).await
     });
     // Shut down once the app has the request (it is then in flight through the proxy).
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while app.requests.get() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "request never reached the app"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually("request reached the app", || async {
+        app.requests.get() > 0
+    })
+    .await;
     let serving = proxy.signal_stop();
     let reply = slow
         .await
@@ -215,11 +201,7 @@ async fn mesh_proxy_process_starts_registers_serves_and_exits_cleanly_on_sigterm
         word.parse().unwrap()
     };
     let (inbound, admin) = (addr("inbound="), addr("admin="));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while admin_get(admin, "/ready").await.0 != 200 {
-        assert!(tokio::time::Instant::now() < deadline, "not ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_ready(admin).await;
     assert_eq!(
         std::fs::read_dir(&registry).unwrap().count(),
         1,
@@ -227,11 +209,7 @@ async fn mesh_proxy_process_starts_registers_serves_and_exits_cleanly_on_sigterm
     );
     assert_eq!(get(inbound, "voting-svc:8080", "/").await, 200);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::harness::terminate(child.id());
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()

@@ -432,12 +432,7 @@ async fn test_server_process_serves_until_sigterm() {
         .unwrap();
     assert_eq!(reply.head.status, StatusCode::OK);
 
-    let pid = child.id().expect("still running").to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    crate::harness::terminate(child.id().expect("still running"));
     let status = timeout(PATIENCE, child.wait()).await.unwrap().unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
