@@ -52,6 +52,13 @@ pub struct Limits {
     pub error_log_interval: Duration,
     /// Upstream connections.
     pub connect: ConnectConfig,
+    /// Requests in flight to one endpoint at most (HTTP/2: also the server's
+    /// `max_concurrent_streams`, whichever is lower).
+    pub max_in_flight: usize,
+    /// Longest wait for an endpoint with capacity; past it the service fails fast with 503.
+    pub dispatch_timeout: Duration,
+    /// Requests waiting for capacity per service at most; more get 503 at once.
+    pub max_queued: usize,
 }
 
 impl Default for Limits {
@@ -66,6 +73,9 @@ impl Default for Limits {
             profile_poll_interval: Duration::from_secs(1),
             error_log_interval: Duration::from_secs(10),
             connect: ConnectConfig::default(),
+            max_in_flight: 10_000,
+            dispatch_timeout: Duration::from_secs(3),
+            max_queued: 10_000,
         }
     }
 }
