@@ -9,13 +9,16 @@
 //! identity, services and every bound. Errors the proxy answers itself are built in one place,
 //! [`respond`], with a `mesh-proxy-error` header that says what went wrong and what to change.
 pub mod admin;
+pub mod balance;
 pub mod body;
+pub mod budget;
 pub mod classify;
 pub mod config;
 pub mod connect;
 pub mod detect;
 pub mod discovery;
 pub mod forward;
+pub mod h2_settings;
 pub mod inbound;
 pub mod io;
 pub mod memo;
@@ -23,7 +26,9 @@ pub mod metrics;
 pub mod observe;
 pub mod outbound;
 pub mod profiles;
+pub mod replay;
 pub mod respond;
+pub mod retry;
 pub mod server;
 pub mod state;
 

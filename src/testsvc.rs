@@ -67,6 +67,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run on after shutdown begins.
     pub shutdown_grace: Duration,
+    /// Added to every answer's delay (a slow replica, for balancing tests and benchmarks).
+    pub delay: Duration,
 }
 
 impl Default for Limits {
@@ -79,6 +81,7 @@ impl Default for Limits {
             max_concurrent_streams: 256,
             header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            delay: Duration::ZERO,
         }
     }
 }
@@ -95,16 +98,18 @@ impl RequestCounter {
         self.0.load(Ordering::Acquire)
     }
 
-    fn increment(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
+    /// Counts one more; returns the new count.
+    fn increment(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::AcqRel) + 1
     }
 }
 
 /// How one kind of test upstream answers a request.
 pub trait Answer: Send + Sync + 'static {
-    /// The response to `req`, within `limits`.
+    /// The response to `req`, the `nth` request this server received (from 1), within `limits`.
     fn answer(
         limits: &Limits,
+        nth: u64,
         req: Request<Incoming>,
     ) -> impl Future<Output = Response<ProxyBody>> + Send;
 }
@@ -113,6 +118,7 @@ pub trait Answer: Send + Sync + 'static {
 pub struct TestService<A> {
     limits: Arc<Limits>,
     requests: RequestCounter,
+    cancelled: RequestCounter,
     answer: PhantomData<fn() -> A>,
 }
 
@@ -123,6 +129,7 @@ impl<A> Clone for TestService<A> {
         TestService {
             limits: self.limits.clone(),
             requests: self.requests.clone(),
+            cancelled: self.cancelled.clone(),
             answer: PhantomData,
         }
     }
@@ -149,6 +156,7 @@ impl<A> TestService<A> {
         TestService {
             limits: Arc::new(limits),
             requests: RequestCounter::default(),
+            cancelled: RequestCounter::default(),
             answer: PhantomData,
         }
     }
@@ -156,6 +164,23 @@ impl<A> TestService<A> {
     /// A handle on the number of requests received, valid after `serve` takes the service.
     pub fn requests(&self) -> RequestCounter {
         self.requests.clone()
+    }
+
+    /// A handle on the number of requests whose caller went away before the answer (a reset
+    /// HTTP/2 stream: the server dropped the request unanswered).
+    pub fn cancelled(&self) -> RequestCounter {
+        self.cancelled.clone()
+    }
+}
+
+/// Counts a request as cancelled unless it is disarmed first.
+struct CancelGuard(Option<RequestCounter>);
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.increment();
+        }
     }
 }
 
@@ -170,8 +195,11 @@ impl<A: Answer> TestService<A> {
         serve_connections(listener, shutdown, &limits, move |req| {
             let this = self.clone();
             async move {
-                this.requests.increment();
-                A::answer(&this.limits, req).await
+                let nth = this.requests.increment();
+                let mut guard = CancelGuard(Some(this.cancelled.clone()));
+                let response = A::answer(&this.limits, nth, req).await;
+                guard.0 = None;
+                response
             }
         })
         .await
@@ -217,7 +245,7 @@ fn directive<T: FromStr>(
 /// The delay a request asks for, capped at `limits.max_delay`.
 fn delay(headers: &HeaderMap, limits: &Limits) -> Result<Duration, RequestError> {
     let ms: Option<u64> = directive(headers, DELAY_HEADER, "a number of milliseconds")?;
-    Ok(Duration::from_millis(ms.unwrap_or(0)).min(limits.max_delay))
+    Ok((Duration::from_millis(ms.unwrap_or(0)) + limits.delay).min(limits.max_delay))
 }
 
 /// Consecutive accept failures (e.g. out of file descriptors) after which a server gives up.

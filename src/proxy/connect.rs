@@ -18,7 +18,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::body::ProxyBody;
+use super::body::{boxed, Guarded, ProxyBody};
+use super::h2_settings::{MaxStreams, SettingsSniffer};
 use super::io::{ByteCounter, CountingIo};
 
 /// Bounds of upstream connections.
@@ -32,6 +33,8 @@ pub struct ConnectConfig {
     pub idle_timeout: Duration,
     /// Endpoints with pooled connections; beyond this, requests use one-off connections.
     pub max_pooled_endpoints: usize,
+    /// Longest wait for a free stream on an HTTP/2 connection.
+    pub ready_timeout: Duration,
 }
 
 impl Default for ConnectConfig {
@@ -41,6 +44,7 @@ impl Default for ConnectConfig {
             max_idle_per_endpoint: 64,
             idle_timeout: Duration::from_secs(60),
             max_pooled_endpoints: 4096,
+            ready_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -68,6 +72,13 @@ pub enum UpstreamError {
         #[source]
         source: io::Error,
     },
+    /// An HTTP/2 connection had no free stream in time.
+    #[error("{addr}: no free HTTP/2 stream within {waited:?}")]
+    Busy {
+        addr: SocketAddr,
+        waited: Duration,
+        max_streams: Option<u32>,
+    },
     /// The connection failed before or while the request was answered.
     #[error("{addr}: {source}")]
     Http {
@@ -75,6 +86,18 @@ pub enum UpstreamError {
         #[source]
         source: hyper::Error,
     },
+}
+
+impl UpstreamError {
+    /// Whether the endpoint could not be connected at all (so it should be left out a while).
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Refused { .. }
+                | UpstreamError::ConnectTimeout { .. }
+                | UpstreamError::Connect { .. }
+        )
+    }
 }
 
 /// Creates the byte counter of a new upstream connection.
@@ -88,6 +111,8 @@ pub struct Pools {
 
 struct EndpointPool {
     addr: SocketAddr,
+    /// The HTTP/2 server's `max_concurrent_streams`, read from its first SETTINGS frame.
+    h2_max_streams: MaxStreams,
     h2: tokio::sync::Mutex<Option<http2::SendRequest<ProxyBody>>>,
     h1_idle: std::sync::Mutex<Vec<(http1::SendRequest<ProxyBody>, Instant)>>,
 }
@@ -109,12 +134,18 @@ impl Pools {
         version: Version,
         req: Request<ProxyBody>,
         counter: NewCounter<'_>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<ProxyBody>, UpstreamError> {
         let pool = self.pool(addr, version);
         match version {
             Version::Http2 => pool.send_h2(req, &self.config, counter).await,
-            Version::Http1 => pool.send_h1(req, &self.config, counter).await,
+            Version::Http1 => Ok(pool.send_h1(req, &self.config, counter).await?.map(boxed)),
         }
+    }
+
+    /// How many requests an HTTP/2 endpoint takes at once, once its connection told us.
+    pub fn max_streams(&self, addr: SocketAddr) -> Option<u32> {
+        let pool = self.endpoints.get(&(addr, Version::Http2))?;
+        pool.h2_max_streams.get().filter(|&n| n != u32::MAX)
     }
 
     fn pool(&self, addr: SocketAddr, version: Version) -> Arc<EndpointPool> {
@@ -123,6 +154,7 @@ impl Pools {
         }
         let pool = Arc::new(EndpointPool {
             addr,
+            h2_max_streams: MaxStreams::default(),
             h2: tokio::sync::Mutex::new(None),
             h1_idle: std::sync::Mutex::new(Vec::new()),
         });
@@ -143,13 +175,14 @@ impl EndpointPool {
         req: Request<ProxyBody>,
         config: &ConnectConfig,
         counter: NewCounter<'_>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<ProxyBody>, UpstreamError> {
         let mut sender = {
             let mut slot = self.h2.lock().await;
             match slot.as_ref() {
                 Some(s) if !s.is_closed() => s.clone(),
                 _ => {
-                    let io = connect(self.addr, config, counter).await?;
+                    let tcp = connect_tcp(self.addr, config.connect_timeout, counter).await?;
+                    let io = TokioIo::new(SettingsSniffer::new(tcp, self.h2_max_streams.clone()));
                     let (sender, conn) = http2::Builder::new(TokioExecutor::new())
                         .timer(TokioTimer::new())
                         .keep_alive_interval(Duration::from_secs(20))
@@ -160,22 +193,33 @@ impl EndpointPool {
                             source,
                         })?;
                     spawn_connection(self.addr, conn);
+                    // Learn the server's stream limit before sending anything.
+                    self.h2_max_streams.wait_known(config.connect_timeout).await;
                     *slot = Some(sender.clone());
                     sender
                 }
             }
         };
-        sender.ready().await.map_err(|source| UpstreamError::Http {
+        let busy = || UpstreamError::Busy {
+            addr: self.addr,
+            waited: config.ready_timeout,
+            max_streams: self.h2_max_streams.get().filter(|&n| n != u32::MAX),
+        };
+        let stream = self
+            .h2_max_streams
+            .open(config.ready_timeout)
+            .await
+            .ok_or_else(busy)?;
+        let http = |source| UpstreamError::Http {
             addr: self.addr,
             source,
-        })?;
-        sender
-            .send_request(req)
-            .await
-            .map_err(|source| UpstreamError::Http {
-                addr: self.addr,
-                source,
-            })
+        };
+        match tokio::time::timeout(config.ready_timeout, sender.ready()).await {
+            Ok(ready) => ready.map_err(http)?,
+            Err(_) => return Err(busy()),
+        }
+        let resp = sender.send_request(req).await.map_err(http)?;
+        Ok(resp.map(|body| boxed(Guarded::new(body, stream))))
     }
 
     async fn send_h1(

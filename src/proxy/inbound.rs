@@ -79,7 +79,7 @@ pub async fn handle(
         Err(source) => {
             let err = ProxyError::App { addr: app, source };
             state.errors.log("inbound", &err);
-            observation.local(error_response(&err))
+            observation.local(error_response(&err, grpc_request))
         }
     }
 }

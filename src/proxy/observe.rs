@@ -10,7 +10,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
 
@@ -47,7 +46,7 @@ impl Observation {
     /// body ends.
     pub fn upstream(
         self,
-        mut resp: Response<Incoming>,
+        mut resp: Response<ProxyBody>,
         client_upgrade: Option<OnUpgrade>,
     ) -> Response<ProxyBody> {
         if let (Some(client), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
@@ -70,7 +69,7 @@ impl Observation {
     pub fn local(self, resp: Response<ProxyBody>) -> Response<ProxyBody> {
         let outcome = ResponseOutcome {
             status: resp.status().as_u16(),
-            grpc_status: None,
+            grpc_status: grpc_status(resp.headers()),
             failure: true,
         };
         let latency = self.start.elapsed();

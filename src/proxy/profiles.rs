@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 
 use crate::profile::check::{check_profile, DocumentReport};
 use crate::profile::matcher::RouteMatcher;
-use crate::profile::model::{RetryBudget, ServiceProfile};
+use crate::profile::model::ServiceProfile;
 
 /// Largest profile file read.
 const MAX_PROFILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -25,7 +25,8 @@ pub struct ServiceRoutes {
     /// The profile's `metadata.name` (`web-svc.emojivoto.svc.cluster.local`).
     pub name: String,
     pub matcher: RouteMatcher,
-    pub retry_budget: Option<RetryBudget>,
+    /// The service's retry budget (the profile's, or the defaults), shared by its requests.
+    pub retry_budget: Arc<super::budget::RetryBudget>,
 }
 
 /// What changed in one load.
@@ -187,7 +188,9 @@ fn load_file(path: &Path) -> Result<Vec<Arc<ServiceRoutes>>, String> {
         out.push(Arc::new(ServiceRoutes {
             name: profile.metadata.name.clone(),
             matcher,
-            retry_budget: profile.spec.retry_budget.clone(),
+            retry_budget: Arc::new(super::budget::RetryBudget::from_profile(
+                profile.spec.retry_budget.as_ref(),
+            )),
         }));
     }
     Ok(out)

@@ -11,8 +11,10 @@ use dashmap::DashMap;
 use http::{HeaderValue, Response, StatusCode};
 use tokio::time::Instant;
 
-use super::body::{full, ProxyBody};
+use super::balance::Saturation;
+use super::body::{empty, full, ProxyBody};
 use super::connect::UpstreamError;
+use crate::grpc::Code;
 
 /// The header naming why the proxy answered instead of the upstream.
 pub const ERROR_HEADER: &str = "mesh-proxy-error";
@@ -63,6 +65,59 @@ pub enum ProxyError {
         #[source]
         source: UpstreamError,
     },
+    /// The route's timeout passed before a response.
+    #[error(
+        "{authority}: route {route:?} timed out after {timeout:?} (its ServiceProfile timeout), \
+         retries included; raise the route's timeout or make the service answer sooner"
+    )]
+    Timeout {
+        authority: String,
+        route: String,
+        timeout: Duration,
+    },
+    /// No endpoint of the service could take the request.
+    #[error("{}", saturated(.authority, .saturation))]
+    FailFast {
+        authority: String,
+        saturation: Saturation,
+    },
+}
+
+/// Says why a service cannot take more requests and what to change.
+fn saturated(authority: &str, s: &Saturation) -> String {
+    let state = if s.queue_full {
+        format!("{authority}: too many requests are waiting for an endpoint")
+    } else if s.waited.is_zero() {
+        format!(
+            "{authority} is failing fast: an earlier request found no endpoint with capacity \
+             within the dispatch timeout, and requests are refused at once until one completes"
+        )
+    } else {
+        format!(
+            "{authority}: no endpoint could take the request within {:?}; failing fast until a \
+             request completes",
+            s.waited
+        )
+    };
+    let counts = format!(
+        "{} endpoints known, {} ready, {} requests in flight",
+        s.known, s.ready, s.in_flight
+    );
+    let fix = match s.max_streams {
+        _ if s.ready == 0 => "every endpoint refuses connections: start the service or check its \
+             endpoints"
+            .to_string(),
+        Some(n) => format!(
+            "the servers' HTTP/2 max_concurrent_streams ({n}) is the limit: raise the server's \
+             max_concurrent_streams (now {n}) or add replicas"
+        ),
+        None => format!(
+            "each endpoint takes at most --max-in-flight {} requests: raise --max-in-flight \
+             or add replicas",
+            s.max_in_flight
+        ),
+    };
+    format!("{state} ({counts}); {fix}")
 }
 
 fn describe(e: &UpstreamError) -> String {
@@ -76,6 +131,17 @@ fn describe(e: &UpstreamError) -> String {
             )
         }
         UpstreamError::Connect { source, .. } => format!("could not be connected: {source}"),
+        UpstreamError::Busy {
+            waited,
+            max_streams,
+            ..
+        } => match max_streams {
+            Some(n) => format!(
+                "had no free HTTP/2 stream for {waited:?}: its max_concurrent_streams ({n}) is \
+                 reached; raise the server's max_concurrent_streams (now {n}) or add replicas"
+            ),
+            None => format!("had no free HTTP/2 stream for {waited:?}: it is overloaded"),
+        },
         UpstreamError::Http { source, .. }
             if source.is_incomplete_message() || source.is_closed() =>
         {
@@ -94,8 +160,11 @@ impl ProxyError {
             ProxyError::External(_) => StatusCode::BAD_GATEWAY,
             ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => match source {
                 UpstreamError::ConnectTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                UpstreamError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_GATEWAY,
             },
+            ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -104,16 +173,20 @@ impl ProxyError {
         match self {
             ProxyError::App { addr, .. } => format!("app {addr}"),
             ProxyError::Endpoint { addr, .. } => format!("endpoint {addr}"),
+            ProxyError::Timeout {
+                authority, route, ..
+            } => format!("timeout {authority} {route}"),
+            ProxyError::FailFast { authority, .. } => format!("fail-fast {authority}"),
             other => other.to_string(),
         }
     }
 }
 
 /// Builds the response for `err`: its status, the `mesh-proxy-error` header and the text as body.
-pub fn error_response(err: &ProxyError) -> Response<ProxyBody> {
+/// A gRPC caller gets a gRPC answer instead — HTTP 200 with `grpc-status` (UNAVAILABLE,
+/// DEADLINE_EXCEEDED, …) and `grpc-message` in the headers, no body — as gRPC clients expect.
+pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
     let text = err.to_string();
-    let mut resp = Response::new(full(format!("{text}\n")));
-    *resp.status_mut() = err.status();
     let header: String = text
         .chars()
         .map(|c| {
@@ -124,14 +197,44 @@ pub fn error_response(err: &ProxyError) -> Response<ProxyBody> {
             }
         })
         .collect();
+    let mut resp = if grpc {
+        let mut resp = Response::new(empty());
+        let headers = resp.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::grpc::CONTENT_TYPE),
+        );
+        headers.insert(
+            crate::grpc::GRPC_STATUS,
+            HeaderValue::from(grpc_code(err.status()).as_u32()),
+        );
+        if let Ok(v) = HeaderValue::from_str(&crate::grpc::encode_message(&text)) {
+            headers.insert(crate::grpc::GRPC_MESSAGE, v);
+        }
+        resp
+    } else {
+        let mut resp = Response::new(full(format!("{text}\n")));
+        *resp.status_mut() = err.status();
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        resp
+    };
     if let Ok(value) = HeaderValue::from_str(&header) {
         resp.headers_mut().insert(ERROR_HEADER, value);
     }
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
     resp
+}
+
+/// The gRPC status a caller gets for what would be an HTTP error status.
+fn grpc_code(status: StatusCode) -> Code {
+    match status {
+        StatusCode::GATEWAY_TIMEOUT => Code::DeadlineExceeded,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+        StatusCode::BAD_REQUEST => Code::Internal,
+        _ => Code::Unknown,
+    }
 }
 
 /// Logs each cause at most once per interval, with how many times it was suppressed.

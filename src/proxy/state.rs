@@ -1,13 +1,14 @@
 //! What every connection of one proxy shares.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use http::HeaderValue;
 
+use super::balance::{Balancer, DispatchLimits};
 use super::config::ProxyConfig;
-use super::connect::Pools;
-use super::discovery::{Endpoint, Resolve};
+use super::connect::{ConnectConfig, Pools};
+use super::discovery::Resolve;
 use super::io::ByteCounter;
 use super::memo::Memo;
 use super::metrics::{Metrics, TcpConnection, TcpLabels};
@@ -26,6 +27,7 @@ pub struct ProxyState {
     pub profiles: Arc<ProfileStore>,
     pub resolve: Box<dyn Resolve>,
     pub pools: Pools,
+    pub balancer: Balancer,
     pub errors: ErrorLog,
     /// Set once listeners are bound and the first profile load is done (`/ready`).
     pub ready: AtomicBool,
@@ -34,7 +36,6 @@ pub struct ProxyState {
     /// Inbound authorities: `(fqdn, fqdn:port)` of the own service each names, if any.
     pub own_services: Memo<Option<(Arc<str>, Arc<str>)>>,
     default_route: Arc<str>,
-    next_endpoint: AtomicUsize,
 }
 
 /// Distinct `mesh-peer` values and inbound authorities remembered.
@@ -52,7 +53,15 @@ impl ProxyState {
         let peer_header =
             HeaderValue::from_str(&identity.to_header()).unwrap_or(HeaderValue::from_static(""));
         ProxyState {
-            pools: Pools::new(config.limits.connect.clone()),
+            pools: Pools::new(ConnectConfig {
+                ready_timeout: config.limits.dispatch_timeout,
+                ..config.limits.connect.clone()
+            }),
+            balancer: Balancer::new(DispatchLimits {
+                max_in_flight: config.limits.max_in_flight,
+                dispatch_timeout: config.limits.dispatch_timeout,
+                max_queued: config.limits.max_queued,
+            }),
             errors: ErrorLog::new(config.limits.error_log_interval),
             config,
             identity,
@@ -64,17 +73,7 @@ impl ProxyState {
             peers: Memo::new(MEMO_CAPACITY),
             own_services: Memo::new(MEMO_CAPACITY),
             default_route: Arc::from(DEFAULT_ROUTE),
-            next_endpoint: AtomicUsize::new(0),
         }
-    }
-
-    /// Picks one of `endpoints` (round robin; balancing by load comes with the balancer).
-    pub fn pick<'a>(&self, endpoints: &'a [Endpoint]) -> Option<&'a Endpoint> {
-        if endpoints.is_empty() {
-            return None;
-        }
-        let i = self.next_endpoint.fetch_add(1, Ordering::Relaxed);
-        endpoints.get(i % endpoints.len())
     }
 
     /// The route a request takes in a profile: (profile and route index, route name for labels).

@@ -67,7 +67,7 @@ pub async fn serve_grpc(
 // === impl GrpcAnswer ===
 
 impl Answer for GrpcAnswer {
-    async fn answer(limits: &Limits, req: Request<Incoming>) -> Response<ProxyBody> {
+    async fn answer(limits: &Limits, _nth: u64, req: Request<Incoming>) -> Response<ProxyBody> {
         let is_grpc = req
             .headers()
             .get(CONTENT_TYPE)

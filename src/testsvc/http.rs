@@ -23,6 +23,8 @@ const STATUS_HEADER: &str = "x-test-status";
 const BODY_BYTES_HEADER: &str = "x-test-body-bytes";
 /// Asks for a trailer, `name=value`.
 const TRAILER_HEADER: &str = "x-test-trailer";
+/// Fails every Nth request the server receives (counting all its requests) with 503.
+const FAIL_EVERY_HEADER: &str = "x-test-fail-every";
 
 /// An HTTP upstream whose answer each request chooses with `x-test-*` headers, counting requests.
 ///
@@ -32,6 +34,7 @@ const TRAILER_HEADER: &str = "x-test-trailer";
 /// | `x-test-delay-ms: 300` | wait before answering (capped at [`Limits::max_delay`]) |
 /// | `x-test-body-bytes: N` | answer with N bytes of `x` (text/plain) instead of the JSON echo |
 /// | `x-test-trailer: name=value` | end the response with this trailer |
+/// | `x-test-fail-every: 2` | answer 503 when this is the server's 2nd, 4th, … request |
 ///
 /// Without `x-test-body-bytes` the body is an [`EchoedRequest`] as JSON. The path `/echo` instead
 /// streams the request body back frame by frame, trailers included. HTTP/1 sends trailers only when
@@ -73,8 +76,8 @@ pub async fn serve_http(
 // === impl HttpAnswer ===
 
 impl Answer for HttpAnswer {
-    async fn answer(limits: &Limits, req: Request<Incoming>) -> Response<ProxyBody> {
-        match respond(limits, req).await {
+    async fn answer(limits: &Limits, nth: u64, req: Request<Incoming>) -> Response<ProxyBody> {
+        match respond(limits, nth, req).await {
             Ok(response) => response,
             Err(e) => {
                 let status = match e {
@@ -91,10 +94,12 @@ impl Answer for HttpAnswer {
 
 async fn respond(
     limits: &Limits,
+    nth: u64,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, RequestError> {
     let headers = req.headers();
-    let status = match directive::<u16>(headers, STATUS_HEADER, "a status from 200 to 599")? {
+    let fail_every: Option<u64> = directive(headers, FAIL_EVERY_HEADER, "a positive count")?;
+    let mut status = match directive::<u16>(headers, STATUS_HEADER, "a status from 200 to 599")? {
         None => StatusCode::OK,
         Some(code @ 200..=599) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
         Some(code) => {
@@ -105,6 +110,9 @@ async fn respond(
             })
         }
     };
+    if fail_every.is_some_and(|n| n > 0 && nth % n == 0) {
+        status = StatusCode::SERVICE_UNAVAILABLE;
+    }
     let wait = delay(headers, limits)?;
     let body_bytes: Option<u64> = directive(headers, BODY_BYTES_HEADER, "a byte count")?;
     if let Some(n) = body_bytes.filter(|&n| n > limits.max_response_body) {

@@ -11,6 +11,7 @@ mod profile_check;
 mod profile_generate;
 mod proxy_bad_input;
 mod proxy_lifecycle;
+mod proxy_reliability;
 mod proxy_tcp;
 mod proxy_traffic;
 mod reference;

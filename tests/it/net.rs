@@ -10,7 +10,9 @@ use http::Request;
 use http_body_util::Empty;
 use mesh::identity::Identity;
 use mesh::proxy::{serve, Limits, Listeners, ProxyConfig, ServeError};
-use mesh::testsvc::{self, Answer, GrpcAnswer, HttpAnswer, RequestCounter, TestService};
+use mesh::testsvc::{
+    self, Answer, GrpcAnswer, HttpAnswer, Limits as UpstreamLimits, RequestCounter, TestService,
+};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -22,24 +24,28 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct Upstream {
     pub addr: SocketAddr,
     pub requests: RequestCounter,
+    /// Requests dropped unanswered because their caller reset them.
+    pub cancelled: RequestCounter,
     _stop: oneshot::Sender<()>,
 }
 
 /// The HTTP test upstream.
 pub async fn http_upstream() -> Upstream {
-    upstream::<HttpAnswer>().await
+    upstream::<HttpAnswer>(UpstreamLimits::default()).await
 }
 
 /// The gRPC test upstream.
 pub async fn grpc_upstream() -> Upstream {
-    upstream::<GrpcAnswer>().await
+    upstream::<GrpcAnswer>(UpstreamLimits::default()).await
 }
 
-async fn upstream<A: Answer>() -> Upstream {
+/// A test upstream with `limits`.
+pub async fn upstream<A: Answer>(limits: UpstreamLimits) -> Upstream {
     let listener = bind().await;
     let addr = listener.local_addr().unwrap();
-    let service = TestService::<A>::default();
+    let service = TestService::<A>::new(limits);
     let requests = service.requests();
+    let cancelled = service.cancelled();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(service.serve(listener, async move {
         let _ = stopped.await;
@@ -47,6 +53,7 @@ async fn upstream<A: Answer>() -> Upstream {
     Upstream {
         addr,
         requests,
+        cancelled,
         _stop: stop,
     }
 }

@@ -1,0 +1,229 @@
+//! Request bodies that can be sent again, for retries, without delaying the first try.
+//!
+//! The first try streams the caller's body as it arrives and keeps a copy of up to
+//! [`MAX_REPLAY_BYTES`]; a retry sends the copy, then goes on reading the caller's body where the
+//! previous try left it (a try may fail before the upstream read everything). Past the limit the
+//! copy is dropped and the request can no longer be retried, so memory stays bounded whatever
+//! the caller sends.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame};
+
+use super::body::{BoxError, ProxyBody};
+
+/// Largest request body kept for retries (64 KiB).
+pub const MAX_REPLAY_BYTES: usize = 64 * 1024;
+
+/// What all tries of one request share.
+struct Shared {
+    /// The caller's body, until it ends.
+    rest: Option<ProxyBody>,
+    /// Data frames read from the caller so far.
+    frames_read: usize,
+    /// Those frames, while under the limit.
+    recorded: Vec<Bytes>,
+    recorded_bytes: usize,
+    trailers: Option<HeaderMap>,
+    /// The body grew past the limit: no more tries.
+    overflowed: bool,
+}
+
+/// The source of each try's body.
+#[derive(Clone)]
+pub struct Replay {
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// One try's body: the recorded frames, then the rest of the caller's body.
+pub struct ReplayBody {
+    shared: Arc<Mutex<Shared>>,
+    /// Data frames this try has sent.
+    position: usize,
+    trailers_sent: bool,
+    done: bool,
+}
+
+impl Replay {
+    /// Wraps the caller's body.
+    pub fn new(body: ProxyBody) -> Self {
+        Replay {
+            shared: Arc::new(Mutex::new(Shared {
+                rest: Some(body),
+                frames_read: 0,
+                recorded: Vec::new(),
+                recorded_bytes: 0,
+                trailers: None,
+                overflowed: false,
+            })),
+        }
+    }
+
+    /// A body for the next try.
+    pub fn body(&self) -> ReplayBody {
+        ReplayBody {
+            shared: self.shared.clone(),
+            position: 0,
+            trailers_sent: false,
+            done: false,
+        }
+    }
+
+    /// Whether another try can still be sent the whole body.
+    pub fn can_replay(&self) -> bool {
+        !self.lock().overflowed
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Body for ReplayBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let mut shared = this.shared.lock().unwrap_or_else(|p| p.into_inner());
+        if this.position < shared.recorded.len() {
+            let data = shared.recorded[this.position].clone();
+            this.position += 1;
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        if this.position < shared.frames_read {
+            // An earlier try read past what was kept: this one cannot be sent whole.
+            return Poll::Ready(Some(Err("request body too large to send again".into())));
+        }
+        if let Some(rest) = shared.rest.as_mut() {
+            let frame = match Pin::new(rest).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(frame) => frame,
+            };
+            match frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        record(&mut shared, data);
+                        shared.frames_read += 1;
+                        this.position += 1;
+                    } else if let Some(trailers) = frame.trailers_ref() {
+                        shared.trailers = Some(trailers.clone());
+                        this.trailers_sent = true;
+                    }
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                Some(Err(e)) => {
+                    // The caller's body broke: no try can be sent whole any more.
+                    shared.overflowed = true;
+                    shared.rest = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => shared.rest = None,
+            }
+        }
+        if !this.trailers_sent {
+            this.trailers_sent = true;
+            if let Some(t) = shared.trailers.clone() {
+                return Poll::Ready(Some(Ok(Frame::trailers(t))));
+            }
+        }
+        this.done = true;
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+}
+
+fn record(shared: &mut Shared, data: &Bytes) {
+    if shared.overflowed {
+        return;
+    }
+    if shared.recorded_bytes + data.len() > MAX_REPLAY_BYTES {
+        shared.overflowed = true;
+        shared.recorded = Vec::new();
+        return;
+    }
+    shared.recorded_bytes += data.len();
+    shared.recorded.push(data.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::body::boxed;
+    use http_body_util::BodyExt;
+
+    /// A caller's body made of `chunks` (and trailers), one frame per poll.
+    struct Frames(std::collections::VecDeque<Frame<Bytes>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(self.0.pop_front().map(Ok))
+        }
+    }
+
+    fn caller_body(chunks: Vec<&'static [u8]>, trailers: bool) -> ProxyBody {
+        let mut frames: std::collections::VecDeque<Frame<Bytes>> = chunks
+            .into_iter()
+            .map(|c| Frame::data(Bytes::from_static(c)))
+            .collect();
+        if trailers {
+            let mut t = HeaderMap::new();
+            t.insert("x-checksum", "42".parse().unwrap());
+            frames.push_back(Frame::trailers(t));
+        }
+        boxed(Frames(frames))
+    }
+
+    async fn read(body: ReplayBody) -> (Vec<u8>, Option<HeaderMap>) {
+        let collected = body.collect().await.unwrap();
+        let trailers = collected.trailers().cloned();
+        (collected.to_bytes().to_vec(), trailers)
+    }
+
+    #[tokio::test]
+    async fn every_try_sends_the_whole_body_and_trailers() {
+        let replay = Replay::new(caller_body(vec![b"hello ", b"world"], true));
+        for _ in 0..3 {
+            let (data, trailers) = read(replay.body()).await;
+            assert_eq!(data, b"hello world");
+            assert_eq!(trailers.unwrap()["x-checksum"], "42");
+            assert!(replay.can_replay());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_try_that_stopped_early_is_continued_by_the_next() {
+        let replay = Replay::new(caller_body(vec![b"a", b"b", b"c"], false));
+        let mut first = replay.body();
+        let frame = first.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "a");
+        drop(first);
+        assert_eq!(read(replay.body()).await.0, b"abc");
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_stream_once_and_are_not_replayable() {
+        let big: &'static [u8] = Box::leak(vec![7u8; MAX_REPLAY_BYTES].into_boxed_slice());
+        let replay = Replay::new(caller_body(vec![b"x", big], false));
+        assert_eq!(read(replay.body()).await.0.len(), MAX_REPLAY_BYTES + 1);
+        assert!(!replay.can_replay());
+    }
+}

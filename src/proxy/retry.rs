@@ -1,0 +1,289 @@
+//! Sending an outbound request: placed by the balancer, bounded by the route's timeout, and tried
+//! again — on a retryable route, within the service's retry budget — when a try fails before its
+//! response streams to the caller.
+//!
+//! A try fails when its connection fails or its response headers classify as a failure (a 5xx, a
+//! gRPC status in the headers, or the route's response classes); a gRPC status that only comes in
+//! the trailers is known too late, as the body is already streaming. Every try lands in
+//! `route_actual_response_total`; what the caller finally sees, in `route_response_total`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::request::Parts;
+use http::{Request, Response};
+use hyper::upgrade::OnUpgrade;
+use tokio::time::Instant;
+
+use super::balance::InFlight;
+use super::body::ProxyBody;
+use super::classify::{grpc_status, is_failure, is_grpc};
+use super::connect::{UpstreamError, Version};
+use super::discovery::Endpoint;
+use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
+use super::observe::{Observation, Record};
+use super::profiles::ServiceRoutes;
+use super::replay::Replay;
+use super::respond::{error_response, ProxyError};
+use super::state::ProxyState;
+
+/// Tries per request at most, whatever the budget says.
+pub const MAX_TRIES: u32 = 3;
+
+/// Where a request goes.
+pub struct Destination {
+    /// The service's authority (`web-svc.emojivoto.svc.cluster.local:8080`) or `ip:port`.
+    pub authority: String,
+    /// The service's profile name, when it is a service.
+    pub fqdn: Option<String>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// A request ready to go upstream.
+pub struct Outgoing {
+    pub head: Parts,
+    pub body: ProxyBody,
+    pub version: Version,
+    pub grpc: bool,
+    /// The caller's side of an upgrade (WebSocket), when asked for; such requests are not retried.
+    pub client_upgrade: Option<OnUpgrade>,
+    /// The route, for its timeout, retryability and response classes.
+    pub route: Option<(Arc<ServiceRoutes>, usize)>,
+    pub route_name: Arc<str>,
+    /// When the request arrived.
+    pub start: Instant,
+}
+
+/// Sends `out` to `dst`, with the route's timeout and retries; always answers.
+pub async fn send(
+    state: &Arc<ProxyState>,
+    dst: &Destination,
+    out: Outgoing,
+) -> Response<ProxyBody> {
+    let Outgoing {
+        head,
+        body,
+        version,
+        grpc,
+        mut client_upgrade,
+        route,
+        route_name,
+        start,
+    } = out;
+    let rule = route.as_ref().and_then(|(p, i)| p.matcher.routes().get(*i));
+    let timeout = rule.and_then(|r| r.timeout);
+    let deadline = timeout.map(|t| start + t);
+    let budget = route.as_ref().map(|(p, _)| p.retry_budget.clone());
+    if let Some(b) = &budget {
+        b.deposit();
+    }
+    let retryable = rule.is_some_and(|r| r.is_retryable) && client_upgrade.is_none();
+    let (replay, mut once) = if retryable {
+        (Some(Replay::new(body)), None)
+    } else {
+        (None, Some(body))
+    };
+    let mut labels: Option<TrafficLabels> = None;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let placed = state
+            .balancer
+            .acquire(
+                &dst.authority,
+                &dst.endpoints,
+                |a| state.pools.max_streams(a),
+                deadline,
+            )
+            .await;
+        let in_flight = match placed {
+            Ok(f) => f,
+            Err(saturation) => {
+                let labels = labels
+                    .get_or_insert_with(|| count(state, dst, None, &route_name))
+                    .clone();
+                let err = match (deadline, timeout) {
+                    (Some(d), Some(t)) if Instant::now() >= d => timed_out(dst, &route_name, t),
+                    _ => ProxyError::FailFast {
+                        authority: dst.authority.clone(),
+                        saturation,
+                    },
+                };
+                return fail(state, observe(state, labels, &route, grpc, start), err);
+            }
+        };
+        let peer = in_flight.endpoint.identity.clone();
+        let labels = labels
+            .get_or_insert_with(|| count(state, dst, peer, &route_name))
+            .clone();
+        let observation = observe(state, labels, &route, grpc, start);
+        let body = match (&replay, once.take()) {
+            (Some(r), _) => super::body::boxed(r.body()),
+            (None, Some(b)) => b,
+            (None, None) => unreachable!("a request that cannot be replayed is tried once"),
+        };
+        let try_start = Instant::now();
+        let sent = send_once(
+            state,
+            &in_flight,
+            version,
+            Request::from_parts(clone_head(&head), body),
+        );
+        let result = match deadline {
+            // On expiry the try is dropped: HTTP/2 resets the stream, HTTP/1 closes the connection.
+            Some(d) => tokio::time::timeout_at(d, sent).await.ok(),
+            None => Some(sent.await),
+        };
+        let Some(result) = result else {
+            let t = timeout.unwrap_or_default();
+            return fail(state, observation, timed_out(dst, &route_name, t));
+        };
+        let retry = || {
+            replay.as_ref().is_some_and(Replay::can_replay)
+                && tries < MAX_TRIES
+                && deadline.is_none_or(|d| Instant::now() < d)
+                && budget.as_ref().is_some_and(|b| b.withdraw())
+        };
+        match result {
+            Ok(resp) => {
+                in_flight.answered();
+                let outcome = header_outcome(&route, &resp, grpc);
+                if outcome.failure && retry() {
+                    state.metrics.actual_response(
+                        &observation.labels,
+                        outcome,
+                        try_start.elapsed(),
+                    );
+                    continue;
+                }
+                drop(in_flight);
+                return observation.upstream(resp, client_upgrade.take());
+            }
+            Err(source) => {
+                if source.is_connect() {
+                    in_flight.unreachable();
+                }
+                let err = ProxyError::Endpoint {
+                    authority: dst.authority.clone(),
+                    addr: in_flight.endpoint.addr,
+                    source,
+                };
+                if retry() {
+                    state.errors.log("outbound", &err);
+                    let outcome = ResponseOutcome {
+                        status: err.status().as_u16(),
+                        grpc_status: None,
+                        failure: true,
+                    };
+                    state.metrics.actual_response(
+                        &observation.labels,
+                        outcome,
+                        try_start.elapsed(),
+                    );
+                    continue;
+                }
+                return fail(state, observation, err);
+            }
+        }
+    }
+}
+
+/// Sends one try to the endpoint it was placed on.
+async fn send_once(
+    state: &ProxyState,
+    placed: &InFlight,
+    version: Version,
+    req: Request<ProxyBody>,
+) -> Result<Response<ProxyBody>, UpstreamError> {
+    let peer = placed.endpoint.identity.clone();
+    let counter = || {
+        state.tcp_counter(TcpLabels {
+            direction: Direction::Outbound,
+            side: PeerSide::Dst,
+            peer: peer.clone(),
+        })
+    };
+    state
+        .pools
+        .send(placed.endpoint.addr, version, req, &counter)
+        .await
+}
+
+/// Counts the request under its labels (once, whatever the tries).
+fn count(
+    state: &ProxyState,
+    dst: &Destination,
+    peer: Option<Arc<crate::identity::Identity>>,
+    route: &Arc<str>,
+) -> TrafficLabels {
+    let labels = TrafficLabels {
+        direction: Direction::Outbound,
+        authority: Arc::from(dst.authority.as_str()),
+        peer,
+        route: route.clone(),
+    };
+    state.metrics.request(&labels);
+    labels
+}
+
+fn observe(
+    state: &ProxyState,
+    labels: TrafficLabels,
+    route: &Option<(Arc<ServiceRoutes>, usize)>,
+    grpc: bool,
+    start: Instant,
+) -> Observation {
+    Observation {
+        metrics: state.metrics.clone(),
+        labels,
+        route: route.clone(),
+        grpc_request: grpc,
+        start,
+        record: Record::EffectiveAndActual,
+    }
+}
+
+fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Response<ProxyBody> {
+    state.errors.log("outbound", &err);
+    let grpc = observation.grpc_request;
+    observation.local(error_response(&err, grpc))
+}
+
+fn timed_out(dst: &Destination, route: &str, timeout: Duration) -> ProxyError {
+    ProxyError::Timeout {
+        authority: dst.authority.clone(),
+        route: route.to_string(),
+        timeout,
+    }
+}
+
+/// How a response looks from its headers alone (a gRPC status in trailers comes later).
+fn header_outcome(
+    route: &Option<(Arc<ServiceRoutes>, usize)>,
+    resp: &Response<ProxyBody>,
+    grpc_request: bool,
+) -> ResponseOutcome {
+    let rule = route.as_ref().and_then(|(p, i)| p.matcher.routes().get(*i));
+    let status = resp.status().as_u16();
+    let grpc = grpc_request || is_grpc(resp.headers());
+    let in_headers = grpc_status(resp.headers());
+    let failure = match (grpc, in_headers) {
+        (true, Some(g)) => is_failure(rule, status, true, Some(g)),
+        _ => is_failure(rule, status, false, None),
+    };
+    ResponseOutcome {
+        status,
+        grpc_status: in_headers.filter(|_| grpc),
+        failure,
+    }
+}
+
+/// A copy of a request head for another try (extensions are per-try and not copied).
+fn clone_head(head: &Parts) -> Parts {
+    let mut req = Request::new(());
+    *req.method_mut() = head.method.clone();
+    *req.uri_mut() = head.uri.clone();
+    *req.version_mut() = head.version;
+    *req.headers_mut() = head.headers.clone();
+    req.into_parts().0
+}
