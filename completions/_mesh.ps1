@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
+            [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
             [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
@@ -87,9 +88,20 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--opaque-ports', '--opaque-ports', [CompletionResultType]::ParameterName, 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888)')
             [CompletionResult]::new('--cluster-domain', '--cluster-domain', [CompletionResultType]::ParameterName, 'Kubernetes cluster DNS domain')
             [CompletionResult]::new('--shutdown-grace', '--shutdown-grace', [CompletionResultType]::ParameterName, 'How long in-flight requests may take to finish after SIGTERM or SIGINT')
+            [CompletionResult]::new('--max-in-flight', '--max-in-flight', [CompletionResultType]::ParameterName, 'Requests in flight to one endpoint at most')
+            [CompletionResult]::new('--dispatch-timeout', '--dispatch-timeout', [CompletionResultType]::ParameterName, 'Longest wait for an endpoint with capacity; past it the request fails fast with 503')
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log filter (error, warn, info, debug, trace, or tracing directives)')
             [CompletionResult]::new('--admin-public', '--admin-public', [CompletionResultType]::ParameterName, 'Allow the admin port on a non-loopback address (as in Kubernetes, for Prometheus)')
             [CompletionResult]::new('--no-registry', '--no-registry', [CompletionResultType]::ParameterName, 'Neither register in nor discover from the local registry')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mesh;await' {
+            [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'The proxy''s admin address, asked for /ready')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the proxy before giving up')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -113,6 +125,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;test-server' {
             [CompletionResult]::new('--http', '--http', [CompletionResultType]::ParameterName, 'Serve the HTTP test upstream here (HTTP/1.1 and HTTP/2)')
             [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'Serve the gRPC test upstream here')
+            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Delay every answer by this much (a slow replica), e.g. 50ms')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -122,6 +135,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;help' {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
+            [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
             [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
@@ -136,6 +150,9 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;proxy' {
+            break
+        }
+        'mesh;help;await' {
             break
         }
         'mesh;help;completions' {

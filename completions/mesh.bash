@@ -16,6 +16,9 @@ _mesh() {
             ",$1")
                 cmd="mesh"
                 ;;
+            mesh,await)
+                cmd="mesh__subcmd__await"
+                ;;
             mesh,completions)
                 cmd="mesh__subcmd__completions"
                 ;;
@@ -33,6 +36,9 @@ _mesh() {
                 ;;
             mesh,test-server)
                 cmd="mesh__subcmd__test__subcmd__server"
+                ;;
+            mesh__subcmd__help,await)
+                cmd="mesh__subcmd__help__subcmd__await"
                 ;;
             mesh__subcmd__help,completions)
                 cmd="mesh__subcmd__help__subcmd__completions"
@@ -74,12 +80,34 @@ _mesh() {
 
     case "${cmd}" in
         mesh)
-            opts="-h -V --help --version profile proxy completions man test-server help"
+            opts="-h -V --help --version profile proxy await completions man test-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__await)
+            opts="-h -V --admin --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -102,8 +130,22 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help)
-            opts="profile proxy completions man test-server help"
+            opts="profile proxy await completions man test-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__help__subcmd__await)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -334,7 +376,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__proxy)
-            opts="-n -h -V --inbound --outbound --admin --admin-public --app --namespace --workload --pod --service --profiles --endpoints --registry --no-registry --opaque-ports --cluster-domain --shutdown-grace --log-level --help --version"
+            opts="-n -h -V --inbound --outbound --admin --admin-public --app --namespace --workload --pod --service --profiles --endpoints --registry --no-registry --opaque-ports --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --log-level --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,6 +442,14 @@ _mesh() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-in-flight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dispatch-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -412,7 +462,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__test__subcmd__server)
-            opts="-h -V --http --grpc --help --version"
+            opts="-h -V --http --grpc --delay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -423,6 +473,10 @@ _mesh() {
                     return 0
                     ;;
                 --grpc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -28,6 +28,7 @@ complete -c mesh -n "__fish_mesh_needs_command" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_needs_command" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
@@ -63,23 +64,31 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l opaque-ports -d 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l cluster-domain -d 'Kubernetes cluster DNS domain' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l shutdown-grace -d 'How long in-flight requests may take to finish after SIGTERM or SIGINT' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-in-flight -d 'Requests in flight to one endpoint at most' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l dispatch-timeout -d 'Longest wait for an endpoint with capacity; past it the request fails fast with 503' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l log-level -d 'Log filter (error, warn, info, debug, trace, or tracing directives)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-public -d 'Allow the admin port on a non-loopback address (as in Kubernetes, for Prometheus)'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l no-registry -d 'Neither register in nor discover from the local registry'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand await" -l admin -d 'The proxy\'s admin address, asked for /ready' -r
+complete -c mesh -n "__fish_mesh_using_subcommand await" -l timeout -d 'How long to wait for the proxy before giving up' -r
+complete -c mesh -n "__fish_mesh_using_subcommand await" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_using_subcommand await" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand man" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand man" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l http -d 'Serve the HTTP test upstream here (HTTP/1.1 and HTTP/2)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l grpc -d 'Serve the gRPC test upstream here' -r
+complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l delay -d 'Delay every answer by this much (a slow replica), e.g. 50ms' -r
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy completions man test-server help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy completions man test-server help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy completions man test-server help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy completions man test-server help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy completions man test-server help" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy completions man test-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await completions man test-server help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await completions man test-server help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await completions man test-server help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await completions man test-server help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await completions man test-server help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await completions man test-server help" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await completions man test-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'

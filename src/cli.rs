@@ -2,6 +2,8 @@
 //! the library and prints. Nothing below `profile/` knows about clap.
 
 pub mod args;
+pub mod await_ready;
+mod child;
 pub mod completions;
 pub mod man;
 pub mod profile;
@@ -27,6 +29,7 @@ pub struct Cli {
 pub enum Command {
     Profile(profile::ProfileArgs),
     Proxy(Box<proxy::ProxyArgs>),
+    Await(await_ready::AwaitArgs),
     Completions(completions::CompletionsArgs),
     #[command(hide = true)]
     Man(man::ManArgs),
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Profile(args) => profile::run(args),
         Command::Proxy(args) => proxy::run(*args),
+        Command::Await(args) => await_ready::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::TestServer(args) => test_server::run(args),

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod observe;
 pub mod outbound;
 pub mod profiles;
+pub mod readiness;
 pub mod replay;
 pub mod respond;
 pub mod retry;

@@ -1,8 +1,15 @@
 //! Flags shared by several subcommands, defined once and flattened where used.
 
+use std::time::Duration;
+
 use clap::Args;
 
+use crate::profile::duration::parse_go_duration;
 use crate::profile::names::{check_dns1123_label, check_dns1123_subdomain};
+
+/// Where a proxy's admin port is unless `--admin` (or `MESH_ADMIN`) says otherwise: `mesh proxy`
+/// listens there, `mesh await` asks there.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:4191";
 
 /// `-n/--namespace`.
 #[derive(Debug, Clone, Args)]
@@ -26,4 +33,9 @@ fn parse_namespace(s: &str) -> Result<String, String> {
 
 fn parse_cluster_domain(s: &str) -> Result<String, String> {
     check_dns1123_subdomain(s).map(|()| s.to_string())
+}
+
+/// Parses a Go-style duration flag (`300ms`, `30s`, `2m`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_go_duration(s).map_err(|e| e.to_string())
 }

@@ -1,4 +1,9 @@
-//! `mesh proxy`: run the sidecar proxy beside an app.
+//! `mesh proxy`: run the sidecar proxy beside an app, and with `-- APP`, run the app under it.
+//!
+//! With `-- APP` the proxy owns the app's lifetime, so the app never runs without its proxy: the
+//! app starts once the proxy's own `/ready` says so, stop signals are passed on to the app, and the
+//! proxy drains only once the app has exited (an app that makes requests while it stops still has
+//! its proxy); `mesh proxy` then exits with the app's exit code.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,20 +11,31 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use clap::builder::RangedU64ValueParser;
 use clap::Args;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-use super::args::ClusterDomainArg;
+use super::args::{parse_duration, ClusterDomainArg, DEFAULT_ADMIN_ADDR};
+use super::child;
+use super::signal::StopSignals;
 use crate::identity::{Identity, Workload};
-use crate::profile::duration::parse_go_duration;
-use crate::proxy::{serve, Limits, Listeners, ProxyConfig};
+use crate::proxy::readiness::{self, POLL_INTERVAL};
+use crate::proxy::{serve, Limits, Listeners, ProxyConfig, ServeError};
 use crate::registry::ServicePort;
+
+/// How long `mesh proxy -- APP` waits for its own proxy to be ready before giving up.
+const APP_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the app may take to exit after SIGTERM when its proxy has failed under it.
+const APP_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port
 #[derive(Debug, Args)]
 #[command(
     after_help = "Example:\n  mesh proxy --workload deploy/web -n emojivoto --service web-svc:8080 \\\n    \
-                  --app 127.0.0.1:8080 --profiles ./profiles"
+                  --app 127.0.0.1:8080 --profiles ./profiles -- ./web --port 8080"
 )]
 pub struct ProxyArgs {
     /// Where callers reach this workload's services (requests go on to --app)
@@ -44,7 +60,7 @@ pub struct ProxyArgs {
     #[arg(
         long,
         env = "MESH_ADMIN",
-        default_value = "127.0.0.1:4191",
+        default_value = DEFAULT_ADMIN_ADDR,
         value_name = "ADDR"
     )]
     pub admin: SocketAddr,
@@ -110,20 +126,36 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_grace: Duration,
 
+    /// Requests in flight to one endpoint at most
+    #[arg(
+        long,
+        env = "MESH_MAX_IN_FLIGHT",
+        default_value = "10000",
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+        value_name = "N"
+    )]
+    pub max_in_flight: usize,
+
+    /// Longest wait for an endpoint with capacity; past it the request fails fast with 503
+    #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub dispatch_timeout: Duration,
+
     /// Log filter (error, warn, info, debug, trace, or tracing directives)
     #[arg(long, env = "MESH_LOG", default_value = "info")]
     pub log_level: String,
+
+    /// Run this app once the proxy is ready (with MESH_OUTBOUND_ADDR, MESH_ADMIN_ADDR and
+    /// MESH_INBOUND_ADDR set); stop signals go to the app, the proxy stops when it exits, and mesh
+    /// exits with its exit code
+    #[arg(last = true, value_name = "APP")]
+    pub command: Vec<String>,
 }
 
 fn parse_workload(s: &str) -> Result<Workload, String> {
     s.parse()
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    parse_go_duration(s).map_err(|e| e.to_string())
-}
-
-/// Runs `mesh proxy` until SIGTERM or SIGINT.
+/// Runs `mesh proxy` until SIGTERM or SIGINT, or with `-- APP` until the app exits.
 pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     if !args.admin.ip().is_loopback() && !args.admin_public {
         bail!(
@@ -142,20 +174,24 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
-    let shutdown = super::signal::shutdown_signal()?;
+    let mut signals = StopSignals::install()?;
     let inbound = match args.app {
         Some(_) => Some(bind("inbound", args.inbound).await?),
         None => None,
     };
     let outbound = bind("outbound", args.outbound).await?;
     let admin = bind("admin", args.admin).await?;
-    let addr = |l: &TcpListener| l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let bound = BoundAddrs {
+        inbound: inbound.as_ref().map(local_addr).transpose()?,
+        outbound: local_addr(&outbound)?,
+        admin: local_addr(&admin)?,
+    };
     // One line on stdout, so scripts that bind port 0 learn the ports.
     super::print_stdout(&format!(
         "listening inbound={} outbound={} admin={}\n",
-        inbound.as_ref().map_or("-".to_string(), addr),
-        addr(&outbound),
-        addr(&admin)
+        bound.inbound.map_or("-".to_string(), |a| a.to_string()),
+        bound.outbound,
+        bound.admin
     ))?;
     let pod = args
         .pod
@@ -180,6 +216,8 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         },
         limits: Limits {
             shutdown_grace: args.shutdown_grace,
+            max_in_flight: args.max_in_flight,
+            dispatch_timeout: args.dispatch_timeout,
             ..Limits::default()
         },
     };
@@ -188,8 +226,110 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         outbound: Some(outbound),
         admin,
     };
-    serve(config, listeners, shutdown).await?;
-    Ok(ExitCode::SUCCESS)
+    if args.command.is_empty() {
+        serve(config, listeners, async move {
+            signals.recv().await;
+        })
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let proxy = RunningProxy::start(config, listeners);
+    run_app(proxy, &bound, &args.command, signals).await
+}
+
+/// Runs `app` beside the running `proxy`: starts it once the proxy is ready, passes stop signals
+/// on to it, drains the proxy once it has exited, and returns its exit code.
+async fn run_app(
+    mut proxy: RunningProxy,
+    bound: &BoundAddrs,
+    app: &[String],
+    mut signals: StopSignals,
+) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "mesh: waiting for the proxy to be ready at {} before starting {}",
+        bound.admin, app[0]
+    );
+    tokio::select! {
+        ready = readiness::wait_ready(bound.admin, POLL_INTERVAL, APP_READY_TIMEOUT) => {
+            if let Err(e) = ready {
+                proxy.shut_down().await?;
+                return Err(anyhow::Error::new(e).context(format!("not starting {}", app[0])));
+            }
+        }
+        ended = &mut proxy.task => {
+            ended.context("proxy task")??;
+            bail!("the proxy stopped before it was ready");
+        }
+        signal = signals.recv() => {
+            // Stopped before the app started: the app never runs, and mesh exits as it would have.
+            proxy.shut_down().await?;
+            return Ok(ExitCode::from(128 + signal.number()));
+        }
+    }
+
+    let mut env = vec![
+        ("MESH_OUTBOUND_ADDR", bound.outbound.to_string()),
+        ("MESH_ADMIN_ADDR", bound.admin.to_string()),
+    ];
+    if let Some(inbound) = bound.inbound {
+        env.push(("MESH_INBOUND_ADDR", inbound.to_string()));
+    }
+    let mut app_process = match child::spawn(app, &env) {
+        Ok(process) => process,
+        Err(e) => {
+            proxy.shut_down().await?;
+            return Err(e);
+        }
+    };
+    tokio::select! {
+        status = child::wait_passing_signals(&mut app_process, &mut signals) => {
+            proxy.shut_down().await?;
+            Ok(child::exit_code(status?))
+        }
+        ended = &mut proxy.task => {
+            // The proxy failed under the app (it only returns early on errors): stop the app too.
+            child::stop(&mut app_process, APP_STOP_GRACE).await;
+            ended.context("proxy task")??;
+            bail!("the proxy stopped while {} was running", app[0]);
+        }
+    }
+}
+
+/// The addresses the listeners were bound to (port 0 resolved).
+struct BoundAddrs {
+    inbound: Option<SocketAddr>,
+    outbound: SocketAddr,
+    admin: SocketAddr,
+}
+
+/// A proxy serving in its own task until told to stop.
+struct RunningProxy {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), ServeError>>,
+}
+
+// === impl RunningProxy ===
+
+impl RunningProxy {
+    fn start(config: ProxyConfig, listeners: Listeners) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(config, listeners, async move {
+            let _ = stopped.await;
+        }));
+        RunningProxy { stop, task }
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the shutdown grace), and waits.
+    async fn shut_down(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        Ok(self.task.await.context("proxy task")??)
+    }
+}
+
+fn local_addr(listener: &TcpListener) -> anyhow::Result<SocketAddr> {
+    listener
+        .local_addr()
+        .context("reading a listener's bound address")
 }
 
 async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {

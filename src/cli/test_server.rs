@@ -25,6 +25,14 @@ pub struct TestServerArgs {
     /// Serve the gRPC test upstream here
     #[arg(long, value_name = "ADDR")]
     pub grpc: Option<SocketAddr>,
+
+    /// Delay every answer by this much (a slow replica), e.g. 50ms
+    #[arg(long, value_name = "DURATION", value_parser = parse_delay, default_value = "0s")]
+    pub delay: std::time::Duration,
+}
+
+fn parse_delay(s: &str) -> Result<std::time::Duration, String> {
+    crate::profile::duration::parse_go_duration(s).map_err(|e| e.to_string())
 }
 
 /// Runs `mesh test-server`.
@@ -49,14 +57,18 @@ async fn run_async(args: TestServerArgs) -> anyhow::Result<ExitCode> {
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
+    let limits = testsvc::Limits {
+        delay: args.delay,
+        ..testsvc::Limits::default()
+    };
     let mut servers = tokio::task::JoinSet::new();
     if let Some(addr) = args.http {
         let listener = bind("http", addr).await?;
-        servers.spawn(testsvc::serve_http(listener, stopped()));
+        servers.spawn(testsvc::HttpTestService::new(limits.clone()).serve(listener, stopped()));
     }
     if let Some(addr) = args.grpc {
         let listener = bind("grpc", addr).await?;
-        servers.spawn(testsvc::serve_grpc(listener, stopped()));
+        servers.spawn(testsvc::GrpcTestService::new(limits.clone()).serve(listener, stopped()));
     }
 
     let outcome = tokio::select! {

@@ -3,7 +3,7 @@
 use crate::harness::{fixture, run};
 
 /// (arguments to `mesh`, committed file).
-const GENERATED: [(&[&str], &str); 7] = [
+const GENERATED: [(&[&str], &str); 8] = [
     (&["completions", "bash"], "completions/mesh.bash"),
     (&["completions", "zsh"], "completions/_mesh"),
     (&["completions", "fish"], "completions/mesh.fish"),
@@ -11,6 +11,7 @@ const GENERATED: [(&[&str], &str); 7] = [
     (&["man"], "docs/man/mesh.1"),
     (&["man", "profile"], "docs/man/mesh-profile.1"),
     (&["man", "proxy"], "docs/man/mesh-proxy.1"),
+    (&["man", "await"], "docs/man/mesh-await.1"),
 ];
 
 #[test]

@@ -32,3 +32,8 @@ fn completions_help() {
 fn proxy_help() {
     insta::assert_snapshot!(help(&["proxy", "--help"]));
 }
+
+#[test]
+fn await_help() {
+    insta::assert_snapshot!(help(&["await", "--help"]));
+}

@@ -12,6 +12,7 @@ mod profile_generate;
 mod proxy_bad_input;
 mod proxy_lifecycle;
 mod proxy_reliability;
+mod proxy_startup;
 mod proxy_tcp;
 mod proxy_traffic;
 mod reference;
