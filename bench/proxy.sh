@@ -5,9 +5,11 @@
 #   - HTTP/1.1 throughput and latency with wrk,
 #   - HTTP/2 (prior knowledge, as gRPC) throughput with h2load,
 #   - latency percentiles at a fixed request rate with hey,
-#   - each proxy's peak RSS.
+#   - each proxy's peak RSS,
+# and (e) two replicas of a service, one slowed to 50 ms, behind a mesh outbound proxy (balancing by
+# latency) and behind nginx (round robin): p99 at a fixed rate.
 # Prints ratios mesh/direct and mesh/nginx. Goals: one mesh hop >= nginx throughput and <= nginx p99;
-# proxy RSS <= 20 MiB under load.
+# proxy RSS <= 20 MiB under load; with a slow replica, mesh p99 <= a third of nginx's.
 #
 # Needs: wrk, nghttp2-client (h2load), hey, nginx-light (Debian packages; installed if missing).
 # Usage: bench/proxy.sh   (DURATION=10s CONNS=50 RATE=2000 to change the load)
@@ -59,6 +61,18 @@ start client "$bin" proxy --workload deploy/bench-client -n bench \
   --outbound 127.0.0.1:0 --admin 127.0.0.1:0 --registry "$work/registry" --log-level error
 outbound=$(field client outbound)
 
+# Balancing: two replicas of one service, one slowed to 50 ms, behind a mesh outbound proxy (the
+# replicas as its endpoints) and behind nginx (round robin).
+start fast "$bin" test-server --http 127.0.0.1:0
+start slow "$bin" test-server --http 127.0.0.1:0 --delay 50ms
+fast=$(grep -o 'http 127.0.0.1:[0-9]*' "$work/fast.out" | awk '{print $2}')
+slow=$(grep -o 'http 127.0.0.1:[0-9]*' "$work/slow.out" | awk '{print $2}')
+printf 'pair-svc.bench:8080:\n  - address: %s\n  - address: %s\n' "$fast" "$slow" >"$work/pair.yaml"
+start balancer "$bin" proxy --workload deploy/bench-balancer -n bench --outbound 127.0.0.1:0 \
+  --admin 127.0.0.1:0 --no-registry --endpoints "$work/pair.yaml" --log-level error
+balancer=$(field balancer outbound)
+nginx_pair_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
 nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 nginx_h2_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$work/nginx/logs"
@@ -73,6 +87,16 @@ http {
   # here (h2load would otherwise stop at 1000 requests per connection).
   keepalive_requests 1000000;
   upstream app { server $app; keepalive 64; keepalive_requests 1000000; }
+  upstream pair { server $fast; server $slow; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$nginx_pair_port;
+    location / {
+      proxy_pass http://pair;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+    }
+  }
   server {
     listen 127.0.0.1:$nginx_port;
     listen 127.0.0.1:$nginx_h2_port http2;
@@ -120,6 +144,15 @@ for k in direct mesh_1hop mesh_2hops nginx; do
   p99r=$(echo "$out" | awk '/99% in/ {print $3}')
   echo "rate $k p50=$p50 p99=$p99r" >>"$results"
 done
+# p99 at a fixed rate over the pair: 10 callers at 50 req/s each. (hey starts its callers on one
+# tick, so with many callers requests arrive in bursts; a burst of 20 momentarily queues enough on the
+# fast replica that its peak-EWMA cost exceeds the slow one's, and about 2% go there.)
+for k in mesh nginx; do
+  target="http://$balancer/"; [ "$k" = nginx ] && target="http://127.0.0.1:$nginx_pair_port/"
+  curl -s -o /dev/null -H "Host: pair-svc.bench:8080" "$target" || true
+  out=$(hey -z "$DURATION" -c 10 -q 50 -host "pair-svc.bench:8080" "$target")
+  echo "pair $k p50=$(echo "$out" | awk '/50% in/ {print $3}') p99=$(echo "$out" | awk '/99% in/ {print $3}')" >>"$results"
+done
 for name in server client; do
   pid_var="${name}_pid"
   echo "rss $name $(awk '/VmHWM/ {print $2}' /proc/${!pid_var}/status)" >>"$results"
@@ -134,7 +167,7 @@ def num(s):
     if not m: return float("nan")
     v = float(m.group(1)); u = m.group(2) or ""
     return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-h1, h2, rate, rss = {}, {}, {}, {}
+h1, h2, rate, rss, pair = {}, {}, {}, {}, {}
 for l in lines:
     p = l.split()
     if not p: continue
@@ -142,6 +175,7 @@ for l in lines:
     if p[0] == "h1": h1[p[1]] = (float(kv["rps"] or "nan"), num(kv["p99"]))
     if p[0] == "h2": h2[p[1]] = float(kv["rps"] or "nan")
     if p[0] == "rate": rate[p[1]] = (float(kv["p50"]) * 1000, float(kv["p99"]) * 1000)
+    if p[0] == "pair": pair[p[1]] = (float(kv["p50"]) * 1000, float(kv["p99"]) * 1000)
     if p[0] == "rss": rss[p[1]] = int(p[2]) / 1024 if len(p) > 2 and p[2] else float("nan")
 print(f"load: {sys.argv[2]} per measurement, {sys.argv[3]} connections; fixed rate {sys.argv[4]} req/s")
 print(f"{'path':<12}{'h1 req/s':>11}{'h1 p99 ms':>11}{'h2 req/s':>11}{'p50@rate':>10}{'p99@rate':>10}")
@@ -157,6 +191,9 @@ print(f"peak RSS MiB: server proxy {rss['server']:.1f}, client proxy {rss['clien
 ok_tp = h1['mesh_1hop'][0] >= h1['nginx'][0]
 ok_p99 = rate['mesh_1hop'][1] <= rate['nginx'][1]
 ok_rss = max(rss['server'], rss['client']) <= 20
+print(f"two replicas, one slowed to 50 ms, 500 req/s: p50/p99 ms mesh {pair['mesh'][0]:.2f}/{pair['mesh'][1]:.2f}, "
+      f"nginx round robin {pair['nginx'][0]:.2f}/{pair['nginx'][1]:.2f}; mesh/nginx p99 {pair['mesh'][1]/pair['nginx'][1]:.2f}x "
+      f"(goal <= 0.33x: {'met' if pair['mesh'][1] <= pair['nginx'][1] / 3 else 'NOT met'})")
 print(f"goals: 1-hop throughput >= nginx: {'met' if ok_tp else 'NOT met'}; "
       f"1-hop p99 <= nginx: {'met' if ok_p99 else 'NOT met'}; RSS <= 20 MiB: {'met' if ok_rss else 'NOT met'}")
 PY

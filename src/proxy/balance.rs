@@ -50,6 +50,8 @@ pub struct EndpointLoad {
 struct Ewma {
     cost_ms: f64,
     at: Instant,
+    /// Whether `cost_ms` is measured yet (until then it is [`DEFAULT_RTT`]).
+    measured: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +111,7 @@ impl EndpointLoad {
             ewma: Mutex::new(Ewma {
                 cost_ms: DEFAULT_RTT.as_secs_f64() * 1000.0,
                 at: Instant::now(),
+                measured: false,
             }),
             down: Mutex::new(None),
         }
@@ -125,9 +128,11 @@ impl EndpointLoad {
     fn observe(&self, rtt: Duration, now: Instant) {
         let mut e = self.ewma.lock().unwrap_or_else(|p| p.into_inner());
         let rtt_ms = rtt.as_secs_f64() * 1000.0;
-        if rtt_ms > e.cost_ms {
-            // Peak: a slow response counts at once; recovery is gradual.
+        if !e.measured || rtt_ms > e.cost_ms {
+            // The first sample replaces the default guess; after it, peak: a slow response
+            // counts at once, recovery is gradual.
             e.cost_ms = rtt_ms;
+            e.measured = true;
         } else {
             let age = now.saturating_duration_since(e.at).as_secs_f64();
             let w = (-age / DECAY.as_secs_f64()).exp();
