@@ -8,8 +8,11 @@ pub mod completions;
 pub mod man;
 pub mod profile;
 pub mod proxy;
+pub mod routes;
 mod signal;
+pub mod stat;
 pub mod test_server;
+mod viz_common;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -30,6 +33,8 @@ pub enum Command {
     Profile(profile::ProfileArgs),
     Proxy(Box<proxy::ProxyArgs>),
     Await(await_ready::AwaitArgs),
+    Stat(stat::StatArgs),
+    Routes(routes::RoutesArgs),
     Completions(completions::CompletionsArgs),
     #[command(hide = true)]
     Man(man::ManArgs),
@@ -53,6 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profile(args) => profile::run(args),
         Command::Proxy(args) => proxy::run(*args),
         Command::Await(args) => await_ready::run(args),
+        Command::Stat(args) => stat::run(args),
+        Command::Routes(args) => routes::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::TestServer(args) => test_server::run(args),

@@ -15,4 +15,5 @@ pub mod proxy;
 pub mod registry;
 pub mod stats;
 pub mod testsvc;
+pub mod viz;
 pub mod yaml;

@@ -39,3 +39,50 @@ fn parse_cluster_domain(s: &str) -> Result<String, String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     parse_go_duration(s).map_err(|e| e.to_string())
 }
+
+/// How viz commands print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VizOutput {
+    /// A table, as Linkerd prints it
+    Table,
+    /// A table with more columns
+    Wide,
+    /// JSON, for jq
+    Json,
+}
+
+/// The flags every viz command shares.
+#[derive(Debug, Clone, Args)]
+pub struct VizArgs {
+    /// Namespace of the resources
+    #[arg(short = 'n', long = "namespace", default_value = "default", env = "MESH_NAMESPACE", value_parser = parse_namespace)]
+    pub namespace: String,
+
+    /// Look in every namespace
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+
+    /// Only traffic from this resource (e.g. deploy/vote-bot)
+    #[arg(long, value_name = "RESOURCE", conflicts_with = "to")]
+    pub from: Option<String>,
+
+    /// Only traffic to this resource, as its callers saw it (e.g. deploy/voting)
+    #[arg(long, value_name = "RESOURCE")]
+    pub to: Option<String>,
+
+    /// How far back to look (e.g. 10s, 1m, 10m, 1h)
+    #[arg(short = 't', long = "time-window", value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub window: Duration,
+
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: VizOutput,
+
+    /// Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
+    #[arg(long, value_name = "DIR", env = "MESH_REGISTRY")]
+    pub registry: Option<std::path::PathBuf>,
+
+    /// Ask this proxy admin address instead of the registry (repeatable)
+    #[arg(long = "proxy-admin", value_name = "ADDR")]
+    pub proxy_admin: Vec<std::net::SocketAddr>,
+}

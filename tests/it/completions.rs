@@ -3,7 +3,7 @@
 use crate::harness::{fixture, run};
 
 /// (arguments to `mesh`, committed file).
-const GENERATED: [(&[&str], &str); 8] = [
+const GENERATED: [(&[&str], &str); 10] = [
     (&["completions", "bash"], "completions/mesh.bash"),
     (&["completions", "zsh"], "completions/_mesh"),
     (&["completions", "fish"], "completions/mesh.fish"),
@@ -12,6 +12,8 @@ const GENERATED: [(&[&str], &str); 8] = [
     (&["man", "profile"], "docs/man/mesh-profile.1"),
     (&["man", "proxy"], "docs/man/mesh-proxy.1"),
     (&["man", "await"], "docs/man/mesh-await.1"),
+    (&["man", "stat"], "docs/man/mesh-stat.1"),
+    (&["man", "routes"], "docs/man/mesh-routes.1"),
 ];
 
 #[test]

@@ -37,3 +37,13 @@ fn proxy_help() {
 fn await_help() {
     insta::assert_snapshot!(help(&["await", "--help"]));
 }
+
+#[test]
+fn stat_help() {
+    insta::assert_snapshot!(help(&["stat", "--help"]));
+}
+
+#[test]
+fn routes_help() {
+    insta::assert_snapshot!(help(&["routes", "--help"]));
+}

@@ -17,3 +17,4 @@ mod proxy_tcp;
 mod proxy_traffic;
 mod reference;
 mod testsvc;
+mod viz;

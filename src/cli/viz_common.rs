@@ -1,0 +1,92 @@
+//! What `mesh stat` and `mesh routes` share: from flags to the proxies' answers.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+
+use super::args::VizArgs;
+use crate::viz::model::Query;
+use crate::viz::resource::{parse_one, parse_resources};
+use crate::viz::source::{self, ProxyStats};
+
+/// The query the flags and resource words ask for.
+pub fn query(args: &VizArgs, resources: &[String]) -> anyhow::Result<Query> {
+    let parse = |r: &Option<String>| {
+        r.as_deref()
+            .map(parse_one)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+    };
+    Ok(Query {
+        resources: parse_resources(resources).map_err(anyhow::Error::msg)?,
+        namespace: (!args.all_namespaces).then(|| args.namespace.clone()),
+        from: parse(&args.from).context("--from")?,
+        to: parse(&args.to).context("--to")?,
+    })
+}
+
+/// Finds the proxies concerned and fetches their windows; fails with what to do when there are none.
+pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    if !args.proxy_admin.is_empty() {
+        let proxies = args.proxy_admin.iter().map(|a| (*a, None)).collect();
+        return Ok(runtime.block_on(source::fetch(proxies, args.window)));
+    }
+    let dir = args
+        .registry
+        .clone()
+        .unwrap_or_else(crate::registry::default_dir);
+    // With --from/--to the peer's proxies matter too only as labels; the resource's own are asked.
+    let proxies: Vec<_> = source::registered(&dir)
+        .into_iter()
+        .filter(|(_, id)| query.resources.iter().any(|r| r.matches(id)))
+        .filter(|(_, id)| {
+            query
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| *ns == id.namespace)
+                || query
+                    .resources
+                    .iter()
+                    .any(|r| r.kind == crate::viz::resource::ResourceKind::Namespace)
+        })
+        .map(|(r, id)| (r.admin, Some(id)))
+        .collect();
+    if proxies.is_empty() {
+        bail!("{}", nothing_found(query, &dir));
+    }
+    Ok(runtime.block_on(source::fetch(proxies, args.window)))
+}
+
+fn nothing_found(query: &Query, dir: &Path) -> String {
+    let what: Vec<String> = query.resources.iter().map(ToString::to_string).collect();
+    let scope = query
+        .namespace
+        .as_ref()
+        .map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
+    format!(
+        "no proxies registered for {} in {scope} (registry {}): start the workload's proxy with \
+         `mesh proxy --workload KIND/NAME -n NAMESPACE`, pass -n or -A, or point --registry at the \
+         proxies' registry",
+        what.join(", "),
+        dir.display()
+    )
+}
+
+/// Prints a footnote for each proxy that did not answer; true when all did.
+pub fn report_unreachable(proxies: &[ProxyStats]) -> bool {
+    let mut all = true;
+    for p in proxies {
+        if let Err(e) = &p.stats {
+            all = false;
+            eprintln!(
+                "mesh: proxy {} ({} in {}) did not answer: {e}",
+                p.admin, p.identity.workload, p.identity.namespace
+            );
+        }
+    }
+    all
+}

@@ -1,0 +1,14 @@
+//! What operators ask of the mesh: `mesh stat`, `mesh routes`.
+//!
+//! ```text
+//! resource selector ──► source (proxies' /stats) ──► Stats model ──► table | wide | json
+//! ```
+//!
+//! [`resource`] parses selectors; [`source`] finds proxies (the local registry, or admin addresses)
+//! and fetches their windows; [`model`] sums them into rows; [`print`] formats rows. Nothing here
+//! knows about clap.
+
+pub mod model;
+pub mod print;
+pub mod resource;
+pub mod source;

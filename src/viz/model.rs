@@ -1,0 +1,213 @@
+//! The Stats model every source fills and every printer reads: rows per resource (`mesh stat`)
+//! and per route (`mesh routes`), summed over the proxies that belong to each.
+
+use std::collections::BTreeMap;
+
+use crate::identity::Identity;
+use crate::stats::{
+    Direction, HttpStats, LatencyHistogram, PeerSide, ResponseStats, WorkloadRef, LATENCY_BOUNDS_MS,
+};
+use crate::viz::resource::{Resource, ResourceKind};
+use crate::viz::source::ProxyStats;
+
+/// What to show: the resources, the namespace scope, and an optional peer.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub resources: Vec<Resource>,
+    /// `None`: every namespace (`-A`).
+    pub namespace: Option<String>,
+    /// Only traffic from this peer (inbound side).
+    pub from: Option<Resource>,
+    /// Only traffic to this peer (outbound side, what the callers saw).
+    pub to: Option<Resource>,
+}
+
+/// HTTP responses summed over proxies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Traffic {
+    pub success: u64,
+    pub failure: u64,
+    /// Responses per second (each proxy's count over the span its numbers cover, summed).
+    pub rps: f64,
+    pub latency: LatencyHistogram,
+}
+
+impl Traffic {
+    fn add(&mut self, r: &ResponseStats, seconds: f64) {
+        self.success += r.success;
+        self.failure += r.failure;
+        self.rps += (r.success + r.failure) as f64 / seconds;
+        self.latency.add(&r.latency_ms);
+    }
+
+    /// Responses counted.
+    pub fn total(&self) -> u64 {
+        self.success + self.failure
+    }
+
+    /// The fraction of successes; `None` without traffic.
+    pub fn success_rate(&self) -> Option<f64> {
+        (self.total() > 0).then(|| self.success as f64 / self.total() as f64)
+    }
+
+    /// A latency quantile in milliseconds (interpolated as Prometheus does); `None` without traffic.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.latency.quantile(q, &LATENCY_BOUNDS_MS)
+    }
+}
+
+/// One row of `mesh stat`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatRow {
+    pub namespace: String,
+    pub kind: ResourceKind,
+    pub name: String,
+    /// Proxies that answered, of those found.
+    pub meshed: usize,
+    pub total: usize,
+    pub http: Traffic,
+    pub tcp_open: u64,
+    pub read_rate: f64,
+    pub write_rate: f64,
+}
+
+/// One row of `mesh routes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteRow {
+    pub route: String,
+    pub authority: String,
+    /// What callers saw.
+    pub effective: Traffic,
+    /// Every try (differs from `effective` when the caller's proxy retried).
+    pub actual: Traffic,
+}
+
+impl Query {
+    /// The row a proxy counts in for `resource`, if it is in scope.
+    fn row_of(&self, resource: &Resource, id: &Identity) -> Option<String> {
+        let in_scope = resource.kind == ResourceKind::Namespace
+            || self.namespace.as_ref().is_none_or(|ns| *ns == id.namespace);
+        in_scope.then(|| resource.row_of(id)).flatten()
+    }
+
+    /// Whether an HTTP series belongs to what is asked: inbound by default; with `--from`, inbound
+    /// from that peer; with `--to`, outbound to it.
+    fn selects(&self, direction: Direction, peer: Option<&WorkloadRef>) -> bool {
+        let peer_is = |r: &Resource| peer.and_then(identity_of).is_some_and(|id| r.matches(&id));
+        match (&self.from, &self.to) {
+            (None, None) => direction == Direction::Inbound,
+            (Some(from), _) => direction == Direction::Inbound && peer_is(from),
+            (None, Some(to)) => direction == Direction::Outbound && peer_is(to),
+        }
+    }
+}
+
+fn identity_of(w: &WorkloadRef) -> Option<Identity> {
+    Some(Identity {
+        namespace: w.namespace.clone(),
+        workload: w.workload.parse().ok()?,
+        pod: w.pod.clone(),
+    })
+}
+
+/// The rows of `mesh stat`, sorted by namespace and name.
+pub fn stat_rows(query: &Query, proxies: &[ProxyStats]) -> Vec<StatRow> {
+    let mut rows: BTreeMap<(String, ResourceKind, String), StatRow> = BTreeMap::new();
+    for resource in &query.resources {
+        for p in proxies {
+            let Some(name) = query.row_of(resource, &p.identity) else {
+                continue;
+            };
+            let namespace = match resource.kind {
+                ResourceKind::Namespace => String::new(),
+                _ => p.identity.namespace.clone(),
+            };
+            let row = rows
+                .entry((namespace.clone(), resource.kind, name.clone()))
+                .or_insert_with(|| StatRow {
+                    namespace: if resource.kind == ResourceKind::Namespace {
+                        name.clone()
+                    } else {
+                        namespace
+                    },
+                    kind: resource.kind,
+                    name,
+                    meshed: 0,
+                    total: 0,
+                    http: Traffic::default(),
+                    tcp_open: 0,
+                    read_rate: 0.0,
+                    write_rate: 0.0,
+                });
+            row.total += 1;
+            let Ok(report) = &p.stats else { continue };
+            row.meshed += 1;
+            let seconds = report.window.covered_seconds.max(0.001);
+            for h in report
+                .http
+                .iter()
+                .filter(|h| query.selects(h.direction, h.peer.as_ref()))
+            {
+                row.http.add(&h.responses, seconds);
+            }
+            let (direction, side) = match query.to {
+                Some(_) => (Direction::Outbound, PeerSide::Dst),
+                None => (Direction::Inbound, PeerSide::Src),
+            };
+            for t in report
+                .tcp
+                .iter()
+                .filter(|t| t.direction == direction && t.peer_side == side)
+            {
+                if query.to.is_some() && !query.selects(t.direction, t.peer.as_ref()) {
+                    continue;
+                }
+                row.tcp_open += t.open;
+                row.read_rate += t.read_bytes as f64 / seconds;
+                row.write_rate += t.write_bytes as f64 / seconds;
+            }
+        }
+    }
+    rows.into_values().collect()
+}
+
+/// The rows of `mesh routes`, by resource (`deploy/web`), routes sorted with `[DEFAULT]` last.
+pub fn route_rows(query: &Query, proxies: &[ProxyStats]) -> BTreeMap<String, Vec<RouteRow>> {
+    let mut out: BTreeMap<String, BTreeMap<(bool, String, String), RouteRow>> = BTreeMap::new();
+    for resource in &query.resources {
+        for p in proxies {
+            let Some(name) = query.row_of(resource, &p.identity) else {
+                continue;
+            };
+            let routes = out
+                .entry(format!("{}/{name}", resource.kind.short()))
+                .or_default();
+            let Ok(report) = &p.stats else { continue };
+            let seconds = report.window.covered_seconds.max(0.001);
+            for h in report
+                .http
+                .iter()
+                .filter(|h| query.selects(h.direction, h.peer.as_ref()))
+            {
+                add_route(routes, h, seconds);
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(k, v)| (k, v.into_values().collect()))
+        .collect()
+}
+
+fn add_route(routes: &mut BTreeMap<(bool, String, String), RouteRow>, h: &HttpStats, seconds: f64) {
+    let default = h.route == crate::profile::matcher::DEFAULT_ROUTE;
+    let row = routes
+        .entry((default, h.route.clone(), h.authority.clone()))
+        .or_insert_with(|| RouteRow {
+            route: h.route.clone(),
+            authority: h.authority.clone(),
+            effective: Traffic::default(),
+            actual: Traffic::default(),
+        });
+    row.effective.add(&h.responses, seconds);
+    row.actual.add(&h.actual_responses, seconds);
+}

@@ -1,0 +1,195 @@
+//! Resource selectors, as operators type them: `deploy`, `deploy/web`, `deploy web voting`,
+//! `po/web-0`, `ns/emojivoto`, `sts`, … — the words `kubectl` and Linkerd use.
+
+use std::fmt;
+
+use crate::identity::{Identity, WorkloadKind};
+
+/// What kind of thing a row is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKind {
+    Namespace,
+    Workload(WorkloadKind),
+}
+
+/// One selector: a kind, and a name unless it means all of that kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub kind: ResourceKind,
+    pub name: Option<String>,
+}
+
+/// Kinds accepted, for error messages.
+const ACCEPTED: &str =
+    "ns, deploy, sts, ds, job, rs or po (e.g. deploy/web, po/web-0, ns/emojivoto)";
+
+impl ResourceKind {
+    /// Parses a kind word (`deploy`, `deployments`, `ns`, …).
+    pub fn parse(word: &str) -> Result<Self, String> {
+        match word.to_ascii_lowercase().as_str() {
+            "ns" | "namespace" | "namespaces" => Ok(ResourceKind::Namespace),
+            other => WorkloadKind::parse(other)
+                .map(ResourceKind::Workload)
+                .ok_or_else(|| match other {
+                    "svc" | "service" | "services" => format!(
+                        "{word:?}: services are not a resource here yet (mesh has no Kubernetes API); \
+                         use the workload behind it, one of {ACCEPTED}"
+                    ),
+                    _ => format!("unknown resource type {word:?}: expected one of {ACCEPTED}"),
+                }),
+        }
+    }
+
+    /// The word used in output (`namespace`, `deployment`, `pod`), as Linkerd's JSON does.
+    pub fn word(self) -> &'static str {
+        match self {
+            ResourceKind::Namespace => "namespace",
+            ResourceKind::Workload(WorkloadKind::Deployment) => "deployment",
+            ResourceKind::Workload(WorkloadKind::StatefulSet) => "statefulset",
+            ResourceKind::Workload(WorkloadKind::DaemonSet) => "daemonset",
+            ResourceKind::Workload(WorkloadKind::Job) => "job",
+            ResourceKind::Workload(WorkloadKind::ReplicaSet) => "replicaset",
+            ResourceKind::Workload(WorkloadKind::Pod) => "pod",
+        }
+    }
+
+    /// The short word (`deploy`), for `type/name` keys.
+    pub fn short(self) -> &'static str {
+        match self {
+            ResourceKind::Namespace => "ns",
+            ResourceKind::Workload(k) => k.short(),
+        }
+    }
+}
+
+impl Resource {
+    /// The name of the row a proxy of `identity` counts in, if this selector covers it.
+    pub fn row_of(&self, identity: &Identity) -> Option<String> {
+        let name = match self.kind {
+            ResourceKind::Namespace => identity.namespace.clone(),
+            ResourceKind::Workload(WorkloadKind::Pod) => identity.pod.clone(),
+            ResourceKind::Workload(kind) if identity.workload.kind == kind => {
+                identity.workload.name.clone()
+            }
+            ResourceKind::Workload(_) => return None,
+        };
+        match &self.name {
+            Some(wanted) if *wanted != name => None,
+            _ => Some(name),
+        }
+    }
+
+    /// Whether a proxy of `identity` belongs to this resource.
+    pub fn matches(&self, identity: &Identity) -> bool {
+        self.row_of(identity).is_some()
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{}/{n}", self.kind.short()),
+            None => f.write_str(self.kind.short()),
+        }
+    }
+}
+
+/// Parses `TYPE`, `TYPE/NAME`, `TYPE/NAME TYPE/NAME…` or `TYPE NAME NAME…`.
+pub fn parse_resources(args: &[String]) -> Result<Vec<Resource>, String> {
+    let Some(first) = args.first() else {
+        return Err(format!("give a resource: one of {ACCEPTED}"));
+    };
+    if !first.contains('/') {
+        let kind = ResourceKind::parse(first)?;
+        if args.len() == 1 {
+            return Ok(vec![Resource { kind, name: None }]);
+        }
+        return args[1..]
+            .iter()
+            .map(|name| {
+                if name.contains('/') {
+                    Err(format!("{name:?}: after a type, give plain names (deploy web voting), or use TYPE/NAME everywhere"))
+                } else {
+                    Ok(Resource { kind, name: Some(name.clone()) })
+                }
+            })
+            .collect();
+    }
+    args.iter().map(|a| parse_one(a)).collect()
+}
+
+/// Parses one `TYPE` or `TYPE/NAME`.
+pub fn parse_one(arg: &str) -> Result<Resource, String> {
+    match arg.split_once('/') {
+        Some((kind, name)) if !name.is_empty() && !name.contains('/') => Ok(Resource {
+            kind: ResourceKind::parse(kind)?,
+            name: Some(name.to_string()),
+        }),
+        Some(_) => Err(format!("{arg:?}: expected TYPE/NAME, e.g. deploy/web")),
+        None => Ok(Resource {
+            kind: ResourceKind::parse(arg)?,
+            name: None,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn selectors_parse_in_every_form() {
+        let web = Resource {
+            kind: ResourceKind::Workload(WorkloadKind::Deployment),
+            name: Some("web".into()),
+        };
+        assert_eq!(
+            parse_resources(&args("deploy/web")).unwrap(),
+            vec![web.clone()]
+        );
+        assert_eq!(
+            parse_resources(&args("deployments web voting"))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            parse_resources(&args("ns")).unwrap()[0].kind,
+            ResourceKind::Namespace
+        );
+        assert!(parse_resources(&args("cm/x"))
+            .unwrap_err()
+            .contains("unknown resource type"));
+        assert!(parse_resources(&args("svc/web"))
+            .unwrap_err()
+            .contains("services"));
+        assert!(parse_resources(&[]).is_err());
+    }
+
+    #[test]
+    fn rows_follow_the_kind() {
+        let id = Identity {
+            namespace: "emojivoto".into(),
+            workload: "deploy/web".parse().unwrap(),
+            pod: "web-0".into(),
+        };
+        assert_eq!(
+            parse_one("deploy").unwrap().row_of(&id).as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            parse_one("po").unwrap().row_of(&id).as_deref(),
+            Some("web-0")
+        );
+        assert_eq!(
+            parse_one("ns").unwrap().row_of(&id).as_deref(),
+            Some("emojivoto")
+        );
+        assert_eq!(parse_one("sts").unwrap().row_of(&id), None);
+        assert_eq!(parse_one("deploy/voting").unwrap().row_of(&id), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! The embedded source: the proxies themselves. Proxies are found in the local registry (or
+//! named with `--proxy-admin`), and their `/stats?window=…` is fetched concurrently, each with a
+//! timeout; a proxy that does not answer is reported, not fatal.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::identity::Identity;
+use crate::registry::{read_records, ProxyRecord};
+use crate::stats::{StatsReport, STATS_VERSION};
+
+/// Proxies asked at once at most.
+pub const MAX_CONCURRENT: usize = 32;
+/// Longest wait for one proxy's answer.
+pub const PROXY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest `/stats` answer read.
+const MAX_ANSWER: usize = 16 << 20;
+
+/// One proxy and what it said.
+#[derive(Debug)]
+pub struct ProxyStats {
+    pub admin: SocketAddr,
+    /// Who the registry (or the proxy itself) says it is.
+    pub identity: Identity,
+    pub stats: Result<StatsReport, String>,
+}
+
+/// The registry's proxies, with their identities (records that do not parse are skipped).
+pub fn registered(dir: &Path) -> Vec<(ProxyRecord, Identity)> {
+    read_records(dir)
+        .into_iter()
+        .filter_map(|r| r.identity().map(|id| (r, id)))
+        .collect()
+}
+
+/// Fetches `/stats?window=…` from every admin address, at most [`MAX_CONCURRENT`] at a time.
+/// `identities` are used when known (the registry's); a proxy named only by address is known by
+/// what it reports.
+pub async fn fetch(
+    proxies: Vec<(SocketAddr, Option<Identity>)>,
+    window: Duration,
+) -> Vec<ProxyStats> {
+    let client = match reqwest::Client::builder()
+        .timeout(PROXY_TIMEOUT)
+        .no_proxy()
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return proxies
+                .into_iter()
+                .map(|(admin, id)| ProxyStats {
+                    admin,
+                    identity: id.unwrap_or_else(unknown),
+                    stats: Err(format!("no HTTP client: {e}")),
+                })
+                .collect()
+        }
+    };
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (admin, id)) in proxies.into_iter().enumerate() {
+        let (client, permits) = (client.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let stats = one(&client, admin, window).await;
+            let identity = match (&stats, id) {
+                (_, Some(id)) => id,
+                (Ok(report), None) => identity_of(report),
+                (Err(_), None) => unknown(),
+            };
+            (
+                i,
+                ProxyStats {
+                    admin,
+                    identity,
+                    stats,
+                },
+            )
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(r) = done {
+            out.push(r);
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+async fn one(
+    client: &reqwest::Client,
+    admin: SocketAddr,
+    window: Duration,
+) -> Result<StatsReport, String> {
+    let url = format!("http://{admin}/stats?window={}ms", window.as_millis());
+    let resp = client.get(&url).send().await.map_err(|e| describe(&e))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        return Err(format!("{status}: {}", text.trim()));
+    }
+    let body = resp.bytes().await.map_err(|e| describe(&e))?;
+    if body.len() > MAX_ANSWER {
+        return Err(format!("answer over {MAX_ANSWER} bytes"));
+    }
+    let report: StatsReport =
+        serde_json::from_slice(&body).map_err(|e| format!("not a /stats answer: {e}"))?;
+    if report.version != STATS_VERSION {
+        return Err(format!(
+            "/stats version {} (this mesh reads version {STATS_VERSION}): use the same mesh release",
+            report.version
+        ));
+    }
+    Ok(report)
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("no answer within {PROXY_TIMEOUT:?}")
+    } else if e.is_connect() {
+        "connection refused (is the proxy still running?)".to_string()
+    } else {
+        e.to_string()
+    }
+}
+
+fn identity_of(report: &StatsReport) -> Identity {
+    Identity {
+        namespace: report.identity.namespace.clone(),
+        workload: report
+            .identity
+            .workload
+            .parse()
+            .unwrap_or_else(|_| unknown().workload),
+        pod: report.identity.pod.clone(),
+    }
+}
+
+fn unknown() -> Identity {
+    Identity {
+        namespace: "unknown".into(),
+        workload: "po/unknown".parse().expect("a valid workload"),
+        pod: "unknown".into(),
+    }
+}
