@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
             [CompletionResult]::new('routes', 'routes', [CompletionResultType]::ParameterValue, 'Show success rate, request rate and latency per route')
+            [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Show which resources of a type send requests or connections to which')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
             [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
@@ -148,6 +149,25 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mesh;edges' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the resources')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the resources')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Only traffic from this resource (e.g. deploy/vote-bot)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h)')
+            [CompletionResult]::new('--time-window', '--time-window', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
+            [CompletionResult]::new('--proxy-admin', '--proxy-admin', [CompletionResultType]::ParameterName, 'Ask this proxy admin address instead of the registry (repeatable)')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Look in every namespace')
+            [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'Look in every namespace')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mesh;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -178,6 +198,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
             [CompletionResult]::new('routes', 'routes', [CompletionResultType]::ParameterValue, 'Show success rate, request rate and latency per route')
+            [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Show which resources of a type send requests or connections to which')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
             [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
@@ -201,6 +222,9 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;routes' {
+            break
+        }
+        'mesh;help;edges' {
             break
         }
         'mesh;help;completions' {

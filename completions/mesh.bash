@@ -22,6 +22,9 @@ _mesh() {
             mesh,completions)
                 cmd="mesh__subcmd__completions"
                 ;;
+            mesh,edges)
+                cmd="mesh__subcmd__edges"
+                ;;
             mesh,help)
                 cmd="mesh__subcmd__help"
                 ;;
@@ -48,6 +51,9 @@ _mesh() {
                 ;;
             mesh__subcmd__help,completions)
                 cmd="mesh__subcmd__help__subcmd__completions"
+                ;;
+            mesh__subcmd__help,edges)
+                cmd="mesh__subcmd__help__subcmd__edges"
                 ;;
             mesh__subcmd__help,help)
                 cmd="mesh__subcmd__help__subcmd__help"
@@ -92,7 +98,7 @@ _mesh() {
 
     case "${cmd}" in
         mesh)
-            opts="-h -V --help --version profile proxy await stat routes completions man test-server help"
+            opts="-h -V --help --version profile proxy await stat routes edges completions man test-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -141,8 +147,62 @@ _mesh() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mesh__subcmd__edges)
+            opts="-n -A -t -o -h -V --namespace --all-namespaces --from --to --time-window --output --registry --proxy-admin --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --time-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mesh__subcmd__help)
-            opts="profile proxy await stat routes completions man test-server help"
+            opts="profile proxy await stat routes edges completions man test-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,6 +230,20 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__help__subcmd__edges)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -31,6 +31,7 @@ complete -c mesh -n "__fish_mesh_needs_command" -f -a "proxy" -d 'Run the sideca
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
@@ -101,6 +102,18 @@ complete -c mesh -n "__fish_mesh_using_subcommand routes" -l proxy-admin -d 'Ask
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s A -l all-namespaces -d 'Look in every namespace'
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -s n -l namespace -d 'Namespace of the resources' -r
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -l from -d 'Only traffic from this resource (e.g. deploy/vote-bot)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -l to -d 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -s o -l output -d 'Output format' -r -f -a "table\t'A table, as Linkerd prints it'
+wide\t'A table with more columns'
+json\t'JSON, for jq'"
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -l proxy-admin -d 'Ask this proxy admin address instead of the registry (repeatable)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -s A -l all-namespaces -d 'Look in every namespace'
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand man" -s h -l help -d 'Print help'
@@ -110,13 +123,14 @@ complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l grpc -d 'Serve
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l delay -d 'Delay every answer by this much (a slow replica), e.g. 50ms' -r
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes completions man test-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'

@@ -5,6 +5,7 @@ pub mod args;
 pub mod await_ready;
 mod child;
 pub mod completions;
+pub mod edges;
 pub mod man;
 pub mod profile;
 pub mod proxy;
@@ -35,6 +36,7 @@ pub enum Command {
     Await(await_ready::AwaitArgs),
     Stat(stat::StatArgs),
     Routes(routes::RoutesArgs),
+    Edges(edges::EdgesArgs),
     Completions(completions::CompletionsArgs),
     #[command(hide = true)]
     Man(man::ManArgs),
@@ -60,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Await(args) => await_ready::run(args),
         Command::Stat(args) => stat::run(args),
         Command::Routes(args) => routes::run(args),
+        Command::Edges(args) => edges::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::TestServer(args) => test_server::run(args),

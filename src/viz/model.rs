@@ -211,3 +211,57 @@ fn add_route(routes: &mut BTreeMap<(bool, String, String), RouteRow>, h: &HttpSt
     row.effective.add(&h.responses, seconds);
     row.actual.add(&h.actual_responses, seconds);
 }
+
+/// One edge of `mesh edges`: traffic from one resource to another.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Edge {
+    pub src: String,
+    pub src_namespace: String,
+    pub dst: String,
+    pub dst_namespace: String,
+}
+
+/// The edges between resources of the queried kinds, seen by either end's proxy.
+pub fn edges(query: &Query, proxies: &[ProxyStats]) -> Vec<Edge> {
+    let mut out = std::collections::BTreeSet::new();
+    for resource in &query.resources {
+        let row = |id: &Identity| {
+            query
+                .row_of(resource, id)
+                .map(|name| (name, id.namespace.clone()))
+        };
+        for p in proxies {
+            let Some(me) = row(&p.identity) else { continue };
+            let Ok(report) = &p.stats else { continue };
+            let peers = report
+                .http
+                .iter()
+                .filter_map(|h| Some((h.direction, h.peer.as_ref()?)))
+                .chain(
+                    report
+                        .tcp
+                        .iter()
+                        .filter_map(|t| Some((t.direction, t.peer.as_ref()?))),
+                );
+            for (direction, peer) in peers {
+                // A peer outside the scope still counts: edges cross namespaces.
+                let Some(peer) = identity_of(peer)
+                    .and_then(|id| resource.row_of(&id).map(|n| (n, id.namespace)))
+                else {
+                    continue;
+                };
+                let (src, dst) = match direction {
+                    Direction::Outbound => (me.clone(), peer),
+                    Direction::Inbound => (peer, me.clone()),
+                };
+                out.insert(Edge {
+                    src: src.0,
+                    src_namespace: src.1,
+                    dst: dst.0,
+                    dst_namespace: dst.1,
+                });
+            }
+        }
+    }
+    out.into_iter().collect()
+}

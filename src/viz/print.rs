@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table, TableComponent};
 use serde::Serialize;
 
-use super::model::{RouteRow, StatRow, Traffic};
+use super::model::{Edge, RouteRow, StatRow, Traffic};
 use super::resource::ResourceKind;
 
 /// A table with Linkerd's layout.
@@ -378,4 +378,62 @@ mod tests {
         );
         assert_eq!(service("127.0.0.1:8080"), "127.0.0.1:8080");
     }
+}
+
+/// Why an edge is not secured: mesh has no mTLS yet, so peers are known but not authenticated.
+pub const NO_TLS_REASON: &str = "no identity";
+
+/// `mesh edges` as a table (`wide` adds the — empty until mTLS — identities).
+pub fn edges_table(edges: &[Edge], wide: bool) -> String {
+    let mut header = vec!["SRC", "DST", "SRC_NS", "DST_NS"];
+    if wide {
+        header.extend(["CLIENT_ID", "SERVER_ID"]);
+    }
+    header.push("SECURED");
+    let body = edges
+        .iter()
+        .map(|e| {
+            let mut cells = vec![
+                e.src.clone(),
+                e.dst.clone(),
+                e.src_namespace.clone(),
+                e.dst_namespace.clone(),
+            ];
+            if wide {
+                cells.extend(["-".to_string(), "-".to_string()]);
+            }
+            cells.push(format!("not secured: {NO_TLS_REASON}"));
+            cells
+        })
+        .collect();
+    table(&header, body, header.len())
+}
+
+/// One `mesh edges -o json` row.
+#[derive(Debug, Serialize)]
+pub struct EdgeJson<'a> {
+    pub src: &'a str,
+    pub src_namespace: &'a str,
+    pub dst: &'a str,
+    pub dst_namespace: &'a str,
+    pub client_id: &'a str,
+    pub server_id: &'a str,
+    pub no_tls_reason: &'a str,
+}
+
+/// `mesh edges -o json`.
+pub fn edges_json(edges: &[Edge]) -> String {
+    let rows: Vec<EdgeJson> = edges
+        .iter()
+        .map(|e| EdgeJson {
+            src: &e.src,
+            src_namespace: &e.src_namespace,
+            dst: &e.dst,
+            dst_namespace: &e.dst_namespace,
+            client_id: "",
+            server_id: "",
+            no_tls_reason: NO_TLS_REASON,
+        })
+        .collect();
+    json(&rows)
 }

@@ -3,7 +3,7 @@
 use crate::harness::{fixture, run};
 
 /// (arguments to `mesh`, committed file).
-const GENERATED: [(&[&str], &str); 10] = [
+const GENERATED: [(&[&str], &str); 11] = [
     (&["completions", "bash"], "completions/mesh.bash"),
     (&["completions", "zsh"], "completions/_mesh"),
     (&["completions", "fish"], "completions/mesh.fish"),
@@ -14,6 +14,7 @@ const GENERATED: [(&[&str], &str); 10] = [
     (&["man", "await"], "docs/man/mesh-await.1"),
     (&["man", "stat"], "docs/man/mesh-stat.1"),
     (&["man", "routes"], "docs/man/mesh-routes.1"),
+    (&["man", "edges"], "docs/man/mesh-edges.1"),
 ];
 
 #[test]

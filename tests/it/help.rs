@@ -47,3 +47,8 @@ fn stat_help() {
 fn routes_help() {
     insta::assert_snapshot!(help(&["routes", "--help"]));
 }
+
+#[test]
+fn edges_help() {
+    insta::assert_snapshot!(help(&["edges", "--help"]));
+}

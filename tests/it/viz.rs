@@ -191,6 +191,26 @@ async fn stat_and_routes_report_exactly_the_traffic_sent() {
     // POST, /api/vote, voting-svc, EFFECTIVE_SUCCESS, EFFECTIVE_RPS, ACTUAL_SUCCESS, …
     assert_eq!(vote[3], "100.00%");
     assert_eq!(vote[5], "50.51%", "50 of 99 tries succeeded");
+
+    // Edges: web calls voting; both proxies saw it, one edge.
+    let (code, out, _) = viz(
+        &registry,
+        &["edges", "deploy", "-n", "emojivoto", "-o", "json"],
+    )
+    .await;
+    assert_eq!(code, 0);
+    let edges: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(edges.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(
+        (edges[0]["src"].as_str(), edges[0]["dst"].as_str()),
+        (Some("web"), Some("voting"))
+    );
+    assert_eq!(edges[0]["no_tls_reason"], "no identity");
+    let (_, table, _) = viz(&registry, &["edges", "deploy", "-n", "emojivoto"]).await;
+    assert_eq!(
+        table,
+        "SRC   DST      SRC_NS      DST_NS      SECURED                 \nweb   voting   emojivoto   emojivoto   not secured: no identity\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
