@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
             [CompletionResult]::new('routes', 'routes', [CompletionResultType]::ParameterValue, 'Show success rate, request rate and latency per route')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Show which resources of a type send requests or connections to which')
+            [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Watch live requests and responses through the proxies of a resource')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
             [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
@@ -168,6 +169,28 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mesh;tap' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the resource')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the resource')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Only requests whose path starts with this')
+            [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only requests with this HTTP method')
+            [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'Only requests for this authority')
+            [CompletionResult]::new('--direction', '--direction', [CompletionResultType]::ParameterName, 'Only requests this side of the proxies saw')
+            [CompletionResult]::new('--max-rps', '--max-rps', [CompletionResultType]::ParameterName, 'Requests per second shown at most, split evenly over the proxies tapped')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry directory to find proxies in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
+            [CompletionResult]::new('--proxy-admin', '--proxy-admin', [CompletionResultType]::ParameterName, 'Tap the proxy with this admin address instead of looking in the registry (repeatable)')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Tap the resource in every namespace')
+            [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'Tap the resource in every namespace')
+            [CompletionResult]::new('--headers', '--headers', [CompletionResultType]::ParameterName, 'Include request header values (JSON output)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mesh;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -199,6 +222,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
             [CompletionResult]::new('routes', 'routes', [CompletionResultType]::ParameterValue, 'Show success rate, request rate and latency per route')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Show which resources of a type send requests or connections to which')
+            [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Watch live requests and responses through the proxies of a resource')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
             [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
@@ -225,6 +249,9 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;edges' {
+            break
+        }
+        'mesh;help;tap' {
             break
         }
         'mesh;help;completions' {

@@ -32,6 +32,7 @@ complete -c mesh -n "__fish_mesh_needs_command" -f -a "await" -d 'Wait until the
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "routes" -d 'Show success rate, request rate and latency per route'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
@@ -114,6 +115,22 @@ complete -c mesh -n "__fish_mesh_using_subcommand edges" -l proxy-admin -d 'Ask 
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s A -l all-namespaces -d 'Look in every namespace'
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -s n -l namespace -d 'Namespace of the resource' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l to -d 'Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l path -d 'Only requests whose path starts with this' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l method -d 'Only requests with this HTTP method' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l authority -d 'Only requests for this authority' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l direction -d 'Only requests this side of the proxies saw' -r -f -a "in\t''
+out\t''"
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l max-rps -d 'Requests per second shown at most, split evenly over the proxies tapped' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -s o -l output -d 'Output format' -r -f -a "text\t'One line per event, as `linkerd viz tap` prints them'
+json\t'One pretty-printed JSON object per event'"
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l registry -d 'Local registry directory to find proxies in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l proxy-admin -d 'Tap the proxy with this admin address instead of looking in the registry (repeatable)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -s A -l all-namespaces -d 'Tap the resource in every namespace'
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l headers -d 'Include request header values (JSON output)'
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand man" -s h -l help -d 'Print help'
@@ -123,14 +140,15 @@ complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l grpc -d 'Serve
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l delay -d 'Delay every answer by this much (a slow replica), e.g. 50ms' -r
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges completions man test-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy await stat routes edges tap completions man test-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'

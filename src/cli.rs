@@ -12,6 +12,7 @@ pub mod proxy;
 pub mod routes;
 mod signal;
 pub mod stat;
+pub mod tap;
 pub mod test_server;
 mod viz_common;
 
@@ -37,6 +38,7 @@ pub enum Command {
     Stat(stat::StatArgs),
     Routes(routes::RoutesArgs),
     Edges(edges::EdgesArgs),
+    Tap(tap::TapArgs),
     Completions(completions::CompletionsArgs),
     #[command(hide = true)]
     Man(man::ManArgs),
@@ -63,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stat(args) => stat::run(args),
         Command::Routes(args) => routes::run(args),
         Command::Edges(args) => edges::run(args),
+        Command::Tap(args) => tap::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::TestServer(args) => test_server::run(args),

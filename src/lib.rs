@@ -14,6 +14,7 @@ pub mod profile;
 pub mod proxy;
 pub mod registry;
 pub mod stats;
+pub mod tap_event;
 pub mod testsvc;
 pub mod viz;
 pub mod yaml;

@@ -3,6 +3,7 @@
 //! ```text
 //! socket ──► detect ──► inbound|outbound ──► route match ──► forward ──► connect (pooled)
 //!     └──────────► metrics (counters, histograms, windows) ──► admin: /metrics /stats /ready
+//!     └──────────► tap (bounded broadcast) ──► admin: /tap
 //! ```
 //!
 //! [`server::serve`] runs a proxy on listeners its caller bound; [`config::ProxyConfig`] holds its
@@ -32,6 +33,7 @@ pub mod respond;
 pub mod retry;
 pub mod server;
 pub mod state;
+pub mod tap;
 
 pub use config::{Limits, ProxyConfig};
 pub use server::{serve, Listeners, ServeError};

@@ -1,4 +1,4 @@
-//! What operators ask of the mesh: `mesh stat`, `mesh routes`.
+//! What operators ask of the mesh: `mesh stat`, `mesh routes`, `mesh edges`, `mesh tap`.
 //!
 //! ```text
 //! resource selector ──► source (proxies' /stats) ──► Stats model ──► table | wide | json
@@ -12,3 +12,4 @@ pub mod model;
 pub mod print;
 pub mod resource;
 pub mod source;
+pub mod tap;

@@ -1,5 +1,6 @@
 //! The admin port: `/ready`, `/live`, `/metrics` (Prometheus text), `/stats?window=60s` (JSON, see
-//! `docs/stats-api.md`). It binds loopback by default; `mesh proxy` refuses anything else without
+//! `docs/stats-api.md`), `/tap?…` (newline-delimited JSON events while the client reads, see
+//! `docs/tap.md` and [`super::tap`]). It binds loopback by default; `mesh proxy` refuses anything else without
 //! `--admin-public`.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use super::body::{full, ProxyBody};
 use super::state::ProxyState;
 use crate::profile::duration::parse_go_duration;
+use crate::tap_event::TapQuery;
 
 /// Longest `/stats` window served (the proxy keeps this much history).
 pub const MAX_STATS_WINDOW: Duration = Duration::from_secs(3600);
@@ -45,10 +47,30 @@ pub fn handle<B>(state: &Arc<ProxyState>, req: &Request<B>) -> Response<ProxyBod
             },
             Err(e) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
         },
+        "/tap" => tap(state, req.uri().query()),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /ready, /live, /metrics or /stats?window=60s\n",
+            "not found: try /ready, /live, /metrics, /stats?window=60s or /tap\n",
         ),
+    }
+}
+
+/// A stream of tap events selected by `query`, one JSON object per line.
+fn tap(state: &ProxyState, query: Option<&str>) -> Response<ProxyBody> {
+    let query = match TapQuery::parse(query) {
+        Ok(q) => q,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+    };
+    match state.tap.subscribe(query) {
+        Ok(body) => {
+            let mut resp = Response::new(body);
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-ndjson"),
+            );
+            resp
+        }
+        Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, &format!("{e}\n")),
     }
 }
 

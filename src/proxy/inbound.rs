@@ -19,12 +19,15 @@ use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
+use super::tap::{tap_peer, TapRequestInfo};
 use crate::identity::{Identity, PEER_HEADER};
+use crate::tap_event::ProxyDirection;
 
-/// Handles one inbound request by passing it to the app at `app`.
+/// Handles one inbound request from `remote` by passing it to the app at `app`.
 pub async fn handle(
     state: Arc<ProxyState>,
     app: SocketAddr,
+    remote: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
@@ -53,6 +56,18 @@ pub async fn handle(
         route: route_name,
     };
     state.metrics.request(&labels);
+    let tap = state.tap.request(
+        start,
+        || TapRequestInfo {
+            direction: ProxyDirection::Inbound,
+            source: tap_peer(remote, labels.peer.as_deref()),
+            destination: tap_peer(app, Some(&state.identity)),
+            method: req.method().clone(),
+            authority: raw_authority.clone(),
+            path: req.uri().path().to_string(),
+        },
+        || req.headers().clone(),
+    );
 
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -73,6 +88,7 @@ pub async fn handle(
         grpc_request,
         start,
         record: Record::Effective,
+        tap,
     };
     match state.pools.send(app, version, upstream, &counter).await {
         Ok(resp) => observation.upstream(resp, client_upgrade),

@@ -18,6 +18,7 @@ use super::classify::{grpc_status, is_failure, is_grpc};
 use super::forward::bridge_upgrade;
 use super::metrics::{Metrics, ResponseOutcome, TrafficLabels};
 use super::profiles::ServiceRoutes;
+use super::tap::TappedRequest;
 
 /// Which counters a response lands in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct Observation {
     /// When the request arrived.
     pub start: Instant,
     pub record: Record,
+    /// The request's tap events, when someone taps.
+    pub tap: Option<TappedRequest>,
 }
 
 impl Observation {
@@ -52,6 +55,10 @@ impl Observation {
         if let (Some(client), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
             bridge_upgrade(client, hyper::upgrade::on(&mut resp));
         }
+        let mut tap = self.tap;
+        if let Some(t) = &mut tap {
+            t.response_init(resp.status().as_u16());
+        }
         let recorder = Recorder {
             status: resp.status().as_u16(),
             grpc: self.grpc_request || is_grpc(resp.headers()),
@@ -61,6 +68,7 @@ impl Observation {
             labels: self.labels,
             route: self.route,
             record: self.record,
+            tap,
         };
         resp.map(|body| boxed(ObservedBody::new(body, recorder)))
     }
@@ -76,6 +84,12 @@ impl Observation {
         self.metrics.response(&self.labels, outcome, latency);
         if self.record == Record::EffectiveAndActual {
             self.metrics.actual_response(&self.labels, outcome, latency);
+        }
+        if let Some(mut t) = self.tap {
+            t.response_init(outcome.status);
+            let bytes = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
+            t.add_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
+            t.response_end(outcome.grpc_status, false);
         }
         resp
     }
@@ -94,6 +108,8 @@ pub struct Recorder {
     /// Time from the request's arrival to the response headers.
     pub latency: Duration,
     pub record: Record,
+    /// The request's tap events, when someone taps (response bytes are counted only then).
+    pub tap: Option<TappedRequest>,
 }
 
 impl Recorder {
@@ -114,6 +130,9 @@ impl Recorder {
             self.metrics
                 .actual_response(&self.labels, outcome, self.latency);
         }
+        if let Some(t) = self.tap {
+            t.response_end(outcome.grpc_status, false);
+        }
     }
 
     /// Records a response that failed mid-stream (a reset or a broken connection).
@@ -127,6 +146,9 @@ impl Recorder {
         if self.record == Record::EffectiveAndActual {
             self.metrics
                 .actual_response(&self.labels, outcome, self.latency);
+        }
+        if let Some(t) = self.tap {
+            t.response_end(None, true);
         }
     }
 }
@@ -171,6 +193,12 @@ impl<B: Body<Data = Bytes>> Body for ObservedBody<B> {
         let frame = ready!(this.inner.poll_frame(cx));
         match &frame {
             Some(Ok(f)) => {
+                // Bytes are counted only for a tapped request: one branch otherwise.
+                if let (Some(data), Some(Recorder { tap: Some(t), .. })) =
+                    (f.data_ref(), this.recorder.as_mut())
+                {
+                    t.add_bytes(data.len());
+                }
                 if let Some(trailers) = f.trailers_ref() {
                     if let Some(r) = this.recorder.take() {
                         r.finish(grpc_status(trailers));

@@ -6,6 +6,7 @@
 //! the request on one of them, with this proxy's identity in the `mesh-peer` header, under the
 //! route's timeout and retry policy. `CONNECT host:port` opens an opaque TCP tunnel to an endpoint.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Method, Request, Response};
@@ -24,8 +25,12 @@ use super::retry::{self, Destination, Outgoing};
 use super::state::ProxyState;
 use crate::identity::PEER_HEADER;
 
-/// Handles one request from the app.
-pub async fn handle(state: Arc<ProxyState>, mut req: Request<Incoming>) -> Response<ProxyBody> {
+/// Handles one request from the app (connected from `remote`).
+pub async fn handle(
+    state: Arc<ProxyState>,
+    remote: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let start = Instant::now();
     let grpc = is_grpc(req.headers());
     let Some(raw_authority) = authority_of(&req) else {
@@ -55,6 +60,7 @@ pub async fn handle(state: Arc<ProxyState>, mut req: Request<Incoming>) -> Respo
         route,
         route_name,
         start,
+        remote,
     };
     retry::send(&state, &dst, out).await
 }

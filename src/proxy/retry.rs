@@ -7,6 +7,7 @@
 //! the trailers is known too late, as the body is already streaming. Every try lands in
 //! `route_actual_response_total`; what the caller finally sees, in `route_response_total`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ use super::profiles::ServiceRoutes;
 use super::replay::Replay;
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
+use super::tap::{tap_peer, TapRequestInfo};
+use crate::tap_event::ProxyDirection;
 
 /// Tries per request at most, whatever the budget says.
 pub const MAX_TRIES: u32 = 3;
@@ -52,6 +55,8 @@ pub struct Outgoing {
     pub route_name: Arc<str>,
     /// When the request arrived.
     pub start: Instant,
+    /// The app's end of the connection (the tap's source).
+    pub remote: SocketAddr,
 }
 
 /// Sends `out` to `dst`, with the route's timeout and retries; always answers.
@@ -69,6 +74,7 @@ pub async fn send(
         route,
         route_name,
         start,
+        remote,
     } = out;
     let rule = route.as_ref().and_then(|(p, i)| p.matcher.routes().get(*i));
     let timeout = rule.and_then(|r| r.timeout);
@@ -84,6 +90,7 @@ pub async fn send(
         (None, Some(body))
     };
     let mut labels: Option<TrafficLabels> = None;
+    let mut tap = None;
     let mut tries = 0;
     loop {
         tries += 1;
@@ -116,7 +123,25 @@ pub async fn send(
         let labels = labels
             .get_or_insert_with(|| count(state, dst, peer, &route_name))
             .clone();
-        let observation = observe(state, labels, &route, grpc, start);
+        if tries == 1 {
+            // Tapped once the first endpoint is chosen (the destination is known), not per try.
+            tap = state.tap.request(
+                start,
+                || TapRequestInfo {
+                    direction: ProxyDirection::Outbound,
+                    source: tap_peer(remote, Some(&state.identity)),
+                    destination: tap_peer(
+                        in_flight.endpoint.addr,
+                        in_flight.endpoint.identity.as_deref(),
+                    ),
+                    method: head.method.clone(),
+                    authority: dst.authority.clone(),
+                    path: head.uri.path().to_string(),
+                },
+                || head.headers.clone(),
+            );
+        }
+        let mut observation = observe(state, labels, &route, grpc, start);
         let body = match (&replay, once.take()) {
             (Some(r), _) => super::body::boxed(r.body()),
             (None, Some(b)) => b,
@@ -135,6 +160,7 @@ pub async fn send(
             None => Some(sent.await),
         };
         let Some(result) = result else {
+            observation.tap = tap.take();
             let t = timeout.unwrap_or_default();
             return fail(state, observation, timed_out(dst, &route_name, t));
         };
@@ -157,6 +183,7 @@ pub async fn send(
                     continue;
                 }
                 drop(in_flight);
+                observation.tap = tap.take();
                 return observation.upstream(resp, client_upgrade.take());
             }
             Err(source) => {
@@ -182,6 +209,7 @@ pub async fn send(
                     );
                     continue;
                 }
+                observation.tap = tap.take();
                 return fail(state, observation, err);
             }
         }
@@ -240,6 +268,7 @@ fn observe(
         grpc_request: grpc,
         start,
         record: Record::EffectiveAndActual,
+        tap: None,
     }
 }
 

@@ -141,6 +141,8 @@ pub async fn serve(
     tracing::info!("shutting down: draining connections for up to {grace:?}");
     state.ready.store(false, Ordering::Release);
     let _ = stop_tx.send(true);
+    // Open taps would hold their admin connections (and so the drain) open: end them.
+    state.tap.close();
     drop(drain);
     if tokio::time::timeout(grace, alive_rx.recv()).await.is_err() {
         tracing::warn!("shutdown grace period of {grace:?} over; closing remaining connections");
@@ -203,12 +205,12 @@ async fn accept_loop(
             a = listener.accept() => a,
         };
         match accepted {
-            Ok((stream, _peer)) => {
+            Ok((stream, remote)) => {
                 backoff = Duration::from_millis(5);
                 let _ = stream.set_nodelay(true);
                 let (state, drain) = (state.clone(), drain.clone());
                 tokio::spawn(async move {
-                    connection(stream, direction, state, drain).await;
+                    connection(stream, remote, direction, state, drain).await;
                     drop(permit);
                 });
             }
@@ -222,7 +224,13 @@ async fn accept_loop(
     }
 }
 
-async fn connection(stream: TcpStream, direction: Direction, state: Arc<ProxyState>, drain: Drain) {
+async fn connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    direction: Direction,
+    state: Arc<ProxyState>,
+    drain: Drain,
+) {
     let counter = state.tcp_counter(TcpLabels {
         direction,
         side: PeerSide::Src,
@@ -254,8 +262,10 @@ async fn connection(stream: TcpStream, direction: Direction, state: Arc<ProxySta
                 let st = st.clone();
                 async move {
                     Ok::<_, std::convert::Infallible>(match (direction, st.config.app) {
-                        (Direction::Inbound, Some(app)) => inbound::handle(st, app, req).await,
-                        _ => outbound::handle(st, req).await,
+                        (Direction::Inbound, Some(app)) => {
+                            inbound::handle(st, app, remote, req).await
+                        }
+                        _ => outbound::handle(st, remote, req).await,
                     })
                 }
             });

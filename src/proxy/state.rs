@@ -14,6 +14,7 @@ use super::memo::Memo;
 use super::metrics::{Metrics, TcpConnection, TcpLabels};
 use super::profiles::{ProfileStore, ServiceRoutes};
 use super::respond::ErrorLog;
+use super::tap::Tap;
 use crate::identity::Identity;
 use crate::profile::matcher::DEFAULT_ROUTE;
 
@@ -35,6 +36,8 @@ pub struct ProxyState {
     pub peers: Memo<Option<Arc<Identity>>>,
     /// Inbound authorities: `(fqdn, fqdn:port)` of the own service each names, if any.
     pub own_services: Memo<Option<(Arc<str>, Arc<str>)>>,
+    /// Live request events for `/tap`.
+    pub tap: Tap,
     default_route: Arc<str>,
 }
 
@@ -72,6 +75,7 @@ impl ProxyState {
             ready: AtomicBool::new(false),
             peers: Memo::new(MEMO_CAPACITY),
             own_services: Memo::new(MEMO_CAPACITY),
+            tap: Tap::new(),
             default_route: Arc::from(DEFAULT_ROUTE),
         }
     }

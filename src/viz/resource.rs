@@ -94,6 +94,15 @@ impl fmt::Display for Resource {
     }
 }
 
+impl std::str::FromStr for Resource {
+    type Err = String;
+
+    /// One `TYPE` or `TYPE/NAME`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_one(s)
+    }
+}
+
 /// Parses `TYPE`, `TYPE/NAME`, `TYPE/NAME TYPE/NAME…` or `TYPE NAME NAME…`.
 pub fn parse_resources(args: &[String]) -> Result<Vec<Resource>, String> {
     let Some(first) = args.first() else {

@@ -3,7 +3,7 @@
 use crate::harness::{fixture, run};
 
 /// (arguments to `mesh`, committed file).
-const GENERATED: [(&[&str], &str); 11] = [
+const GENERATED: [(&[&str], &str); 12] = [
     (&["completions", "bash"], "completions/mesh.bash"),
     (&["completions", "zsh"], "completions/_mesh"),
     (&["completions", "fish"], "completions/mesh.fish"),
@@ -15,6 +15,7 @@ const GENERATED: [(&[&str], &str); 11] = [
     (&["man", "stat"], "docs/man/mesh-stat.1"),
     (&["man", "routes"], "docs/man/mesh-routes.1"),
     (&["man", "edges"], "docs/man/mesh-edges.1"),
+    (&["man", "tap"], "docs/man/mesh-tap.1"),
 ];
 
 #[test]

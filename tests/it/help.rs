@@ -52,3 +52,8 @@ fn routes_help() {
 fn edges_help() {
     insta::assert_snapshot!(help(&["edges", "--help"]));
 }
+
+#[test]
+fn tap_help() {
+    insta::assert_snapshot!(help(&["tap", "--help"]));
+}

@@ -16,5 +16,6 @@ mod proxy_startup;
 mod proxy_tcp;
 mod proxy_traffic;
 mod reference;
+mod tap;
 mod testsvc;
 mod viz;

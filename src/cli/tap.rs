@@ -1,0 +1,215 @@
+//! `mesh tap RESOURCE`: stream the requests the selected proxies see, as they happen.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+
+use super::signal::StopSignals;
+use crate::tap_event::{ProxyDirection, TapLine, TapQuery, DEFAULT_MAX_RPS};
+use crate::viz::resource::Resource;
+use crate::viz::tap::{self as tap, TapItem, TapStream};
+
+/// Watch live requests and responses through the proxies of a resource
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  mesh tap deploy/web -n emojivoto\n  \
+                        mesh tap deploy/web -n emojivoto --to deploy/voting --path /api/vote\n  \
+                        mesh tap ns/emojivoto -o json")]
+pub struct TapArgs {
+    /// What to tap: deploy/NAME, deploy (every deployment), po/NAME or ns/NAME
+    #[arg(value_name = "RESOURCE", value_parser = parse_resource)]
+    pub resource: Resource,
+
+    /// Namespace of the resource
+    #[arg(short = 'n', long, env = "MESH_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+
+    /// Tap the resource in every namespace
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    /// Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace
+    #[arg(long, value_name = "RESOURCE", value_parser = parse_resource)]
+    pub to: Option<Resource>,
+
+    /// Only requests whose path starts with this
+    #[arg(long, value_name = "PREFIX")]
+    pub path: Option<String>,
+
+    /// Only requests with this HTTP method
+    #[arg(long)]
+    pub method: Option<String>,
+
+    /// Only requests for this authority
+    #[arg(long)]
+    pub authority: Option<String>,
+
+    /// Only requests this side of the proxies saw
+    #[arg(long, value_enum)]
+    pub direction: Option<DirectionArg>,
+
+    /// Requests per second shown at most, split evenly over the proxies tapped
+    #[arg(long, default_value_t = DEFAULT_MAX_RPS, value_name = "N")]
+    pub max_rps: f64,
+
+    /// Include request header values (JSON output)
+    #[arg(long)]
+    pub headers: bool,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputArg,
+
+    /// Local registry directory to find proxies in (default: $XDG_RUNTIME_DIR/mesh/registry or
+    /// the temp dir)
+    #[arg(long, env = "MESH_REGISTRY", value_name = "DIR")]
+    pub registry: Option<PathBuf>,
+
+    /// Tap the proxy with this admin address instead of looking in the registry (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub proxy_admin: Vec<SocketAddr>,
+}
+
+/// `--direction`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DirectionArg {
+    In,
+    Out,
+}
+
+/// `-o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    /// One line per event, as `linkerd viz tap` prints them
+    Text,
+    /// One pretty-printed JSON object per event
+    Json,
+}
+
+fn parse_resource(s: &str) -> Result<Resource, String> {
+    s.parse()
+}
+
+/// Runs `mesh tap` until Ctrl-C or SIGTERM, or until every proxy ends its stream.
+pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
+    let namespace = (!args.all_namespaces).then_some(args.namespace.as_str());
+    let (admins, described) = if args.proxy_admin.is_empty() {
+        let dir = args
+            .registry
+            .clone()
+            .unwrap_or_else(crate::registry::default_dir);
+        let records = crate::registry::read_records(&dir);
+        let selected = tap::select(&records, &args.resource, namespace);
+        if selected.is_empty() {
+            let place = namespace.map_or("any namespace".to_string(), |n| format!("namespace {n}"));
+            bail!(
+                "no running proxy of {} in {place} in the registry {} (start one with `mesh proxy --workload …`, or pass --proxy-admin ADDR)",
+                args.resource,
+                dir.display()
+            );
+        }
+        (tap::admin_addrs(&selected), tap::describe(&selected))
+    } else {
+        let place = namespace.unwrap_or("all namespaces");
+        (
+            args.proxy_admin.clone(),
+            format!("{} ({place})", args.resource),
+        )
+    };
+    let query = query(&args, admins.len());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(admins, described, query, args.output))
+}
+
+fn query(args: &TapArgs, proxies: usize) -> TapQuery {
+    let mut query = TapQuery {
+        direction: args.direction.map(|d| match d {
+            DirectionArg::In => ProxyDirection::Inbound,
+            DirectionArg::Out => ProxyDirection::Outbound,
+        }),
+        path: args.path.clone(),
+        method: args.method.as_ref().map(|m| m.to_ascii_uppercase()),
+        authority: args.authority.clone(),
+        max_rps: args.max_rps / proxies.max(1) as f64,
+        headers: args.headers,
+        ..TapQuery::new()
+    };
+    if let Some(to) = &args.to {
+        tap::narrow_destination(to, &mut query, &args.namespace);
+    }
+    query
+}
+
+async fn run_async(
+    admins: Vec<SocketAddr>,
+    described: String,
+    query: TapQuery,
+    output: OutputArg,
+) -> anyhow::Result<ExitCode> {
+    let mut signals = StopSignals::install()?;
+    let mut opening = tokio::task::JoinSet::new();
+    for addr in admins {
+        let query = query.clone();
+        opening.spawn(async move { TapStream::open(addr, &query).await });
+    }
+    let mut streams = Vec::new();
+    let mut failed = false;
+    while let Some(opened) = opening.join_next().await {
+        match opened.context("opening a tap stream")? {
+            Ok(s) => streams.push(s),
+            Err(e) => {
+                failed = true;
+                eprintln!("mesh: {e}");
+            }
+        }
+    }
+    if streams.is_empty() {
+        bail!("could not tap any proxy of {described}");
+    }
+    let noun = if streams.len() == 1 {
+        "proxy"
+    } else {
+        "proxies"
+    };
+    eprintln!("tapping {} {noun}: {described}", streams.len());
+    let mut lines = tap::merge(streams);
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let item = tokio::select! {
+            _ = signals.recv() => break,
+            item = lines.recv() => item,
+        };
+        let text = match item {
+            None => break,
+            Some(TapItem::Failed(e)) => {
+                failed = true;
+                eprintln!("mesh: {e}");
+                continue;
+            }
+            Some(TapItem::Line(TapLine::Lost { lost })) => {
+                eprintln!("mesh: {lost} events lost: this reader fell behind (narrow the filters or lower --max-rps)");
+                continue;
+            }
+            Some(TapItem::Line(TapLine::Event(event))) => match output {
+                OutputArg::Text => tap::render_text(&event),
+                OutputArg::Json => serde_json::to_string_pretty(&event)?,
+            },
+        };
+        match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            other => other.context("writing to stdout")?,
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

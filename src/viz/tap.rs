@@ -1,0 +1,186 @@
+//! `mesh tap`: which proxies a resource names, the tap query sent to each, and how their events
+//! read as text. The streams themselves are in [`source`].
+//!
+//! ```text
+//! RESOURCE (-n/-A) ──► registry records ──► admin /tap?query (one per proxy, concurrently)
+//!     ──► merged JSON lines ──► text (`req`/`rsp`/`end`, as Linkerd prints them) | JSON
+//! ```
+
+pub mod source;
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use crate::identity::WorkloadKind;
+use crate::registry::ProxyRecord;
+use crate::tap_event::{ProxyDirection, TapEvent, TapEventKind, TapQuery};
+use crate::viz::resource::{Resource, ResourceKind};
+
+pub use source::{merge, TapError, TapItem, TapStream};
+
+/// Whether the proxy of `record` belongs to `resource` (in `namespace`, or any with `None`).
+pub fn selects(resource: &Resource, record: &ProxyRecord, namespace: Option<&str>) -> bool {
+    let Some(identity) = record.identity() else {
+        return false;
+    };
+    let in_scope = resource.kind == ResourceKind::Namespace
+        || namespace.is_none_or(|n| n == identity.namespace);
+    in_scope && resource.matches(&identity)
+}
+
+/// Narrows `query` to requests whose destination is `resource` (`--to`), in `namespace`.
+pub fn narrow_destination(resource: &Resource, query: &mut TapQuery, namespace: &str) {
+    match (resource.kind, &resource.name) {
+        (ResourceKind::Namespace, name) => query.to_namespace = name.clone(),
+        (ResourceKind::Workload(WorkloadKind::Pod), name) => {
+            query.to_namespace = Some(namespace.to_string());
+            query.to_pod = name.clone();
+        }
+        (ResourceKind::Workload(kind), name) => {
+            query.to_namespace = Some(namespace.to_string());
+            query.to_workload = name.as_ref().map(|n| format!("{}/{n}", kind.short()));
+        }
+    }
+}
+
+/// The proxies in `records` that `resource` selects (in `namespace`, or every one with `None`).
+pub fn select<'a>(
+    records: &'a [ProxyRecord],
+    resource: &Resource,
+    namespace: Option<&str>,
+) -> Vec<&'a ProxyRecord> {
+    records
+        .iter()
+        .filter(|r| selects(resource, r, namespace))
+        .collect()
+}
+
+/// `deploy/web (emojivoto), deploy/voting (emojivoto)`: the distinct workloads of `records`.
+pub fn describe(records: &[&ProxyRecord]) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for r in records {
+        let name = format!("{} ({})", r.workload, r.namespace);
+        if !seen.contains(&name) {
+            seen.push(name);
+        }
+    }
+    seen.join(", ")
+}
+
+/// The admin addresses of `records`.
+pub fn admin_addrs(records: &[&ProxyRecord]) -> Vec<SocketAddr> {
+    records.iter().map(|r| r.admin).collect()
+}
+
+/// One event as `mesh tap` prints it, the way `linkerd viz tap` does:
+/// `req id=1:0 proxy=in  src=… dst=… tls=no_identity :method=GET :authority=… :path=/`.
+pub fn render_text(event: &TapEvent) -> String {
+    let (proxy, tls) = match event.proxy_direction {
+        // A space so `in` aligns with `out`.
+        ProxyDirection::Inbound => ("in ", &event.source.metadata.tls),
+        ProxyDirection::Outbound => ("out", &event.destination.metadata.tls),
+    };
+    let id = event.id();
+    let src = SocketAddr::new(event.source.ip, event.source.port);
+    let dst = SocketAddr::new(event.destination.ip, event.destination.port);
+    let mut line = String::new();
+    let tag = match &event.kind {
+        TapEventKind::RequestInitEvent(_) => "req",
+        TapEventKind::ResponseInitEvent(_) => "rsp",
+        TapEventKind::ResponseEndEvent(_) => "end",
+    };
+    let _ = write!(
+        line,
+        "{tag} id={}:{} proxy={proxy} src={src} dst={dst} tls={tls}",
+        id.base, id.stream
+    );
+    let _ = match &event.kind {
+        TapEventKind::RequestInitEvent(r) => write!(
+            line,
+            " :method={} :authority={} :path={}",
+            r.method, r.authority, r.path
+        ),
+        TapEventKind::ResponseInitEvent(r) => write!(
+            line,
+            " :status={} latency={}µs",
+            r.http_status, r.since_request_init.micros
+        ),
+        TapEventKind::ResponseEndEvent(r) => {
+            if let Some(code) = r.grpc_status {
+                let _ = write!(line, " grpc-status={}", grpc_code_name(code));
+            }
+            if r.reset {
+                line.push_str(" reset-error=true");
+            }
+            write!(
+                line,
+                " duration={}µs response-length={}B",
+                r.since_response_init.micros, r.response_bytes
+            )
+        }
+    };
+    line
+}
+
+/// gRPC status codes by name, as Go's `codes.Code` prints them (`Code(666)` when unknown).
+fn grpc_code_name(code: u32) -> String {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "Canceled",
+        "Unknown",
+        "InvalidArgument",
+        "DeadlineExceeded",
+        "NotFound",
+        "AlreadyExists",
+        "PermissionDenied",
+        "ResourceExhausted",
+        "FailedPrecondition",
+        "Aborted",
+        "OutOfRange",
+        "Unimplemented",
+        "Internal",
+        "Unavailable",
+        "DataLoss",
+        "Unauthenticated",
+    ];
+    NAMES
+        .get(code as usize)
+        .map_or_else(|| format!("Code({code})"), |n| n.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(ns: &str, workload: &str, pod: &str) -> ProxyRecord {
+        ProxyRecord {
+            namespace: ns.into(),
+            workload: workload.into(),
+            pod: pod.into(),
+            services: vec![],
+            inbound: None,
+            admin: "127.0.0.1:4191".parse().unwrap(),
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn resources_select_their_proxies() {
+        let records = [
+            record("emojivoto", "deploy/web", "web-0"),
+            record("emojivoto", "deploy/voting", "voting-0"),
+            record("other", "deploy/web", "web-0"),
+            record("emojivoto", "sts/zk", "zk-0"),
+        ];
+        let pick = |r: &str, ns| select(&records, &r.parse().unwrap(), ns).len();
+        assert_eq!(pick("deploy/web", Some("emojivoto")), 1);
+        assert_eq!(pick("deploy/web", None), 2);
+        assert_eq!(pick("deploy", Some("emojivoto")), 2);
+        assert_eq!(pick("po/zk-0", Some("emojivoto")), 1);
+        assert_eq!(pick("ns/emojivoto", Some("default")), 3);
+        assert_eq!(pick("deploy/nope", Some("emojivoto")), 0);
+        assert!("cm/x".parse::<Resource>().is_err());
+        assert_eq!(grpc_code_name(0), "OK");
+        assert_eq!(grpc_code_name(666), "Code(666)");
+    }
+}
