@@ -404,7 +404,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__profile)
-            opts="-I -n -o -h -V --open-api --proto --template --proto-path --qualified-names --namespace --cluster-domain --output --help --version check help"
+            opts="-I -n -o -h -V --open-api --proto --template --tap --proto-path --qualified-names --namespace --cluster-domain --output --tap-duration --tap-route-limit --tap-collapse --registry --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -415,6 +415,10 @@ _mesh() {
                     return 0
                     ;;
                 --proto)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -444,6 +448,18 @@ _mesh() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tap-duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tap-route-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

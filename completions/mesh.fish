@@ -39,13 +39,18 @@ complete -c mesh -n "__fish_mesh_needs_command" -f -a "test-server" -d 'Run a sm
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l open-api -d 'Read routes from a Swagger 2.0 or OpenAPI 3.x document (JSON or YAML; - for stdin)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l proto -d 'Read one route per rpc from a .proto file (repeatable)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap -d 'Build routes from live requests to RESOURCE\'s proxies (deploy/web, po/web-0)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s I -l proto-path -d 'Directory searched for imports of --proto files (after each file\'s own directory)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s n -l namespace -d 'Namespace of the service or resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l cluster-domain -d 'Kubernetes cluster DNS domain' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s o -l output -d 'Output format' -r -f -a "yaml\t''
 json\t''"
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap-duration -d 'How long to watch live requests' -r
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap-route-limit -d 'Most routes to write' -r
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l template -d 'Print a commented scaffold that documents every field'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l qualified-names -d 'Name proto routes Service/Rpc instead of Rpc'
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap-collapse -d 'Fold paths that differ only in an id-like segment (number, UUID, hex) into one route'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'

@@ -5,6 +5,7 @@ pub mod duration;
 pub mod go_regex;
 pub mod matcher;
 pub mod names;
+pub mod observed;
 pub mod openapi;
 
 /// Which service a generated profile is for.

@@ -59,6 +59,9 @@ pub struct ProfileArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
     pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub tap: TapOptions,
 }
 
 /// Exactly one source of routes.
@@ -76,6 +79,35 @@ pub struct Source {
     /// Print a commented scaffold that documents every field
     #[arg(long)]
     pub template: bool,
+
+    /// Build routes from live requests to RESOURCE's proxies (deploy/web, po/web-0)
+    #[arg(long = "tap", value_name = "RESOURCE")]
+    pub tap: Option<String>,
+}
+
+/// How `--tap` watches.
+#[derive(Debug, Args)]
+pub struct TapOptions {
+    /// How long to watch live requests
+    #[arg(long = "tap-duration", value_name = "DURATION", default_value = "5s", value_parser = super::args::parse_duration, requires = "tap")]
+    pub duration: std::time::Duration,
+
+    /// Most routes to write
+    #[arg(
+        long = "tap-route-limit",
+        value_name = "N",
+        default_value = "20",
+        requires = "tap"
+    )]
+    pub route_limit: usize,
+
+    /// Fold paths that differ only in an id-like segment (number, UUID, hex) into one route
+    #[arg(long = "tap-collapse", requires = "tap")]
+    pub collapse: bool,
+
+    /// Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
+    #[arg(long, value_name = "DIR", env = "MESH_REGISTRY", requires = "tap")]
+    pub registry: Option<PathBuf>,
 }
 
 /// `mesh profile check`.
@@ -125,6 +157,9 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<ExitCode> {
                 render(&profile, format)
             }
         }
+    } else if let Some(resource) = &source.tap {
+        let generated = from_tap(resource, &target, &args.tap)?;
+        finish(generated, format)
     } else if let Some(file) = &source.open_api {
         let document = read_input(file)?;
         let generated =
@@ -141,6 +176,56 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<ExitCode> {
     };
     print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Watches `resource`'s inbound requests for the tap duration, with a progress bar on a terminal.
+fn from_tap(
+    resource: &str,
+    target: &ProfileTarget,
+    opts: &TapOptions,
+) -> anyhow::Result<Generated> {
+    let resource: crate::viz::resource::Resource = resource
+        .parse()
+        .map_err(anyhow::Error::msg)
+        .context("--tap")?;
+    let dir = opts
+        .registry
+        .clone()
+        .unwrap_or_else(crate::registry::default_dir);
+    let records = crate::registry::read_records(&dir);
+    let selected = crate::viz::tap::select(&records, &resource, Some(&target.namespace));
+    anyhow::ensure!(
+        !selected.is_empty(),
+        "no running proxy of {resource} in namespace {} in the registry {}: start its proxy, or pass -n",
+        target.namespace,
+        dir.display()
+    );
+    let admins = crate::viz::tap::admin_addrs(&selected);
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(opts.duration.as_millis() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message(format!("tapping {resource}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let seen = runtime.block_on(crate::viz::tap::observe_requests(
+        admins,
+        opts.duration,
+        |e| bar.set_position(e.as_millis() as u64),
+    ))?;
+    bar.finish_and_clear();
+    let requests = seen.iter().map(|(m, p)| (m.as_str(), p.as_str()));
+    Ok(crate::profile::observed::profile_from_requests(
+        requests,
+        target,
+        opts.route_limit,
+        opts.collapse,
+    ))
 }
 
 fn finish(generated: Generated, format: Format) -> String {

@@ -148,6 +148,57 @@ fn grpc_code_name(code: u32) -> String {
         .map_or_else(|| format!("Code({code})"), |n| n.to_string())
 }
 
+/// `mesh profile --tap`: the `(method, path)` of every request the proxies at `admins` receive
+/// during `duration`. `tick` is called about every 100 ms with the time elapsed (for a progress
+/// bar). Fails only when no proxy could be tapped.
+pub async fn observe_requests(
+    admins: Vec<SocketAddr>,
+    duration: std::time::Duration,
+    tick: impl Fn(std::time::Duration),
+) -> Result<Vec<(String, String)>, TapError> {
+    let query = TapQuery {
+        direction: Some(ProxyDirection::Inbound),
+        // Every request matters for the routes; the proxies' buffers still bound memory.
+        max_rps: 10_000.0,
+        ..TapQuery::new()
+    };
+    let mut streams = Vec::new();
+    let mut first_error = None;
+    for addr in admins {
+        match TapStream::open(addr, &query).await {
+            Ok(s) => streams.push(s),
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    if streams.is_empty() {
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+    }
+    let mut lines = merge(streams);
+    let start = tokio::time::Instant::now();
+    let deadline = start + duration;
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(100));
+    let mut seen = Vec::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = ticks.tick() => tick(start.elapsed()),
+            line = lines.recv() => match line {
+                Some(TapItem::Line(crate::tap_event::TapLine::Event(event))) => {
+                    if let TapEventKind::RequestInitEvent(r) = event.kind {
+                        seen.push((r.method, r.path));
+                    }
+                }
+                Some(_) => {}
+                None => break,
+            },
+        }
+    }
+    tick(duration);
+    Ok(seen)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

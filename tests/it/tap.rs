@@ -278,3 +278,71 @@ async fn taps_beyond_the_limit_are_refused_with_503() {
     }
     drop(open);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_from_tap_has_the_routes_of_the_traffic_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let app = crate::net::http_upstream().await;
+    let voting = crate::net::TestProxy::start(crate::net::config(
+        &registry,
+        "voting",
+        &["voting-svc:8080"],
+        Some(app.addr),
+    ))
+    .await;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesh"));
+    cmd.args([
+        "profile",
+        "--tap",
+        "deploy/voting",
+        "voting-svc",
+        "-n",
+        "emojivoto",
+        "--tap-duration",
+        "1500ms",
+        "--tap-collapse",
+    ])
+    .arg("--registry")
+    .arg(&registry);
+    let run = tokio::task::spawn_blocking(move || cmd.output().unwrap());
+    // Traffic until the window closes (the tap's start is not observable from here).
+    let inbound = voting.inbound.unwrap();
+    while !run.is_finished() {
+        for (method, path) in [
+            ("GET", "/books/1"),
+            ("GET", "/books/22?page=3"),
+            ("POST", "/api/vote"),
+            ("GET", "/"),
+        ] {
+            let req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "voting-svc:8080")
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .unwrap();
+            mesh::testsvc::http1_request(inbound, req).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let out = run.await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let profile: mesh::profile::ServiceProfile = mesh::yaml::from_str(&yaml).unwrap();
+    let names: Vec<&str> = profile
+        .spec
+        .routes
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["GET /books/{id}", "POST /api/vote"], "{yaml}");
+    assert_eq!(
+        profile.metadata.name,
+        "voting-svc.emojivoto.svc.cluster.local"
+    );
+}
