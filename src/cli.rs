@@ -72,6 +72,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// How many threads a command's async runtime runs on.
+pub(crate) enum Threads {
+    /// One: a client that mostly waits (viz, await).
+    One,
+    /// One per core: servers (proxy, test-server) and tap's merged streams.
+    PerCore,
+}
+
+/// The async runtime of a long-running or networked command.
+pub(crate) fn runtime(threads: Threads) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::PerCore => tokio::runtime::Builder::new_multi_thread(),
+    };
+    anyhow::Context::context(builder.enable_all().build(), "starting the async runtime")
+}
+
 /// Writes all of `text` to stdout at once; a closed pipe (`mesh … | head`) is not an error.
 pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::args::{parse_duration, DEFAULT_ADMIN_ADDR};
@@ -41,10 +40,7 @@ pub struct AwaitArgs {
 
 /// Runs `mesh await`.
 pub fn run(args: AwaitArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(run_async(args))
 }
 

@@ -209,10 +209,7 @@ fn from_tap(
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     bar.set_message(format!("tapping {resource}"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime(super::Threads::One)?;
     let seen = runtime.block_on(crate::viz::tap::observe_requests(
         admins,
         opts.duration,

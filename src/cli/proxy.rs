@@ -166,10 +166,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     }
     crate::profile::names::check_dns1123_label(&args.namespace)
         .map_err(|e| anyhow::anyhow!("--namespace: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime(super::Threads::PerCore)?;
     runtime.block_on(run_async(args))
 }
 

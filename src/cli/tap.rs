@@ -120,11 +120,7 @@ pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let query = query(&args, admins.len());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime(super::Threads::PerCore)?;
     runtime.block_on(run_async(admins, described, query, args.output))
 }
 

@@ -41,10 +41,7 @@ pub fn run(args: TestServerArgs) -> anyhow::Result<ExitCode> {
         args.http.is_some() || args.grpc.is_some(),
         "nothing to serve: give --http ADDR, --grpc ADDR or both"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime(super::Threads::PerCore)?;
     runtime.block_on(run_async(args))
 }
 

@@ -27,10 +27,7 @@ pub fn query(args: &VizArgs, resources: &[String]) -> anyhow::Result<Query> {
 
 /// Finds the proxies concerned and fetches their windows; fails with what to do when there are none.
 pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime(super::Threads::One)?;
     if !args.proxy_admin.is_empty() {
         let proxies = args.proxy_admin.iter().map(|a| (*a, None)).collect();
         return Ok(runtime.block_on(source::fetch(proxies, args.window)));
