@@ -154,7 +154,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__edges)
-            opts="-n -A -t -o -h -V --namespace --all-namespaces --from --to --time-window --output --registry --proxy-admin --help --version"
+            opts="-n -A -t -o -h -V --namespace --all-namespaces --from --to --time-window --output --registry --proxy-admin --prometheus --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -197,6 +197,10 @@ _mesh() {
                     return 0
                     ;;
                 --proxy-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prometheus)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -612,7 +616,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__routes)
-            opts="-n -A -t -o -h -V --namespace --all-namespaces --from --to --time-window --output --registry --proxy-admin --help --version"
+            opts="-n -A -t -o -h -V --namespace --all-namespaces --from --to --time-window --output --registry --proxy-admin --prometheus --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -655,6 +659,10 @@ _mesh() {
                     return 0
                     ;;
                 --proxy-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prometheus)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -666,7 +674,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__stat)
-            opts="-n -A -t -o -h -V --namespace --all-namespaces --from --to --time-window --output --registry --proxy-admin --help --version"
+            opts="-n -A -t -o -h -V --namespace --all-namespaces --from --to --time-window --output --registry --proxy-admin --prometheus --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,6 +717,10 @@ _mesh() {
                     return 0
                     ;;
                 --proxy-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prometheus)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

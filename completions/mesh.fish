@@ -93,6 +93,7 @@ wide\t'A table with more columns'
 json\t'JSON, for jq'"
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -l proxy-admin -d 'Ask this proxy admin address instead of the registry (repeatable)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand stat" -l prometheus -d 'Read the numbers from this Prometheus server (which scrapes the proxies) instead' -r
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -s A -l all-namespaces -d 'Look in every namespace'
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -s V -l version -d 'Print version'
@@ -105,6 +106,7 @@ wide\t'A table with more columns'
 json\t'JSON, for jq'"
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -l proxy-admin -d 'Ask this proxy admin address instead of the registry (repeatable)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand routes" -l prometheus -d 'Read the numbers from this Prometheus server (which scrapes the proxies) instead' -r
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s A -l all-namespaces -d 'Look in every namespace'
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s V -l version -d 'Print version'
@@ -117,6 +119,7 @@ wide\t'A table with more columns'
 json\t'JSON, for jq'"
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -l proxy-admin -d 'Ask this proxy admin address instead of the registry (repeatable)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -l prometheus -d 'Read the numbers from this Prometheus server (which scrapes the proxies) instead' -r
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s A -l all-namespaces -d 'Look in every namespace'
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s V -l version -d 'Print version'

@@ -10,6 +10,7 @@
 
 pub mod model;
 pub mod print;
+pub mod prometheus;
 pub mod resource;
 pub mod source;
 pub mod tap;

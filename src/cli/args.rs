@@ -85,4 +85,13 @@ pub struct VizArgs {
     /// Ask this proxy admin address instead of the registry (repeatable)
     #[arg(long = "proxy-admin", value_name = "ADDR")]
     pub proxy_admin: Vec<std::net::SocketAddr>,
+
+    /// Read the numbers from this Prometheus server (which scrapes the proxies) instead
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MESH_PROMETHEUS",
+        conflicts_with = "proxy_admin"
+    )]
+    pub prometheus: Option<String>,
 }

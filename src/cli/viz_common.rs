@@ -28,6 +28,27 @@ pub fn query(args: &VizArgs, resources: &[String]) -> anyhow::Result<Query> {
 /// Finds the proxies concerned and fetches their windows; fails with what to do when there are none.
 pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> {
     let runtime = super::runtime(super::Threads::One)?;
+    if let Some(url) = &args.prometheus {
+        let proxies = runtime
+            .block_on(crate::viz::prometheus::fetch(url, args.window))
+            .map_err(anyhow::Error::msg)?;
+        let wanted = proxies
+            .iter()
+            .any(|p| query.resources.iter().any(|r| r.matches(&p.identity)));
+        if !wanted {
+            bail!(
+                "Prometheus at {url} has no mesh series for {}: is it scraping the proxies' admin \
+                 ports (/metrics), and has the workload had traffic?",
+                query
+                    .resources
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return Ok(proxies);
+    }
     if !args.proxy_admin.is_empty() {
         let proxies = args.proxy_admin.iter().map(|a| (*a, None)).collect();
         return Ok(runtime.block_on(source::fetch(proxies, args.window)));

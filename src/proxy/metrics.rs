@@ -45,6 +45,8 @@ pub struct Metrics {
     tcp: DashMap<TcpLabels, Arc<TcpSeries>>,
     overflowed: AtomicBool,
     history: Mutex<History>,
+    /// When the proxy started, for `process_start_time_seconds`.
+    started: std::time::SystemTime,
 }
 
 /// Counters of one HTTP series.
@@ -111,6 +113,7 @@ impl Metrics {
             tcp: DashMap::new(),
             overflowed: AtomicBool::new(false),
             history: Mutex::new(History::new(Instant::now())),
+            started: std::time::SystemTime::now(),
         })
     }
 
@@ -222,7 +225,11 @@ impl Metrics {
 
     /// Every counter as Prometheus text exposition.
     pub fn render_prometheus(&self) -> String {
-        render::prometheus(&self.identity, &self.snapshot())
+        let started = self
+            .started
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        render::prometheus(&self.identity, &self.snapshot(), started.as_secs_f64())
     }
 
     /// The increase of every counter over (about) the last `window`.

@@ -19,3 +19,4 @@ mod reference;
 mod tap;
 mod testsvc;
 mod viz;
+mod viz_prometheus;

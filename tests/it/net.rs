@@ -158,16 +158,25 @@ impl Drop for TestProxy {
 }
 
 /// Polls `check` until it holds; fails the test (naming `what`) after [`PATIENCE`].
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    eventually_within(PATIENCE, what, check).await
+}
+
+/// Polls `check` until it holds; fails the test (naming `what`) after `patience`.
+pub async fn eventually_within<F, Fut>(patience: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     while !check().await {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{what}: not within {PATIENCE:?}"
+            "{what}: not within {patience:?}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

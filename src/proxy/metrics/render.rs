@@ -31,7 +31,7 @@ fn key(o: &ResponseOutcome) -> OutcomeKey {
 }
 
 /// Renders `snap` as Prometheus text.
-pub fn prometheus(identity: &Identity, snap: &Snapshot) -> String {
+pub fn prometheus(identity: &Identity, snap: &Snapshot, started_unix: f64) -> String {
     let mut own = String::new();
     push_label(&mut own, "namespace", &identity.namespace);
     push_label(
@@ -240,6 +240,14 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot) -> String {
             sample(&mut out, name, l, field(s));
         }
     }
+    // When counters started: lets PromQL tell a proxy younger than the window from an old one.
+    header(
+        &mut out,
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the proxy since the Unix epoch in seconds.",
+    );
+    let _ = writeln!(out, "process_start_time_seconds{{{own}}} {started_unix:.3}");
     out
 }
 

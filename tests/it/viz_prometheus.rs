@@ -1,0 +1,225 @@
+//! `--prometheus`: the same traffic through a real Prometheus scraping the proxies gives the same
+//! numbers as the proxies' own windows.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{Empty, Full};
+use mesh::testsvc;
+use serde_json::Value;
+
+use crate::harness::mesh;
+use crate::net::{bind, config, eventually, eventually_within, http_upstream, TestProxy};
+
+/// A Prometheus server scraping `targets` every second; stopped when dropped.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Starts one, or says why the test skips (no `prometheus` binary).
+    async fn start(targets: &[SocketAddr]) -> Option<Prometheus> {
+        if Command::new("prometheus")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!(
+                "skipped: the prometheus binary is missing (`.ci/run` installs the Debian package)"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: mesh\n    static_configs:\n      - targets: [{}]\n",
+            targets.join(", ")
+        );
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        // Prometheus cannot report a port it chose: take a free one from the OS and hand it over.
+        let addr = bind().await.local_addr().unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let prometheus = Prometheus {
+            child,
+            url: format!("http://{addr}"),
+            _dir: dir,
+        };
+        eventually("prometheus ready", || async {
+            let req = Request::get("/-/ready")
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            testsvc::http1_request(addr, req)
+                .await
+                .is_ok_and(|r| r.head.status == 200)
+        })
+        .await;
+        Some(prometheus)
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn json(registry: &Path, args: &[&str]) -> Value {
+    let mut cmd = mesh();
+    cmd.args(args)
+        .arg("--registry")
+        .arg(registry)
+        .args(["-o", "json"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const PROFILE: &str = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: voting-svc.emojivoto.svc.cluster.local\n  namespace: emojivoto\nspec:\n  routes:\n  - name: GET /api/list\n    condition: {method: GET, pathRegex: /api/list}\n  - name: POST /api/vote\n    condition: {method: POST, pathRegex: /api/vote}\n    isRetryable: true\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_gives_the_same_numbers_as_the_proxies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, profiles) = (dir.path().join("registry"), dir.path().join("profiles"));
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(profiles.join("voting.yaml"), PROFILE).unwrap();
+    let app = http_upstream().await;
+    let mut voting = config(&registry, "voting", &["voting-svc:8080"], Some(app.addr));
+    voting.profiles_dir = Some(profiles.clone());
+    let voting = TestProxy::start(voting).await;
+    let mut web = config(&registry, "web", &[], None);
+    web.profiles_dir = Some(profiles);
+    let web = TestProxy::start(web).await;
+    let Some(prometheus) = Prometheus::start(&[voting.admin, web.admin]).await else {
+        return;
+    };
+
+    for i in 0..90 {
+        let mut req = Request::get("http://voting-svc:8080/api/list");
+        if i % 3 == 0 {
+            req = req.header("x-test-status", "500");
+        }
+        testsvc::http1_request(web.outbound, req.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .unwrap();
+    }
+    for _ in 0..20 {
+        let req = Request::post("http://voting-svc:8080/api/vote").header("x-test-fail-every", "2");
+        testsvc::http1_request(web.outbound, req.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .unwrap();
+    }
+
+    let stat = ["stat", "deploy", "-n", "emojivoto"];
+    let url = prometheus.url.clone();
+    let with_prometheus = [&stat[..], &["--prometheus", &url]].concat();
+    let voting_row = |v: &Value| {
+        v.as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == "voting").cloned())
+    };
+    let routes = [
+        "routes",
+        "deploy/web",
+        "-n",
+        "emojivoto",
+        "--to",
+        "deploy/voting",
+    ];
+    let routes_prometheus = [&routes[..], &["--prometheus", &url]].concat();
+    let strip = |v: &Value| -> Vec<(Value, Value, Value)> {
+        v["deploy/web"].as_array().map_or(vec![], |a| {
+            a.iter()
+                .map(|r| {
+                    (
+                        r["route"].clone(),
+                        r["requests"].clone(),
+                        r["success"].clone(),
+                    )
+                })
+                .collect()
+        })
+    };
+    let expected_routes = strip(&json(&registry, &routes).await);
+    assert_eq!(expected_routes.len(), 2);
+    let expected = voting_row(&json(&registry, &stat).await).unwrap();
+    // Wait for scrapes of both proxies after the last request (Prometheus' first scrape can take
+    // a few seconds after it starts).
+    eventually_within(
+        std::time::Duration::from_secs(60),
+        "prometheus scraped the final counts",
+        || async {
+            let ask = |args: Vec<&str>| {
+                let mut cmd = mesh();
+                cmd.args(args)
+                    .arg("--registry")
+                    .arg(&registry)
+                    .args(["-o", "json"]);
+                async move {
+                    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                        .await
+                        .unwrap();
+                    serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
+                }
+            };
+            let stat_ok = voting_row(&ask(with_prometheus.clone()).await)
+                .is_some_and(|r| r["requests"] == expected["requests"]);
+            stat_ok && strip(&ask(routes_prometheus.clone()).await) == expected_routes
+        },
+    )
+    .await;
+    // Both now, so both divide by (about) the same proxy age.
+    let expected = voting_row(&json(&registry, &stat).await).unwrap();
+    let from_prometheus = json(&registry, &with_prometheus).await;
+    let got = voting_row(&from_prometheus).unwrap();
+    for field in [
+        "requests",
+        "success",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "latency_ms_p99",
+    ] {
+        assert_eq!(
+            got[field], expected[field],
+            "{field}: prometheus {got} vs proxies {expected}"
+        );
+    }
+    let (a, b) = (
+        got["rps"].as_f64().unwrap(),
+        expected["rps"].as_f64().unwrap(),
+    );
+    assert!(
+        (a - b).abs() <= b * 0.2,
+        "rps {a} vs {b}: both divide by the proxy's age"
+    );
+
+    assert_eq!(
+        strip(&json(&registry, &routes_prometheus).await),
+        expected_routes
+    );
+}
