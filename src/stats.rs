@@ -28,6 +28,18 @@ pub struct StatsReport {
     pub latency_bounds_ms: Vec<u64>,
     pub http: Vec<HttpStats>,
     pub tcp: Vec<TcpStats>,
+    /// The ServiceProfile routes that apply to this proxy's traffic, so routes without traffic
+    /// can be shown too.
+    #[serde(default)]
+    pub profile_routes: Vec<ProfileRoutes>,
+}
+
+/// The routes of the profile for one authority and direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileRoutes {
+    pub direction: Direction,
+    pub authority: String,
+    pub routes: Vec<String>,
 }
 
 /// A workload as the report names it.

@@ -11,6 +11,7 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use super::body::{full, ProxyBody};
 use super::state::ProxyState;
 use crate::profile::duration::parse_go_duration;
+use crate::stats::{Direction, ProfileRoutes};
 use crate::tap_event::TapQuery;
 
 /// Longest `/stats` window served (the proxy keeps this much history).
@@ -34,7 +35,7 @@ pub fn handle<B>(state: &Arc<ProxyState>, req: &Request<B>) -> Response<ProxyBod
             resp
         }
         "/stats" => match stats_window(req.uri().query()) {
-            Ok(window) => match serde_json::to_vec(&state.metrics.stats(window)) {
+            Ok(window) => match serde_json::to_vec(&stats_with_routes(state, window)) {
                 Ok(json) => {
                     let mut resp = Response::new(full(json));
                     resp.headers_mut().insert(
@@ -72,6 +73,55 @@ fn tap(state: &ProxyState, query: Option<&str>) -> Response<ProxyBody> {
         }
         Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, &format!("{e}\n")),
     }
+}
+
+/// The window's numbers, with the profile routes of this proxy's services (inbound) and of the
+/// destinations it sent requests to (outbound).
+fn stats_with_routes(state: &ProxyState, window: Duration) -> crate::stats::StatsReport {
+    let mut report = state.metrics.stats(window);
+    let config = &state.config;
+    let mut wanted: Vec<(Direction, String)> = config
+        .services
+        .iter()
+        .map(|s| {
+            (
+                Direction::Inbound,
+                format!(
+                    "{}.{}.svc.{}:{}",
+                    s.name, config.identity.namespace, config.cluster_domain, s.port
+                ),
+            )
+        })
+        .collect();
+    for h in report
+        .http
+        .iter()
+        .filter(|h| h.direction == Direction::Outbound)
+    {
+        wanted.push((Direction::Outbound, h.authority.clone()));
+    }
+    wanted.sort();
+    wanted.dedup();
+    for (direction, authority) in wanted {
+        let fqdn = authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(h, _)| h);
+        if let Some(profile) = state.profiles.get(fqdn) {
+            let mut routes: Vec<String> = profile
+                .matcher
+                .routes()
+                .iter()
+                .map(|r| r.name.to_string())
+                .collect();
+            routes.push(crate::profile::matcher::DEFAULT_ROUTE.to_string());
+            report.profile_routes.push(ProfileRoutes {
+                direction,
+                authority,
+                routes,
+            });
+        }
+    }
+    report
 }
 
 /// The `window` query parameter (a duration such as `60s` or `5m`; default one minute).

@@ -184,12 +184,42 @@ pub fn route_rows(query: &Query, proxies: &[ProxyStats]) -> BTreeMap<String, Vec
                 .or_default();
             let Ok(report) = &p.stats else { continue };
             let seconds = report.window.covered_seconds.max(0.001);
-            for h in report
+            let selected: Vec<&HttpStats> = report
                 .http
                 .iter()
                 .filter(|h| query.selects(h.direction, h.peer.as_ref()))
-            {
+                .collect();
+            for h in &selected {
                 add_route(routes, h, seconds);
+            }
+            // The profile's routes without traffic show too: inbound, those of the resource's
+            // services; with --to, those of the authorities its selected requests went to.
+            let direction = if query.to.is_some() {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            };
+            for p in report
+                .profile_routes
+                .iter()
+                .filter(|p| p.direction == direction)
+            {
+                if direction == Direction::Outbound
+                    && !selected.iter().any(|h| h.authority == p.authority)
+                {
+                    continue;
+                }
+                for route in &p.routes {
+                    let default = *route == crate::profile::matcher::DEFAULT_ROUTE;
+                    routes
+                        .entry((default, route.clone(), p.authority.clone()))
+                        .or_insert_with(|| RouteRow {
+                            route: route.clone(),
+                            authority: p.authority.clone(),
+                            effective: Traffic::default(),
+                            actual: Traffic::default(),
+                        });
+                }
             }
         }
     }

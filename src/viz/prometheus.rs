@@ -351,6 +351,7 @@ fn finish(mut b: Building, window: Duration, now: f64) -> Option<ProxyStats> {
         latency_bounds_ms: LATENCY_BOUNDS_MS.to_vec(),
         http: b.http.into_values().collect(),
         tcp: b.tcp.into_values().collect(),
+        profile_routes: Vec::new(),
     };
     Some(ProxyStats {
         admin: SocketAddr::from(([0, 0, 0, 0], 0)),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::harness::mesh;
 use crate::net::{config, http_upstream, TestProxy};
 
-const PROFILE: &str = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: voting-svc.emojivoto.svc.cluster.local\n  namespace: emojivoto\nspec:\n  routes:\n  - name: GET /api/list\n    condition: {method: GET, pathRegex: /api/list}\n  - name: POST /api/vote\n    condition: {method: POST, pathRegex: /api/vote}\n    isRetryable: true\n";
+const PROFILE: &str = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: voting-svc.emojivoto.svc.cluster.local\n  namespace: emojivoto\nspec:\n  routes:\n  - name: GET /api/list\n    condition: {method: GET, pathRegex: /api/list}\n  - name: POST /api/vote\n    condition: {method: POST, pathRegex: /api/vote}\n    isRetryable: true\n  - name: GET /api/leaderboard\n    condition: {method: GET, pathRegex: /api/leaderboard}\n";
 
 async fn send(outbound: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
     let mut req = Request::builder()
@@ -191,6 +191,35 @@ async fn stat_and_routes_report_exactly_the_traffic_sent() {
     // POST, /api/vote, voting-svc, EFFECTIVE_SUCCESS, EFFECTIVE_RPS, ACTUAL_SUCCESS, …
     assert_eq!(vote[3], "100.00%");
     assert_eq!(vote[5], "50.51%", "50 of 99 tries succeeded");
+
+    // The server's view: every profile route, with `-` where there was no traffic.
+    let (code, out, _) = viz(&registry, &["routes", "deploy/voting", "-n", "emojivoto"]).await;
+    assert_eq!(code, 0);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let routes: Vec<String> = rows[1..]
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r[..r.len() - 6].join(" "))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "GET /api/leaderboard",
+            "GET /api/list",
+            "POST /api/vote",
+            "[DEFAULT]"
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        rows[1][2..],
+        ["voting-svc", "-", "-", "-", "-", "-"],
+        "{out}"
+    );
+    println!("{out}");
 
     // Edges: web calls voting; both proxies saw it, one edge.
     let (code, out, _) = viz(

@@ -152,9 +152,11 @@ async fn prometheus_gives_the_same_numbers_as_the_proxies() {
         "deploy/voting",
     ];
     let routes_prometheus = [&routes[..], &["--prometheus", &url]].concat();
+    // Routes with traffic: the proxies also list their profile's idle routes; Prometheus cannot.
     let strip = |v: &Value| -> Vec<(Value, Value, Value)> {
         v["deploy/web"].as_array().map_or(vec![], |a| {
             a.iter()
+                .filter(|r| r["requests"] != 0)
                 .map(|r| {
                     (
                         r["route"].clone(),

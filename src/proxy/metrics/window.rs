@@ -143,6 +143,7 @@ pub fn report(
         latency_bounds_ms: LATENCY_BOUNDS_MS.to_vec(),
         http,
         tcp,
+        profile_routes: Vec::new(),
     }
 }
 
