@@ -16,7 +16,7 @@ shows EFFECTIVE (what callers saw) beside ACTUAL (every try the servers answered
 included).\n\nExamples:\n  mesh routes deploy/voting -n emojivoto\n  mesh routes deploy/web --to deploy/voting -o wide"
 )]
 pub struct RoutesArgs {
-    /// RESOURCE: TYPE/NAME (deploy/web), or TYPE NAME…
+    /// RESOURCE: TYPE/NAME (deploy/web, svc/web-svc), or TYPE NAME…
     #[arg(required = true, value_name = "RESOURCE")]
     pub resources: Vec<String>,
 

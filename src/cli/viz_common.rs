@@ -32,9 +32,12 @@ pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> 
         let proxies = runtime
             .block_on(crate::viz::prometheus::fetch(url, args.window))
             .map_err(anyhow::Error::msg)?;
-        let wanted = proxies
-            .iter()
-            .any(|p| query.resources.iter().any(|r| r.matches(&p.identity)));
+        let wanted = proxies.iter().any(|p| {
+            query
+                .resources
+                .iter()
+                .any(|r| covers(r, &p.identity, &p.services))
+        });
         if !wanted {
             bail!(
                 "Prometheus at {url} has no mesh series for {}: is it scraping the proxies' admin \
@@ -50,7 +53,11 @@ pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> 
         return Ok(proxies);
     }
     if !args.proxy_admin.is_empty() {
-        let proxies = args.proxy_admin.iter().map(|a| (*a, None)).collect();
+        let proxies = args
+            .proxy_admin
+            .iter()
+            .map(|a| (*a, None, Vec::new()))
+            .collect();
         return Ok(runtime.block_on(source::fetch(proxies, args.window)));
     }
     let dir = args
@@ -60,8 +67,16 @@ pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> 
     // With --from/--to the peer's proxies matter too only as labels; the resource's own are asked.
     let proxies: Vec<_> = source::registered(&dir)
         .into_iter()
-        .filter(|(_, id)| query.resources.iter().any(|r| r.matches(id)))
-        .filter(|(_, id)| {
+        .map(|(r, id)| {
+            let services = r
+                .services
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>();
+            (r, id, services)
+        })
+        .filter(|(_, id, services)| query.resources.iter().any(|r| covers(r, id, services)))
+        .filter(|(_, id, _)| {
             query
                 .namespace
                 .as_ref()
@@ -71,12 +86,21 @@ pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> 
                     .iter()
                     .any(|r| r.kind == crate::viz::resource::ResourceKind::Namespace)
         })
-        .map(|(r, id)| (r.admin, Some(id)))
+        .map(|(r, id, services)| (r.admin, Some(id), services))
         .collect();
     if proxies.is_empty() {
         bail!("{}", nothing_found(query, &dir));
     }
     Ok(runtime.block_on(source::fetch(proxies, args.window)))
+}
+
+/// Whether a proxy of `id`, serving `services`, belongs to `resource`.
+fn covers(
+    resource: &crate::viz::resource::Resource,
+    id: &crate::identity::Identity,
+    services: &[String],
+) -> bool {
+    resource.matches(id) || !resource.rows_of_services(services).is_empty()
 }
 
 fn nothing_found(query: &Query, dir: &Path) -> String {

@@ -90,15 +90,44 @@ impl Query {
         in_scope.then(|| resource.row_of(id)).flatten()
     }
 
+    /// The rows a proxy counts in for `resource`: one for a workload, pod or namespace; one per
+    /// matching service it serves for `svc`.
+    fn rows_of(&self, resource: &Resource, p: &ProxyStats) -> Vec<String> {
+        match resource.kind {
+            ResourceKind::Service
+                if self
+                    .namespace
+                    .as_ref()
+                    .is_none_or(|ns| *ns == p.identity.namespace) =>
+            {
+                resource.rows_of_services(&p.services)
+            }
+            _ => self.row_of(resource, &p.identity).into_iter().collect(),
+        }
+    }
+
     /// Whether an HTTP series belongs to what is asked: inbound by default; with `--from`, inbound
-    /// from that peer; with `--to`, outbound to it.
-    fn selects(&self, direction: Direction, peer: Option<&WorkloadRef>) -> bool {
-        let peer_is = |r: &Resource| peer.and_then(identity_of).is_some_and(|id| r.matches(&id));
+    /// from that peer; with `--to`, outbound to it (a `svc` by the authority it went to).
+    fn selects(&self, direction: Direction, peer: Option<&WorkloadRef>, authority: &str) -> bool {
+        let peer_is = |r: &Resource| match r.kind {
+            ResourceKind::Service => r.name.as_ref().is_none_or(|n| *n == service_of(authority)),
+            _ => peer.and_then(identity_of).is_some_and(|id| r.matches(&id)),
+        };
         match (&self.from, &self.to) {
             (None, None) => direction == Direction::Inbound,
             (Some(from), _) => direction == Direction::Inbound && peer_is(from),
             (None, Some(to)) => direction == Direction::Outbound && peer_is(to),
         }
+    }
+}
+
+/// The service an authority names: its first DNS label (`voting-svc`), or the whole `ip:port`.
+pub fn service_of(authority: &str) -> String {
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+        authority.to_string()
+    } else {
+        host.split('.').next().unwrap_or(host).to_string()
     }
 }
 
@@ -115,60 +144,72 @@ pub fn stat_rows(query: &Query, proxies: &[ProxyStats]) -> Vec<StatRow> {
     let mut rows: BTreeMap<(String, ResourceKind, String), StatRow> = BTreeMap::new();
     for resource in &query.resources {
         for p in proxies {
-            let Some(name) = query.row_of(resource, &p.identity) else {
-                continue;
-            };
-            let namespace = match resource.kind {
-                ResourceKind::Namespace => String::new(),
-                _ => p.identity.namespace.clone(),
-            };
-            let row = rows
-                .entry((namespace.clone(), resource.kind, name.clone()))
-                .or_insert_with(|| StatRow {
-                    namespace: if resource.kind == ResourceKind::Namespace {
-                        name.clone()
-                    } else {
-                        namespace
-                    },
-                    kind: resource.kind,
-                    name,
-                    meshed: 0,
-                    total: 0,
-                    http: Traffic::default(),
-                    tcp_open: 0,
-                    read_rate: 0.0,
-                    write_rate: 0.0,
-                });
-            row.total += 1;
-            let Ok(report) = &p.stats else { continue };
-            row.meshed += 1;
-            let seconds = report.window.covered_seconds.max(0.001);
-            for h in report
-                .http
-                .iter()
-                .filter(|h| query.selects(h.direction, h.peer.as_ref()))
-            {
-                row.http.add(&h.responses, seconds);
-            }
-            let (direction, side) = match query.to {
-                Some(_) => (Direction::Outbound, PeerSide::Dst),
-                None => (Direction::Inbound, PeerSide::Src),
-            };
-            for t in report
-                .tcp
-                .iter()
-                .filter(|t| t.direction == direction && t.peer_side == side)
-            {
-                if query.to.is_some() && !query.selects(t.direction, t.peer.as_ref()) {
-                    continue;
-                }
-                row.tcp_open += t.open;
-                row.read_rate += t.read_bytes as f64 / seconds;
-                row.write_rate += t.write_bytes as f64 / seconds;
+            for name in query.rows_of(resource, p) {
+                let row = rows
+                    .entry(row_key(resource.kind, &p.identity, &name))
+                    .or_insert_with(|| StatRow {
+                        namespace: match resource.kind {
+                            ResourceKind::Namespace => name.clone(),
+                            _ => p.identity.namespace.clone(),
+                        },
+                        kind: resource.kind,
+                        name: name.clone(),
+                        meshed: 0,
+                        total: 0,
+                        http: Traffic::default(),
+                        tcp_open: 0,
+                        read_rate: 0.0,
+                        write_rate: 0.0,
+                    });
+                add_proxy(query, resource, &name, p, row);
             }
         }
     }
     rows.into_values().collect()
+}
+
+fn row_key(kind: ResourceKind, id: &Identity, name: &str) -> (String, ResourceKind, String) {
+    let namespace = match kind {
+        ResourceKind::Namespace => String::new(),
+        _ => id.namespace.clone(),
+    };
+    (namespace, kind, name.to_string())
+}
+
+/// Adds one proxy's window to a `mesh stat` row.
+fn add_proxy(query: &Query, resource: &Resource, name: &str, p: &ProxyStats, row: &mut StatRow) {
+    row.total += 1;
+    let Ok(report) = &p.stats else { return };
+    row.meshed += 1;
+    let seconds = report.window.covered_seconds.max(0.001);
+    // A `svc` row counts the requests for that service only (a proxy may serve several).
+    let for_row = |authority: &str| {
+        resource.kind != ResourceKind::Service
+            || query.to.is_some()
+            || service_of(authority) == name
+    };
+    for h in report.http.iter().filter(|h| {
+        query.selects(h.direction, h.peer.as_ref(), &h.authority) && for_row(&h.authority)
+    }) {
+        row.http.add(&h.responses, seconds);
+    }
+    let (direction, side) = match query.to {
+        Some(_) => (Direction::Outbound, PeerSide::Dst),
+        None => (Direction::Inbound, PeerSide::Src),
+    };
+    for t in report
+        .tcp
+        .iter()
+        .filter(|t| t.direction == direction && t.peer_side == side)
+    {
+        // TCP has no authority: with `--to svc/…`, connections to any peer count.
+        if query.to.is_some() && !query.selects(t.direction, t.peer.as_ref(), "") {
+            continue;
+        }
+        row.tcp_open += t.open;
+        row.read_rate += t.read_bytes as f64 / seconds;
+        row.write_rate += t.write_bytes as f64 / seconds;
+    }
 }
 
 /// The rows of `mesh routes`, by resource (`deploy/web`), routes sorted with `[DEFAULT]` last.
@@ -176,49 +217,54 @@ pub fn route_rows(query: &Query, proxies: &[ProxyStats]) -> BTreeMap<String, Vec
     let mut out: BTreeMap<String, BTreeMap<(bool, String, String), RouteRow>> = BTreeMap::new();
     for resource in &query.resources {
         for p in proxies {
-            let Some(name) = query.row_of(resource, &p.identity) else {
-                continue;
-            };
-            let routes = out
-                .entry(format!("{}/{name}", resource.kind.short()))
-                .or_default();
-            let Ok(report) = &p.stats else { continue };
-            let seconds = report.window.covered_seconds.max(0.001);
-            let selected: Vec<&HttpStats> = report
-                .http
-                .iter()
-                .filter(|h| query.selects(h.direction, h.peer.as_ref()))
-                .collect();
-            for h in &selected {
-                add_route(routes, h, seconds);
-            }
-            // The profile's routes without traffic show too: inbound, those of the resource's
-            // services; with --to, those of the authorities its selected requests went to.
-            let direction = if query.to.is_some() {
-                Direction::Outbound
-            } else {
-                Direction::Inbound
-            };
-            for p in report
-                .profile_routes
-                .iter()
-                .filter(|p| p.direction == direction)
-            {
-                if direction == Direction::Outbound
-                    && !selected.iter().any(|h| h.authority == p.authority)
-                {
-                    continue;
+            for name in query.rows_of(resource, p) {
+                let routes = out
+                    .entry(format!("{}/{name}", resource.kind.short()))
+                    .or_default();
+                let Ok(report) = &p.stats else { continue };
+                let seconds = report.window.covered_seconds.max(0.001);
+                let for_row = |authority: &str| {
+                    resource.kind != ResourceKind::Service || service_of(authority) == name
+                };
+                let selected: Vec<&HttpStats> = report
+                    .http
+                    .iter()
+                    .filter(|h| {
+                        query.selects(h.direction, h.peer.as_ref(), &h.authority)
+                            && for_row(&h.authority)
+                    })
+                    .collect();
+                for h in &selected {
+                    add_route(routes, h, seconds);
                 }
-                for route in &p.routes {
-                    let default = *route == crate::profile::matcher::DEFAULT_ROUTE;
-                    routes
-                        .entry((default, route.clone(), p.authority.clone()))
-                        .or_insert_with(|| RouteRow {
-                            route: route.clone(),
-                            authority: p.authority.clone(),
-                            effective: Traffic::default(),
-                            actual: Traffic::default(),
-                        });
+                // The profile's routes without traffic show too: inbound, those of the resource's
+                // services; with --to, those of the authorities its selected requests went to.
+                let direction = if query.to.is_some() {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                };
+                for p in report
+                    .profile_routes
+                    .iter()
+                    .filter(|p| p.direction == direction && for_row(&p.authority))
+                {
+                    if direction == Direction::Outbound
+                        && !selected.iter().any(|h| h.authority == p.authority)
+                    {
+                        continue;
+                    }
+                    for route in &p.routes {
+                        let default = *route == crate::profile::matcher::DEFAULT_ROUTE;
+                        routes
+                            .entry((default, route.clone(), p.authority.clone()))
+                            .or_insert_with(|| RouteRow {
+                                route: route.clone(),
+                                authority: p.authority.clone(),
+                                effective: Traffic::default(),
+                                actual: Traffic::default(),
+                            });
+                    }
                 }
             }
         }

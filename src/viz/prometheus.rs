@@ -337,6 +337,15 @@ fn finish(mut b: Building, window: Duration, now: f64) -> Option<ProxyStats> {
         }
     }
     let age = b.started.map_or(f64::INFINITY, |s| (now - s).max(0.001));
+    // The services a proxy serves are the authorities of its inbound traffic.
+    let mut services: Vec<String> = b
+        .http
+        .values()
+        .filter(|h| h.direction == Direction::Inbound)
+        .map(|h| super::model::service_of(&h.authority))
+        .collect();
+    services.sort();
+    services.dedup();
     let report = StatsReport {
         version: STATS_VERSION,
         identity: WorkloadRef {
@@ -356,6 +365,7 @@ fn finish(mut b: Building, window: Duration, now: f64) -> Option<ProxyStats> {
     Some(ProxyStats {
         admin: SocketAddr::from(([0, 0, 0, 0], 0)),
         identity,
+        services,
         stats: Ok(report),
     })
 }

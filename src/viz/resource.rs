@@ -10,6 +10,8 @@ use crate::identity::{Identity, WorkloadKind};
 pub enum ResourceKind {
     Namespace,
     Workload(WorkloadKind),
+    /// A Kubernetes Service: the proxies that serve it (`--service NAME`), and requests to it.
+    Service,
 }
 
 /// One selector: a kind, and a name unless it means all of that kind.
@@ -28,14 +30,11 @@ impl ResourceKind {
     pub fn parse(word: &str) -> Result<Self, String> {
         match word.to_ascii_lowercase().as_str() {
             "ns" | "namespace" | "namespaces" => Ok(ResourceKind::Namespace),
+            "svc" | "service" | "services" => Ok(ResourceKind::Service),
             other => WorkloadKind::parse(other)
                 .map(ResourceKind::Workload)
-                .ok_or_else(|| match other {
-                    "svc" | "service" | "services" => format!(
-                        "{word:?}: services are not a resource here yet (mesh has no Kubernetes API); \
-                         use the workload behind it, one of {ACCEPTED}"
-                    ),
-                    _ => format!("unknown resource type {word:?}: expected one of {ACCEPTED}"),
+                .ok_or_else(|| {
+                    format!("unknown resource type {word:?}: expected one of {ACCEPTED}")
                 }),
         }
     }
@@ -44,6 +43,7 @@ impl ResourceKind {
     pub fn word(self) -> &'static str {
         match self {
             ResourceKind::Namespace => "namespace",
+            ResourceKind::Service => "service",
             ResourceKind::Workload(WorkloadKind::Deployment) => "deployment",
             ResourceKind::Workload(WorkloadKind::StatefulSet) => "statefulset",
             ResourceKind::Workload(WorkloadKind::DaemonSet) => "daemonset",
@@ -57,6 +57,7 @@ impl ResourceKind {
     pub fn short(self) -> &'static str {
         match self {
             ResourceKind::Namespace => "ns",
+            ResourceKind::Service => "svc",
             ResourceKind::Workload(k) => k.short(),
         }
     }
@@ -66,6 +67,8 @@ impl Resource {
     /// The name of the row a proxy of `identity` counts in, if this selector covers it.
     pub fn row_of(&self, identity: &Identity) -> Option<String> {
         let name = match self.kind {
+            // Services are not identities: see `rows_of_services`.
+            ResourceKind::Service => return None,
             ResourceKind::Namespace => identity.namespace.clone(),
             ResourceKind::Workload(WorkloadKind::Pod) => identity.pod.clone(),
             ResourceKind::Workload(kind) if identity.workload.kind == kind => {
@@ -77,6 +80,18 @@ impl Resource {
             Some(wanted) if *wanted != name => None,
             _ => Some(name),
         }
+    }
+
+    /// The rows of a proxy serving `services` for a `svc` selector.
+    pub fn rows_of_services(&self, services: &[String]) -> Vec<String> {
+        if self.kind != ResourceKind::Service {
+            return Vec::new();
+        }
+        services
+            .iter()
+            .filter(|s| self.name.as_ref().is_none_or(|n| n == *s))
+            .cloned()
+            .collect()
     }
 
     /// Whether a proxy of `identity` belongs to this resource.
@@ -173,9 +188,10 @@ mod tests {
         assert!(parse_resources(&args("cm/x"))
             .unwrap_err()
             .contains("unknown resource type"));
-        assert!(parse_resources(&args("svc/web"))
-            .unwrap_err()
-            .contains("services"));
+        assert_eq!(
+            parse_resources(&args("svc/web")).unwrap()[0].kind,
+            ResourceKind::Service
+        );
         assert!(parse_resources(&[]).is_err());
     }
 

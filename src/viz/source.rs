@@ -26,6 +26,8 @@ pub struct ProxyStats {
     pub admin: SocketAddr,
     /// Who the registry (or the proxy itself) says it is.
     pub identity: Identity,
+    /// The services it serves (known from the registry; empty otherwise).
+    pub services: Vec<String>,
     pub stats: Result<StatsReport, String>,
 }
 
@@ -41,7 +43,7 @@ pub fn registered(dir: &Path) -> Vec<(ProxyRecord, Identity)> {
 /// `identities` are used when known (the registry's); a proxy named only by address is known by
 /// what it reports.
 pub async fn fetch(
-    proxies: Vec<(SocketAddr, Option<Identity>)>,
+    proxies: Vec<(SocketAddr, Option<Identity>, Vec<String>)>,
     window: Duration,
 ) -> Vec<ProxyStats> {
     let client = match reqwest::Client::builder()
@@ -53,9 +55,10 @@ pub async fn fetch(
         Err(e) => {
             return proxies
                 .into_iter()
-                .map(|(admin, id)| ProxyStats {
+                .map(|(admin, id, services)| ProxyStats {
                     admin,
                     identity: id.unwrap_or_else(unknown),
+                    services,
                     stats: Err(format!("no HTTP client: {e}")),
                 })
                 .collect()
@@ -63,7 +66,7 @@ pub async fn fetch(
     };
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, (admin, id)) in proxies.into_iter().enumerate() {
+    for (i, (admin, id, services)) in proxies.into_iter().enumerate() {
         let (client, permits) = (client.clone(), permits.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
@@ -78,6 +81,7 @@ pub async fn fetch(
                 ProxyStats {
                     admin,
                     identity,
+                    services,
                     stats,
                 },
             )

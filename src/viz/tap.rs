@@ -25,12 +25,17 @@ pub fn selects(resource: &Resource, record: &ProxyRecord, namespace: Option<&str
     };
     let in_scope = resource.kind == ResourceKind::Namespace
         || namespace.is_none_or(|n| n == identity.namespace);
-    in_scope && resource.matches(&identity)
+    let services: Vec<String> = record.services.iter().map(|s| s.name.clone()).collect();
+    in_scope && (resource.matches(&identity) || !resource.rows_of_services(&services).is_empty())
 }
 
 /// Narrows `query` to requests whose destination is `resource` (`--to`), in `namespace`.
 pub fn narrow_destination(resource: &Resource, query: &mut TapQuery, namespace: &str) {
     match (resource.kind, &resource.name) {
+        (ResourceKind::Service, name) => {
+            query.to_namespace = Some(namespace.to_string());
+            query.authority = name.clone();
+        }
         (ResourceKind::Namespace, name) => query.to_namespace = name.clone(),
         (ResourceKind::Workload(WorkloadKind::Pod), name) => {
             query.to_namespace = Some(namespace.to_string());

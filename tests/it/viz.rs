@@ -221,6 +221,44 @@ async fn stat_and_routes_report_exactly_the_traffic_sent() {
     );
     println!("{out}");
 
+    // By service: the proxies serving voting-svc, and what callers saw of it.
+    let (code, out, err) = viz(
+        &registry,
+        &["stat", "svc/voting-svc", "-n", "emojivoto", "-o", "json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (rows[0]["kind"].as_str(), rows[0]["name"].as_str()),
+        (Some("service"), Some("voting-svc"))
+    );
+    assert_eq!(rows[0]["requests"], 249);
+    let (code, out, _) = viz(
+        &registry,
+        &[
+            "routes",
+            "deploy/web",
+            "-n",
+            "emojivoto",
+            "--to",
+            "svc/voting-svc",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    let routes: Value = serde_json::from_str(&out).unwrap();
+    let vote = routes["deploy/web"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["route"] == "POST /api/vote")
+        .unwrap()
+        .clone();
+    assert_eq!(vote["success"], 1.0);
+
     // Edges: web calls voting; both proxies saw it, one edge.
     let (code, out, _) = viz(
         &registry,

@@ -136,12 +136,21 @@ impl Filter {
     }
 }
 
+/// `voting-svc` matches `voting-svc`, `voting-svc:8080` and `voting-svc.emojivoto.svc…:8080`.
+fn authority_is(authority: &str, wanted: &str) -> bool {
+    authority
+        .strip_prefix(wanted)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with(':'))
+}
+
 fn matches(q: &TapQuery, r: &TapRequest) -> bool {
     let dst = &r.destination.metadata;
     q.direction.is_none_or(|d| d == r.direction)
         && q.path.as_deref().is_none_or(|p| r.path.starts_with(p))
         && q.method.as_deref().is_none_or(|m| r.method.as_str() == m)
-        && q.authority.as_deref().is_none_or(|a| r.authority == a)
+        && q.authority
+            .as_deref()
+            .is_none_or(|a| authority_is(&r.authority, a))
         && q.to_namespace
             .as_ref()
             .is_none_or(|n| dst.namespace.as_ref() == Some(n))
