@@ -218,3 +218,37 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> u64 {
         })
         .sum()
 }
+
+/// The profile of `voting-svc` the viz tests use: two routes with traffic (one retryable) and
+/// one without.
+pub const VOTING_PROFILE: &str = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: voting-svc.emojivoto.svc.cluster.local\n  namespace: emojivoto\nspec:\n  routes:\n  - name: GET /api/list\n    condition: {method: GET, pathRegex: /api/list}\n  - name: POST /api/vote\n    condition: {method: POST, pathRegex: /api/vote}\n    isRetryable: true\n  - name: GET /api/leaderboard\n    condition: {method: GET, pathRegex: /api/leaderboard}\n";
+
+/// `deploy/voting` serving `voting-svc:8080` in front of an HTTP upstream, and `deploy/web`
+/// calling it, both with [`VOTING_PROFILE`] and registered in `dir/registry`.
+pub struct VotingAndWeb {
+    pub registry: std::path::PathBuf,
+    /// Held so the upstream runs as long as the proxies.
+    pub app: Upstream,
+    pub voting: TestProxy,
+    pub web: TestProxy,
+}
+
+/// Starts [`VotingAndWeb`] below `dir`.
+pub async fn voting_and_web(dir: &Path) -> VotingAndWeb {
+    let (registry, profiles) = (dir.join("registry"), dir.join("profiles"));
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(profiles.join("voting.yaml"), VOTING_PROFILE).unwrap();
+    let app = http_upstream().await;
+    let mut voting = config(&registry, "voting", &["voting-svc:8080"], Some(app.addr));
+    voting.profiles_dir = Some(profiles.clone());
+    let voting = TestProxy::start(voting).await;
+    let mut web = config(&registry, "web", &[], None);
+    web.profiles_dir = Some(profiles);
+    let web = TestProxy::start(web).await;
+    VotingAndWeb {
+        registry,
+        app,
+        voting,
+        web,
+    }
+}

@@ -10,9 +10,7 @@ use mesh::testsvc;
 use serde_json::Value;
 
 use crate::harness::mesh;
-use crate::net::{config, http_upstream, TestProxy};
-
-const PROFILE: &str = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: voting-svc.emojivoto.svc.cluster.local\n  namespace: emojivoto\nspec:\n  routes:\n  - name: GET /api/list\n    condition: {method: GET, pathRegex: /api/list}\n  - name: POST /api/vote\n    condition: {method: POST, pathRegex: /api/vote}\n    isRetryable: true\n  - name: GET /api/leaderboard\n    condition: {method: GET, pathRegex: /api/leaderboard}\n";
+use crate::net::{voting_and_web, VotingAndWeb};
 
 async fn send(outbound: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
     let mut req = Request::builder()
@@ -48,16 +46,13 @@ async fn viz(registry: &Path, args: &[&str]) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stat_and_routes_report_exactly_the_traffic_sent() {
     let dir = tempfile::tempdir().unwrap();
-    let (registry, profiles) = (dir.path().join("registry"), dir.path().join("profiles"));
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(profiles.join("voting.yaml"), PROFILE).unwrap();
-    let app = http_upstream().await;
-    let mut voting = config(&registry, "voting", &["voting-svc:8080"], Some(app.addr));
-    voting.profiles_dir = Some(profiles.clone());
-    let _voting = TestProxy::start(voting).await;
-    let mut web = config(&registry, "web", &[], None);
-    web.profiles_dir = Some(profiles);
-    let web = TestProxy::start(web).await;
+    // Every part bound: the proxies and the app stop when dropped.
+    let VotingAndWeb {
+        registry,
+        web,
+        voting: _voting,
+        app: _app,
+    } = voting_and_web(dir.path()).await;
 
     // 200 requests: 150 GET /api/list (50 of them 500s), 50 POST /api/vote that fail every other
     // try upstream — the caller's proxy retries those, so callers see success.

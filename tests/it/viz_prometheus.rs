@@ -12,7 +12,7 @@ use mesh::testsvc;
 use serde_json::Value;
 
 use crate::harness::mesh;
-use crate::net::{bind, config, eventually, eventually_within, http_upstream, TestProxy};
+use crate::net::{bind, eventually, eventually_within, voting_and_web, VotingAndWeb};
 
 /// A Prometheus server scraping `targets` every second; stopped when dropped.
 struct Prometheus {
@@ -101,21 +101,16 @@ async fn json(registry: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-const PROFILE: &str = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: voting-svc.emojivoto.svc.cluster.local\n  namespace: emojivoto\nspec:\n  routes:\n  - name: GET /api/list\n    condition: {method: GET, pathRegex: /api/list}\n  - name: POST /api/vote\n    condition: {method: POST, pathRegex: /api/vote}\n    isRetryable: true\n";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_gives_the_same_numbers_as_the_proxies() {
     let dir = tempfile::tempdir().unwrap();
-    let (registry, profiles) = (dir.path().join("registry"), dir.path().join("profiles"));
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(profiles.join("voting.yaml"), PROFILE).unwrap();
-    let app = http_upstream().await;
-    let mut voting = config(&registry, "voting", &["voting-svc:8080"], Some(app.addr));
-    voting.profiles_dir = Some(profiles.clone());
-    let voting = TestProxy::start(voting).await;
-    let mut web = config(&registry, "web", &[], None);
-    web.profiles_dir = Some(profiles);
-    let web = TestProxy::start(web).await;
+    // Every part bound: the proxies and the app stop when dropped.
+    let VotingAndWeb {
+        registry,
+        voting,
+        web,
+        app: _app,
+    } = voting_and_web(dir.path()).await;
     let Some(prometheus) = Prometheus::start(&[voting.admin, web.admin]).await else {
         return;
     };
