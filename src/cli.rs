@@ -5,6 +5,7 @@ pub mod args;
 pub mod await_ready;
 mod child;
 pub mod completions;
+pub mod demo;
 pub mod edges;
 pub mod man;
 pub mod profile;
@@ -34,6 +35,7 @@ pub struct Cli {
 pub enum Command {
     Profile(profile::ProfileArgs),
     Proxy(Box<proxy::ProxyArgs>),
+    Demo(demo::DemoArgs),
     Await(await_ready::AwaitArgs),
     Stat(stat::StatArgs),
     Routes(routes::RoutesArgs),
@@ -62,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profile(args) => profile::run(args),
         Command::Proxy(args) => proxy::run(*args),
         Command::Await(args) => await_ready::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Stat(args) => stat::run(args),
         Command::Routes(args) => routes::run(args),
         Command::Edges(args) => edges::run(args),

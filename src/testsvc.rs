@@ -252,7 +252,7 @@ fn delay(headers: &HeaderMap, limits: &Limits) -> Result<Duration, RequestError>
 const MAX_ACCEPT_FAILURES: u32 = 8;
 
 /// Serves connections from `listener` with `handler` until `shutdown` completes, then drains.
-async fn serve_connections<F, Fut>(
+pub(crate) async fn serve_connections<F, Fut>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
     limits: &Limits,

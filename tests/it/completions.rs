@@ -3,7 +3,7 @@
 use crate::harness::{fixture, run};
 
 /// (arguments to `mesh`, committed file).
-const GENERATED: [(&[&str], &str); 12] = [
+const GENERATED: [(&[&str], &str); 13] = [
     (&["completions", "bash"], "completions/mesh.bash"),
     (&["completions", "zsh"], "completions/_mesh"),
     (&["completions", "fish"], "completions/mesh.fish"),
@@ -16,6 +16,7 @@ const GENERATED: [(&[&str], &str); 12] = [
     (&["man", "routes"], "docs/man/mesh-routes.1"),
     (&["man", "edges"], "docs/man/mesh-edges.1"),
     (&["man", "tap"], "docs/man/mesh-tap.1"),
+    (&["man", "demo"], "docs/man/mesh-demo.1"),
 ];
 
 #[test]

@@ -57,3 +57,8 @@ fn edges_help() {
 fn tap_help() {
     insta::assert_snapshot!(help(&["tap", "--help"]));
 }
+
+#[test]
+fn demo_help() {
+    insta::assert_snapshot!(help(&["demo", "--help"]));
+}

@@ -5,6 +5,7 @@ mod net;
 
 mod completions;
 mod crd_schema;
+mod demo;
 mod help;
 mod profile_bad_input;
 mod profile_check;

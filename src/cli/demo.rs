@@ -1,0 +1,89 @@
+//! `mesh demo`: the emojivoto-style demo, meshed, on loopback.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::demo::{DemoOptions, Running, NAMESPACE};
+
+/// Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Then, in another terminal:\n  mesh stat deploy -n emojivoto\n  mesh routes deploy/voting -n emojivoto\n  mesh routes deploy/vote-bot -n emojivoto --to deploy/web -o wide\n  mesh edges deploy -n emojivoto\n  mesh tap deploy/web -n emojivoto"
+)]
+pub struct DemoArgs {
+    /// Stop after this long (default: run until Ctrl-C or SIGTERM)
+    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Time between the vote bot's requests
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = super::args::parse_duration)]
+    pub vote_interval: Duration,
+
+    /// Local registry the demo's proxies register in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
+    #[arg(long, value_name = "DIR", env = "MESH_REGISTRY")]
+    pub registry: Option<std::path::PathBuf>,
+}
+
+/// Runs `mesh demo`.
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    super::runtime(super::Threads::PerCore)?.block_on(run_async(args))
+}
+
+async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let shutdown = super::signal::shutdown_signal()?;
+    let work = tempfile_dir()?;
+    let opts = DemoOptions {
+        registry: args.registry.unwrap_or_else(crate::registry::default_dir),
+        work_dir: work.clone(),
+        vote_interval: args.vote_interval,
+    };
+    let running = Running::start(&opts).await.context("starting the demo")?;
+    let mut text = format!(
+        "mesh demo: emojivoto in namespace {NAMESPACE} on 127.0.0.1 (registry {})\n",
+        opts.registry.display()
+    );
+    for w in &running.workloads {
+        let app = w.app.map_or("-".to_string(), |a| a.to_string());
+        let inbound = w.inbound.map_or("-".to_string(), |a| a.to_string());
+        text += &format!(
+            "  {:<16} app {:<21} proxy inbound {:<21} outbound {:<21} admin {}\n",
+            w.workload, app, inbound, w.outbound, w.admin
+        );
+    }
+    text +=
+        "\nThe vote bot is voting; voting's VoteDoughnut always fails. Try, in another terminal:\n";
+    for cmd in [
+        "mesh stat deploy -n emojivoto",
+        "mesh routes deploy/voting -n emojivoto",
+        "mesh routes deploy/vote-bot -n emojivoto --to deploy/web -o wide",
+        "mesh edges deploy -n emojivoto",
+        "mesh tap deploy/web -n emojivoto",
+    ] {
+        text += &format!("  {cmd}\n");
+    }
+    text += "\ndemo ready (Ctrl-C to stop)\n";
+    super::print_stdout(&text)?;
+    match args.duration {
+        Some(d) => {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = tokio::time::sleep(d) => {}
+            }
+        }
+        None => shutdown.await,
+    }
+    running.stop().await;
+    let _ = std::fs::remove_dir_all(&work);
+    eprintln!("mesh demo: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A fresh directory for the demo's generated profiles.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mesh-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
