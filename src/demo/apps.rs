@@ -171,7 +171,7 @@ pub async fn voting(tally: Tally, req: Request<Incoming>) -> Response<ProxyBody>
             .into_iter()
             .map(|(shortcode, votes)| VotingResult { shortcode, votes })
             .collect();
-        results.sort_by(|a, b| b.votes.cmp(&a.votes));
+        results.sort_by_key(|r| std::cmp::Reverse(r.votes));
         return grpc_ok(ResultsResponse { results });
     }
     if method == "VoteDoughnut" {
