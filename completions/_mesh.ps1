@@ -113,6 +113,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (default: run until Ctrl-C or SIGTERM)')
             [CompletionResult]::new('--vote-interval', '--vote-interval', [CompletionResultType]::ParameterName, 'Time between the vote bot''s requests')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry the demo''s proxies register in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
+            [CompletionResult]::new('--prometheus', '--prometheus', [CompletionResultType]::ParameterName, 'Also start a local Prometheus (the `prometheus` binary) scraping every demo proxy')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -84,6 +84,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s V -l version -d 'Pri
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l duration -d 'Stop after this long (default: run until Ctrl-C or SIGTERM)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l vote-interval -d 'Time between the vote bot\'s requests' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l registry -d 'Local registry the demo\'s proxies register in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand demo" -l prometheus -d 'Also start a local Prometheus (the `prometheus` binary) scraping every demo proxy'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand await" -l admin -d 'The proxy\'s admin address, asked for /ready' -r

@@ -244,3 +244,68 @@ impl Running {
         }
     }
 }
+
+/// A local Prometheus server scraping the demo's proxies every second; stopped when dropped.
+pub struct LocalPrometheus {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl LocalPrometheus {
+    /// Starts `prometheus` with its data and configuration under `dir`, waiting until it is ready.
+    pub async fn start(dir: &Path, targets: &[SocketAddr]) -> Result<LocalPrometheus, String> {
+        let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mesh\n    static_configs:\n      - targets: [{}]\n",
+            targets.join(", ")
+        );
+        let file = dir.join("prometheus.yml");
+        std::fs::write(&file, config).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        // Prometheus cannot report a port it chose: take a free one and hand it over.
+        let addr = bind()
+            .await
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?;
+        let child = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("prometheus-data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!("running prometheus: {e} (install it, e.g. `apt-get install prometheus`)")
+            })?;
+        let prometheus = LocalPrometheus {
+            child,
+            url: format!("http://{addr}"),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let req = http::Request::get("/-/ready")
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .expect("a valid request");
+            if crate::testsvc::http1_request(addr, req)
+                .await
+                .is_ok_and(|r| r.head.status == 200)
+            {
+                return Ok(prometheus);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("Prometheus at {addr} not ready within 30s"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for LocalPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -22,6 +22,10 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = super::args::parse_duration)]
     pub vote_interval: Duration,
 
+    /// Also start a local Prometheus (the `prometheus` binary) scraping every demo proxy
+    #[arg(long)]
+    pub prometheus: bool,
+
     /// Local registry the demo's proxies register in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
     #[arg(long, value_name = "DIR", env = "MESH_REGISTRY")]
     pub registry: Option<std::path::PathBuf>,
@@ -64,6 +68,16 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ] {
         text += &format!("  {cmd}\n");
     }
+    let prometheus = if args.prometheus {
+        let admins: Vec<_> = running.workloads.iter().map(|w| w.admin).collect();
+        let p = crate::demo::LocalPrometheus::start(&work, &admins)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        text += &format!("\nPrometheus scrapes the proxies every second at {}; add --prometheus {} to the commands\n", p.url, p.url);
+        Some(p)
+    } else {
+        None
+    };
     text += "\ndemo ready (Ctrl-C to stop)\n";
     super::print_stdout(&text)?;
     match args.duration {
@@ -75,6 +89,7 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         None => shutdown.await,
     }
+    drop(prometheus);
     running.stop().await;
     let _ = std::fs::remove_dir_all(&work);
     eprintln!("mesh demo: stopped");

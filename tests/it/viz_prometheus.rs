@@ -3,84 +3,36 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use bytes::Bytes;
 use http::Request;
-use http_body_util::{Empty, Full};
+use http_body_util::Full;
 use mesh::testsvc;
 use serde_json::Value;
 
 use crate::harness::mesh;
-use crate::net::{bind, eventually, eventually_within, voting_and_web, VotingAndWeb};
+use crate::net::{eventually_within, voting_and_web, VotingAndWeb};
 
-/// A Prometheus server scraping `targets` every second; stopped when dropped.
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    /// Starts one, or says why the test skips (no `prometheus` binary).
-    async fn start(targets: &[SocketAddr]) -> Option<Prometheus> {
-        if Command::new("prometheus")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!(
-                "skipped: the prometheus binary is missing (`.ci/run` installs the Debian package)"
-            );
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: mesh\n    static_configs:\n      - targets: [{}]\n",
-            targets.join(", ")
+/// The library's local Prometheus, with its directory; `None` (saying why) without the binary.
+async fn prometheus(
+    targets: &[SocketAddr],
+) -> Option<(mesh::demo::LocalPrometheus, tempfile::TempDir)> {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "skipped: the prometheus binary is missing (`.ci/run` installs the Debian package)"
         );
-        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        // Prometheus cannot report a port it chose: take a free one from the OS and hand it over.
-        let addr = bind().await.local_addr().unwrap();
-        let child = Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let prometheus = Prometheus {
-            child,
-            url: format!("http://{addr}"),
-            _dir: dir,
-        };
-        eventually("prometheus ready", || async {
-            let req = Request::get("/-/ready")
-                .body(Empty::<Bytes>::new())
-                .unwrap();
-            testsvc::http1_request(addr, req)
-                .await
-                .is_ok_and(|r| r.head.status == 200)
-        })
-        .await;
-        Some(prometheus)
+        return None;
     }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = mesh::demo::LocalPrometheus::start(dir.path(), targets)
+        .await
+        .unwrap();
+    Some((p, dir))
 }
 
 async fn json(registry: &Path, args: &[&str]) -> Value {
@@ -111,7 +63,7 @@ async fn prometheus_gives_the_same_numbers_as_the_proxies() {
         web,
         app: _app,
     } = voting_and_web(dir.path()).await;
-    let Some(prometheus) = Prometheus::start(&[voting.admin, web.admin]).await else {
+    let Some((prometheus, _dir)) = prometheus(&[voting.admin, web.admin]).await else {
         return;
     };
 
