@@ -140,7 +140,7 @@ async fn header_values_are_only_shown_when_asked_for() {
     let (proxy, _app, _dir) = voting().await;
     let mut plain = tap(&proxy, "").await;
     let mut with_headers = tap(&proxy, "headers=true").await;
-    send(&proxy, "GET", "/", &[("x-secret", "s3cret")]).await;
+    send(&proxy, "GET", "/", &[("x-secret", "s3cret"), ("authorization", "Bearer hunter2"), ("cookie", "session=1")]).await;
 
     let headers = |e: TapEvent| match e.kind {
         TapEventKind::RequestInitEvent(r) => r.headers,
@@ -154,6 +154,11 @@ async fn header_values_are_only_shown_when_asked_for() {
             .any(|h| h.name == "x-secret" && h.value_str == "s3cret"),
         "{shown:?}"
     );
+    // Credentials never, even when header values are asked for.
+    for secret in ["authorization", "cookie"] {
+        let h = shown.iter().find(|h| h.name == secret).unwrap();
+        assert_eq!(h.value_str, "[redacted]");
+    }
 }
 
 /// `mesh` as a child process with a clean environment, killed if the test fails.

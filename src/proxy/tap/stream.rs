@@ -162,6 +162,11 @@ fn matches(q: &TapQuery, r: &TapRequest) -> bool {
             .is_none_or(|p| dst.pod.as_ref() == Some(p))
 }
 
+/// Headers whose values tap never shows, even with `headers=true`: credentials and sessions.
+pub const SECRET_HEADERS: [&str; 5] = ["authorization", "proxy-authorization", "cookie", "set-cookie", "mesh-admin-token"];
+/// What tap shows instead of a secret header's value.
+pub const REDACTED: &str = "[redacted]";
+
 fn to_event(event: &Published, with_headers: bool) -> TapEvent {
     let r = &event.request;
     let kind = match event.kind {
@@ -176,7 +181,11 @@ fn to_event(event: &Published, with_headers: bool) -> TapEvent {
                     .iter()
                     .map(|(name, value)| Header {
                         name: name.to_string(),
-                        value_str: value.to_str().unwrap_or_default().to_string(),
+                        value_str: if SECRET_HEADERS.contains(&name.as_str()) {
+                            REDACTED.to_string()
+                        } else {
+                            value.to_str().unwrap_or_default().to_string()
+                        },
                     })
                     .collect()
             } else {
