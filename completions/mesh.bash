@@ -576,7 +576,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__proxy)
-            opts="-n -h -V --inbound --outbound --admin --admin-public --app --namespace --workload --pod --service --profiles --endpoints --registry --no-registry --opaque-ports --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --log-level --help --version"
+            opts="-n -h -V --inbound --outbound --admin --admin-public --admin-token-file --app --namespace --workload --pod --service --profiles --endpoints --registry --no-registry --opaque-ports --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --log-level --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -591,6 +591,10 @@ _mesh() {
                     return 0
                     ;;
                 --admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -778,7 +782,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__tap)
-            opts="-n -A -o -h -V --namespace --all-namespaces --to --path --method --authority --direction --max-rps --headers --output --registry --proxy-admin --help --version"
+            opts="-n -A -o -h -V --namespace --all-namespaces --to --path --method --authority --direction --max-rps --headers --output --registry --proxy-admin --admin-token-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -829,6 +833,10 @@ _mesh() {
                     return 0
                     ;;
                 --proxy-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

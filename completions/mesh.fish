@@ -63,6 +63,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subco
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound -d 'Where callers reach this workload\'s services (requests go on to --app)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l outbound -d 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin -d 'The admin port: /ready, /live, /metrics, /stats' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-token-file -d 'File holding the bearer token /tap requires on a public admin port (without it, tap is off there)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local app inbound requests go to; without it there is no inbound listener' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s n -l namespace -d 'Namespace of this workload' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r
@@ -142,6 +143,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand tap" -s o -l output -d 'Output
 json\t'One pretty-printed JSON object per event'"
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l registry -d 'Local registry directory to find proxies in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l proxy-admin -d 'Tap the proxy with this admin address instead of looking in the registry (repeatable)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l admin-token-file -d 'File holding the bearer token of proxies whose admin port is public (--admin-token-file)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s A -l all-namespaces -d 'Tap the resource in every namespace'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l headers -d 'Include request header values (JSON output)'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print help (see more with \'--help\')'

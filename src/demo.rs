@@ -197,6 +197,7 @@ impl Running {
                 endpoints_file: None,
                 registry_dir: Some(opts.registry.clone()),
                 limits: Limits::default(),
+                admin: Default::default(),
             };
             let listeners = Listeners {
                 inbound,

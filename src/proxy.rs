@@ -35,5 +35,5 @@ pub mod server;
 pub mod state;
 pub mod tap;
 
-pub use config::{Limits, ProxyConfig};
+pub use config::{AdminAccess, Limits, ProxyConfig};
 pub use server::{serve, Listeners, ServeError};

@@ -69,6 +69,10 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub admin_public: bool,
 
+    /// File holding the bearer token /tap requires on a public admin port (without it, tap is off there)
+    #[arg(long, env = "MESH_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<std::path::PathBuf>,
+
     /// The local app inbound requests go to; without it there is no inbound listener
     #[arg(long, env = "MESH_APP", value_name = "ADDR")]
     pub app: Option<SocketAddr>,
@@ -217,6 +221,10 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             dispatch_timeout: args.dispatch_timeout,
             ..Limits::default()
         },
+        admin: admin_access(
+            args.admin.ip().is_loopback(),
+            args.admin_token_file.as_deref(),
+        )?,
     };
     let listeners = Listeners {
         inbound,
@@ -327,6 +335,31 @@ fn local_addr(listener: &TcpListener) -> anyhow::Result<SocketAddr> {
     listener
         .local_addr()
         .context("reading a listener's bound address")
+}
+
+/// The admin port's access policy; a token file that is unreadable or empty is an error.
+fn admin_access(
+    loopback: bool,
+    token_file: Option<&std::path::Path>,
+) -> anyhow::Result<crate::proxy::AdminAccess> {
+    let token = match token_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--admin-token-file: reading {}", path.display()))?;
+            let token = text.trim();
+            anyhow::ensure!(
+                !token.is_empty(),
+                "--admin-token-file: {} is empty",
+                path.display()
+            );
+            Some(std::sync::Arc::from(token))
+        }
+    };
+    Ok(crate::proxy::AdminAccess {
+        public: !loopback,
+        token,
+    })
 }
 
 async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {

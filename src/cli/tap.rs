@@ -71,6 +71,10 @@ pub struct TapArgs {
     /// Tap the proxy with this admin address instead of looking in the registry (repeatable)
     #[arg(long, value_name = "ADDR")]
     pub proxy_admin: Vec<SocketAddr>,
+
+    /// File holding the bearer token of proxies whose admin port is public (--admin-token-file)
+    #[arg(long, env = "MESH_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// `--direction`.
@@ -121,7 +125,16 @@ pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
     };
     let query = query(&args, admins.len());
     let runtime = super::runtime(super::Threads::PerCore)?;
-    runtime.block_on(run_async(admins, described, query, args.output))
+    let token = match &args.admin_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("--admin-token-file: reading {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    runtime.block_on(run_async(admins, described, query, args.output, token))
 }
 
 fn query(args: &TapArgs, proxies: usize) -> TapQuery {
@@ -148,12 +161,15 @@ async fn run_async(
     described: String,
     query: TapQuery,
     output: OutputArg,
+    token: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let mut signals = StopSignals::install()?;
     let mut opening = tokio::task::JoinSet::new();
     for addr in admins {
         let query = query.clone();
-        opening.spawn(async move { TapStream::open(addr, &query).await });
+        let token = token.clone();
+        opening
+            .spawn(async move { TapStream::open_with_token(addr, &query, token.as_deref()).await });
     }
     let mut streams = Vec::new();
     let mut failed = false;

@@ -48,12 +48,57 @@ pub fn handle<B>(state: &Arc<ProxyState>, req: &Request<B>) -> Response<ProxyBod
             },
             Err(e) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
         },
-        "/tap" => tap(state, req.uri().query()),
+        "/tap" => match refusal(&state.config.admin, req.headers()) {
+            None => tap(state, req.uri().query()),
+            Some(resp) => resp,
+        },
         _ => text(
             StatusCode::NOT_FOUND,
             "not found: try /ready, /live, /metrics, /stats?window=60s or /tap\n",
         ),
     }
+}
+
+/// Why a request may not use `/tap`, if it may not: tap is open on loopback; on a public admin
+/// port it needs `Authorization: Bearer TOKEN` matching `--admin-token-file` (constant time).
+fn refusal(
+    access: &super::config::AdminAccess,
+    headers: &http::HeaderMap,
+) -> Option<Response<ProxyBody>> {
+    if !access.public {
+        return None;
+    }
+    let Some(token) = &access.token else {
+        return Some(text(
+            StatusCode::FORBIDDEN,
+            "tap is disabled on a public admin port without --admin-token-file\n",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        None
+    } else {
+        let mut resp = text(
+            StatusCode::UNAUTHORIZED,
+            "tap needs `Authorization: Bearer TOKEN` with the proxy's --admin-token-file token\n",
+        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        Some(resp)
+    }
+}
+
+/// Equality whose time does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, y) in b.iter().enumerate() {
+        diff |= a.get(i).copied().unwrap_or(0xff) ^ y;
+    }
+    diff == 0
 }
 
 /// A stream of tap events selected by `query`, one JSON object per line.
@@ -156,6 +201,14 @@ fn text(status: StatusCode, body: &str) -> Response<ProxyBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cre", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cretx", b"s3cret"));
+        assert!(!constant_time_eq(b"", b"s3cret"));
+    }
 
     #[test]
     fn stats_window_parses() {

@@ -29,6 +29,19 @@ pub struct ProxyConfig {
     pub registry_dir: Option<PathBuf>,
     /// Bounds on waits, buffers and queues.
     pub limits: Limits,
+    /// Who may use the admin port's sensitive endpoints.
+    pub admin: AdminAccess,
+}
+
+/// Access to the admin port. On loopback (the default) everything is open to local processes; on
+/// a public address `/tap` (which shows traffic) needs the bearer token, or is refused without one.
+/// `/metrics`, `/stats`, `/ready` and `/live` stay open.
+#[derive(Debug, Clone, Default)]
+pub struct AdminAccess {
+    /// The admin port listens beyond loopback (`--admin-public`).
+    pub public: bool,
+    /// The token `/tap` requires when public (`--admin-token-file`).
+    pub token: Option<std::sync::Arc<str>>,
 }
 
 /// Every bound of the proxy, with its default.

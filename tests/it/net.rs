@@ -91,6 +91,7 @@ pub fn config(
             shutdown_grace: Duration::from_secs(5),
             ..Limits::default()
         },
+        admin: Default::default(),
     }
 }
 

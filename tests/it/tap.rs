@@ -140,7 +140,17 @@ async fn header_values_are_only_shown_when_asked_for() {
     let (proxy, _app, _dir) = voting().await;
     let mut plain = tap(&proxy, "").await;
     let mut with_headers = tap(&proxy, "headers=true").await;
-    send(&proxy, "GET", "/", &[("x-secret", "s3cret"), ("authorization", "Bearer hunter2"), ("cookie", "session=1")]).await;
+    send(
+        &proxy,
+        "GET",
+        "/",
+        &[
+            ("x-secret", "s3cret"),
+            ("authorization", "Bearer hunter2"),
+            ("cookie", "session=1"),
+        ],
+    )
+    .await;
 
     let headers = |e: TapEvent| match e.kind {
         TapEventKind::RequestInitEvent(r) => r.headers,
@@ -350,4 +360,40 @@ async fn profile_from_tap_has_the_routes_of_the_traffic_sent() {
         profile.metadata.name,
         "voting-svc.emojivoto.svc.cluster.local"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_admin_port_taps_only_with_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = http_upstream().await;
+    let open = |admin, token: Option<&'static str>| async move {
+        match TapStream::open_with_token(admin, &TapQuery::new(), token).await {
+            Ok(_) => 200,
+            Err(mesh::viz::tap::TapError::Refused { status, .. }) => status.as_u16(),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    // Public without a token file: tap is off, metrics stay open.
+    let mut cfg = config(
+        &dir.path().join("registry"),
+        "voting",
+        &["voting-svc:8080"],
+        Some(app.addr),
+    );
+    cfg.admin = mesh::proxy::AdminAccess {
+        public: true,
+        token: None,
+    };
+    let proxy = TestProxy::start(cfg.clone()).await;
+    assert_eq!(open(proxy.admin, None).await, 403);
+    assert!(proxy.metrics().await.contains("process_start_time_seconds"));
+    drop(proxy);
+
+    // Public with a token: only the right bearer token taps.
+    cfg.admin.token = Some("s3cret-token".into());
+    cfg.registry_dir = None;
+    let proxy = TestProxy::start(cfg).await;
+    assert_eq!(open(proxy.admin, None).await, 401);
+    assert_eq!(open(proxy.admin, Some("s3cret-tokeN")).await, 401);
+    assert_eq!(open(proxy.admin, Some("s3cret-token")).await, 200);
 }

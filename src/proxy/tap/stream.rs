@@ -163,7 +163,13 @@ fn matches(q: &TapQuery, r: &TapRequest) -> bool {
 }
 
 /// Headers whose values tap never shows, even with `headers=true`: credentials and sessions.
-pub const SECRET_HEADERS: [&str; 5] = ["authorization", "proxy-authorization", "cookie", "set-cookie", "mesh-admin-token"];
+pub const SECRET_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "mesh-admin-token",
+];
 /// What tap shows instead of a secret header's value.
 pub const REDACTED: &str = "[redacted]";
 

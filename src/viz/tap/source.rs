@@ -73,13 +73,26 @@ pub enum TapItem {
 impl TapStream {
     /// Asks the proxy whose admin port is `addr` for a tap of `query`; returns once it answered.
     pub async fn open(addr: SocketAddr, query: &TapQuery) -> Result<TapStream, TapError> {
+        Self::open_with_token(addr, query, None).await
+    }
+
+    /// [`open`](Self::open), with the bearer token a public admin port requires.
+    pub async fn open_with_token(
+        addr: SocketAddr,
+        query: &TapQuery,
+        token: Option<&str>,
+    ) -> Result<TapStream, TapError> {
         let timeout = OPEN_TIMEOUT;
-        tokio::time::timeout(timeout, Self::open_now(addr, query))
+        tokio::time::timeout(timeout, Self::open_now(addr, query, token))
             .await
             .map_err(|_| TapError::Timeout { addr, timeout })?
     }
 
-    async fn open_now(addr: SocketAddr, query: &TapQuery) -> Result<TapStream, TapError> {
+    async fn open_now(
+        addr: SocketAddr,
+        query: &TapQuery,
+        token: Option<&str>,
+    ) -> Result<TapStream, TapError> {
         let http = |source| TapError::Http { addr, source };
         let tcp = TcpStream::connect(addr)
             .await
@@ -89,8 +102,12 @@ impl TapStream {
             .await
             .map_err(http)?;
         tokio::spawn(conn);
-        let req = Request::get(format!("/tap?{}", query.to_query_string()))
-            .header(header::HOST, addr.to_string())
+        let mut req = Request::get(format!("/tap?{}", query.to_query_string()))
+            .header(header::HOST, addr.to_string());
+        if let Some(token) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let req = req
             .body(Empty::<bytes::Bytes>::new())
             .expect("a GET of a well-formed path is a valid request");
         let resp = sender.send_request(req).await.map_err(http)?;
