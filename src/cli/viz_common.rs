@@ -36,7 +36,7 @@ pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> 
             query
                 .resources
                 .iter()
-                .any(|r| covers(r, &p.identity, &p.services))
+                .any(|r| r.covers(&p.identity, &p.services))
         });
         if !wanted {
             bail!(
@@ -64,43 +64,20 @@ pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> 
         .registry
         .clone()
         .unwrap_or_else(crate::registry::default_dir);
-    // With --from/--to the peer's proxies matter too only as labels; the resource's own are asked.
+    // With --from/--to the peer's proxies matter only as labels; the resource's own are asked.
+    let namespace = query.namespace.as_deref();
     let proxies: Vec<_> = source::registered(&dir)
         .into_iter()
-        .map(|(r, id)| {
-            let services = r
-                .services
-                .iter()
-                .map(|s| s.name.clone())
-                .collect::<Vec<_>>();
-            (r, id, services)
+        .filter(|(record, _)| query.resources.iter().any(|r| r.selects(record, namespace)))
+        .map(|(record, id)| {
+            let services = record.services.iter().map(|s| s.name.clone()).collect();
+            (record.admin, Some(id), services)
         })
-        .filter(|(_, id, services)| query.resources.iter().any(|r| covers(r, id, services)))
-        .filter(|(_, id, _)| {
-            query
-                .namespace
-                .as_ref()
-                .is_none_or(|ns| *ns == id.namespace)
-                || query
-                    .resources
-                    .iter()
-                    .any(|r| r.kind == crate::viz::resource::ResourceKind::Namespace)
-        })
-        .map(|(r, id, services)| (r.admin, Some(id), services))
         .collect();
     if proxies.is_empty() {
         bail!("{}", nothing_found(query, &dir));
     }
     Ok(runtime.block_on(source::fetch(proxies, args.window)))
-}
-
-/// Whether a proxy of `id`, serving `services`, belongs to `resource`.
-fn covers(
-    resource: &crate::viz::resource::Resource,
-    id: &crate::identity::Identity,
-    services: &[String],
-) -> bool {
-    resource.matches(id) || !resource.rows_of_services(services).is_empty()
 }
 
 fn nothing_found(query: &Query, dir: &Path) -> String {

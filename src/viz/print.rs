@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table, TableComponent};
 use serde::Serialize;
 
-use super::model::{Edge, RouteRow, StatRow, Traffic};
+use super::model::{service_of, Edge, RouteRow, StatRow, Traffic};
 use super::resource::ResourceKind;
 
 /// A table with Linkerd's layout.
@@ -148,16 +148,6 @@ pub fn stat_json(rows: &[StatRow]) -> String {
     json(&rows)
 }
 
-/// The service column: the authority's first DNS label (`voting-svc`), or the whole authority.
-fn service(authority: &str) -> String {
-    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
-        authority.to_string()
-    } else {
-        host.split('.').next().unwrap_or(host).to_string()
-    }
-}
-
 /// `mesh routes` as tables, one per resource (`wide`: effective beside actual).
 pub fn routes_table(by_resource: &BTreeMap<String, Vec<RouteRow>>, wide: bool) -> String {
     let header: &[&str] = if wide {
@@ -194,7 +184,7 @@ pub fn routes_table(by_resource: &BTreeMap<String, Vec<RouteRow>>, wide: bool) -
             .map(|r| {
                 let mut cells = vec![
                     r.route.clone(),
-                    service(&r.authority),
+                    service_of(&r.authority),
                     success(&r.effective),
                     rps(&r.effective),
                 ];
@@ -446,10 +436,10 @@ mod tests {
     #[test]
     fn services_are_the_first_label_of_the_authority() {
         assert_eq!(
-            service("voting-svc.emojivoto.svc.cluster.local:8080"),
+            service_of("voting-svc.emojivoto.svc.cluster.local:8080"),
             "voting-svc"
         );
-        assert_eq!(service("127.0.0.1:8080"), "127.0.0.1:8080");
+        assert_eq!(service_of("127.0.0.1:8080"), "127.0.0.1:8080");
     }
 }
 

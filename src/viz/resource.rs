@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::identity::{Identity, WorkloadKind};
+use crate::registry::ProxyRecord;
 
 /// What kind of thing a row is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,6 +93,23 @@ impl Resource {
             .filter(|s| self.name.as_ref().is_none_or(|n| n == *s))
             .cloned()
             .collect()
+    }
+
+    /// Whether a proxy of `identity`, serving `services`, belongs to this resource.
+    pub fn covers(&self, identity: &Identity, services: &[String]) -> bool {
+        self.matches(identity) || !self.rows_of_services(services).is_empty()
+    }
+
+    /// Whether a registered proxy belongs to this resource, in `namespace` (every one with `None`;
+    /// a namespace selector names its own).
+    pub fn selects(&self, record: &ProxyRecord, namespace: Option<&str>) -> bool {
+        let Some(identity) = record.identity() else {
+            return false;
+        };
+        let in_scope = self.kind == ResourceKind::Namespace
+            || namespace.is_none_or(|n| n == identity.namespace);
+        let services: Vec<String> = record.services.iter().map(|s| s.name.clone()).collect();
+        in_scope && self.covers(&identity, &services)
     }
 
     /// Whether a proxy of `identity` belongs to this resource.

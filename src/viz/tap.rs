@@ -18,17 +18,6 @@ use crate::viz::resource::{Resource, ResourceKind};
 
 pub use source::{merge, TapError, TapItem, TapStream};
 
-/// Whether the proxy of `record` belongs to `resource` (in `namespace`, or any with `None`).
-pub fn selects(resource: &Resource, record: &ProxyRecord, namespace: Option<&str>) -> bool {
-    let Some(identity) = record.identity() else {
-        return false;
-    };
-    let in_scope = resource.kind == ResourceKind::Namespace
-        || namespace.is_none_or(|n| n == identity.namespace);
-    let services: Vec<String> = record.services.iter().map(|s| s.name.clone()).collect();
-    in_scope && (resource.matches(&identity) || !resource.rows_of_services(&services).is_empty())
-}
-
 /// Narrows `query` to requests whose destination is `resource` (`--to`), in `namespace`.
 pub fn narrow_destination(resource: &Resource, query: &mut TapQuery, namespace: &str) {
     match (resource.kind, &resource.name) {
@@ -56,7 +45,7 @@ pub fn select<'a>(
 ) -> Vec<&'a ProxyRecord> {
     records
         .iter()
-        .filter(|r| selects(resource, r, namespace))
+        .filter(|r| resource.selects(r, namespace))
         .collect()
 }
 
