@@ -253,3 +253,17 @@ pub async fn voting_and_web(dir: &Path) -> VotingAndWeb {
         web,
     }
 }
+
+/// An inbound proxy of `deploy/voting` serving `voting-svc:8080` in front of an HTTP upstream,
+/// registering below its own temporary directory (returned so it lives as long as the proxy).
+pub async fn voting_proxy() -> (TestProxy, Upstream, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = http_upstream().await;
+    let cfg = config(
+        &dir.path().join("registry"),
+        "voting",
+        &["voting-svc:8080"],
+        Some(app.addr),
+    );
+    (TestProxy::start(cfg).await, app, dir)
+}

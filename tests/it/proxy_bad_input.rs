@@ -9,7 +9,9 @@ use mesh::testsvc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::net::{bind, config, eventually, http_upstream, metric, TestProxy, PATIENCE};
+use crate::net::{
+    bind, config, eventually, http_upstream, metric, voting_proxy, TestProxy, PATIENCE,
+};
 
 async fn get_via(proxy: std::net::SocketAddr, uri: &str) -> testsvc::HttpReply {
     let req = Request::get(uri).body(Empty::<Bytes>::new()).unwrap();
@@ -85,15 +87,7 @@ async fn an_unknown_authority_gets_503_naming_it_and_where_discovery_looked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_headers_get_431_and_malformed_requests_400() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = http_upstream().await;
-    let proxy = TestProxy::start(config(
-        &dir.path().join("registry"),
-        "voting",
-        &["voting-svc:8080"],
-        Some(app.addr),
-    ))
-    .await;
+    let (proxy, _app, _dir) = voting_proxy().await;
     let inbound = proxy.inbound.unwrap();
 
     let big = format!(

@@ -10,7 +10,8 @@ use http_body_util::Empty;
 use mesh::testsvc;
 
 use crate::net::{
-    admin_get, config, eventually, http_upstream, metric, wait_ready, TestProxy, PATIENCE,
+    admin_get, config, eventually, http_upstream, metric, voting_proxy, wait_ready, TestProxy,
+    PATIENCE,
 };
 
 fn profile(service: &str, routes: &[&str]) -> String {
@@ -117,15 +118,7 @@ async fn profiles_reload_without_restart_and_a_broken_file_keeps_the_last_good_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_an_in_flight_slow_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = http_upstream().await;
-    let mut proxy = TestProxy::start(config(
-        &dir.path().join("registry"),
-        "voting",
-        &["voting-svc:8080"],
-        Some(app.addr),
-    ))
-    .await;
+    let (mut proxy, app, _dir) = voting_proxy().await;
     let inbound = proxy.inbound.unwrap();
     let slow = tokio::spawn(async move {
         let req = Request::get("/slow")

@@ -12,21 +12,7 @@ use mesh::testsvc;
 use mesh::viz::tap::TapStream;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::net::{config, http_upstream, TestProxy, Upstream, PATIENCE};
-
-/// An inbound proxy of `deploy/voting` in `emojivoto` in front of a test upstream.
-async fn voting() -> (TestProxy, Upstream, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let app = http_upstream().await;
-    let proxy = TestProxy::start(config(
-        &dir.path().join("registry"),
-        "voting",
-        &["voting-svc:8080"],
-        Some(app.addr),
-    ))
-    .await;
-    (proxy, app, dir)
-}
+use crate::net::{config, http_upstream, voting_proxy, TestProxy, PATIENCE};
 
 /// Sends `method path` to the proxy's inbound side with `headers`; returns the body length.
 async fn send(proxy: &TestProxy, method: &str, path: &str, headers: &[(&str, &str)]) -> usize {
@@ -68,7 +54,7 @@ async fn tap(proxy: &TestProxy, query: &str) -> TapStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tap_sees_request_response_and_end_of_a_later_request() {
-    let (proxy, _app, _dir) = voting().await;
+    let (proxy, _app, _dir) = voting_proxy().await;
     let mut stream = tap(&proxy, "").await;
     let len = send(&proxy, "GET", "/api/list?page=2", &[]).await;
 
@@ -113,7 +99,7 @@ async fn a_tap_sees_request_response_and_end_of_a_later_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tap_filters_leave_out_requests_that_do_not_match() {
-    let (proxy, _app, _dir) = voting().await;
+    let (proxy, _app, _dir) = voting_proxy().await;
     let mut by_path = tap(&proxy, "path=/api/vote").await;
     let mut by_method = tap(&proxy, "method=POST").await;
     send(&proxy, "GET", "/api/list", &[]).await;
@@ -137,7 +123,7 @@ async fn tap_filters_leave_out_requests_that_do_not_match() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_values_are_only_shown_when_asked_for() {
-    let (proxy, _app, _dir) = voting().await;
+    let (proxy, _app, _dir) = voting_proxy().await;
     let mut plain = tap(&proxy, "").await;
     let mut with_headers = tap(&proxy, "headers=true").await;
     send(
@@ -186,7 +172,7 @@ fn mesh_process(args: &[&str]) -> tokio::process::Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mesh_tap_prints_requests_of_the_proxy_it_taps() {
-    let (proxy, _app, _dir) = voting().await;
+    let (proxy, _app, _dir) = voting_proxy().await;
     let admin: SocketAddr = proxy.admin;
     let mut child = mesh_process(&[
         "tap",
@@ -265,7 +251,7 @@ fn mesh_tap_of_nothing_says_so_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_tap_does_not_hold_up_graceful_shutdown() {
-    let (mut proxy, _app, _dir) = voting().await;
+    let (mut proxy, _app, _dir) = voting_proxy().await;
     let mut stream = tap(&proxy, "").await;
     let stopped = proxy.signal_stop();
     let ended = tokio::time::timeout(PATIENCE, stream.next_line())
@@ -282,7 +268,7 @@ async fn an_open_tap_does_not_hold_up_graceful_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn taps_beyond_the_limit_are_refused_with_503() {
-    let (proxy, _app, _dir) = voting().await;
+    let (proxy, _app, _dir) = voting_proxy().await;
     let mut open = Vec::new();
     for _ in 0..mesh::proxy::tap::MAX_TAP_STREAMS {
         open.push(tap(&proxy, "").await);
