@@ -19,6 +19,7 @@ pub mod connect;
 pub mod detect;
 pub mod discovery;
 pub mod forward;
+pub mod guard;
 pub mod h2_settings;
 pub mod inbound;
 pub mod io;

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
 pub use labels::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
 
+use super::guard::PanicCounter;
 use crate::identity::Identity;
 use window::History;
 
@@ -47,6 +48,8 @@ pub struct Metrics {
     history: Mutex<History>,
     /// When the proxy started, for `process_start_time_seconds`.
     started: std::time::SystemTime,
+    /// Tasks that panicked (and were contained), for `proxy_task_panics_total`.
+    panics: PanicCounter,
 }
 
 /// Counters of one HTTP series.
@@ -114,7 +117,13 @@ impl Metrics {
             overflowed: AtomicBool::new(false),
             history: Mutex::new(History::new(Instant::now())),
             started: std::time::SystemTime::now(),
+            panics: PanicCounter::default(),
         })
+    }
+
+    /// Where connection tasks count their panics.
+    pub fn panics(&self) -> &PanicCounter {
+        &self.panics
     }
 
     /// The proxy's own identity (the `namespace`, `deployment`, `pod` labels).
@@ -229,7 +238,11 @@ impl Metrics {
             .started
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        render::prometheus(&self.identity, &self.snapshot(), started.as_secs_f64())
+        let process = render::Process {
+            started_unix: started.as_secs_f64(),
+            panics: self.panics.get(),
+        };
+        render::prometheus(&self.identity, &self.snapshot(), &process)
     }
 
     /// The increase of every counter over (about) the last `window`.

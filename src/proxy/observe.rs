@@ -53,7 +53,7 @@ impl Observation {
         client_upgrade: Option<OnUpgrade>,
     ) -> Response<ProxyBody> {
         if let (Some(client), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
-            bridge_upgrade(client, hyper::upgrade::on(&mut resp));
+            bridge_upgrade(client, hyper::upgrade::on(&mut resp), self.metrics.panics());
         }
         let mut tap = self.tap;
         if let Some(t) = &mut tap {

@@ -160,7 +160,7 @@ async fn tunnel(
     placed.answered();
     // The tunnel is long-lived: it does not hold request capacity on the endpoint.
     drop(placed);
-    tokio::spawn(async move {
+    super::guard::spawn(state.metrics.panics(), "tunnel", async move {
         match hyper::upgrade::on(req).await {
             Ok(client) => {
                 let mut client = TokioIo::new(client);

@@ -30,8 +30,16 @@ fn key(o: &ResponseOutcome) -> OutcomeKey {
     (o.status, o.grpc_status, o.failure)
 }
 
-/// Renders `snap` as Prometheus text.
-pub fn prometheus(identity: &Identity, snap: &Snapshot, started_unix: f64) -> String {
+/// Facts about the proxy process itself.
+pub struct Process {
+    /// Start time since the Unix epoch, in seconds.
+    pub started_unix: f64,
+    /// Connection tasks that panicked (contained; the proxy kept serving).
+    pub panics: u64,
+}
+
+/// Renders `snap` and `process` as Prometheus text.
+pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process) -> String {
     let mut own = String::new();
     push_label(&mut own, "namespace", &identity.namespace);
     push_label(
@@ -247,7 +255,15 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, started_unix: f64) -> St
         "gauge",
         "Start time of the proxy since the Unix epoch in seconds.",
     );
+    let started_unix = process.started_unix;
     let _ = writeln!(out, "process_start_time_seconds{{{own}}} {started_unix:.3}");
+    header(
+        &mut out,
+        "proxy_task_panics_total",
+        "counter",
+        "Connection and stream tasks that panicked; each was dropped alone and the proxy kept serving.",
+    );
+    let _ = writeln!(out, "proxy_task_panics_total{{{own}}} {}", process.panics);
     out
 }
 
