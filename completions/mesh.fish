@@ -62,8 +62,8 @@ complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subco
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound -d 'Where callers reach this workload\'s services (requests go on to --app)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l outbound -d 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin -d 'The admin port: /ready, /live, /metrics, /stats' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-token-file -d 'File holding the bearer token /tap requires on a public admin port (without it, tap is off there)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin -d 'The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-token-file -d 'File holding the bearer token /tap and /shutdown require on a public admin port (without it, both are off there)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local app inbound requests go to; without it there is no inbound listener' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s n -l namespace -d 'Namespace of this workload' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r
@@ -77,6 +77,10 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l cluster-domain -d 'K
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l shutdown-grace -d 'How long in-flight requests may take to finish after SIGTERM or SIGINT' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-in-flight -d 'Requests in flight to one endpoint at most' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l dispatch-timeout -d 'Longest wait for an endpoint with capacity; past it the request fails fast with 503' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l response-timeout -d 'Longest wait for a response once a request is sent upstream, for routes without a shorter ServiceProfile timeout; past it the caller gets 504' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l header-read-timeout -d 'Longest wait for a client\'s request head, and for its next request on an idle HTTP/1 keep-alive connection; slower clients are disconnected' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l detect-timeout -d 'Longest wait for a new connection\'s first bytes; inbound, a silent client is then treated as opaque TCP (server-speaks-first protocols), outbound it is closed' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-connections -d 'Client connections open at once per listener; more wait in the kernel\'s backlog' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l log-level -d 'Log filter (error, warn, info, debug, trace, or tracing directives)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-public -d 'Allow the admin port on a non-loopback address (as in Kubernetes, for Prometheus)'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l no-registry -d 'Neither register in nor discover from the local registry'

@@ -17,10 +17,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::args::{parse_duration, ClusterDomainArg, DEFAULT_ADMIN_ADDR};
+use super::args::{parse_duration, parse_positive_duration, ClusterDomainArg, DEFAULT_ADMIN_ADDR};
 use super::child;
 use super::signal::StopSignals;
 use crate::identity::{Identity, Workload};
+use crate::proxy::connect::ConnectConfig;
 use crate::proxy::readiness::{self, POLL_INTERVAL};
 use crate::proxy::{serve, Limits, Listeners, ProxyConfig, ServeError};
 use crate::registry::ServicePort;
@@ -56,7 +57,7 @@ pub struct ProxyArgs {
     )]
     pub outbound: SocketAddr,
 
-    /// The admin port: /ready, /live, /metrics, /stats
+    /// The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown
     #[arg(
         long,
         env = "MESH_ADMIN",
@@ -69,7 +70,8 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub admin_public: bool,
 
-    /// File holding the bearer token /tap requires on a public admin port (without it, tap is off there)
+    /// File holding the bearer token /tap and /shutdown require on a public admin port (without
+    /// it, both are off there)
     #[arg(long, env = "MESH_ADMIN_TOKEN_FILE", value_name = "FILE")]
     pub admin_token_file: Option<std::path::PathBuf>,
 
@@ -144,6 +146,31 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
     pub dispatch_timeout: Duration,
 
+    /// Longest wait for a response once a request is sent upstream, for routes without a shorter
+    /// ServiceProfile timeout; past it the caller gets 504
+    #[arg(long, default_value = "5m", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub response_timeout: Duration,
+
+    /// Longest wait for a client's request head, and for its next request on an idle HTTP/1
+    /// keep-alive connection; slower clients are disconnected
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub header_read_timeout: Duration,
+
+    /// Longest wait for a new connection's first bytes; inbound, a silent client is then treated
+    /// as opaque TCP (server-speaks-first protocols), outbound it is closed
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub detect_timeout: Duration,
+
+    /// Client connections open at once per listener; more wait in the kernel's backlog
+    #[arg(
+        long,
+        env = "MESH_MAX_CONNECTIONS",
+        default_value = "20000",
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+        value_name = "N"
+    )]
+    pub max_connections: usize,
+
     /// Log filter (error, warn, info, debug, trace, or tracing directives)
     #[arg(long, env = "MESH_LOG", default_value = "info")]
     pub log_level: String,
@@ -176,6 +203,8 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let mut signals = StopSignals::install()?;
+    // Inbound and outbound clients, each possibly relayed (two descriptors), and upstream pools.
+    raise_open_file_limit(4 * args.max_connections as u64 + 1024);
     let inbound = match args.app {
         Some(_) => Some(bind("inbound", args.inbound).await?),
         None => None,
@@ -198,6 +227,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         .pod
         .clone()
         .unwrap_or_else(|| args.workload.name.clone());
+    let limits = limits(&args);
     let config = ProxyConfig {
         identity: Identity {
             namespace: args.namespace,
@@ -215,12 +245,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         } else {
             Some(args.registry.unwrap_or_else(crate::registry::default_dir))
         },
-        limits: Limits {
-            shutdown_grace: args.shutdown_grace,
-            max_in_flight: args.max_in_flight,
-            dispatch_timeout: args.dispatch_timeout,
-            ..Limits::default()
-        },
+        limits,
         admin: admin_access(
             args.admin.ip().is_loopback(),
             args.admin_token_file.as_deref(),
@@ -292,10 +317,12 @@ async fn run_app(
             Ok(child::exit_code(status?))
         }
         ended = &mut proxy.task => {
-            // The proxy failed under the app (it only returns early on errors): stop the app too.
+            // The proxy failed under the app, or was shut down through its admin port: stop the
+            // app too (it would have no proxy).
             child::stop(&mut app_process, APP_STOP_GRACE).await;
             ended.context("proxy task")??;
-            bail!("the proxy stopped while {} was running", app[0]);
+            eprintln!("mesh: the proxy was shut down on its admin port (POST /shutdown); stopped {}", app[0]);
+            Ok(child::exit_code(app_process.wait().await?))
         }
     }
 }
@@ -328,6 +355,37 @@ impl RunningProxy {
     async fn shut_down(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         Ok(self.task.await.context("proxy task")??)
+    }
+}
+
+/// Raises this process's open-file limit towards `wanted`, within the hard limit (as Go programs
+/// do at start): the usual soft limit of 1024 would refuse connections long before
+/// `--max-connections`. Running out anyway is reported by the accept loop.
+fn raise_open_file_limit(wanted: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let target = wanted.min(hard);
+        if target > soft {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, target, hard);
+        }
+    }
+}
+
+/// The bounds the flags set; the rest keep their defaults.
+fn limits(args: &ProxyArgs) -> Limits {
+    let defaults = Limits::default();
+    Limits {
+        shutdown_grace: args.shutdown_grace,
+        max_in_flight: args.max_in_flight,
+        dispatch_timeout: args.dispatch_timeout,
+        header_read_timeout: args.header_read_timeout,
+        detect_timeout: args.detect_timeout,
+        max_connections: args.max_connections,
+        connect: ConnectConfig {
+            response_timeout: args.response_timeout,
+            ..defaults.connect.clone()
+        },
+        ..defaults
     }
 }
 

@@ -1,7 +1,8 @@
 //! The admin port: `/ready`, `/live`, `/metrics` (Prometheus text), `/stats?window=60s` (JSON, see
 //! `docs/stats-api.md`), `/tap?…` (newline-delimited JSON events while the client reads, see
-//! `docs/tap.md` and [`super::tap`]). It binds loopback by default; `mesh proxy` refuses anything else without
-//! `--admin-public`.
+//! `docs/tap.md` and [`super::tap`]), and `POST /shutdown` (drain and exit, as after SIGTERM: for
+//! jobs whose app ends before its sidecar). It binds loopback by default; `mesh proxy` refuses
+//! anything else without `--admin-public`, and there `/tap` and `/shutdown` need the bearer token.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +20,14 @@ pub const MAX_STATS_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Answers one admin request.
 pub fn handle<B>(state: &Arc<ProxyState>, req: &Request<B>) -> Response<ProxyBody> {
+    if req.uri().path() == "/shutdown" {
+        return shutdown(state, req);
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported\n");
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET is supported (and POST for /shutdown)\n",
+        );
     }
     match req.uri().path() {
         "/live" => text(StatusCode::OK, "live\n"),
@@ -48,22 +55,39 @@ pub fn handle<B>(state: &Arc<ProxyState>, req: &Request<B>) -> Response<ProxyBod
             },
             Err(e) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
         },
-        "/tap" => match refusal(&state.config.admin, req.headers()) {
+        "/tap" => match refusal(&state.config.admin, req.headers(), "tap") {
             None => tap(state, req.uri().query()),
             Some(resp) => resp,
         },
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /ready, /live, /metrics, /stats?window=60s or /tap\n",
+            "not found: try /ready, /live, /metrics, /stats?window=60s, /tap or POST /shutdown\n",
         ),
     }
 }
 
-/// Why a request may not use `/tap`, if it may not: tap is open on loopback; on a public admin
-/// port it needs `Authorization: Bearer TOKEN` matching `--admin-token-file` (constant time).
+/// `POST /shutdown`: starts the same graceful drain as SIGTERM, then the proxy exits.
+fn shutdown<B>(state: &ProxyState, req: &Request<B>) -> Response<ProxyBody> {
+    if req.method() != Method::POST {
+        let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "use POST /shutdown\n");
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
+    }
+    if let Some(resp) = refusal(&state.config.admin, req.headers(), "shutdown") {
+        return resp;
+    }
+    state.shutdown.notify_one();
+    text(StatusCode::OK, "shutting down\n")
+}
+
+/// Why a request may not use `what` (`/tap`, `/shutdown`), if it may not: open on loopback; on a
+/// public admin port it needs `Authorization: Bearer TOKEN` matching `--admin-token-file`
+/// (compared in constant time).
 fn refusal(
     access: &super::config::AdminAccess,
     headers: &http::HeaderMap,
+    what: &str,
 ) -> Option<Response<ProxyBody>> {
     if !access.public {
         return None;
@@ -71,7 +95,7 @@ fn refusal(
     let Some(token) = &access.token else {
         return Some(text(
             StatusCode::FORBIDDEN,
-            "tap is disabled on a public admin port without --admin-token-file\n",
+            &format!("{what} is disabled on a public admin port without --admin-token-file\n"),
         ));
     };
     let given = headers
@@ -84,7 +108,9 @@ fn refusal(
     } else {
         let mut resp = text(
             StatusCode::UNAUTHORIZED,
-            "tap needs `Authorization: Bearer TOKEN` with the proxy's --admin-token-file token\n",
+            &format!(
+                "{what} needs `Authorization: Bearer TOKEN` with the proxy's --admin-token-file token\n"
+            ),
         );
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -49,11 +49,14 @@ pub struct AdminAccess {
 pub struct Limits {
     /// Longest wait for a client's first bytes before its connection is treated as opaque TCP.
     pub detect_timeout: Duration,
-    /// Accepted connections open at once (per listener); more wait in the kernel's backlog.
+    /// Accepted connections open at once (per listener); more wait in the kernel's backlog. Each
+    /// needs a file descriptor (two when relayed), so the proxy raises its open-file limit to
+    /// fit, up to the hard limit.
     pub max_connections: usize,
     /// Largest request head (HTTP/1 line and headers, HTTP/2 header list); larger gets 431.
     pub max_header_bytes: usize,
-    /// Longest wait for a complete HTTP/1 request head (slow clients are cut off).
+    /// Longest wait for a complete HTTP/1 request head, and for the next one on an idle
+    /// keep-alive connection (slow and idle clients are cut off).
     pub header_read_timeout: Duration,
     /// Concurrent HTTP/2 streams a client may open on one connection.
     pub max_concurrent_streams: u32,
@@ -78,7 +81,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             detect_timeout: Duration::from_secs(10),
-            max_connections: 10_000,
+            max_connections: 20_000,
             max_header_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
             max_concurrent_streams: 1000,

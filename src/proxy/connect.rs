@@ -14,11 +14,12 @@ use dashmap::DashMap;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::body::{boxed, Guarded, ProxyBody};
+use super::guard::{self, GuardedExecutor, PanicCounter};
 use super::h2_settings::{MaxStreams, SettingsSniffer};
 use super::io::{ByteCounter, CountingIo};
 
@@ -35,6 +36,9 @@ pub struct ConnectConfig {
     pub max_pooled_endpoints: usize,
     /// Longest wait for a free stream on an HTTP/2 connection.
     pub ready_timeout: Duration,
+    /// Longest wait for a response head once a request is sent, when no shorter route timeout
+    /// applies: an upstream that accepts but never answers cannot hold callers forever.
+    pub response_timeout: Duration,
 }
 
 impl Default for ConnectConfig {
@@ -45,6 +49,7 @@ impl Default for ConnectConfig {
             idle_timeout: Duration::from_secs(60),
             max_pooled_endpoints: 4096,
             ready_timeout: Duration::from_secs(3),
+            response_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -79,6 +84,9 @@ pub enum UpstreamError {
         waited: Duration,
         max_streams: Option<u32>,
     },
+    /// The request was sent but no response head came within the response timeout.
+    #[error("{addr}: no response within {after:?}")]
+    NoResponse { addr: SocketAddr, after: Duration },
     /// The connection failed before or while the request was answered.
     #[error("{addr}: {source}")]
     Http {
@@ -106,6 +114,8 @@ pub type NewCounter<'a> = &'a (dyn Fn() -> Arc<dyn ByteCounter> + Send + Sync);
 /// Connection pools of every endpoint.
 pub struct Pools {
     config: ConnectConfig,
+    /// Where upstream connection tasks count their panics.
+    panics: PanicCounter,
     endpoints: DashMap<(SocketAddr, Version), Arc<EndpointPool>>,
 }
 
@@ -118,10 +128,11 @@ struct EndpointPool {
 }
 
 impl Pools {
-    /// Empty pools.
-    pub fn new(config: ConnectConfig) -> Self {
+    /// Empty pools; their connection tasks count panics in `panics`.
+    pub fn new(config: ConnectConfig, panics: &PanicCounter) -> Self {
         Pools {
             config,
+            panics: panics.clone(),
             endpoints: DashMap::new(),
         }
     }
@@ -136,10 +147,17 @@ impl Pools {
         counter: NewCounter<'_>,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let pool = self.pool(addr, version);
-        match version {
-            Version::Http2 => pool.send_h2(req, &self.config, counter).await,
-            Version::Http1 => Ok(pool.send_h1(req, &self.config, counter).await?.map(boxed)),
-        }
+        let sent = async {
+            match version {
+                Version::Http2 => pool.send_h2(req, self, counter).await,
+                Version::Http1 => Ok(pool.send_h1(req, self, counter).await?.map(boxed)),
+            }
+        };
+        // Dropping the send on expiry resets the HTTP/2 stream or closes the HTTP/1 connection.
+        let after = self.config.response_timeout;
+        tokio::time::timeout(after, sent)
+            .await
+            .unwrap_or(Err(UpstreamError::NoResponse { addr, after }))
     }
 
     /// How many requests an HTTP/2 endpoint takes at once, once its connection told us.
@@ -173,9 +191,10 @@ impl EndpointPool {
     async fn send_h2(
         &self,
         req: Request<ProxyBody>,
-        config: &ConnectConfig,
+        pools: &Pools,
         counter: NewCounter<'_>,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
+        let config = &pools.config;
         let mut sender = {
             let mut slot = self.h2.lock().await;
             match slot.as_ref() {
@@ -183,7 +202,8 @@ impl EndpointPool {
                 _ => {
                     let tcp = connect_tcp(self.addr, config.connect_timeout, counter).await?;
                     let io = TokioIo::new(SettingsSniffer::new(tcp, self.h2_max_streams.clone()));
-                    let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+                    let streams = GuardedExecutor::new(&pools.panics, "upstream HTTP/2 stream");
+                    let (sender, conn) = http2::Builder::new(streams)
                         .timer(TokioTimer::new())
                         .keep_alive_interval(Duration::from_secs(20))
                         .handshake(io)
@@ -192,7 +212,7 @@ impl EndpointPool {
                             addr: self.addr,
                             source,
                         })?;
-                    spawn_connection(self.addr, conn);
+                    spawn_connection(self.addr, conn, &pools.panics);
                     // Learn the server's stream limit before sending anything.
                     self.h2_max_streams.wait_known(config.connect_timeout).await;
                     *slot = Some(sender.clone());
@@ -225,16 +245,17 @@ impl EndpointPool {
     async fn send_h1(
         self: &Arc<Self>,
         req: Request<ProxyBody>,
-        config: &ConnectConfig,
+        pools: &Pools,
         counter: NewCounter<'_>,
     ) -> Result<Response<Incoming>, UpstreamError> {
+        let config = &pools.config;
         let mut req = req;
         // One retry, only for a pooled connection the server had already closed (request unsent).
         for reused in [true, false] {
             let idle = if reused { self.take_idle(config) } else { None };
             let (mut sender, fresh) = match idle {
                 Some(s) => (s, false),
-                None => (self.connect_h1(config, counter).await?, true),
+                None => (self.connect_h1(pools, counter).await?, true),
             };
             match sender.try_send_request(req).await {
                 Ok(resp) => {
@@ -257,10 +278,10 @@ impl EndpointPool {
 
     async fn connect_h1(
         &self,
-        config: &ConnectConfig,
+        pools: &Pools,
         counter: NewCounter<'_>,
     ) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
-        let io = connect(self.addr, config, counter).await?;
+        let io = connect(self.addr, &pools.config, counter).await?;
         let (sender, conn) = http1::Builder::new()
             .handshake(io)
             .await
@@ -268,12 +289,7 @@ impl EndpointPool {
                 addr: self.addr,
                 source,
             })?;
-        let addr = self.addr;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(%addr, "upstream HTTP/1 connection ended: {e}");
-            }
-        });
+        spawn_connection(self.addr, conn.with_upgrades(), &pools.panics);
         Ok(sender)
     }
 
@@ -304,11 +320,11 @@ impl EndpointPool {
     }
 }
 
-fn spawn_connection<F>(addr: SocketAddr, conn: F)
+fn spawn_connection<F>(addr: SocketAddr, conn: F, panics: &PanicCounter)
 where
     F: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
 {
-    tokio::spawn(async move {
+    guard::spawn(panics, "upstream connection", async move {
         if let Err(e) = conn.await {
             tracing::debug!(%addr, "upstream connection ended: {e}");
         }

@@ -33,6 +33,16 @@ pub fn authority_of<B>(req: &Request<B>) -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// The size of a request's head as HTTP/1 sends it: request line and header lines.
+pub fn head_bytes<B>(req: &Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + " HTTP/1.1\r\n".len();
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + ": \r\n".len())
+        .sum::<usize>()
+        + line
+}
+
 /// Whether an HTTP/1 request asks to switch protocols (WebSocket and the like).
 pub fn wants_upgrade<B>(req: &Request<B>) -> bool {
     req.version() == HttpVersion::HTTP_11
@@ -125,8 +135,12 @@ pub fn upstream_request(
 }
 
 /// After a `101 Switching Protocols`, copies bytes both ways between the two upgraded connections.
-pub fn bridge_upgrade(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
-    tokio::spawn(async move {
+pub fn bridge_upgrade(
+    client: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    panics: &super::guard::PanicCounter,
+) {
+    super::guard::spawn(panics, "upgraded connection", async move {
         match tokio::try_join!(client, upstream) {
             Ok((c, u)) => {
                 let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));

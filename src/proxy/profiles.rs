@@ -193,6 +193,12 @@ fn load_file(path: &Path) -> Result<Vec<Arc<ServiceRoutes>>, String> {
             )),
         }));
     }
+    if out.is_empty() {
+        // Seen when a file is read while an editor rewrites it in place.
+        return Err(
+            "no ServiceProfile in the file (to remove its profiles, delete the file)".into(),
+        );
+    }
     Ok(out)
 }
 
@@ -232,6 +238,9 @@ mod tests {
         bump(&file, "garbage: [");
         let report = store.reload();
         assert_eq!(report.rejected.len(), 1);
+        // A file caught empty (an editor mid-save) is not "no profiles".
+        bump(&file, "");
+        assert_eq!(store.reload().rejected.len(), 1);
         assert!(store
             .get("web.ns.svc.cluster.local")
             .unwrap()

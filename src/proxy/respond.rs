@@ -75,6 +75,12 @@ pub enum ProxyError {
         route: String,
         timeout: Duration,
     },
+    /// The request head is over the proxy's limit.
+    #[error(
+        "the request head is {bytes} bytes, over this proxy's limit of {limit} bytes: send fewer \
+         or smaller headers (large cookies or tokens are the usual cause)"
+    )]
+    HeadTooLarge { bytes: usize, limit: usize },
     /// No endpoint of the service could take the request.
     #[error("{}", saturated(.authority, .saturation))]
     FailFast {
@@ -142,13 +148,30 @@ fn describe(e: &UpstreamError) -> String {
             ),
             None => format!("had no free HTTP/2 stream for {waited:?}: it is overloaded"),
         },
+        UpstreamError::NoResponse { after, .. } => format!(
+            "took the request but sent no response within {after:?} (--response-timeout): is it \
+             stuck? Give the route a shorter timeout in its ServiceProfile, or raise \
+             --response-timeout if it is meant to be this slow"
+        ),
         UpstreamError::Http { source, .. }
             if source.is_incomplete_message() || source.is_closed() =>
         {
             "closed the connection before answering".into()
         }
-        UpstreamError::Http { source, .. } => format!("failed the request: {source}"),
+        UpstreamError::Http { source, .. } => format!("failed the request: {}", chain(source)),
     }
+}
+
+/// An error and its causes, `outer: inner: …` (hyper's own text is often just "http2 error").
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl ProxyError {
@@ -159,12 +182,15 @@ impl ProxyError {
             ProxyError::UnknownService { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::External(_) => StatusCode::BAD_GATEWAY,
             ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => match source {
-                UpstreamError::ConnectTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                UpstreamError::ConnectTimeout { .. } | UpstreamError::NoResponse { .. } => {
+                    StatusCode::GATEWAY_TIMEOUT
+                }
                 UpstreamError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_GATEWAY,
             },
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -177,6 +203,7 @@ impl ProxyError {
                 authority, route, ..
             } => format!("timeout {authority} {route}"),
             ProxyError::FailFast { authority, .. } => format!("fail-fast {authority}"),
+            ProxyError::HeadTooLarge { limit, .. } => format!("head over {limit}"),
             other => other.to_string(),
         }
     }

@@ -16,18 +16,22 @@ use std::time::Duration;
 use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use super::classify::is_grpc;
 use super::config::ProxyConfig;
 use super::connect::connect_tcp;
 use super::detect::{detect, Protocol};
 use super::discovery::{RegistryResolver, Resolve, Resolvers, StaticResolver};
+use super::forward::head_bytes;
+use super::guard::{self, GuardedExecutor};
 use super::io::CountingIo;
 use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
 use super::profiles::{log_report, ProfileStore};
+use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
 use super::{admin, inbound, outbound};
 use crate::registry::{ProxyRecord, Registration};
@@ -137,7 +141,10 @@ pub async fn serve(
     state.ready.store(true, Ordering::Release);
     tracing::info!(identity = %state.identity, ?inbound_addr, %admin_addr, "proxy ready");
 
-    shutdown.await;
+    tokio::select! {
+        _ = shutdown => {}
+        _ = state.shutdown.notified() => tracing::info!("shutdown asked for on the admin port"),
+    }
     tracing::info!("shutting down: draining connections for up to {grace:?}");
     state.ready.store(false, Ordering::Release);
     let _ = stop_tx.send(true);
@@ -208,15 +215,23 @@ async fn accept_loop(
             Ok((stream, remote)) => {
                 backoff = Duration::from_millis(5);
                 let _ = stream.set_nodelay(true);
-                let (state, drain) = (state.clone(), drain.clone());
-                tokio::spawn(async move {
-                    connection(stream, remote, direction, state, drain).await;
-                    drop(permit);
+                let (st, drain) = (state.clone(), drain.clone());
+                guard::spawn(state.metrics.panics(), "connection", async move {
+                    let _permit = permit;
+                    connection(stream, remote, direction, st, drain).await;
                 });
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(?direction, "accept failed: {e}; retrying in {backoff:?}");
+                let hint = if e.raw_os_error() == Some(nix::errno::Errno::EMFILE as i32) {
+                    " (the open-file limit is reached: raise `ulimit -n` or lower --max-connections)"
+                } else {
+                    ""
+                };
+                tracing::warn!(
+                    ?direction,
+                    "accept failed: {e}{hint}; retrying in {backoff:?}"
+                );
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
@@ -261,6 +276,9 @@ async fn connection(
             let svc = service_fn(move |req: Request<Incoming>| {
                 let st = st.clone();
                 async move {
+                    if let Some(refused) = oversized_head(&st, direction, &req) {
+                        return Ok(refused);
+                    }
                     Ok::<_, std::convert::Infallible>(match (direction, st.config.app) {
                         (Direction::Inbound, Some(app)) => {
                             inbound::handle(st, app, remote, req).await
@@ -272,6 +290,23 @@ async fn connection(
             serve_http(TokioIo::new(io), protocol, svc, &state, drain).await;
         }
     }
+}
+
+/// A 431 that says why, for a request head over `--max-header-bytes`. hyper itself stops reading
+/// heads at twice the limit (and answers a bare 431): the bound on memory per connection.
+fn oversized_head<B>(
+    state: &ProxyState,
+    direction: Direction,
+    req: &Request<B>,
+) -> Option<http::Response<super::body::ProxyBody>> {
+    let limit = state.config.limits.max_header_bytes;
+    let bytes = head_bytes(req);
+    if bytes <= limit {
+        return None;
+    }
+    let err = ProxyError::HeadTooLarge { bytes, limit };
+    state.errors.log(direction.as_str(), &err);
+    Some(error_response(&err, is_grpc(req.headers())))
 }
 
 /// Serves HTTP on one connection until it closes or the drain asks it to finish.
@@ -292,9 +327,10 @@ async fn serve_http<I, S>(
 {
     let limits = &state.config.limits;
     let result = if protocol == Protocol::Http2 {
-        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        let streams = GuardedExecutor::new(state.metrics.panics(), "HTTP/2 stream");
+        let conn = hyper::server::conn::http2::Builder::new(streams)
             .timer(TokioTimer::new())
-            .max_header_list_size(limits.max_header_bytes as u32)
+            .max_header_list_size(hard_head_limit(limits))
             .max_concurrent_streams(limits.max_concurrent_streams)
             .serve_connection(io, svc);
         tokio::pin!(conn);
@@ -306,7 +342,7 @@ async fn serve_http<I, S>(
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(limits.max_header_bytes.max(8192))
+            .max_buf_size(hard_head_limit(limits) as usize)
             .serve_connection(io, svc)
             .with_upgrades();
         tokio::pin!(conn);
@@ -318,6 +354,12 @@ async fn serve_http<I, S>(
     if let Err(e) = result {
         tracing::debug!("connection ended: {e}");
     }
+}
+
+/// Where hyper stops reading a head: twice `--max-header-bytes`, so heads a little over the
+/// limit still get [`oversized_head`]'s explanation.
+fn hard_head_limit(limits: &super::config::Limits) -> u32 {
+    u32::try_from(limits.max_header_bytes.saturating_mul(2).max(8192)).unwrap_or(u32::MAX)
 }
 
 /// Opaque TCP: copy bytes both ways between the client and the app.
@@ -340,7 +382,7 @@ async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         Err(e) => {
-            let err = super::respond::ProxyError::App {
+            let err = ProxyError::App {
                 addr: app,
                 source: e,
             };
@@ -349,8 +391,16 @@ async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Admin connections open at once; more wait in the kernel's backlog.
+const MAX_ADMIN_CONNECTIONS: usize = 128;
+
 async fn admin_loop(listener: TcpListener, state: Arc<ProxyState>, mut drain: Drain) {
+    let permits = Arc::new(Semaphore::new(MAX_ADMIN_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            _ = drain.signaled() => return,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
         let accepted = tokio::select! {
             _ = drain.signaled() => return,
             a = listener.accept() => a,
@@ -359,23 +409,21 @@ async fn admin_loop(listener: TcpListener, state: Arc<ProxyState>, mut drain: Dr
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let (st, drain) = (state.clone(), drain.clone());
-        tokio::spawn(async move {
+        let (st, mut drain) = (state.clone(), drain.clone());
+        guard::spawn(state.metrics.panics(), "admin connection", async move {
+            let _permit = permit;
             let svc = service_fn(move |req: Request<Incoming>| {
                 let st = st.clone();
                 async move { Ok::<_, std::convert::Infallible>(admin::handle(&st, &req)) }
             });
-            let conn_state = drain.clone();
-            let _ = conn_state;
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), svc);
             tokio::pin!(conn);
-            let mut d = drain;
             tokio::select! {
                 _ = conn.as_mut() => {}
-                _ = d.signaled() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
+                _ = drain.signaled() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
             }
         });
     }

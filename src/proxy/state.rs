@@ -38,6 +38,8 @@ pub struct ProxyState {
     pub own_services: Memo<Option<(Arc<str>, Arc<str>)>>,
     /// Live request events for `/tap`.
     pub tap: Tap,
+    /// Notified by the admin port's `POST /shutdown`.
+    pub shutdown: tokio::sync::Notify,
     default_route: Arc<str>,
 }
 
@@ -56,10 +58,13 @@ impl ProxyState {
         let peer_header =
             HeaderValue::from_str(&identity.to_header()).unwrap_or(HeaderValue::from_static(""));
         ProxyState {
-            pools: Pools::new(ConnectConfig {
-                ready_timeout: config.limits.dispatch_timeout,
-                ..config.limits.connect.clone()
-            }),
+            pools: Pools::new(
+                ConnectConfig {
+                    ready_timeout: config.limits.dispatch_timeout,
+                    ..config.limits.connect.clone()
+                },
+                metrics.panics(),
+            ),
             balancer: Balancer::new(DispatchLimits {
                 max_in_flight: config.limits.max_in_flight,
                 dispatch_timeout: config.limits.dispatch_timeout,
@@ -76,6 +81,7 @@ impl ProxyState {
             peers: Memo::new(MEMO_CAPACITY),
             own_services: Memo::new(MEMO_CAPACITY),
             tap: Tap::new(),
+            shutdown: tokio::sync::Notify::new(),
             default_route: Arc::from(DEFAULT_ROUTE),
         }
     }
