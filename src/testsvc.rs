@@ -270,6 +270,9 @@ where
     builder
         .http2()
         .timer(TokioTimer::new())
+        // Large heads pass, as through Go's servers (1 MiB): tests of the proxy's limits need
+        // an upstream whose own limit is further out.
+        .max_header_list_size(1 << 20)
         .max_concurrent_streams(limits.max_concurrent_streams);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));

@@ -11,7 +11,12 @@ pub fn root() -> &'static Path {
 
 /// `mesh` with a pinned environment, run from the project root.
 pub fn mesh() -> Command {
-    let mut cmd = Command::cargo_bin("mesh").expect("the mesh binary is built");
+    Command::from_std(mesh_process())
+}
+
+/// [`mesh`] as a plain process, for runs that outlive one call (a proxy, a test server).
+pub fn mesh_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesh"));
     cmd.current_dir(root())
         .env("RUST_BACKTRACE", "0")
         .env("NO_COLOR", "1")

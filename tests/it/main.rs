@@ -2,6 +2,7 @@
 
 mod harness;
 mod net;
+mod process;
 
 mod completions;
 mod crd_schema;
@@ -11,6 +12,7 @@ mod profile_bad_input;
 mod profile_check;
 mod profile_generate;
 mod proxy_bad_input;
+mod proxy_faults;
 mod proxy_lifecycle;
 mod proxy_reliability;
 mod proxy_startup;

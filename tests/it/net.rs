@@ -143,6 +143,11 @@ impl TestProxy {
         body
     }
 
+    /// The serving task, to await without sending the shutdown signal.
+    pub fn take_task(&mut self) -> JoinHandle<Result<(), ServeError>> {
+        self.task.take().unwrap()
+    }
+
     /// Sends the shutdown signal without waiting.
     pub fn signal_stop(&mut self) -> JoinHandle<Result<(), ServeError>> {
         let _ = self.stop.take().unwrap().send(());

@@ -219,3 +219,98 @@ async fn mesh_proxy_process_starts_registers_serves_and_exits_cleanly_on_sigterm
         "the record is removed on exit"
     );
 }
+
+/// `POST path` to an admin port with an optional bearer token: status and body.
+async fn admin_post(admin: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = Request::post(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let reply = testsvc::http1_request(admin, req.body(Empty::<Bytes>::new()).unwrap())
+        .await
+        .unwrap();
+    (
+        reply.head.status.as_u16(),
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_shutdown_drains_the_proxy_and_it_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let app = http_upstream().await;
+    let app_addr = app.addr.to_string();
+    let mut proxy = crate::process::ProxyProcess::start(&[
+        "--workload",
+        "deploy/voting",
+        "--service",
+        "voting-svc:8080",
+        "--app",
+        &app_addr,
+        "--registry",
+        registry.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(std::fs::read_dir(&registry).unwrap().count(), 1);
+    assert_eq!(admin_get(proxy.admin, "/shutdown").await.0, 405);
+    proxy.assert_up().await;
+
+    assert_eq!(
+        admin_post(proxy.admin, "/shutdown", None).await,
+        (200, "shutting down\n".to_string())
+    );
+    assert_eq!(proxy.exited().await, Some(0), "{}", proxy.log());
+    assert!(proxy.log().contains("shutdown asked for on the admin port"));
+    assert_eq!(
+        std::fs::read_dir(&registry).unwrap().count(),
+        0,
+        "the record is removed on exit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_on_a_public_admin_port_needs_the_token() {
+    let (app, dir) = (http_upstream().await, tempfile::tempdir().unwrap());
+    let mut cfg = config(
+        &dir.path().join("registry"),
+        "voting",
+        &["voting-svc:8080"],
+        Some(app.addr),
+    );
+    cfg.admin = mesh::proxy::AdminAccess {
+        public: true,
+        token: None,
+    };
+    let proxy = TestProxy::start(cfg.clone()).await;
+    let (status, why) = admin_post(proxy.admin, "/shutdown", Some("anything")).await;
+    assert_eq!(status, 403, "{why}");
+    assert!(why.contains("--admin-token-file"), "{why}");
+    drop(proxy);
+
+    cfg.admin.token = Some("s3cret-token".into());
+    cfg.registry_dir = None;
+    let mut proxy = TestProxy::start(cfg).await;
+    assert_eq!(admin_post(proxy.admin, "/shutdown", None).await.0, 401);
+    assert_eq!(
+        admin_post(proxy.admin, "/shutdown", Some("s3cret-tokeN"))
+            .await
+            .0,
+        401
+    );
+    // Refused attempts change nothing; /metrics, /ready and /live stay open without a token.
+    for path in ["/metrics", "/ready", "/live"] {
+        assert_eq!(admin_get(proxy.admin, path).await.0, 200, "{path}");
+    }
+    assert_eq!(
+        admin_post(proxy.admin, "/shutdown", Some("s3cret-token"))
+            .await
+            .0,
+        200
+    );
+    tokio::time::timeout(PATIENCE, proxy.take_task())
+        .await
+        .expect("the proxy stops after POST /shutdown")
+        .unwrap()
+        .unwrap();
+}
