@@ -292,6 +292,9 @@ async fn connection(
     }
 }
 
+/// How often an HTTP/2 client connection is PINGed, and how long its answer may take.
+const H2_KEEPALIVE: Duration = Duration::from_secs(20);
+
 /// A 431 that says why, for a request head over `--max-header-bytes`. hyper itself stops reading
 /// heads at twice the limit (and answers a bare 431): the bound on memory per connection.
 fn oversized_head<B>(
@@ -332,6 +335,9 @@ async fn serve_http<I, S>(
             .timer(TokioTimer::new())
             .max_header_list_size(hard_head_limit(limits))
             .max_concurrent_streams(limits.max_concurrent_streams)
+            // A client that vanished without closing (no FIN) is found by PING and let go.
+            .keep_alive_interval(Some(H2_KEEPALIVE))
+            .keep_alive_timeout(H2_KEEPALIVE)
             .serve_connection(io, svc);
         tokio::pin!(conn);
         tokio::select! {
