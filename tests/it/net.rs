@@ -272,3 +272,15 @@ pub async fn voting_proxy() -> (TestProxy, Upstream, tempfile::TempDir) {
     );
     (TestProxy::start(cfg).await, app, dir)
 }
+
+/// The [`voting_proxy`] configuration (without a registry) with its admin port public, as with
+/// `--admin-public`, and `token` as `--admin-token-file` would give it.
+pub fn public_admin_config(app: SocketAddr, token: Option<&str>) -> ProxyConfig {
+    let mut cfg = config(Path::new("-"), "voting", &["voting-svc:8080"], Some(app));
+    cfg.registry_dir = None;
+    cfg.admin = mesh::proxy::AdminAccess {
+        public: true,
+        token: token.map(Into::into),
+    };
+    cfg
+}

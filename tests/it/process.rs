@@ -65,6 +65,21 @@ impl ProxyProcess {
         proxy
     }
 
+    /// `deploy/voting` serving `voting-svc:8080` in front of `app`, with `extra` flags (which say
+    /// `--registry DIR` or `--no-registry`).
+    pub async fn voting(app: SocketAddr, extra: &[&str]) -> ProxyProcess {
+        let app = app.to_string();
+        let mut args = vec![
+            "--workload",
+            "deploy/voting",
+            "--service",
+            "voting-svc:8080",
+        ];
+        args.extend_from_slice(&["--app", &app]);
+        args.extend_from_slice(extra);
+        ProxyProcess::start(&args).await
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -384,18 +384,10 @@ async fn a_profile_replaced_with_garbage_mid_load() {
     let file = profiles.join("voting.yaml");
     std::fs::write(&file, PROFILE).unwrap();
     let app = http_upstream().await;
-    let app_addr = app.addr.to_string();
-    let mut proxy = ProxyProcess::start(&[
-        "--workload",
-        "deploy/voting",
-        "--service",
-        "voting-svc:8080",
-        "--app",
-        &app_addr,
-        "--no-registry",
-        "--profiles",
-        profiles.to_str().unwrap(),
-    ])
+    let mut proxy = ProxyProcess::voting(
+        app.addr,
+        &["--no-registry", "--profiles", profiles.to_str().unwrap()],
+    )
     .await;
     let inbound = proxy.inbound.unwrap();
     let rss = proxy.rss_kib();
@@ -448,18 +440,8 @@ async fn an_unwritable_registry_directory() {
     std::fs::write(&blocker, "").unwrap();
     let registry = blocker.join("registry");
     let app = http_upstream().await;
-    let app_addr = app.addr.to_string();
-    let mut proxy = ProxyProcess::start(&[
-        "--workload",
-        "deploy/voting",
-        "--service",
-        "voting-svc:8080",
-        "--app",
-        &app_addr,
-        "--registry",
-        registry.to_str().unwrap(),
-    ])
-    .await;
+    let mut proxy =
+        ProxyProcess::voting(app.addr, &["--registry", registry.to_str().unwrap()]).await;
     let rss = proxy.rss_kib();
     assert!(
         proxy
@@ -482,26 +464,11 @@ async fn an_unwritable_registry_directory() {
     proxy.assert_healthy(rss, RSS_BOUND_KIB).await;
 }
 
-/// An inbound proxy in front of an HTTP app, with `extra` flags.
-async fn inbound_proxy(app: SocketAddr, extra: &[&str]) -> ProxyProcess {
-    let app = app.to_string();
-    let mut args = vec![
-        "--workload",
-        "deploy/voting",
-        "--service",
-        "voting-svc:8080",
-        "--no-registry",
-        "--app",
-        &app,
-    ];
-    args.extend_from_slice(extra);
-    ProxyProcess::start(&args).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_clients_against_inbound() {
     let app = http_upstream().await;
-    let mut proxy = inbound_proxy(app.addr, &["--header-read-timeout", "2s"]).await;
+    let mut proxy =
+        ProxyProcess::voting(app.addr, &["--no-registry", "--header-read-timeout", "2s"]).await;
     let inbound = proxy.inbound.unwrap();
     let (rss, fds) = (proxy.rss_kib(), proxy.fds());
     let bystander = Bystander::start(inbound, "voting-svc:8080");
@@ -578,7 +545,8 @@ async fn ten_thousand_idle_connections() {
     let app = http_upstream().await;
     // Idle keep-alive connections would be closed after the header read timeout (10 s by default);
     // this test is about holding them.
-    let mut proxy = inbound_proxy(app.addr, &["--header-read-timeout", "5m"]).await;
+    let mut proxy =
+        ProxyProcess::voting(app.addr, &["--no-registry", "--header-read-timeout", "5m"]).await;
     let inbound = proxy.inbound.unwrap();
     let (rss, fds) = (proxy.rss_kib(), proxy.fds());
 
@@ -641,7 +609,7 @@ async fn ten_thousand_idle_connections() {
 async fn heads_at_and_over_the_limit() {
     const LIMIT: usize = 64 * 1024;
     let app = http_upstream().await;
-    let mut proxy = inbound_proxy(app.addr, &[]).await;
+    let mut proxy = ProxyProcess::voting(app.addr, &["--no-registry"]).await;
     let inbound = proxy.inbound.unwrap();
     let rss = proxy.rss_kib();
     let bystander = Bystander::start(inbound, "voting-svc:8080");

@@ -10,8 +10,8 @@ use http_body_util::Empty;
 use mesh::testsvc;
 
 use crate::net::{
-    admin_get, config, eventually, http_upstream, metric, voting_proxy, wait_ready, TestProxy,
-    PATIENCE,
+    admin_get, config, eventually, http_upstream, metric, public_admin_config, voting_proxy,
+    wait_ready, TestProxy, PATIENCE,
 };
 
 fn profile(service: &str, routes: &[&str]) -> String {
@@ -240,18 +240,9 @@ async fn post_shutdown_drains_the_proxy_and_it_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");
     let app = http_upstream().await;
-    let app_addr = app.addr.to_string();
-    let mut proxy = crate::process::ProxyProcess::start(&[
-        "--workload",
-        "deploy/voting",
-        "--service",
-        "voting-svc:8080",
-        "--app",
-        &app_addr,
-        "--registry",
-        registry.to_str().unwrap(),
-    ])
-    .await;
+    let mut proxy =
+        crate::process::ProxyProcess::voting(app.addr, &["--registry", registry.to_str().unwrap()])
+            .await;
     assert_eq!(std::fs::read_dir(&registry).unwrap().count(), 1);
     assert_eq!(admin_get(proxy.admin, "/shutdown").await.0, 405);
     proxy.assert_up().await;
@@ -271,26 +262,14 @@ async fn post_shutdown_drains_the_proxy_and_it_exits_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_on_a_public_admin_port_needs_the_token() {
-    let (app, dir) = (http_upstream().await, tempfile::tempdir().unwrap());
-    let mut cfg = config(
-        &dir.path().join("registry"),
-        "voting",
-        &["voting-svc:8080"],
-        Some(app.addr),
-    );
-    cfg.admin = mesh::proxy::AdminAccess {
-        public: true,
-        token: None,
-    };
-    let proxy = TestProxy::start(cfg.clone()).await;
+    let app = http_upstream().await;
+    let proxy = TestProxy::start(public_admin_config(app.addr, None)).await;
     let (status, why) = admin_post(proxy.admin, "/shutdown", Some("anything")).await;
     assert_eq!(status, 403, "{why}");
     assert!(why.contains("--admin-token-file"), "{why}");
     drop(proxy);
 
-    cfg.admin.token = Some("s3cret-token".into());
-    cfg.registry_dir = None;
-    let mut proxy = TestProxy::start(cfg).await;
+    let mut proxy = TestProxy::start(public_admin_config(app.addr, Some("s3cret-token"))).await;
     assert_eq!(admin_post(proxy.admin, "/shutdown", None).await.0, 401);
     assert_eq!(
         admin_post(proxy.admin, "/shutdown", Some("s3cret-tokeN"))

@@ -12,7 +12,7 @@ use mesh::testsvc;
 use mesh::viz::tap::TapStream;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::net::{config, http_upstream, voting_proxy, TestProxy, PATIENCE};
+use crate::net::{http_upstream, public_admin_config, voting_proxy, TestProxy, PATIENCE};
 
 /// Sends `method path` to the proxy's inbound side with `headers`; returns the body length.
 async fn send(proxy: &TestProxy, method: &str, path: &str, headers: &[(&str, &str)]) -> usize {
@@ -350,7 +350,6 @@ async fn profile_from_tap_has_the_routes_of_the_traffic_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_admin_port_taps_only_with_the_token() {
-    let dir = tempfile::tempdir().unwrap();
     let app = http_upstream().await;
     let open = |admin, token: Option<&'static str>| async move {
         match TapStream::open_with_token(admin, &TapQuery::new(), token).await {
@@ -360,25 +359,13 @@ async fn a_public_admin_port_taps_only_with_the_token() {
         }
     };
     // Public without a token file: tap is off, metrics stay open.
-    let mut cfg = config(
-        &dir.path().join("registry"),
-        "voting",
-        &["voting-svc:8080"],
-        Some(app.addr),
-    );
-    cfg.admin = mesh::proxy::AdminAccess {
-        public: true,
-        token: None,
-    };
-    let proxy = TestProxy::start(cfg.clone()).await;
+    let proxy = TestProxy::start(public_admin_config(app.addr, None)).await;
     assert_eq!(open(proxy.admin, None).await, 403);
     assert!(proxy.metrics().await.contains("process_start_time_seconds"));
     drop(proxy);
 
     // Public with a token: only the right bearer token taps.
-    cfg.admin.token = Some("s3cret-token".into());
-    cfg.registry_dir = None;
-    let proxy = TestProxy::start(cfg).await;
+    let proxy = TestProxy::start(public_admin_config(app.addr, Some("s3cret-token"))).await;
     assert_eq!(open(proxy.admin, None).await, 401);
     assert_eq!(open(proxy.admin, Some("s3cret-tokeN")).await, 401);
     assert_eq!(open(proxy.admin, Some("s3cret-token")).await, 200);
