@@ -99,9 +99,10 @@ impl Registration {
     /// Writes `record` into `dir` atomically (a temporary file renamed into place).
     pub fn publish(dir: &Path, record: &ProxyRecord) -> io::Result<Registration> {
         std::fs::create_dir_all(dir)?;
-        let file = format!("{}.{}.{}.json", record.namespace, record.pod, record.pid);
-        let path = dir.join(file);
-        let tmp = dir.join(format!(".{}.tmp", record.pid));
+        let name = format!("{}.{}.{}", record.namespace, record.pod, record.pid);
+        let path = dir.join(format!("{name}.json"));
+        // One temporary file per record: proxies of one process (`mesh demo`) publish at once.
+        let tmp = dir.join(format!(".{name}.tmp"));
         let text = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, &path)?;
@@ -181,6 +182,28 @@ mod tests {
         assert_eq!(read_records(dir.path()), vec![live]);
         drop(reg);
         assert!(read_records(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn proxies_of_one_process_publish_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let records: Vec<ProxyRecord> = (0..8)
+            .map(|i| ProxyRecord {
+                pod: format!("web-{i}"),
+                ..record(std::process::id())
+            })
+            .collect();
+        for _ in 0..20 {
+            let published: Vec<Registration> = std::thread::scope(|s| {
+                let handles: Vec<_> = records
+                    .iter()
+                    .map(|r| s.spawn(|| Registration::publish(dir.path(), r).unwrap()))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert_eq!(read_records(dir.path()), records);
+            drop(published);
+        }
     }
 
     #[test]
