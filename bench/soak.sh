@@ -110,7 +110,12 @@ for r in records:
     print(r["pod"], r["pid"], r["admin"], "shared" if shared else "own")
 PY
 )
-[ ${#proxies[@]} -eq 6 ] || { echo "soak: expected 6 proxies in the registry, found ${#proxies[@]}" >&2; exit 1; }
+if [ ${#proxies[@]} -ne 6 ]; then
+  echo "soak: expected 6 proxies in the registry, found ${#proxies[@]}:" >&2
+  printf '  %s\n' "${proxies[@]}" >&2
+  grep -h "could not register" "$out"/*.err >&2 || true
+  exit 1
+fi
 
 # counters NAME ADMIN: a proxy's open connections and requests so far (all directions); nothing
 # if its admin port does not answer.
