@@ -35,7 +35,13 @@ pub fn authority_of<B>(req: &Request<B>) -> Option<String> {
 
 /// The size of a request's head as HTTP/1 sends it: request line and header lines.
 pub fn head_bytes<B>(req: &Request<B>) -> usize {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + " HTTP/1.1\r\n".len();
+    // Counted without formatting anything: this runs for every request.
+    let uri = req.uri();
+    let target = uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + uri
+            .authority()
+            .map_or(0, |a| "http://".len() + a.as_str().len());
+    let line = req.method().as_str().len() + " ".len() + target + " HTTP/1.1\r\n".len();
     req.headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + ": \r\n".len())

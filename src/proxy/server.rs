@@ -295,8 +295,9 @@ async fn connection(
 /// How often an HTTP/2 client connection is PINGed, and how long its answer may take.
 const H2_KEEPALIVE: Duration = Duration::from_secs(20);
 
-/// A 431 that says why, for a request head over `--max-header-bytes`. hyper itself stops reading
-/// heads at twice the limit (and answers a bare 431): the bound on memory per connection.
+/// A 431 that says why, for a request head over the limit (`Limits::max_header_bytes`). hyper
+/// itself stops reading heads at twice the limit (and answers a bare 431): the bound on memory
+/// per connection.
 fn oversized_head<B>(
     state: &ProxyState,
     direction: Direction,
@@ -362,7 +363,7 @@ async fn serve_http<I, S>(
     }
 }
 
-/// Where hyper stops reading a head: twice `--max-header-bytes`, so heads a little over the
+/// Where hyper stops reading a head: twice the limit, so heads a little over the
 /// limit still get [`oversized_head`]'s explanation.
 fn hard_head_limit(limits: &super::config::Limits) -> u32 {
     u32::try_from(limits.max_header_bytes.saturating_mul(2).max(8192)).unwrap_or(u32::MAX)

@@ -654,7 +654,8 @@ async fn heads_at_and_over_the_limit() {
             "{name}: the app got the header whole"
         );
 
-        let reply = send(LIMIT).await.unwrap();
+        // HTTP/1.1 heads are counted to the byte: one more is over.
+        let reply = send(if http2 { LIMIT } else { fill + 1 }).await.unwrap();
         assert_eq!(reply.head.status, 431, "{name}: over the limit");
         let why = reply.head.headers["mesh-proxy-error"].to_str().unwrap();
         assert!(
