@@ -67,11 +67,15 @@ for t in "${targets[@]}"; do
 
     echo "fuzz/run.sh: $t for ${seconds}s" >&2
     status=0
-    "$bin_dir/$t" "$corpus" "${dict[@]}" \
+    # Scratch files of a target (the proto target writes its input to a file) stay in here.
+    scratch="$root/fuzz/artifacts/tmp"
+    mkdir -p "$scratch"
+    TMPDIR="$scratch" "$bin_dir/$t" "$corpus" "${dict[@]}" \
         -max_total_time="$seconds" -max_len="${max_len[$t]:-4096}" \
         -timeout="$timeout" -rss_limit_mb="$rss_limit_mb" \
         -artifact_prefix="$artifacts/" -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
+    rm -rf "$scratch"
 
     execs=$(final_stat "$log" number_of_executed_units)
     rate=$(final_stat "$log" average_exec_per_sec)
