@@ -9,6 +9,8 @@
 
 pub mod cli;
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 pub mod identity;
 pub mod profile;

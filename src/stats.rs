@@ -117,13 +117,14 @@ pub struct TcpStats {
 }
 
 impl LatencyHistogram {
-    /// Adds another histogram's counts to this one (both over the same bounds).
+    /// Adds another histogram's counts to this one (both over the same bounds); counts saturate, as
+    /// a reader cannot trust a proxy's numbers to be sane.
     pub fn add(&mut self, other: &LatencyHistogram) {
         if self.counts.len() < other.counts.len() {
             self.counts.resize(other.counts.len(), 0);
         }
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
+            *a = a.saturating_add(*b);
         }
         self.sum_ms += other.sum_ms;
     }

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use regex::Regex;
+
 use super::duration::parse_go_duration;
 use super::go_regex::literal_of;
 use super::matcher::{compile_path_regex, FieldError, Route};
@@ -99,6 +101,7 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
     let mut names: HashMap<&str, usize> = HashMap::new();
     // Only routes that compiled can shadow later ones.
     let mut usable: Vec<usize> = Vec::new();
+    let mut compiled = Compiled::new();
     for (i, route) in profile.spec.routes.iter().enumerate() {
         let at = format!("spec.routes[{i}]");
         if route.name.is_empty() {
@@ -121,10 +124,13 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
             errors.push(e);
             continue;
         }
-        let shadowing = usable
-            .iter()
-            .copied()
-            .find(|&e| covers(&profile.spec.routes[e].condition, &route.condition));
+        let shadowing = usable.iter().copied().find(|&e| {
+            covers(
+                &profile.spec.routes[e].condition,
+                &route.condition,
+                &mut compiled,
+            )
+        });
         usable.push(i);
         if let Some(earlier) = shadowing {
             errors.push(FieldError::new(
@@ -221,15 +227,23 @@ struct Conjunction<'a> {
 /// Upper bound on conjunctions considered, so pathological conditions stay cheap to check.
 const MAX_CONJUNCTIONS: usize = 64;
 
+/// Path patterns compiled for shadowing, at most once per profile: every route is compared with
+/// every earlier one, and compiling a regex costs far more than a comparison.
+pub(crate) type Compiled<'a> = HashMap<&'a str, Option<Regex>>;
+
 /// Whether every request matching `later` also matches `earlier`. Conservative: `false` unless it can
 /// be shown (conditions using `not`, or patterns it cannot compare, are never reported).
-fn covers(earlier: &RequestMatch, later: &RequestMatch) -> bool {
+pub(crate) fn covers<'a>(
+    earlier: &'a RequestMatch,
+    later: &'a RequestMatch,
+    compiled: &mut Compiled<'a>,
+) -> bool {
     let (Some(a), Some(b)) = (dnf(earlier), dnf(later)) else {
         return false;
     };
     b.iter()
         .filter(|cb| satisfiable(cb))
-        .all(|cb| a.iter().any(|ca| conjunction_covers(ca, cb)))
+        .all(|cb| a.iter().any(|ca| conjunction_covers(ca, cb, compiled)))
         && b.iter().any(satisfiable)
 }
 
@@ -279,24 +293,34 @@ fn satisfiable(c: &Conjunction<'_>) -> bool {
     c.methods.windows(2).all(|w| w[0] == w[1])
 }
 
-fn conjunction_covers(a: &Conjunction<'_>, b: &Conjunction<'_>) -> bool {
+fn conjunction_covers<'a>(
+    a: &Conjunction<'a>,
+    b: &Conjunction<'a>,
+    compiled: &mut Compiled<'a>,
+) -> bool {
     let methods_ok = a.methods.iter().all(|m| b.methods.contains(m));
-    methods_ok && a.paths.iter().all(|pa| path_implied(pa, &b.paths))
+    methods_ok
+        && a.paths
+            .iter()
+            .all(|pa| path_implied(pa, &b.paths, compiled))
 }
 
 /// Whether every path matching all of `given` also matches `pattern`.
-fn path_implied(pattern: &str, given: &[&str]) -> bool {
+fn path_implied<'a>(pattern: &'a str, given: &[&'a str], compiled: &mut Compiled<'a>) -> bool {
     const UNIVERSAL: [&str; 8] = [".*", "^.*$", "^.*", ".*$", "(.*)", "(?:.*)", "/.*", ".+"];
     if UNIVERSAL.contains(&pattern) || given.contains(&pattern) {
         return true;
     }
-    let Ok(re) = compile_path_regex(pattern) else {
+    // Only a literal path can be compared with a pattern: compile nothing otherwise.
+    let literals: Vec<String> = given.iter().filter_map(|g| literal_of(g)).collect();
+    if literals.is_empty() {
         return false;
-    };
-    given
-        .iter()
-        .filter_map(|g| literal_of(g))
-        .any(|literal| re.is_match(&literal))
+    }
+    let re = compiled
+        .entry(pattern)
+        .or_insert_with(|| compile_path_regex(pattern).ok());
+    re.as_ref()
+        .is_some_and(|re| literals.iter().any(|literal| re.is_match(literal)))
 }
 
 #[cfg(test)]
@@ -305,6 +329,10 @@ mod tests {
 
     fn cond(yaml: &str) -> RequestMatch {
         crate::yaml::from_str(yaml).unwrap()
+    }
+
+    fn covers(earlier: &RequestMatch, later: &RequestMatch) -> bool {
+        super::covers(earlier, later, &mut Compiled::new())
     }
 
     #[test]

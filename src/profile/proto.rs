@@ -47,6 +47,10 @@ pub enum ProtoError {
     },
 }
 
+/// Deepest nesting of braces, brackets, parentheses and angle brackets read. Real files nest a few
+/// levels; the parser recurses per level and would overflow its stack thousands of levels down.
+const MAX_NESTING: usize = 100;
+
 /// One rpc, wherever it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Rpc {
@@ -116,6 +120,14 @@ fn read_rpcs(
     let content = std::fs::read_to_string(file).map_err(|source| ProtoError::Read {
         file: display.clone(),
         source,
+    })?;
+    scan::check_nesting(&content, MAX_NESTING).map_err(|(line, column, message)| {
+        ProtoError::Syntax {
+            file: display.clone(),
+            line,
+            column,
+            message,
+        }
     })?;
     // A full parse first, so syntax errors are reported with their location before anything else.
     protobuf_parse::pure::parse_dependencies(&content).map_err(|e| ProtoError::Syntax {

@@ -33,16 +33,17 @@ pub struct Traffic {
 }
 
 impl Traffic {
+    /// Counts come from proxies' answers: sums saturate rather than overflow on absurd ones.
     fn add(&mut self, r: &ResponseStats, seconds: f64) {
-        self.success += r.success;
-        self.failure += r.failure;
-        self.rps += (r.success + r.failure) as f64 / seconds;
+        self.success = self.success.saturating_add(r.success);
+        self.failure = self.failure.saturating_add(r.failure);
+        self.rps += (r.success as f64 + r.failure as f64) / seconds;
         self.latency.add(&r.latency_ms);
     }
 
     /// Responses counted.
     pub fn total(&self) -> u64 {
-        self.success + self.failure
+        self.success.saturating_add(self.failure)
     }
 
     /// The fraction of successes; `None` without traffic.
@@ -206,7 +207,7 @@ fn add_proxy(query: &Query, resource: &Resource, name: &str, p: &ProxyStats, row
         if query.to.is_some() && !query.selects(t.direction, t.peer.as_ref(), "") {
             continue;
         }
-        row.tcp_open += t.open;
+        row.tcp_open = row.tcp_open.saturating_add(t.open);
         row.read_rate += t.read_bytes as f64 / seconds;
         row.write_rate += t.write_bytes as f64 / seconds;
     }

@@ -18,7 +18,7 @@ pub const MAX_CONCURRENT: usize = 32;
 /// Longest wait for one proxy's answer.
 pub const PROXY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest `/stats` answer read.
-const MAX_ANSWER: usize = 16 << 20;
+pub const MAX_ANSWER: usize = 16 << 20;
 
 /// One proxy and what it said.
 #[derive(Debug)]
@@ -110,11 +110,17 @@ async fn one(
         return Err(format!("{status}: {}", text.trim()));
     }
     let body = resp.bytes().await.map_err(|e| describe(&e))?;
+    decode_stats(&body)
+}
+
+/// Reads a proxy's `/stats` answer: at most [`MAX_ANSWER`] bytes of JSON, of this build's
+/// [`STATS_VERSION`]. The error says what was wrong, for the footnote naming the proxy.
+pub fn decode_stats(body: &[u8]) -> Result<StatsReport, String> {
     if body.len() > MAX_ANSWER {
         return Err(format!("answer over {MAX_ANSWER} bytes"));
     }
     let report: StatsReport =
-        serde_json::from_slice(&body).map_err(|e| format!("not a /stats answer: {e}"))?;
+        serde_json::from_slice(body).map_err(|e| format!("not a /stats answer: {e}"))?;
     if report.version != STATS_VERSION {
         return Err(format!(
             "/stats version {} (this mesh reads version {STATS_VERSION}): use the same mesh release",
@@ -134,7 +140,8 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-fn identity_of(report: &StatsReport) -> Identity {
+/// Who a proxy known only by its address is, by what its report says.
+pub(crate) fn identity_of(report: &StatsReport) -> Identity {
     Identity {
         namespace: report.identity.namespace.clone(),
         workload: report

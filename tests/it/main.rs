@@ -7,6 +7,7 @@ mod process;
 mod completions;
 mod crd_schema;
 mod demo;
+mod fuzz_regressions;
 mod help;
 mod profile_bad_input;
 mod profile_check;

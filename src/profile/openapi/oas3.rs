@@ -47,10 +47,7 @@ pub(super) fn server_prefix(servers: &[Server]) -> Result<String, Vec<String>> {
 }
 
 fn server_path(server: &Server) -> String {
-    let mut url = server.url.clone();
-    for (name, var) in server.variables.iter().flatten() {
-        url = url.replace(&format!("{{{name}}}"), &var.default);
-    }
+    let url = substitute_variables(server);
     let absolute = url
         .find("://")
         .map(|i| i + 3)
@@ -68,6 +65,34 @@ fn server_path(server: &Server) -> String {
     } else {
         format!("/{path}")
     }
+}
+
+/// The server's URL with each `{name}` replaced by the variable's default, in one pass: a default is
+/// not itself a template, so defaults naming other variables cannot multiply the text.
+fn substitute_variables(server: &Server) -> String {
+    let variables = server.variables.as_ref();
+    let mut out = String::with_capacity(server.url.len());
+    let mut rest = server.url.as_str();
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let variable = after.find('}').and_then(|close| {
+            let var = variables?.get(&after[..close])?;
+            Some((var, close))
+        });
+        match variable {
+            Some((var, close)) => {
+                out.push_str(&var.default);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -89,6 +114,27 @@ mod tests {
         assert_eq!(server_path(&server("/api")), "/api");
         assert_eq!(server_path(&server("v1")), "/v1");
         assert_eq!(server_path(&server("/")), "");
+    }
+
+    #[test]
+    fn variables_are_replaced_by_their_defaults_once() {
+        let variable = |default: &str| openapiv3::ServerVariable {
+            default: default.to_string(),
+            ..Default::default()
+        };
+        let server = Server {
+            url: "https://{host}/{a}/{unknown}/{b".to_string(),
+            variables: Some(
+                [
+                    ("host".to_string(), variable("api.example.com")),
+                    ("a".to_string(), variable("{a}{host}")),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            ..Server::default()
+        };
+        assert_eq!(server_path(&server), "/{a}{host}/{unknown}/{b");
     }
 
     #[test]

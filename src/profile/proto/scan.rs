@@ -78,6 +78,30 @@ fn is_retryable(options: &[Token]) -> bool {
     })
 }
 
+/// Fails with the `(line, column, message)` of the first `{`, `[`, `(` or `<` nested deeper than
+/// `max`. `protobuf-parse` recurses once per level, and a file nested thousands deep would overflow
+/// its stack: an abort, not an error. Text that does not tokenize is left to the parser to report.
+pub(super) fn check_nesting(content: &str, max: usize) -> Result<(), (u32, u32, String)> {
+    let mut tokenizer = Tokenizer::new(content, ParserLanguage::Proto);
+    let mut depth = 0usize;
+    while let Ok(false) = tokenizer.syntax_eof() {
+        let loc = tokenizer.loc();
+        match tokenizer.next_some() {
+            Ok(Token::Symbol('{' | '[' | '(' | '<')) => {
+                depth += 1;
+                if depth > max {
+                    let message = format!("nested more than {max} levels deep");
+                    return Err((loc.line, loc.col, message));
+                }
+            }
+            Ok(Token::Symbol('}' | ']' | ')' | '>')) => depth = depth.saturating_sub(1),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
 fn tokens(content: &str) -> Result<Vec<Token>, (u32, u32, String)> {
     let mut tokenizer = Tokenizer::new(content, ParserLanguage::Proto);
     let mut tokens = Vec::new();
@@ -133,6 +157,16 @@ fn matching_brace(tokens: &[Token], open: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |n: usize| format!("message M {{ option (x) = {}; }}", "{a".repeat(n));
+        assert_eq!(check_nesting(&nested(5), 8), Ok(()));
+        let (line, column, message) = check_nesting(&nested(8), 8).unwrap_err();
+        assert_eq!((line, column), (1, 40), "the brace one level too deep");
+        assert_eq!(message, "nested more than 8 levels deep");
+        assert_eq!(check_nesting("/* {{{{ */ \"{{{{\" }}}}", 2), Ok(()));
+    }
 
     #[test]
     fn finds_services_rpcs_and_idempotency() {

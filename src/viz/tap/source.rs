@@ -60,7 +60,26 @@ pub enum TapError {
 pub struct TapStream {
     addr: SocketAddr,
     body: Incoming,
+    lines: LineDecoder,
+}
+
+/// Splits a `/tap` body into lines and decodes each as a [`TapLine`], whatever the chunking of the
+/// bytes; blank lines are skipped. A line longer than [`MAX_LINE_BYTES`] is an error, so a stream
+/// without newlines cannot grow the buffer without bound.
+#[derive(Debug, Default)]
+pub struct LineDecoder {
     buf: BytesMut,
+    /// Bytes at the front of `buf` already known to hold no newline.
+    scanned: usize,
+}
+
+/// Why a line of a tap stream could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("a line longer than {MAX_LINE_BYTES} bytes")]
+    TooLong,
+    #[error("a line that is not a tap event: {0}")]
+    BadLine(#[source] serde_json::Error),
 }
 
 /// What [`merge`] passes on: a line of one proxy, or why its stream failed.
@@ -128,7 +147,7 @@ impl TapStream {
         Ok(TapStream {
             addr,
             body: resp.into_body(),
-            buf: BytesMut::new(),
+            lines: LineDecoder::default(),
         })
     }
 
@@ -141,18 +160,11 @@ impl TapStream {
     pub async fn next_line(&mut self) -> Result<Option<TapLine>, TapError> {
         let addr = self.addr;
         loop {
-            if let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
-                let line = self.buf.split_to(end + 1);
-                let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                if text.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                return serde_json::from_slice(text)
-                    .map(Some)
-                    .map_err(|source| TapError::BadLine { addr, source });
-            }
-            if self.buf.len() > MAX_LINE_BYTES {
-                return Err(TapError::LineTooLong { addr });
+            match self.lines.next_line() {
+                Ok(Some(line)) => return Ok(Some(line)),
+                Ok(None) => {}
+                Err(LineError::TooLong) => return Err(TapError::LineTooLong { addr }),
+                Err(LineError::BadLine(source)) => return Err(TapError::BadLine { addr, source }),
             }
             match self.body.frame().await {
                 None => return Ok(None),
@@ -161,13 +173,48 @@ impl TapStream {
                     if let Ok(mut data) = frame.into_data() {
                         while data.has_remaining() {
                             let chunk = data.chunk();
-                            self.buf.extend_from_slice(chunk);
+                            self.lines.push(chunk);
                             let n = chunk.len();
                             data.advance(n);
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+// === impl LineDecoder ===
+
+impl LineDecoder {
+    /// Appends bytes received from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete line, decoded; `Ok(None)` while no complete line is buffered. After an
+    /// error the stream is not worth reading further.
+    pub fn next_line(&mut self) -> Result<Option<TapLine>, LineError> {
+        loop {
+            let Some(at) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') else {
+                self.scanned = self.buf.len();
+                if self.buf.len() > MAX_LINE_BYTES {
+                    return Err(LineError::TooLong);
+                }
+                return Ok(None);
+            };
+            let line = self.buf.split_to(self.scanned + at + 1);
+            self.scanned = 0;
+            let text = &line[..line.len() - 1];
+            if text.len() > MAX_LINE_BYTES {
+                return Err(LineError::TooLong);
+            }
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return serde_json::from_slice(text)
+                .map(Some)
+                .map_err(LineError::BadLine);
         }
     }
 }
@@ -193,4 +240,44 @@ pub fn merge(streams: Vec<TapStream>) -> mpsc::Receiver<TapItem> {
         });
     }
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOST: &[u8] = b"{\"lost\": 3}\n";
+
+    #[test]
+    fn lines_are_decoded_whatever_the_chunking() {
+        let mut body = LOST.to_vec();
+        body.extend_from_slice(b"\n  \n");
+        body.extend_from_slice(LOST);
+        for piece in [1, 5, body.len()] {
+            let mut lines = LineDecoder::default();
+            let mut seen = Vec::new();
+            for chunk in body.chunks(piece) {
+                lines.push(chunk);
+                while let Some(line) = lines.next_line().unwrap() {
+                    seen.push(line);
+                }
+            }
+            assert_eq!(
+                seen,
+                vec![TapLine::Lost { lost: 3 }; 2],
+                "pieces of {piece}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_over_the_limit_or_not_an_event_is_an_error() {
+        let mut lines = LineDecoder::default();
+        lines.push(&vec![b' '; MAX_LINE_BYTES + 1]);
+        assert!(matches!(lines.next_line(), Err(LineError::TooLong)));
+
+        let mut lines = LineDecoder::default();
+        lines.push(b"{\"lost\": -1}\n");
+        assert!(matches!(lines.next_line(), Err(LineError::BadLine(_))));
+    }
 }
