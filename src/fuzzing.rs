@@ -83,9 +83,9 @@ pub fn proto_in(dir: &Path, data: &[u8]) {
     }
 }
 
-/// `mesh profile check`, and what the proxy's loader of `--profiles` files does with a file's text
-/// (the steps of the private `load_file` in `proxy::profiles`): decode every document, validate,
-/// compile the routes and the retry budget.
+/// `mesh profile check`, and the proxy's loader of `--profiles` files on a file's text
+/// (`proxy::profiles::load_text`): decode every document, validate, compile the routes and the
+/// retry budget.
 pub fn profile(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     for report in check_profiles(&text) {
@@ -93,19 +93,23 @@ pub fn profile(data: &[u8]) {
             assert!(!e.to_string().is_empty());
         }
     }
+    // What passes the check always compiles.
     for doc in crate::yaml::from_str_all::<ServiceProfile>(&text) {
         let Ok(profile) = doc else { break };
         let mut report = DocumentReport::default();
         check_profile(&profile, &mut report);
-        let compiled = RouteMatcher::compile(&profile);
         if report.errors.is_empty() {
-            let matcher = compiled.expect("a profile that passes the check compiles");
-            crate::proxy::budget::RetryBudget::from_profile(profile.spec.retry_budget.as_ref());
-            for route in matcher.routes() {
+            RouteMatcher::compile(&profile).expect("a profile that passes the check compiles");
+        }
+    }
+    // The proxy's loader, and its matcher on a request and two statuses.
+    if let Ok(loaded) = crate::proxy::profiles::load_text(&text) {
+        for service in loaded {
+            for route in service.matcher.routes() {
                 route.classify(200);
                 route.classify(503);
             }
-            matcher.route_for("GET", "/");
+            service.matcher.route_for("GET", "/");
         }
     }
 }

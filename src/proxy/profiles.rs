@@ -173,8 +173,14 @@ fn load_file(path: &Path) -> Result<Vec<Arc<ServiceRoutes>>, String> {
         return Err(format!("larger than {MAX_PROFILE_BYTES} bytes"));
     }
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    load_text(&text)
+}
+
+/// The profiles of one file's text: every document decoded, checked and compiled, or the first
+/// error (the caller then keeps the file's last good version).
+pub fn load_text(text: &str) -> Result<Vec<Arc<ServiceRoutes>>, String> {
     let mut out = Vec::new();
-    for (i, doc) in crate::yaml::from_str_all::<ServiceProfile>(&text)
+    for (i, doc) in crate::yaml::from_str_all::<ServiceProfile>(text)
         .into_iter()
         .enumerate()
     {

@@ -109,7 +109,15 @@ async fn one(
         let text = resp.text().await.unwrap_or_default();
         return Err(format!("{status}: {}", text.trim()));
     }
-    let body = resp.bytes().await.map_err(|e| describe(&e))?;
+    // Read at most one byte over the limit, so a huge answer is refused without being held.
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER + 1 - body.len())]);
+        if body.len() > MAX_ANSWER {
+            break;
+        }
+    }
     decode_stats(&body)
 }
 
