@@ -27,14 +27,7 @@ fi
 
 cargo build --release -q
 bin=$PWD/target/release/mesh
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
 # start NAME CMD...: runs CMD in the background and waits for its "listening" line on stdout.
 start() {

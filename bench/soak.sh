@@ -59,17 +59,8 @@ cargo build --release -q
 bin=$PWD/target/release/mesh
 out=${OUT:-$(mktemp -d /tmp/mesh-soak.XXXXXX)}
 mkdir -p "$out"
-work=$(mktemp -d)
+. bench/lib.sh
 registry=$work/registry
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # wait_for TEXT FILE NAME: until FILE holds TEXT (a process's "ready" line), or give up.
 wait_for() {

@@ -10,14 +10,7 @@ PROXIES=${PROXIES:-100}
 
 cargo build --release -q
 bin=$PWD/target/release/mesh
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
 "$bin" test-server --http 127.0.0.1:0 >"$work/app.out" &
 pids+=($!)
