@@ -3,6 +3,7 @@
 mod harness;
 mod net;
 mod process;
+mod python;
 
 mod completions;
 mod crd_schema;

@@ -172,7 +172,7 @@ pub fn rss_kib(pid: u32) -> u64 {
 }
 
 /// The first line a child prints (empty if it exits first), without blocking the runtime.
-async fn first_line(stdout: impl Read + Send + 'static) -> String {
+pub async fn first_line(stdout: impl Read + Send + 'static) -> String {
     tokio::task::spawn_blocking(move || {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
