@@ -72,3 +72,32 @@ impl<B: http_body::Body, G> http_body::Body for Guarded<B, G> {
         self.inner.size_hint()
     }
 }
+
+/// A client's request body broke (a malformed chunk, a connection cut mid-body): the client's
+/// fault, not the upstream's. Request bodies are wrapped so that an upstream send that fails this
+/// way can be told apart from one the upstream failed (see `respond`).
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body broke off: {0}")]
+pub struct ClientBodyError(#[source] pub BoxError);
+
+/// The client's request body, with its errors marked as the client's.
+pub fn client_body<B>(body: B) -> ProxyBody
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(|e| -> BoxError { Box::new(ClientBodyError(e.into())) })
+        .boxed_unsync()
+}
+
+/// Whether `err` or one of its causes is a [`ClientBodyError`].
+pub fn is_client_body_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.is::<ClientBodyError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}

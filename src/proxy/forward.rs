@@ -1,25 +1,15 @@
-//! What inbound and outbound share when passing a request on: header hygiene, the upstream request
-//! for each HTTP version, and bridging upgraded (WebSocket) connections.
+//! What inbound and outbound share when passing a message on: the upstream request for each HTTP
+//! version, the response as the client gets it, and bridging upgraded (WebSocket) connections.
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Uri, Version as HttpVersion};
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version as HttpVersion};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-use super::body::{boxed, ProxyBody};
+use super::body::{client_body, ProxyBody};
 use super::connect::Version;
-
-/// Headers meaningful for one connection only (RFC 9110 §7.6.1), never forwarded.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-];
+use super::expect::hold_body_until_continue;
+use super::headers::{connection_tokens, has_token, strip_hop_by_hop, transfer_codings};
 
 /// The authority a request is for: its URI's (absolute form, HTTP/2) or its `Host` header.
 pub fn authority_of<B>(req: &Request<B>) -> Option<String> {
@@ -49,49 +39,13 @@ pub fn head_bytes<B>(req: &Request<B>) -> usize {
         + line
 }
 
-/// Whether an HTTP/1 request asks to switch protocols (WebSocket and the like).
+/// Whether an HTTP/1 request asks for a protocol switch the proxy carries: WebSocket (RFC 6455),
+/// whose bytes it relays once both sides agree. Any other (`h2c`, `TLS/1.0`) is not passed on: an
+/// `h2c` switch would open an HTTP/2 channel to the app that the proxy does not parse.
 pub fn wants_upgrade<B>(req: &Request<B>) -> bool {
     req.version() == HttpVersion::HTTP_11
-        && req.headers().contains_key(header::UPGRADE)
+        && has_token(req.headers(), header::UPGRADE, "websocket")
         && connection_tokens(req.headers()).any(|t| t.eq_ignore_ascii_case("upgrade"))
-}
-
-fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(str::trim))
-}
-
-/// Removes hop-by-hop headers and those the `Connection` header names. `te: trailers` survives (gRPC
-/// needs it); an upgrade keeps `Connection: upgrade` and `Upgrade`.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> = connection_tokens(headers)
-        .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    let te_trailers = headers
-        .get(header::TE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
-        });
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    if te_trailers {
-        headers.insert(header::TE, HeaderValue::from_static("trailers"));
-    }
-    if upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(header::UPGRADE);
-    }
 }
 
 /// The HTTP version to speak upstream: the caller's.
@@ -105,6 +59,12 @@ pub fn version_of<B>(req: &Request<B>) -> Version {
 
 /// Rebuilds `req` for an upstream: HTTP/1 in origin form with `Host: authority`; HTTP/2 in absolute
 /// form so `:authority` is `authority`.
+///
+/// The body and its framing arrive as sent, whatever the method (RFC 9112 §6): on an HTTP/1 hop a
+/// body of unknown length is sent chunked (hyper would otherwise send a GET's body as none), and
+/// transfer codings beyond `chunked` are named again. Body errors are marked as the client's
+/// ([`client_body`]). A request expecting `100 Continue` holds its body until the app says so
+/// ([`hold_body_until_continue`]).
 pub fn upstream_request(
     req: Request<Incoming>,
     authority: &str,
@@ -112,6 +72,8 @@ pub fn upstream_request(
 ) -> Request<ProxyBody> {
     let version = version_of(&req);
     let (mut parts, body) = req.into_parts();
+    let codings = transfer_codings(&parts.headers);
+    let body_open = !http_body::Body::is_end_stream(&body);
     strip_hop_by_hop(&mut parts.headers, upgrade);
     let path = parts
         .uri
@@ -125,6 +87,15 @@ pub fn upstream_request(
             if let Ok(host) = HeaderValue::from_str(authority) {
                 parts.headers.insert(header::HOST, host);
             }
+            if let Some(codings) = codings {
+                parts.headers.insert(header::TRANSFER_ENCODING, codings);
+            } else if body_open && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+                parts.headers.insert(
+                    header::TRANSFER_ENCODING,
+                    HeaderValue::from_static("chunked"),
+                );
+            }
+            hold_body_until_continue(Request::from_parts(parts, client_body(body)))
         }
         Version::Http2 => {
             parts.uri = Uri::builder()
@@ -135,9 +106,51 @@ pub fn upstream_request(
                 .unwrap_or(parts.uri);
             parts.version = HttpVersion::HTTP_2;
             parts.headers.remove(header::HOST);
+            Request::from_parts(parts, client_body(body))
         }
     }
-    Request::from_parts(parts, boxed(body))
+}
+
+/// Why an upstream's response cannot be passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadResponse {
+    /// `101 Switching Protocols` to a request that asked for no switch (RFC 9110 §15.2.2).
+    UnsolicitedSwitch,
+}
+
+/// Rebuilds an upstream's response for the client: in the client's HTTP version (each hop speaks
+/// its own, RFC 9110 §6.2: an HTTP/1.0 app does not make an HTTP/1.1 client lose keep-alive),
+/// without the upstream's hop-by-hop fields, and without a `Content-Length` that a
+/// `Transfer-Encoding` overrides (RFC 9112 §6.3). `upgrade` says whether the client asked for a
+/// protocol switch the proxy carries.
+pub fn downstream_response<B>(
+    mut resp: Response<B>,
+    client: Version,
+    upgrade: bool,
+) -> Result<Response<B>, BadResponse> {
+    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    if switching && !upgrade {
+        return Err(BadResponse::UnsolicitedSwitch);
+    }
+    let headers = resp.headers_mut();
+    let codings = transfer_codings(headers);
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    strip_hop_by_hop(headers, switching);
+    // `TE` is a request field; in a response it means nothing to pass on.
+    headers.remove(header::TE);
+    *resp.version_mut() = match client {
+        Version::Http1 => {
+            if let Some(codings) = codings {
+                resp.headers_mut()
+                    .insert(header::TRANSFER_ENCODING, codings);
+            }
+            HttpVersion::HTTP_11
+        }
+        Version::Http2 => HttpVersion::HTTP_2,
+    };
+    Ok(resp)
 }
 
 /// After a `101 Switching Protocols`, copies bytes both ways between the two upgraded connections.
@@ -157,26 +170,4 @@ pub fn bridge_upgrade(
             Err(e) => tracing::debug!("upgrade failed: {e}"),
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hop_by_hop_headers_are_removed() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "connection",
-            HeaderValue::from_static("keep-alive, x-secret"),
-        );
-        h.insert("x-secret", HeaderValue::from_static("1"));
-        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert("te", HeaderValue::from_static("trailers, deflate"));
-        h.insert("x-kept", HeaderValue::from_static("1"));
-        strip_hop_by_hop(&mut h, false);
-        assert_eq!(h.len(), 2, "{h:?}");
-        assert_eq!(h["te"], "trailers");
-        assert_eq!(h["x-kept"], "1");
-    }
 }

@@ -14,7 +14,9 @@ use tokio::time::Instant;
 use super::body::ProxyBody;
 use super::classify::is_grpc;
 use super::discovery::{target_of, Target};
-use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
+use super::forward::{
+    authority_of, downstream_response, upstream_request, version_of, wants_upgrade, BadResponse,
+};
 use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::respond::{error_response, ProxyError};
@@ -91,7 +93,15 @@ pub async fn handle(
         tap,
     };
     match state.pools.send(app, version, upstream, &counter).await {
-        Ok(resp) => observation.upstream(resp, client_upgrade),
+        Ok(resp) => match downstream_response(resp, version, client_upgrade.is_some()) {
+            Ok(resp) => observation.upstream(resp, client_upgrade),
+            Err(BadResponse::UnsolicitedSwitch) => {
+                let upstream = format!("the app at {app}");
+                let err = ProxyError::UnsolicitedSwitch { upstream };
+                state.errors.log("inbound", &err);
+                observation.local(error_response(&err, grpc_request))
+            }
+        },
         Err(source) => {
             let err = ProxyError::App { addr: app, source };
             state.errors.log("inbound", &err);

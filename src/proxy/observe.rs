@@ -73,12 +73,20 @@ impl Observation {
         resp.map(|body| boxed(ObservedBody::new(body, recorder)))
     }
 
-    /// Records a response the proxy made itself (a failure) and returns it.
+    /// Records a response the proxy made itself and returns it. It is classified like any other
+    /// response, so a 400 for the client's own mistake (a malformed body) is not counted as the
+    /// upstream failing.
     pub fn local(self, resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        let status = resp.status().as_u16();
+        let grpc_status = grpc_status(resp.headers());
+        let rule = self
+            .route
+            .as_ref()
+            .and_then(|(p, i)| p.matcher.routes().get(*i));
         let outcome = ResponseOutcome {
-            status: resp.status().as_u16(),
-            grpc_status: grpc_status(resp.headers()),
-            failure: true,
+            status,
+            grpc_status,
+            failure: is_failure(rule, status, self.grpc_request, grpc_status),
         };
         let latency = self.start.elapsed();
         self.metrics.response(&self.labels, outcome, latency);

@@ -12,8 +12,10 @@ use http::{HeaderValue, Response, StatusCode};
 use tokio::time::Instant;
 
 use super::balance::Saturation;
+use super::body::is_client_body_error;
 use super::body::{empty, full, ProxyBody};
 use super::connect::UpstreamError;
+use super::request_target::BadRequest;
 use crate::grpc::Code;
 
 /// The header naming why the proxy answered instead of the upstream.
@@ -87,6 +89,28 @@ pub enum ProxyError {
         authority: String,
         saturation: Saturation,
     },
+    /// The request's target or `Host` breaks HTTP's rules.
+    #[error("{0}")]
+    BadRequest(#[from] BadRequest),
+    /// An HTTP/1 request the proxy's parser refused: its head is not HTTP/1.1.
+    #[error(
+        "the request could not be parsed as HTTP/1.1 (RFC 9112): a malformed request line or \
+         header field; the proxy passes on only requests it can read"
+    )]
+    MalformedRequest,
+    /// An HTTP/1 request target longer than the HTTP/1 parser takes.
+    #[error(
+        "the request target is over {limit} bytes, the longest this proxy reads: send long \
+         parameters in the request body"
+    )]
+    UriTooLong { limit: usize },
+    /// The upstream switched protocols although the request asked for no switch.
+    #[error(
+        "{upstream} answered 101 Switching Protocols to a request that asked for no protocol \
+         switch (RFC 9110 §15.2.2): the proxy carries only switches it sees asked for; check how \
+         the app handles Upgrade"
+    )]
+    UnsolicitedSwitch { upstream: String },
 }
 
 /// Says why a service cannot take more requests and what to change.
@@ -128,6 +152,14 @@ fn saturated(authority: &str, s: &Saturation) -> String {
 
 fn describe(e: &UpstreamError) -> String {
     match e {
+        UpstreamError::Http { source, .. } if is_client_body_error(source) => format!(
+            "did not get the whole request: {}; the client broke the exchange, not the upstream",
+            chain(source)
+                .split(": ")
+                .skip_while(|part| !part.starts_with("the client's request body"))
+                .collect::<Vec<_>>()
+                .join(": ")
+        ),
         UpstreamError::Refused { .. } => {
             "refused the connection: is it running and listening there?".into()
         }
@@ -182,6 +214,9 @@ impl ProxyError {
             ProxyError::UnknownService { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::External(_) => StatusCode::BAD_GATEWAY,
             ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => match source {
+                UpstreamError::Http { source, .. } if is_client_body_error(source) => {
+                    StatusCode::BAD_REQUEST
+                }
                 UpstreamError::ConnectTimeout { .. } | UpstreamError::NoResponse { .. } => {
                     StatusCode::GATEWAY_TIMEOUT
                 }
@@ -191,6 +226,9 @@ impl ProxyError {
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::BadRequest(_) | ProxyError::MalformedRequest => StatusCode::BAD_REQUEST,
+            ProxyError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ProxyError::UnsolicitedSwitch { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 

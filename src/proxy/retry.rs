@@ -21,6 +21,7 @@ use super::body::ProxyBody;
 use super::classify::{grpc_status, is_failure, is_grpc};
 use super::connect::{UpstreamError, Version};
 use super::discovery::Endpoint;
+use super::forward::{downstream_response, BadResponse};
 use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::profiles::ServiceRoutes;
@@ -173,6 +174,7 @@ pub async fn send(
         match result {
             Ok(resp) => {
                 in_flight.answered();
+                let addr = in_flight.endpoint.addr;
                 let outcome = header_outcome(&route, &resp, grpc);
                 if outcome.failure && retry() {
                     state.metrics.actual_response(
@@ -184,7 +186,18 @@ pub async fn send(
                 }
                 drop(in_flight);
                 observation.tap = tap.take();
-                return observation.upstream(resp, client_upgrade.take());
+                let upgrade = client_upgrade.take();
+                return match downstream_response(resp, version, upgrade.is_some()) {
+                    Ok(resp) => observation.upstream(resp, upgrade),
+                    Err(BadResponse::UnsolicitedSwitch) => {
+                        let upstream = format!("{}: endpoint {}", dst.authority, addr);
+                        fail(
+                            state,
+                            observation,
+                            ProxyError::UnsolicitedSwitch { upstream },
+                        )
+                    }
+                };
             }
             Err(source) => {
                 if source.is_connect() {

@@ -33,7 +33,7 @@ use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
 use super::profiles::{log_report, ProfileStore};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
-use super::{admin, inbound, outbound};
+use super::{admin, inbound, outbound, request_target};
 use crate::registry::{ProxyRecord, Registration};
 
 /// The proxy's listeners, bound by the caller.
@@ -276,7 +276,7 @@ async fn connection(
             let svc = service_fn(move |req: Request<Incoming>| {
                 let st = st.clone();
                 async move {
-                    if let Some(refused) = oversized_head(&st, direction, &req) {
+                    if let Some(refused) = refuse_before_forwarding(&st, direction, &req) {
                         return Ok(refused);
                     }
                     Ok::<_, std::convert::Infallible>(match (direction, st.config.app) {
@@ -295,20 +295,22 @@ async fn connection(
 /// How often an HTTP/2 client connection is PINGed, and how long its answer may take.
 const H2_KEEPALIVE: Duration = Duration::from_secs(20);
 
-/// A 431 that says why, for a request head over the limit (`Limits::max_header_bytes`). hyper
-/// itself stops reading heads at twice the limit (and answers a bare 431): the bound on memory
-/// per connection.
-fn oversized_head<B>(
+/// The answer to a request refused before it is passed on, if it is: a 431 that says why for a
+/// head over the limit (`Limits::max_header_bytes`; hyper itself stops reading heads at twice the
+/// limit, the bound on memory per connection), a 400 for a target or `Host` that breaks HTTP's
+/// rules ([`request_target::check`]).
+fn refuse_before_forwarding<B>(
     state: &ProxyState,
     direction: Direction,
     req: &Request<B>,
 ) -> Option<http::Response<super::body::ProxyBody>> {
     let limit = state.config.limits.max_header_bytes;
     let bytes = head_bytes(req);
-    if bytes <= limit {
-        return None;
-    }
-    let err = ProxyError::HeadTooLarge { bytes, limit };
+    let err = if bytes > limit {
+        ProxyError::HeadTooLarge { bytes, limit }
+    } else {
+        ProxyError::BadRequest(request_target::check(req).err()?)
+    };
     state.errors.log(direction.as_str(), &err);
     Some(error_response(&err, is_grpc(req.headers())))
 }

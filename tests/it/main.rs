@@ -4,6 +4,7 @@ mod harness;
 mod net;
 mod process;
 mod python;
+mod raw_http;
 
 mod completions;
 mod crd_schema;
@@ -15,6 +16,7 @@ mod profile_check;
 mod profile_generate;
 mod proxy_bad_input;
 mod proxy_faults;
+mod proxy_framing;
 mod proxy_lifecycle;
 mod proxy_reliability;
 mod proxy_startup;
