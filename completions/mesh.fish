@@ -72,7 +72,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A servic
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profiles -d 'Directory of ServiceProfile YAML files, reloaded when they change' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l endpoints -d 'Static endpoints file (YAML: service authority -> addresses with labels)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local registry directory (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l opaque-ports -d 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l opaque-ports -d 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888; `none` for none). The default is Linkerd\'s: SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l cluster-domain -d 'Kubernetes cluster DNS domain' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l shutdown-grace -d 'How long in-flight requests may take to finish after SIGTERM or SIGINT' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-in-flight -d 'Requests in flight to one endpoint at most' -r

@@ -29,6 +29,7 @@ pub mod memo;
 pub mod metrics;
 pub mod observe;
 pub mod outbound;
+pub mod parse_errors;
 pub mod profiles;
 pub mod readiness;
 pub mod replay;

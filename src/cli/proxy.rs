@@ -116,14 +116,17 @@ pub struct ProxyArgs {
     #[arg(long, conflicts_with = "registry")]
     pub no_registry: bool,
 
-    /// Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888)
+    /// Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888; `none` for none). The
+    /// default is Linkerd's: SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached
     #[arg(
         long,
         env = "MESH_OPAQUE_PORTS",
         value_delimiter = ',',
-        value_name = "PORTS"
+        value_name = "PORTS",
+        default_value = "25,587,3306,4444,5432,6379,9300,11211",
+        value_parser = parse_opaque_port
     )]
-    pub opaque_ports: Vec<u16>,
+    pub opaque_ports: Vec<Option<u16>>,
 
     #[command(flatten)]
     pub cluster_domain: ClusterDomainArg,
@@ -186,6 +189,18 @@ fn parse_workload(s: &str) -> Result<Workload, String> {
     s.parse()
 }
 
+/// A port of `--opaque-ports`, or `none` (which adds none, so `--opaque-ports none` clears the
+/// default list).
+fn parse_opaque_port(s: &str) -> Result<Option<u16>, String> {
+    match s.trim() {
+        "none" => Ok(None),
+        p => p
+            .parse::<u16>()
+            .map(Some)
+            .map_err(|_| format!("{p:?} is not a port (1-65535) or `none`")),
+    }
+}
+
 /// Runs `mesh proxy` until SIGTERM or SIGINT, or with `-- APP` until the app exits.
 pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     if !args.admin.ip().is_loopback() && !args.admin_public {
@@ -237,7 +252,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         services: args.services,
         app: args.app,
         cluster_domain: args.cluster_domain.cluster_domain,
-        opaque_ports: args.opaque_ports,
+        opaque_ports: args.opaque_ports.into_iter().flatten().collect(),
         profiles_dir: args.profiles,
         endpoints_file: args.endpoints,
         registry_dir: if args.no_registry {

@@ -8,6 +8,13 @@ use super::connect::ConnectConfig;
 use crate::identity::Identity;
 use crate::registry::ServicePort;
 
+/// Ports relayed as opaque TCP unless configured otherwise: Linkerd's default opaque ports, the
+/// well-known ports of protocols where the server speaks first or the client's first bytes are
+/// not HTTP: SMTP (25, 587), MySQL (3306), Galera (4444), PostgreSQL (5432), Redis (6379),
+/// Elasticsearch transport (9300) and memcached (11211). Without this, a server-speaks-first
+/// client would wait `--detect-timeout` for its first byte.
+pub const DEFAULT_OPAQUE_PORTS: [u16; 8] = [25, 587, 3306, 4444, 5432, 6379, 9300, 11211];
+
 /// A proxy's configuration (built by `mesh proxy` from flags and environment).
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
@@ -20,6 +27,7 @@ pub struct ProxyConfig {
     /// Cluster DNS domain for expanding short service names.
     pub cluster_domain: String,
     /// Ports never parsed as HTTP: the app's port (inbound) or the destination's (outbound CONNECT).
+    /// `mesh proxy` defaults to [`DEFAULT_OPAQUE_PORTS`].
     pub opaque_ports: Vec<u16>,
     /// Directory of ServiceProfile YAML files.
     pub profiles_dir: Option<PathBuf>,

@@ -1,9 +1,16 @@
 //! Protocol detection: the first bytes of an accepted connection decide whether it is HTTP/2 (the
 //! prior-knowledge preface gRPC uses), HTTP/1, or opaque TCP.
 //!
+//! Detection fails closed: a connection is opaque only when its first bytes are positively not
+//! HTTP/1 — after any empty lines (which RFC 9112 §2.2 asks a server to tolerate, and hyper does),
+//! a byte that cannot start a method token (RFC 9110 §9.1: a `tchar`), as TLS, PostgreSQL or any
+//! binary protocol sends. Anything that starts like a request goes to the HTTP/1 parser, which
+//! either reads it or answers 400: a request the detector merely failed to recognise is never
+//! relayed to the app unparsed, past the proxy's checks.
+//!
 //! Bytes read while deciding are not lost: [`PrefixedIo`] replays them to whoever reads next. The read
 //! is bounded in size ([`DETECT_BYTES`]) and in time (the caller's timeout): a client that sends
-//! nothing (a server-speaks-first protocol) is treated as opaque once the timeout passes.
+//! nothing (a server-speaks-first protocol) is [`Protocol::Silent`] once the timeout passes.
 
 use std::io;
 use std::pin::Pin;
@@ -24,7 +31,10 @@ pub const DETECT_BYTES: usize = 24;
 pub enum Protocol {
     Http1,
     Http2,
+    /// Positively not HTTP, or closed before saying anything.
     Opaque,
+    /// Nothing arrived within the detection timeout: a server-speaks-first protocol, likely.
+    Silent,
 }
 
 /// Reads the first bytes of `io` (at most [`DETECT_BYTES`], waiting at most `timeout`) and decides
@@ -45,7 +55,7 @@ where
             Ok(Ok(0)) => break Protocol::Opaque, // closed before deciding: nothing to parse
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
             Ok(Err(e)) => return Err(e),
-            Err(_elapsed) => break Protocol::Opaque,
+            Err(_elapsed) => break Protocol::Silent,
         }
     };
     Ok((protocol, PrefixedIo::new(buf.freeze(), io)))
@@ -53,19 +63,15 @@ where
 
 /// `Some(protocol)` once `buf` decides it, `None` while more bytes are needed.
 pub fn classify(buf: &[u8]) -> Option<Protocol> {
-    if buf.is_empty() {
-        return None;
-    }
     let n = buf.len().min(H2_PREFACE.len());
-    if buf[..n] == H2_PREFACE[..n] {
+    if n > 0 && buf[..n] == H2_PREFACE[..n] {
         return (n == H2_PREFACE.len()).then_some(Protocol::Http2);
     }
-    // An HTTP/1 request line starts with a method token followed by a space.
-    let token_len = buf.iter().take_while(|b| is_tchar(**b)).count();
-    match buf.get(token_len) {
-        Some(b' ') if token_len > 0 => Some(Protocol::Http1),
+    match buf.iter().find(|b| !matches!(b, b'\r' | b'\n')) {
+        Some(&b) if is_tchar(b) => Some(Protocol::Http1),
         Some(_) => Some(Protocol::Opaque),
-        None if buf.len() >= DETECT_BYTES => Some(Protocol::Opaque),
+        // Only empty lines so far: whatever follows is the HTTP/1 parser's to judge.
+        None if buf.len() >= DETECT_BYTES => Some(Protocol::Http1),
         None => None,
     }
 }
@@ -146,7 +152,7 @@ mod tests {
     #[test]
     fn classifies_first_bytes() {
         assert_eq!(classify(b""), None);
-        assert_eq!(classify(b"GE"), None);
+        assert_eq!(classify(b"G"), Some(Protocol::Http1));
         assert_eq!(classify(b"GET / HTTP/1.1\r\n"), Some(Protocol::Http1));
         assert_eq!(
             classify(b"PRI * HTTP/2.0\r\n"),
@@ -154,17 +160,38 @@ mod tests {
             "a preface prefix needs more bytes"
         );
         assert_eq!(classify(H2_PREFACE), Some(Protocol::Http2));
+        assert_eq!(classify(b"PRI / HTTP/1.1\r\n"), Some(Protocol::Http1));
         assert_eq!(
             classify(b"\x16\x03\x01\x02\x00"),
             Some(Protocol::Opaque),
             "TLS"
         );
         assert_eq!(
-            classify(&[b'A'; 30]),
+            classify(b"\x00\x00\x00\x08"),
             Some(Protocol::Opaque),
-            "no space within the limit"
+            "binary"
         );
-        assert_eq!(classify(b"PRI / HTTP/1.1\r\n"), Some(Protocol::Http1));
+    }
+
+    #[test]
+    fn anything_that_starts_like_a_request_is_for_the_http_parser() {
+        for start in [
+            &b"\r\nPOST /x HTTP/1.1\r\n"[..],
+            b"\r\n\r\n\nGET",
+            b"GET\t/x HTTP/1.1",
+            b"AVERYLONGMETHODTOKENOFMORETHAN24BYTES / HTTP/1.1",
+            &[b'A'; 30],
+            &[b'\n'; DETECT_BYTES],
+        ] {
+            assert_eq!(
+                classify(start),
+                Some(Protocol::Http1),
+                "{:?}",
+                String::from_utf8_lossy(start)
+            );
+        }
+        assert_eq!(classify(b"\r\n\r\n"), None, "empty lines: wait for more");
+        assert_eq!(classify(b"\r\n\x16"), Some(Protocol::Opaque));
     }
 
     #[tokio::test]
@@ -181,9 +208,9 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_silent_client_is_opaque_after_the_timeout() {
+    async fn a_silent_client_is_silent_after_the_timeout() {
         let (_client, server) = tokio::io::duplex(64);
         let (protocol, _) = detect(server, Duration::from_secs(10)).await.unwrap();
-        assert_eq!(protocol, Protocol::Opaque);
+        assert_eq!(protocol, Protocol::Silent);
     }
 }

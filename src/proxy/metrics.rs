@@ -50,6 +50,9 @@ pub struct Metrics {
     started: std::time::SystemTime,
     /// Tasks that panicked (and were contained), for `proxy_task_panics_total`.
     panics: PanicCounter,
+    /// Inbound connections that sent nothing within the detection timeout, for
+    /// `proxy_detect_timeouts_total`.
+    detect_timeouts: AtomicU64,
 }
 
 /// Counters of one HTTP series.
@@ -118,7 +121,13 @@ impl Metrics {
             history: Mutex::new(History::new(Instant::now())),
             started: std::time::SystemTime::now(),
             panics: PanicCounter::default(),
+            detect_timeouts: AtomicU64::new(0),
         })
+    }
+
+    /// Counts a connection whose client sent nothing within the detection timeout.
+    pub fn detect_timeout(&self) {
+        self.detect_timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Where connection tasks count their panics.
@@ -241,6 +250,7 @@ impl Metrics {
         let process = render::Process {
             started_unix: started.as_secs_f64(),
             panics: self.panics.get(),
+            detect_timeouts: self.detect_timeouts.load(Ordering::Relaxed),
         };
         render::prometheus(&self.identity, &self.snapshot(), &process)
     }

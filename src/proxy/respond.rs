@@ -100,10 +100,16 @@ pub enum ProxyError {
     MalformedRequest,
     /// An HTTP/1 request target longer than the HTTP/1 parser takes.
     #[error(
-        "the request target is over {limit} bytes, the longest this proxy reads: send long \
-         parameters in the request body"
+        "the request target is over {limit} bytes, the limit of this proxy's HTTP/1 parser: send \
+         long parameters in the request body"
     )]
     UriTooLong { limit: usize },
+    /// A request head so large the parser stopped reading it.
+    #[error(
+        "the request head is over {limit} bytes, more than this proxy reads (its head limit is \
+         half that): send fewer or smaller headers (large cookies or tokens are the usual cause)"
+    )]
+    HeadUnreadable { limit: usize },
     /// The upstream switched protocols although the request asked for no switch.
     #[error(
         "{upstream} answered 101 Switching Protocols to a request that asked for no protocol \
@@ -228,6 +234,7 @@ impl ProxyError {
             ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BadRequest(_) | ProxyError::MalformedRequest => StatusCode::BAD_REQUEST,
             ProxyError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ProxyError::HeadUnreadable { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::UnsolicitedSwitch { .. } => StatusCode::BAD_GATEWAY,
         }
     }
@@ -252,16 +259,6 @@ impl ProxyError {
 /// DEADLINE_EXCEEDED, …) and `grpc-message` in the headers, no body — as gRPC clients expect.
 pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
     let text = err.to_string();
-    let header: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
     let mut resp = if grpc {
         let mut resp = Response::new(empty());
         let headers = resp.headers_mut();
@@ -286,10 +283,40 @@ pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
         );
         resp
     };
-    if let Ok(value) = HeaderValue::from_str(&header) {
+    if let Ok(value) = HeaderValue::from_str(&header_text(&text)) {
         resp.headers_mut().insert(ERROR_HEADER, value);
     }
     resp
+}
+
+/// The HTTP/1.1 bytes of [`error_response`] for `err` (not gRPC), ending the connection: for
+/// answers written below hyper, in place of its own (see `parse_errors`).
+pub fn error_response_bytes(err: &ProxyError) -> bytes::Bytes {
+    let text = err.to_string();
+    let status = err.status();
+    let body = format!("{text}\n");
+    format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\n{ERROR_HEADER}: {}\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        header_text(&text),
+        body.len()
+    )
+    .into()
+}
+
+/// `text` as a header value: visible ASCII and spaces, anything else as `?`.
+fn header_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 /// The gRPC status a caller gets for what would be an HTTP error status.
@@ -321,7 +348,24 @@ impl ErrorLog {
 
     /// Logs `err` unless its cause was logged within the interval.
     pub fn log(&self, direction: &str, err: &ProxyError) {
-        let cause = err.cause();
+        let status = err.status().as_u16();
+        self.log_cause(err.cause(), |suppressed| match suppressed {
+            0 => tracing::warn!(direction, status, "{err}"),
+            n => tracing::warn!(direction, status, suppressed = n, "{err}"),
+        });
+    }
+
+    /// Logs `text` (an event, not an error answered) unless `cause` was logged within the interval.
+    pub fn note(&self, direction: &str, cause: String, text: &dyn std::fmt::Display) {
+        self.log_cause(cause, |suppressed| match suppressed {
+            0 => tracing::warn!(direction, "{text}"),
+            n => tracing::warn!(direction, suppressed = n, "{text}"),
+        });
+    }
+
+    /// Calls `write` with how many lines of `cause` were suppressed, unless it was logged within
+    /// the interval.
+    fn log_cause(&self, cause: String, write: impl FnOnce(u64)) {
         let now = Instant::now();
         if self.last.len() >= self.max_causes {
             self.last
@@ -335,16 +379,7 @@ impl ErrorLog {
         if now.duration_since(last) >= self.interval {
             *entry = (now, 0);
             drop(entry);
-            if suppressed > 0 {
-                tracing::warn!(
-                    direction,
-                    status = err.status().as_u16(),
-                    suppressed,
-                    "{err}"
-                );
-            } else {
-                tracing::warn!(direction, status = err.status().as_u16(), "{err}");
-            }
+            write(suppressed);
         } else {
             entry.1 += 1;
         }

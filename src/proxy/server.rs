@@ -30,6 +30,7 @@ use super::forward::head_bytes;
 use super::guard::{self, GuardedExecutor};
 use super::io::CountingIo;
 use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
+use super::parse_errors::{ExplainParseErrors, OnParseError, ServiceCalls, HYPER_MAX_URI_LEN};
 use super::profiles::{log_report, ProfileStore};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
@@ -265,7 +266,22 @@ async fn connection(
     };
     match (protocol, direction, app) {
         (Protocol::Opaque, Direction::Inbound, Some(app)) => relay(io, app, &state).await,
-        (Protocol::Opaque, _, _) => {
+        (Protocol::Silent, Direction::Inbound, Some(app)) => {
+            state.metrics.detect_timeout();
+            let waited = limits.detect_timeout;
+            let port = app.port();
+            let text = format!(
+                "a client of port {port} sent nothing for {waited:?} (--detect-timeout), so its \
+                 connection was relayed to the app as opaque TCP only after that wait: a \
+                 server-speaks-first protocol (MySQL, SMTP, ...)? Add {port} to --opaque-ports \
+                 to relay it at once"
+            );
+            state
+                .errors
+                .note("inbound", format!("silent client {port}"), &text);
+            relay(io, app, &state).await
+        }
+        (Protocol::Opaque | Protocol::Silent, _, _) => {
             tracing::debug!(
                 ?direction,
                 "closing a non-HTTP connection: the outbound port takes HTTP (or CONNECT) only"
@@ -273,8 +289,11 @@ async fn connection(
         }
         (protocol, direction, _) => {
             let st = state.clone();
+            let calls = ServiceCalls::default();
+            let called = calls.clone();
             let svc = service_fn(move |req: Request<Incoming>| {
                 let st = st.clone();
+                called.fetch_add(1, Ordering::AcqRel);
                 async move {
                     if let Some(refused) = refuse_before_forwarding(&st, direction, &req) {
                         return Ok(refused);
@@ -287,6 +306,14 @@ async fn connection(
                     })
                 }
             });
+            if protocol == Protocol::Http2 {
+                return serve_http(TokioIo::new(io), protocol, svc, &state, drain).await;
+            }
+            let explain = ParseErrorLog {
+                state: state.clone(),
+                direction,
+            };
+            let io = ExplainParseErrors::new(io, calls, explain);
             serve_http(TokioIo::new(io), protocol, svc, &state, drain).await;
         }
     }
@@ -362,6 +389,29 @@ async fn serve_http<I, S>(
     };
     if let Err(e) = result {
         tracing::debug!("connection ended: {e}");
+    }
+}
+
+/// Explains hyper's own answers to unparsable HTTP/1 requests, and logs them.
+struct ParseErrorLog {
+    state: Arc<ProxyState>,
+    direction: Direction,
+}
+
+impl OnParseError for ParseErrorLog {
+    fn explain(&self, status: u16) -> Option<ProxyError> {
+        let err = match status {
+            400 => ProxyError::MalformedRequest,
+            414 => ProxyError::UriTooLong {
+                limit: HYPER_MAX_URI_LEN,
+            },
+            431 => ProxyError::HeadUnreadable {
+                limit: hard_head_limit(&self.state.config.limits) as usize,
+            },
+            _ => return None,
+        };
+        self.state.errors.log(self.direction.as_str(), &err);
+        Some(err)
     }
 }
 

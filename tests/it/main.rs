@@ -15,6 +15,7 @@ mod profile_bad_input;
 mod profile_check;
 mod profile_generate;
 mod proxy_bad_input;
+mod proxy_detect;
 mod proxy_faults;
 mod proxy_framing;
 mod proxy_lifecycle;

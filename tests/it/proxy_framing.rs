@@ -406,3 +406,41 @@ async fn an_http2_caller_of_an_http1_only_app_is_told_so() {
         .to_string();
     assert!(why.contains("does not speak HTTP/2"), "{why}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protocol_switch_nobody_asked_for_is_not_passed_on() {
+    let app = RawApp::start(|_| {
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: raw-tcp\r\n\r\n"
+            .to_vec()
+    })
+    .await;
+    let hops = TwoHops::start(app.addr).await;
+    for (path, entry) in hops.entries() {
+        let resp = send(
+            entry,
+            format!("GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes(),
+        )
+        .await;
+        assert_eq!(resp.status(), 502, "via {path}: {resp:?}");
+        let why = resp.header("mesh-proxy-error").unwrap_or_default();
+        assert!(why.contains("101 Switching Protocols"), "via {path}: {why}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_upgrade_is_not_passed_to_the_app() {
+    let app = RawApp::ok().await;
+    let hops = TwoHops::start(app.addr).await;
+    let bytes = format!(
+        "GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+    );
+    let resp = send(hops.outbound.outbound, bytes.as_bytes()).await;
+    assert_eq!(resp.status(), 200, "{resp:?}");
+    let req = app.only_request().await;
+    for gone in ["upgrade", "http2-settings", "connection"] {
+        assert!(
+            req.header(gone).is_none(),
+            "{gone} reached the app: {req:?}"
+        );
+    }
+}

@@ -36,6 +36,8 @@ pub struct Process {
     pub started_unix: f64,
     /// Connection tasks that panicked (contained; the proxy kept serving).
     pub panics: u64,
+    /// Connections whose client sent nothing within the detection timeout (relayed as opaque).
+    pub detect_timeouts: u64,
 }
 
 /// Renders `snap` and `process` as Prometheus text.
@@ -264,6 +266,17 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process) -> St
         "Connection and stream tasks that panicked; each was dropped alone and the proxy kept serving.",
     );
     let _ = writeln!(out, "proxy_task_panics_total{{{own}}} {}", process.panics);
+    header(
+        &mut out,
+        "proxy_detect_timeouts_total",
+        "counter",
+        "Inbound connections whose client sent nothing within --detect-timeout (a server-speaks-first protocol on a port not in --opaque-ports), relayed as opaque TCP after the wait.",
+    );
+    let _ = writeln!(
+        out,
+        "proxy_detect_timeouts_total{{{own},direction=\"inbound\"}} {}",
+        process.detect_timeouts
+    );
     out
 }
 
