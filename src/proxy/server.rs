@@ -137,7 +137,10 @@ pub async fn serve(
             drain.clone(),
         ));
     }
-    tokio::spawn(admin_loop(listeners.admin, state.clone(), drain.clone()));
+    // The admin port outlives the drain: the kubelet's probes and Prometheus must keep getting
+    // answers (`/live` 200, `/ready` 503) until the process exits.
+    let (admin_stop, admin_stopped) = watch::channel(false);
+    tokio::spawn(admin_loop(listeners.admin, state.clone(), admin_stopped));
     let _registration = register(&state.config, inbound_addr, admin_addr);
     state.ready.store(true, Ordering::Release);
     tracing::info!(identity = %state.identity, ?inbound_addr, %admin_addr, "proxy ready");
@@ -155,6 +158,7 @@ pub async fn serve(
     if tokio::time::timeout(grace, alive_rx.recv()).await.is_err() {
         tracing::warn!("shutdown grace period of {grace:?} over; closing remaining connections");
     }
+    let _ = admin_stop.send(true);
     Ok(())
 }
 
@@ -453,22 +457,29 @@ async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
 /// Admin connections open at once; more wait in the kernel's backlog.
 const MAX_ADMIN_CONNECTIONS: usize = 128;
 
-async fn admin_loop(listener: TcpListener, state: Arc<ProxyState>, mut drain: Drain) {
+/// Serves the admin port until `stop` says the proxy is done (after its drain).
+async fn admin_loop(listener: TcpListener, state: Arc<ProxyState>, stop: watch::Receiver<bool>) {
     let permits = Arc::new(Semaphore::new(MAX_ADMIN_CONNECTIONS));
+    let stopped = || {
+        let mut stop = stop.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+    };
     loop {
         let permit = tokio::select! {
-            _ = drain.signaled() => return,
+            _ = stopped() => return,
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
         };
         let accepted = tokio::select! {
-            _ = drain.signaled() => return,
+            _ = stopped() => return,
             a = listener.accept() => a,
         };
         let Ok((stream, _)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let (st, mut drain) = (state.clone(), drain.clone());
+        let (st, stop) = (state.clone(), stopped());
         guard::spawn(state.metrics.panics(), "admin connection", async move {
             let _permit = permit;
             let svc = service_fn(move |req: Request<Incoming>| {
@@ -482,7 +493,7 @@ async fn admin_loop(listener: TcpListener, state: Arc<ProxyState>, mut drain: Dr
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
-                _ = drain.signaled() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
+                _ = stop => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
             }
         });
     }

@@ -150,6 +150,55 @@ async fn graceful_shutdown_finishes_an_in_flight_slow_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_and_metrics_answer_through_the_drain() {
+    let (mut proxy, app, _dir) = voting_proxy().await;
+    let inbound = proxy.inbound.unwrap();
+    let slow = tokio::spawn(async move {
+        let req = Request::get("/slow")
+            .header("host", "voting-svc:8080")
+            .header("x-test-delay-ms", "1500")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        testsvc::http1_request(inbound, req).await
+    });
+    eventually("request reached the app", || async {
+        app.requests.get() > 0
+    })
+    .await;
+    let serving = proxy.signal_stop();
+    // While the slow request drains, the kubelet sees a live container that takes no traffic.
+    let (mut live, mut ready, mut metrics) = (Vec::new(), Vec::new(), Vec::new());
+    while !slow.is_finished() {
+        live.push(admin_get(proxy.admin, "/live").await.0);
+        ready.push(admin_get(proxy.admin, "/ready").await.0);
+        metrics.push(admin_get(proxy.admin, "/metrics").await.0);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(live.len() >= 3, "polled {} times", live.len());
+    // The last poll may race the end of the drain; every earlier one must have been answered.
+    let during = live.len() - 1;
+    assert!(live[..during].iter().all(|&s| s == 200), "/live: {live:?}");
+    assert!(
+        ready[..during].iter().all(|&s| s == 503),
+        "/ready: {ready:?}"
+    );
+    assert!(
+        metrics[..during].iter().all(|&s| s == 200),
+        "/metrics: {metrics:?}"
+    );
+    let reply = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
+    assert_eq!(reply.head.status, 200);
+    tokio::time::timeout(PATIENCE, serving)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mesh_proxy_process_starts_registers_serves_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");
