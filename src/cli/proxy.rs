@@ -440,3 +440,26 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .await
         .with_context(|| format!("binding the {what} listener to {addr}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+    use crate::proxy::config::DEFAULT_OPAQUE_PORTS;
+
+    fn opaque_ports(extra: &[&str]) -> Vec<u16> {
+        let argv = [&["mesh", "proxy", "--workload", "deploy/web"], extra].concat();
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Proxy(args) => args.opaque_ports.into_iter().flatten().collect(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn opaque_ports_default_to_linkerds_and_can_be_replaced_or_cleared() {
+        assert_eq!(opaque_ports(&[]), DEFAULT_OPAQUE_PORTS);
+        assert_eq!(opaque_ports(&["--opaque-ports", "2888,3888"]), [2888, 3888]);
+        assert_eq!(opaque_ports(&["--opaque-ports", "none"]), Vec::<u16>::new());
+    }
+}
