@@ -97,6 +97,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Static endpoints file (YAML: service authority -> addresses with labels)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry directory (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
             [CompletionResult]::new('--opaque-ports', '--opaque-ports', [CompletionResultType]::ParameterName, 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888)')
+            [CompletionResult]::new('--allow-destination', '--allow-destination', [CompletionResultType]::ParameterName, 'Also forward to these addresses, which discovery does not know: CIDR[:PORT[-PORT]] (repeatable). Loopback and link-local addresses open only to a rule inside those ranges (127.0.0.1/32:8080); see docs/security.md for the risk')
             [CompletionResult]::new('--cluster-domain', '--cluster-domain', [CompletionResultType]::ParameterName, 'Kubernetes cluster DNS domain')
             [CompletionResult]::new('--shutdown-grace', '--shutdown-grace', [CompletionResultType]::ParameterName, 'How long in-flight requests may take to finish after SIGTERM or SIGINT')
             [CompletionResult]::new('--max-in-flight', '--max-in-flight', [CompletionResultType]::ParameterName, 'Requests in flight to one endpoint at most')

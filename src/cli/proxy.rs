@@ -22,6 +22,7 @@ use super::child;
 use super::signal::StopSignals;
 use crate::identity::{Identity, Workload};
 use crate::proxy::connect::ConnectConfig;
+use crate::proxy::policy::{AllowList, AllowRule};
 use crate::proxy::readiness::{self, POLL_INTERVAL};
 use crate::proxy::{serve, Limits, Listeners, ProxyConfig, ServeError};
 use crate::registry::ServicePort;
@@ -124,6 +125,17 @@ pub struct ProxyArgs {
         value_name = "PORTS"
     )]
     pub opaque_ports: Vec<u16>,
+
+    /// Also forward to these addresses, which discovery does not know: CIDR[:PORT[-PORT]]
+    /// (repeatable). Loopback and link-local addresses open only to a rule inside those ranges
+    /// (127.0.0.1/32:8080); see docs/security.md for the risk
+    #[arg(
+        long = "allow-destination",
+        env = "MESH_ALLOW_DESTINATIONS",
+        value_delimiter = ',',
+        value_name = "CIDR[:PORTS]"
+    )]
+    pub allow_destinations: Vec<AllowRule>,
 
     #[command(flatten)]
     pub cluster_domain: ClusterDomainArg,
@@ -238,6 +250,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         app: args.app,
         cluster_domain: args.cluster_domain.cluster_domain,
         opaque_ports: args.opaque_ports,
+        allow_destinations: AllowList(args.allow_destinations),
         profiles_dir: args.profiles,
         endpoints_file: args.endpoints,
         registry_dir: if args.no_registry {

@@ -51,7 +51,7 @@ impl ServiceName {
 pub enum Target {
     /// A cluster service, found through discovery.
     Service(ServiceName),
-    /// An IP address and port: forwarded as is.
+    /// An IP address and port: forwarded only as the forwarding policy allows (`proxy::policy`).
     Addr(SocketAddr),
     /// Any other host name: not resolvable by mesh's discovery (yet).
     External { host: String, port: u16 },

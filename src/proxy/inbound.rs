@@ -1,7 +1,7 @@
 //! Inbound: requests from callers (usually their outbound proxies) to the local app.
 //!
 //! The caller's identity comes from the `mesh-peer` header its proxy adds (stripped before the app
-//! sees the request); the authority is canonicalised against the services this workload serves, so
+//! sees the request, as are the `mesh-hop` loop markers); the authority is canonicalised against the services this workload serves, so
 //! `web-svc:8080` and `web-svc.emojivoto.svc.cluster.local:8080` count as one.
 
 use std::net::SocketAddr;
@@ -15,6 +15,7 @@ use super::body::ProxyBody;
 use super::classify::is_grpc;
 use super::discovery::{target_of, Target};
 use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
+use super::hop::HOP_HEADER;
 use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::respond::{error_response, ProxyError};
@@ -40,6 +41,7 @@ pub async fn handle(
                 .peers
                 .get_or(&v, || Identity::from_header(&v).map(Arc::new))
         });
+    req.headers_mut().remove(HOP_HEADER);
     let raw_authority = authority_of(&req).unwrap_or_else(|| app.to_string());
     let fqdn_authority = state
         .own_services

@@ -8,6 +8,7 @@
 
 mod histogram;
 mod labels;
+mod refusals;
 mod render;
 mod window;
 
@@ -23,6 +24,7 @@ use tokio::time::Instant;
 
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
 pub use labels::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
+pub use refusals::{Refusals, Refused};
 
 use super::guard::PanicCounter;
 use crate::identity::Identity;
@@ -50,6 +52,8 @@ pub struct Metrics {
     started: std::time::SystemTime,
     /// Tasks that panicked (and were contained), for `proxy_task_panics_total`.
     panics: PanicCounter,
+    /// Requests the forwarding policy refused, for `proxy_refused_total`.
+    refusals: Refusals,
 }
 
 /// Counters of one HTTP series.
@@ -118,7 +122,13 @@ impl Metrics {
             history: Mutex::new(History::new(Instant::now())),
             started: std::time::SystemTime::now(),
             panics: PanicCounter::default(),
+            refusals: Refusals::default(),
         })
+    }
+
+    /// Counts a request the forwarding policy refused.
+    pub fn refused(&self, reason: Refused) {
+        self.refusals.count(reason);
     }
 
     /// Where connection tasks count their panics.
@@ -241,6 +251,7 @@ impl Metrics {
         let process = render::Process {
             started_unix: started.as_secs_f64(),
             panics: self.panics.get(),
+            refusals: &self.refusals,
         };
         render::prometheus(&self.identity, &self.snapshot(), &process)
     }

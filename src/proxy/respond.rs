@@ -87,6 +87,58 @@ pub enum ProxyError {
         authority: String,
         saturation: Saturation,
     },
+    /// The request would come back to this proxy (policy: loop).
+    #[error("{}", looped(.authority, .sign))]
+    Loop {
+        authority: String,
+        sign: super::policy::LoopSign,
+    },
+    /// A loopback, link-local or unspecified address the caller wrote (policy: local address).
+    #[error(
+        "{authority:?} is a loopback, link-local or unspecified address: the outbound proxy \
+         forwards to services that discovery knows, never to addresses on this host or its link \
+         that the caller names itself (other processes' ports, the app's own port, a cloud \
+         metadata service); name the service (NAME:PORT), or open the address with \
+         --allow-destination CIDR[:PORT] (docs/security.md says what that risks)"
+    )]
+    LocalDestination { authority: String },
+    /// An address discovery does not know (policy: unknown address).
+    #[error(
+        "unknown service: {authority:?} is no endpoint discovery knows (looked in {looked_in}); \
+         name the service (NAME:PORT), list the address in an endpoints file, or open it with \
+         --allow-destination CIDR[:PORT]"
+    )]
+    UnknownDestination {
+        authority: String,
+        looked_in: String,
+    },
+    /// `CONNECT` to a port that is not opaque (policy: tunnels).
+    #[error(
+        "CONNECT {authority:?}: port {port} is not one of this proxy's opaque ports \
+         (--opaque-ports: {opaque}); tunnels go only to opaque ports of known services: send \
+         HTTP requests instead, or add the port to --opaque-ports if the service does not speak HTTP"
+    )]
+    TunnelNotOpaque {
+        authority: String,
+        port: u16,
+        opaque: String,
+    },
+}
+
+/// Says how a loop was found and where to look.
+fn looped(authority: &str, sign: &super::policy::LoopSign) -> String {
+    match sign {
+        super::policy::LoopSign::OwnListener => format!(
+            "loop detected: {authority:?} is this proxy's own address, and a proxy does not \
+             forward to itself; name the service you mean (NAME:PORT), and check that no endpoints \
+             file or registry record points at this proxy's outbound or admin port"
+        ),
+        super::policy::LoopSign::HopMarker => format!(
+            "loop detected: the request for {authority:?} already passed through this proxy (its \
+             mesh-hop marker came back); an endpoint of {authority:?} forwards back here: check \
+             where discovery sends it (endpoints file, registry) and --allow-destination"
+        ),
+    }
 }
 
 /// Says why a service cannot take more requests and what to change.
@@ -191,6 +243,11 @@ impl ProxyError {
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::Loop { .. } => StatusCode::LOOP_DETECTED,
+            ProxyError::LocalDestination { .. } | ProxyError::TunnelNotOpaque { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            ProxyError::UnknownDestination { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -204,6 +261,11 @@ impl ProxyError {
             } => format!("timeout {authority} {route}"),
             ProxyError::FailFast { authority, .. } => format!("fail-fast {authority}"),
             ProxyError::HeadTooLarge { limit, .. } => format!("head over {limit}"),
+            // One line per kind: callers choose these addresses, and must not flood the log.
+            ProxyError::Loop { sign, .. } => format!("loop {sign:?}"),
+            ProxyError::LocalDestination { .. } => "local destination".into(),
+            ProxyError::UnknownDestination { .. } => "unknown destination".into(),
+            ProxyError::TunnelNotOpaque { port, .. } => format!("tunnel to {port}"),
             other => other.to_string(),
         }
     }

@@ -30,6 +30,7 @@ use super::forward::head_bytes;
 use super::guard::{self, GuardedExecutor};
 use super::io::CountingIo;
 use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
+use super::policy::OwnListeners;
 use super::profiles::{log_report, ProfileStore};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
@@ -83,12 +84,14 @@ pub async fn serve(
     let metrics = Metrics::new(config.identity.clone());
     let profiles = ProfileStore::new(config.profiles_dir.clone());
     let resolve = resolvers(&config)?;
+    let own = own_listeners(&listeners)?;
     let grace = config.limits.shutdown_grace;
     let state = Arc::new(ProxyState::new(
         config,
         metrics.clone(),
         profiles.clone(),
         resolve,
+        own,
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -168,6 +171,23 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
         list.push(Box::new(RegistryResolver::new(dir.clone())));
     }
     Ok(Box::new(Resolvers(list)))
+}
+
+/// The addresses this proxy listens on, which it never forwards to.
+fn own_listeners(listeners: &Listeners) -> io::Result<OwnListeners> {
+    Ok(OwnListeners {
+        inbound: listeners
+            .inbound
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?,
+        outbound: listeners
+            .outbound
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?,
+        admin: Some(listeners.admin.local_addr()?),
+    })
 }
 
 fn register(

@@ -9,9 +9,11 @@ use super::balance::{Balancer, DispatchLimits};
 use super::config::ProxyConfig;
 use super::connect::{ConnectConfig, Pools};
 use super::discovery::Resolve;
+use super::hop::HopMarker;
 use super::io::ByteCounter;
 use super::memo::Memo;
 use super::metrics::{Metrics, TcpConnection, TcpLabels};
+use super::policy::{Mode, OwnListeners, Policy};
 use super::profiles::{ProfileStore, ServiceRoutes};
 use super::respond::ErrorLog;
 use super::tap::Tap;
@@ -40,6 +42,10 @@ pub struct ProxyState {
     pub tap: Tap,
     /// Notified by the admin port's `POST /shutdown`.
     pub shutdown: tokio::sync::Notify,
+    /// Where the outbound may forward (DESIGN.md's forwarding-policy table).
+    pub policy: Policy,
+    /// This proxy's loop marker (`mesh-hop`).
+    pub hop: HopMarker,
     default_route: Arc<str>,
 }
 
@@ -47,12 +53,13 @@ pub struct ProxyState {
 const MEMO_CAPACITY: usize = 1024;
 
 impl ProxyState {
-    /// Shared state for a proxy with `config`.
+    /// Shared state for a proxy with `config`, listening on `own`.
     pub fn new(
         config: ProxyConfig,
         metrics: Arc<Metrics>,
         profiles: Arc<ProfileStore>,
         resolve: Box<dyn Resolve>,
+        own: OwnListeners,
     ) -> Self {
         let identity = Arc::new(config.identity.clone());
         let peer_header =
@@ -71,6 +78,13 @@ impl ProxyState {
                 max_queued: config.limits.max_queued,
             }),
             errors: ErrorLog::new(config.limits.error_log_interval),
+            policy: Policy {
+                mode: Mode::Explicit,
+                own,
+                allow: config.allow_destinations.clone(),
+                opaque_ports: config.opaque_ports.clone(),
+            },
+            hop: HopMarker::random(),
             config,
             identity,
             peer_header,

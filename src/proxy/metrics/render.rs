@@ -31,15 +31,17 @@ fn key(o: &ResponseOutcome) -> OutcomeKey {
 }
 
 /// Facts about the proxy process itself.
-pub struct Process {
+pub struct Process<'a> {
     /// Start time since the Unix epoch, in seconds.
     pub started_unix: f64,
     /// Connection tasks that panicked (contained; the proxy kept serving).
     pub panics: u64,
+    /// Requests the forwarding policy refused.
+    pub refusals: &'a super::Refusals,
 }
 
 /// Renders `snap` and `process` as Prometheus text.
-pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process) -> String {
+pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -> String {
     let mut own = String::new();
     push_label(&mut own, "namespace", &identity.namespace);
     push_label(
@@ -264,6 +266,7 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process) -> St
         "Connection and stream tasks that panicked; each was dropped alone and the proxy kept serving.",
     );
     let _ = writeln!(out, "proxy_task_panics_total{{{own}}} {}", process.panics);
+    process.refusals.render(&mut out, &own);
     out
 }
 
