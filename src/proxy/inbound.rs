@@ -1,8 +1,10 @@
 //! Inbound: requests from callers (usually their outbound proxies) to the local app.
 //!
-//! The caller's identity comes from the `mesh-peer` header its proxy adds (stripped before the app
-//! sees the request, as are the `mesh-hop` loop markers); the authority is canonicalised against the services this workload serves, so
-//! `web-svc:8080` and `web-svc.emojivoto.svc.cluster.local:8080` count as one.
+//! The caller's identity comes from the `mesh-peer` header its proxy adds; that header, the
+//! `mesh-hop` loop markers and any `l5d-*` headers are removed before the app sees the request.
+//! Until mutual TLS, a caller that writes `mesh-peer` itself cannot be told from a proxy. The
+//! authority is canonicalised against the services this workload serves, so `web-svc:8080` and
+//! `web-svc.emojivoto.svc.cluster.local:8080` count as one.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use super::body::ProxyBody;
 use super::classify::is_grpc;
 use super::discovery::{target_of, Target};
 use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
-use super::hop::HOP_HEADER;
+use super::hop::strip_before_app;
 use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::respond::{error_response, ProxyError};
@@ -41,7 +43,8 @@ pub async fn handle(
                 .peers
                 .get_or(&v, || Identity::from_header(&v).map(Arc::new))
         });
-    req.headers_mut().remove(HOP_HEADER);
+    // The proxies' own headers end here: the app sees none of them.
+    strip_before_app(req.headers_mut());
     let raw_authority = authority_of(&req).unwrap_or_else(|| app.to_string());
     let fqdn_authority = state
         .own_services

@@ -6,8 +6,8 @@
 //! [`policy`](super::policy) decides whether the request may go there at all (no loops, no
 //! addresses on this host the caller names itself, no unknown addresses unless allowed).
 //! [`retry::send`] places the request on an endpoint under the route's timeout and retry policy,
-//! with this proxy's identity in the `mesh-peer` header and its loop marker in `mesh-hop`
-//! ([`super::hop`]). `CONNECT host:port` opens an opaque TCP tunnel to an
+//! with this proxy's identity in the `mesh-peer` header when the endpoint is meshed, and its loop
+//! marker in `mesh-hop` ([`super::hop`]). `CONNECT host:port` opens an opaque TCP tunnel to an
 //! endpoint, on opaque ports only.
 
 use std::net::SocketAddr;
@@ -23,12 +23,12 @@ use super::classify::is_grpc;
 use super::connect::connect_tcp;
 use super::discovery::{target_of, Endpoint, ServiceName, Target};
 use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
+use super::hop::strip_from_app;
 use super::metrics::{Direction, PeerSide, Refused, TcpLabels};
 use super::policy::{LoopSign, Named, Refusal};
 use super::respond::{error_response, ProxyError};
 use super::retry::{self, Destination, Outgoing};
 use super::state::ProxyState;
-use crate::identity::PEER_HEADER;
 
 /// Handles one request from the app (connected from `remote`).
 pub async fn handle(
@@ -57,7 +57,9 @@ pub async fn handle(
     let version = version_of(&req);
     let upstream = upstream_request(req, &raw_authority, upgrade);
     let (mut head, body) = upstream.into_parts();
-    head.headers.insert(PEER_HEADER, state.peer_header.clone());
+    // An app is never a proxy: what it wrote as `mesh-peer` or `l5d-*` goes no further. This
+    // proxy's `mesh-peer` is added per endpoint, to meshed ones only (`retry::send`).
+    strip_from_app(&mut head.headers);
     state.hop.add_to(&mut head.headers);
     let out = Outgoing {
         head,

@@ -1,19 +1,22 @@
 //! The forwarding policy (DESIGN.md, "Forwarding policy", explicit mode): the outbound reaches the
 //! services discovery knows — on one machine, loopback endpoints from the registry — and is no open
-//! proxy to the other ports of the host; loops are answered 508 at once.
+//! proxy to the other ports of the host; loops are answered 508 at once; the proxies' own headers
+//! never cross to or from an app.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use mesh::proxy::{serve, Listeners};
+use mesh::testsvc::EchoedRequest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::net::{
-    admin_get, bind, config, eventually_within, http_upstream, metric, wait_ready, PATIENCE,
+    admin_get, bind, config, eventually_within, http_upstream, metric, wait_ready, TestProxy,
+    PATIENCE,
 };
 use crate::process::ProxyProcess;
 
@@ -248,6 +251,43 @@ async fn outbound_reaches_discovered_services_but_no_other_port_of_the_host() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_destination_opens_what_it_names_and_plain_destinations_get_no_identity() {
+    let (plain, other) = (http_upstream().await, http_upstream().await);
+    let rule = format!("127.0.0.1/32:{}", plain.addr.port());
+    let mut web = ProxyProcess::start(&[
+        "--workload",
+        "deploy/web",
+        "--no-registry",
+        "--allow-destination",
+        &rule,
+    ])
+    .await;
+    let forged = "mesh-peer: namespace=emojivoto;workload=deploy/admin;pod=admin-0\r\n\
+                  l5d-dst-override: admin-svc:80\r\nl5d-client-id: admin\r\n";
+    let target = plain.addr.to_string();
+    let reply = exchange(
+        web.outbound,
+        &request("GET", &format!("http://{target}/"), &target, forged),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.head);
+    let echoed = EchoedRequest::from_json(&reply.body.clone().into()).unwrap();
+    // A plain destination is not a proxy: it learns nobody's identity, and what the app wrote
+    // as the proxies' headers went no further.
+    for name in ["mesh-peer", "l5d-dst-override", "l5d-client-id"] {
+        assert!(
+            !echoed.headers.contains_key(name),
+            "{name}: {:?}",
+            echoed.headers
+        );
+    }
+    // The rule names one port; the next app's port stays closed.
+    let other = other.addr.to_string();
+    assert_eq!(exchange(web.outbound, &get(&other, "/")).await.status, 403);
+    web.assert_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_to_the_proxy_itself_is_a_loop_answered_at_once() {
     let mut proxy = ProxyProcess::start(&["--workload", "deploy/web", "--no-registry"]).await;
     let fds = proxy.fds();
@@ -364,4 +404,77 @@ async fn a_request_that_comes_back_through_another_proxy_is_a_loop() {
         )
     };
     assert_eq!((loops(&a), loops(&b)), (1, 0), "{a}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_never_see_the_proxies_own_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let (voting_app, plain_app) = (http_upstream().await, http_upstream().await);
+    let voting = TestProxy::start(config(
+        &registry,
+        "voting",
+        &["voting-svc:8080"],
+        Some(voting_app.addr),
+    ))
+    .await;
+    // A plain (unmeshed) endpoint: listed in an endpoints file without a workload.
+    let endpoints = dir.path().join("endpoints.yaml");
+    std::fs::write(
+        &endpoints,
+        format!("plain-svc:80:\n- address: {}\n", plain_app.addr),
+    )
+    .unwrap();
+    let mut web = config(&registry, "web", &[], None);
+    web.endpoints_file = Some(endpoints);
+    let web = TestProxy::start(web).await;
+
+    let forged = "mesh-peer: namespace=emojivoto;workload=deploy/admin;pod=admin-0\r\n\
+                  mesh-hop: 0123456789abcdef\r\nl5d-dst-override: admin-svc:80\r\n\
+                  l5d-client-id: admin\r\nx-kept: 1\r\n";
+    let echoed = |reply: Reply| {
+        assert_eq!(reply.status, 200, "{}", reply.head);
+        EchoedRequest::from_json(&reply.body.into())
+            .unwrap()
+            .headers
+    };
+    let own = ["mesh-peer", "mesh-hop", "l5d-dst-override", "l5d-client-id"];
+
+    // To a plain endpoint: no identity (`mesh-peer`: the pod's name is none of its business) and
+    // no `l5d-*`.
+    let req = request("GET", "http://plain-svc:80/", "plain-svc:80", forged);
+    let headers = echoed(exchange(web.outbound, &req).await);
+    for name in ["mesh-peer", "l5d-dst-override", "l5d-client-id"] {
+        assert!(!headers.contains_key(name), "{name}: {headers:?}");
+    }
+
+    // From an app through both proxies to a meshed app: none of it arrives, and the inbound
+    // counts the real caller, not the forged one.
+    let req = request("GET", "http://voting-svc:8080/", "voting-svc:8080", forged);
+    let headers = echoed(exchange(web.outbound, &req).await);
+    for name in own {
+        assert!(!headers.contains_key(name), "{name}: {headers:?}");
+    }
+    assert_eq!(headers["x-kept"], "1");
+    let text = voting.metrics().await;
+    assert_eq!(
+        metric(
+            &text,
+            "request_total",
+            &[("direction", "inbound"), ("src_deployment", "web")]
+        ),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "request_total", &[("src_deployment", "admin")]),
+        0
+    );
+
+    // Straight to the inbound: the inbound removes them too.
+    let req = request("GET", "/", "voting-svc:8080", forged);
+    let headers = echoed(exchange(voting.inbound.unwrap(), &req).await);
+    for name in own {
+        assert!(!headers.contains_key(name), "{name}: {headers:?}");
+    }
 }
