@@ -92,7 +92,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of this workload')
             [CompletionResult]::new('--workload', '--workload', [CompletionResultType]::ParameterName, 'This workload, as KIND/NAME (deploy/web, sts/zk)')
             [CompletionResult]::new('--pod', '--pod', [CompletionResultType]::ParameterName, 'This pod''s name (default: the workload''s name)')
-            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'A service this workload serves, NAME[:PORT] (repeatable; port 80 if omitted)')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app''s host; without it, to --app when the workload has one service port, else to the service port itself on the app''s host')
             [CompletionResult]::new('--profiles', '--profiles', [CompletionResultType]::ParameterName, 'Directory of ServiceProfile YAML files, reloaded when they change')
             [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Static endpoints file (YAML: service authority -> addresses with labels)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry directory (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')

@@ -10,6 +10,7 @@
 //! identity, services and every bound. Errors the proxy answers itself are built in one place,
 //! [`respond`], with a `mesh-proxy-error` header that says what went wrong and what to change.
 pub mod admin;
+pub mod app_ports;
 pub mod balance;
 pub mod body;
 pub mod budget;

@@ -92,12 +92,14 @@ pub struct ProxyArgs {
     #[arg(long, env = "MESH_POD")]
     pub pod: Option<String>,
 
-    /// A service this workload serves, NAME[:PORT] (repeatable; port 80 if omitted)
+    /// A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted).
+    /// Its requests go to APP_PORT on the app's host; without it, to --app when the workload has
+    /// one service port, else to the service port itself on the app's host
     #[arg(
         long = "service",
         env = "MESH_SERVICES",
         value_delimiter = ',',
-        value_name = "NAME[:PORT]"
+        value_name = "NAME[:PORT][=APP_PORT]"
     )]
     pub services: Vec<ServicePort>,
 

@@ -123,6 +123,13 @@ pub enum ProxyError {
         port: u16,
         opaque: String,
     },
+    /// Inbound, with several app ports: the request names none of the workload's service ports.
+    #[error(
+        "{authority:?} names none of this workload's service ports ({services}): with several \
+         app ports the inbound sends a request to the app port of the service port it names; \
+         call one of those services (NAME:PORT)"
+    )]
+    NoAppPort { authority: String, services: String },
 }
 
 /// Says how a loop was found and where to look.
@@ -248,6 +255,7 @@ impl ProxyError {
                 StatusCode::FORBIDDEN
             }
             ProxyError::UnknownDestination { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::NoAppPort { .. } => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 
@@ -266,6 +274,7 @@ impl ProxyError {
             ProxyError::LocalDestination { .. } => "local destination".into(),
             ProxyError::UnknownDestination { .. } => "unknown destination".into(),
             ProxyError::TunnelNotOpaque { port, .. } => format!("tunnel to {port}"),
+            ProxyError::NoAppPort { .. } => "no app port".into(),
             other => other.to_string(),
         }
     }

@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use super::app_ports::AppPorts;
 use super::classify::is_grpc;
 use super::config::ProxyConfig;
 use super::connect::connect_tcp;
@@ -85,6 +86,9 @@ pub async fn serve(
     let profiles = ProfileStore::new(config.profiles_dir.clone());
     let resolve = resolvers(&config)?;
     let own = own_listeners(&listeners)?;
+    let app_ports = AppPorts::new(config.app, &config.services, &config.opaque_ports)
+        .and_then(|ports| ports.outside(&own))
+        .map_err(|e| ServeError::Config(e.to_string()))?;
     let grace = config.limits.shutdown_grace;
     let state = Arc::new(ProxyState::new(
         config,
@@ -92,6 +96,7 @@ pub async fn serve(
         profiles.clone(),
         resolve,
         own,
+        app_ports,
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -273,7 +278,8 @@ async fn connection(
     });
     let io = CountingIo::new(stream, counter);
     let limits = &state.config.limits;
-    let app = state.config.app;
+    // Opaque TCP names no port: it goes to the app only when the app has one port.
+    let app = state.app_ports.single();
     if direction == Direction::Inbound {
         if let Some(app) = app.filter(|a| state.config.opaque_ports.contains(&a.port())) {
             return relay(io, app, &state).await;
@@ -285,6 +291,7 @@ async fn connection(
     };
     match (protocol, direction, app) {
         (Protocol::Opaque, Direction::Inbound, Some(app)) => relay(io, app, &state).await,
+        (Protocol::Opaque, Direction::Inbound, None) => inbound::unroutable_opaque(&state),
         (Protocol::Opaque, _, _) => {
             tracing::debug!(
                 ?direction,

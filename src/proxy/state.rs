@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 
+use super::app_ports::AppPorts;
 use super::balance::{Balancer, DispatchLimits};
 use super::config::ProxyConfig;
 use super::connect::{ConnectConfig, Pools};
@@ -46,6 +47,8 @@ pub struct ProxyState {
     pub policy: Policy,
     /// This proxy's loop marker (`mesh-hop`).
     pub hop: HopMarker,
+    /// Which app port each inbound request goes to.
+    pub app_ports: AppPorts,
     default_route: Arc<str>,
 }
 
@@ -53,13 +56,14 @@ pub struct ProxyState {
 const MEMO_CAPACITY: usize = 1024;
 
 impl ProxyState {
-    /// Shared state for a proxy with `config`, listening on `own`.
+    /// Shared state for a proxy with `config`, listening on `own`, in front of `app_ports`.
     pub fn new(
         config: ProxyConfig,
         metrics: Arc<Metrics>,
         profiles: Arc<ProfileStore>,
         resolve: Box<dyn Resolve>,
         own: OwnListeners,
+        app_ports: AppPorts,
     ) -> Self {
         let identity = Arc::new(config.identity.clone());
         let peer_header =
@@ -85,6 +89,7 @@ impl ProxyState {
                 opaque_ports: config.opaque_ports.clone(),
             },
             hop: HopMarker::random(),
+            app_ports,
             config,
             identity,
             peer_header,

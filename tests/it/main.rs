@@ -13,6 +13,7 @@ mod help;
 mod profile_bad_input;
 mod profile_check;
 mod profile_generate;
+mod proxy_app_ports;
 mod proxy_bad_input;
 mod proxy_faults;
 mod proxy_lifecycle;

@@ -22,17 +22,21 @@ pub enum Refused {
     UnknownService,
     /// Outbound: `CONNECT` to a port not in `--opaque-ports` (403).
     TunnelNotOpaque,
+    /// Inbound: with several app ports, a request naming none of the workload's service ports
+    /// (421), or a non-HTTP connection, which names no port at all (closed).
+    NoAppPort,
 }
 
 impl Refused {
     /// Every reason, in the order rendered.
-    pub const ALL: [Refused; 6] = [
+    pub const ALL: [Refused; 7] = [
         Refused::LoopListener,
         Refused::LoopHop,
         Refused::LocalAddress,
         Refused::UnknownAddress,
         Refused::UnknownService,
         Refused::TunnelNotOpaque,
+        Refused::NoAppPort,
     ];
 
     /// The `reason` label value.
@@ -44,12 +48,16 @@ impl Refused {
             Refused::UnknownAddress => "unknown_address",
             Refused::UnknownService => "unknown_service",
             Refused::TunnelNotOpaque => "connect_not_opaque",
+            Refused::NoAppPort => "no_app_port",
         }
     }
 
     /// The `direction` label value.
     pub fn direction(self) -> Direction {
-        Direction::Outbound
+        match self {
+            Refused::NoAppPort => Direction::Inbound,
+            _ => Direction::Outbound,
+        }
     }
 
     fn index(self) -> usize {
@@ -77,7 +85,7 @@ impl Refusals {
         let name = "proxy_refused_total";
         let _ = writeln!(
             out,
-            "# HELP {name} Requests the forwarding policy refused (loops, local or unknown destinations, tunnels to non-opaque ports), by reason.\n# TYPE {name} counter"
+            "# HELP {name} Requests the forwarding policy refused (loops, local or unknown destinations, tunnels to non-opaque ports, no app port), by reason.\n# TYPE {name} counter"
         );
         for reason in Refused::ALL {
             let mut labels = own.to_string();
