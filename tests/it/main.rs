@@ -4,6 +4,7 @@ mod harness;
 mod net;
 mod process;
 mod python;
+mod raw_http;
 
 mod completions;
 mod crd_schema;

@@ -5,11 +5,7 @@ use std::process::Stdio;
 
 use crate::harness::mesh_process;
 use crate::net::{config, http_upstream, metric, TestProxy, PATIENCE};
-use crate::proxy_policy::{exchange, Reply};
-
-fn get(authority: &str) -> String {
-    format!("GET http://{authority}/ HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n\r\n")
-}
+use crate::raw_http::{exchange, get, request, Reply};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_port_reaches_its_own_app_port() {
@@ -44,7 +40,7 @@ async fn each_service_port_reaches_its_own_app_port() {
     ];
     let mut expected = [0u64; 4];
     for (authority, app) in calls {
-        let reply = exchange(kafka.outbound, &get(authority)).await;
+        let reply = exchange(kafka.outbound, &get(authority, "/")).await;
         assert_eq!(reply.status, 200, "{authority}: {}", reply.head);
         expected[app] += 1;
         let seen: Vec<u64> = apps.iter().map(|a| a.requests.get()).collect();
@@ -53,11 +49,7 @@ async fn each_service_port_reaches_its_own_app_port() {
 
     // A request that names none of the service ports: explained, not sent to a guessed port.
     let inbound = zk.inbound.unwrap().to_string();
-    let reply: Reply = exchange(
-        zk.inbound.unwrap(),
-        &format!("GET / HTTP/1.1\r\nhost: {inbound}\r\nconnection: close\r\n\r\n"),
-    )
-    .await;
+    let reply: Reply = exchange(zk.inbound.unwrap(), &request("GET", "/", &inbound, "")).await;
     assert_eq!(reply.status, 421, "{}", reply.head);
     let text = reply.error_text().unwrap();
     assert!(
