@@ -68,11 +68,12 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local ap
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s n -l namespace -d 'Namespace of this workload' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l pod -d 'This pod\'s name (default: the workload\'s name)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A service this workload serves, NAME[:PORT] (repeatable; port 80 if omitted)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app\'s host; without it, to --app when the workload has one service port, else to the service port itself on the app\'s host' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profiles -d 'Directory of ServiceProfile YAML files, reloaded when they change' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l endpoints -d 'Static endpoints file (YAML: service authority -> addresses with labels)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local registry directory (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l opaque-ports -d 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888; `none` for none). The default is Linkerd\'s: SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l allow-destination -d 'Also forward to these addresses, which discovery does not know: CIDR[:PORT[-PORT]] (repeatable). Loopback and link-local addresses open only to a rule inside those ranges (127.0.0.1/32:8080); see docs/security.md for the risk' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l cluster-domain -d 'Kubernetes cluster DNS domain' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l shutdown-grace -d 'How long in-flight requests may take to finish after SIGTERM or SIGINT' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-in-flight -d 'Requests in flight to one endpoint at most' -r

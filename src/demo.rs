@@ -193,6 +193,7 @@ impl Running {
                 app,
                 cluster_domain: "cluster.local".into(),
                 opaque_ports: vec![],
+                allow_destinations: Default::default(),
                 profiles_dir: Some(profiles.clone()),
                 endpoints_file: None,
                 registry_dir: Some(opts.registry.clone()),

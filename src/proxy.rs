@@ -10,6 +10,7 @@
 //! identity, services and every bound. Errors the proxy answers itself are built in one place,
 //! [`respond`], with a `mesh-proxy-error` header that says what went wrong and what to change.
 pub mod admin;
+pub mod app_ports;
 pub mod balance;
 pub mod body;
 pub mod budget;
@@ -23,6 +24,7 @@ pub mod forward;
 pub mod guard;
 pub mod h2_settings;
 pub mod headers;
+pub mod hop;
 pub mod inbound;
 pub mod io;
 pub mod memo;
@@ -30,6 +32,7 @@ pub mod metrics;
 pub mod observe;
 pub mod outbound;
 pub mod parse_errors;
+pub mod policy;
 pub mod profiles;
 pub mod readiness;
 pub mod replay;

@@ -18,37 +18,57 @@ const MAX_RECORD_BYTES: u64 = 64 * 1024;
 /// Most records read from one directory, so a polluted directory cannot exhaust memory.
 const MAX_RECORDS: usize = 10_000;
 
-/// A service a workload serves: the Kubernetes Service name and port (`web-svc:8080`).
+/// A service a workload serves: the Kubernetes Service name and port (`web-svc:8080`), and the
+/// app port its requests go to when it is not the default (Kubernetes' `targetPort`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServicePort {
     pub name: String,
     pub port: u16,
+    /// `NAME:PORT=APP_PORT`: the app's port for this service port; `None`: the default rule
+    /// (`proxy::app_ports`). Left out of a record when `None`, so records of single-port
+    /// workloads are what older readers expect; older readers ignore it otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_port: Option<u16>,
 }
 
 impl std::str::FromStr for ServicePort {
     type Err = String;
-    /// `NAME[:PORT]`; the port defaults to 80.
+    /// `NAME[:PORT][=APP_PORT]`; the port defaults to 80.
     fn from_str(s: &str) -> Result<Self, String> {
-        let (name, port) = match s.rsplit_once(':') {
+        let (service, app_port) = match s.split_once('=') {
+            Some((service, app)) => (
+                service,
+                Some(app.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    format!("{s:?}: the app port {app:?} is not a number from 1 to 65535")
+                })?),
+            ),
+            None => (s, None),
+        };
+        let (name, port) = match service.rsplit_once(':') {
             Some((name, port)) => (
                 name,
                 port.parse::<u16>().map_err(|_| {
                     format!("{s:?}: the port {port:?} is not a number from 1 to 65535")
                 })?,
             ),
-            None => (s, 80),
+            None => (service, 80),
         };
         crate::profile::names::check_dns1035_label(name).map_err(|e| format!("{s:?}: {e}"))?;
         Ok(ServicePort {
             name: name.to_string(),
             port,
+            app_port,
         })
     }
 }
 
 impl std::fmt::Display for ServicePort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.name, self.port)
+        write!(f, "{}:{}", self.name, self.port)?;
+        match self.app_port {
+            Some(app) => write!(f, "={app}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -212,5 +232,43 @@ mod tests {
         assert_eq!("web-svc".parse::<ServicePort>().unwrap().port, 80);
         assert!("web-svc:x".parse::<ServicePort>().is_err());
         assert!("Web:80".parse::<ServicePort>().is_err());
+        let zk: ServicePort = "zk-hs:2888=12888".parse().unwrap();
+        assert_eq!((zk.port, zk.app_port), (2888, Some(12888)));
+        assert_eq!(zk.to_string(), "zk-hs:2888=12888");
+        assert_eq!(
+            "zk=2181".parse::<ServicePort>().unwrap().app_port,
+            Some(2181)
+        );
+        assert!("zk:2181=x".parse::<ServicePort>().is_err());
+        assert!("zk:2181=0".parse::<ServicePort>().is_err());
+    }
+
+    #[test]
+    fn records_stay_readable_by_older_readers() {
+        // A single-port record is what it always was; app ports are an optional extra field,
+        // which older readers (without `deny_unknown_fields`) skip.
+        let plain = serde_json::to_value(record(1)).unwrap();
+        assert_eq!(
+            plain["services"],
+            serde_json::json!([{"name": "web-svc", "port": 8080}])
+        );
+        let mut zk = record(1);
+        zk.services = vec!["zk-hs:2888=12888".parse().unwrap()];
+        let text = serde_json::to_string(&zk).unwrap();
+        assert!(text.contains(r#""app_port":12888"#), "{text}");
+        #[derive(Deserialize)]
+        struct OldServicePort {
+            name: String,
+            port: u16,
+        }
+        #[derive(Deserialize)]
+        struct OldRecord {
+            services: Vec<OldServicePort>,
+        }
+        let old: OldRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (old.services[0].name.as_str(), old.services[0].port),
+            ("zk-hs", 2888)
+        );
     }
 }

@@ -22,6 +22,7 @@ use super::child;
 use super::signal::StopSignals;
 use crate::identity::{Identity, Workload};
 use crate::proxy::connect::ConnectConfig;
+use crate::proxy::policy::{AllowList, AllowRule};
 use crate::proxy::readiness::{self, POLL_INTERVAL};
 use crate::proxy::{serve, Limits, Listeners, ProxyConfig, ServeError};
 use crate::registry::ServicePort;
@@ -91,12 +92,14 @@ pub struct ProxyArgs {
     #[arg(long, env = "MESH_POD")]
     pub pod: Option<String>,
 
-    /// A service this workload serves, NAME[:PORT] (repeatable; port 80 if omitted)
+    /// A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted).
+    /// Its requests go to APP_PORT on the app's host; without it, to --app when the workload has
+    /// one service port, else to the service port itself on the app's host
     #[arg(
         long = "service",
         env = "MESH_SERVICES",
         value_delimiter = ',',
-        value_name = "NAME[:PORT]"
+        value_name = "NAME[:PORT][=APP_PORT]"
     )]
     pub services: Vec<ServicePort>,
 
@@ -127,6 +130,17 @@ pub struct ProxyArgs {
         value_parser = parse_opaque_port
     )]
     pub opaque_ports: Vec<Option<u16>>,
+
+    /// Also forward to these addresses, which discovery does not know: CIDR[:PORT[-PORT]]
+    /// (repeatable). Loopback and link-local addresses open only to a rule inside those ranges
+    /// (127.0.0.1/32:8080); see docs/security.md for the risk
+    #[arg(
+        long = "allow-destination",
+        env = "MESH_ALLOW_DESTINATIONS",
+        value_delimiter = ',',
+        value_name = "CIDR[:PORTS]"
+    )]
+    pub allow_destinations: Vec<AllowRule>,
 
     #[command(flatten)]
     pub cluster_domain: ClusterDomainArg,
@@ -243,6 +257,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| args.workload.name.clone());
     let limits = limits(&args);
+    let opaque_ports = args.opaque_ports.into_iter().flatten().collect();
     let config = ProxyConfig {
         identity: Identity {
             namespace: args.namespace,
@@ -252,7 +267,8 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         services: args.services,
         app: args.app,
         cluster_domain: args.cluster_domain.cluster_domain,
-        opaque_ports: args.opaque_ports.into_iter().flatten().collect(),
+        opaque_ports,
+        allow_destinations: AllowList(args.allow_destinations),
         profiles_dir: args.profiles,
         endpoints_file: args.endpoints,
         registry_dir: if args.no_registry {

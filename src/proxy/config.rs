@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::connect::ConnectConfig;
+use super::policy::AllowList;
 use crate::identity::Identity;
 use crate::registry::ServicePort;
 
@@ -29,6 +30,9 @@ pub struct ProxyConfig {
     /// Ports never parsed as HTTP: the app's port (inbound) or the destination's (outbound CONNECT).
     /// `mesh proxy` defaults to [`DEFAULT_OPAQUE_PORTS`].
     pub opaque_ports: Vec<u16>,
+    /// Addresses the outbound forwards to although discovery does not know them
+    /// (`--allow-destination`; see `proxy::policy`).
+    pub allow_destinations: AllowList,
     /// Directory of ServiceProfile YAML files.
     pub profiles_dir: Option<PathBuf>,
     /// Static endpoints file for discovery.

@@ -51,7 +51,7 @@ impl ServiceName {
 pub enum Target {
     /// A cluster service, found through discovery.
     Service(ServiceName),
-    /// An IP address and port: forwarded as is.
+    /// An IP address and port: forwarded only as the forwarding policy allows (`proxy::policy`).
     Addr(SocketAddr),
     /// Any other host name: not resolvable by mesh's discovery (yet).
     External { host: String, port: u16 },
@@ -121,6 +121,12 @@ pub trait Resolve: Send + Sync {
     fn resolve<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Vec<Endpoint>>;
     /// Where this resolver looks, for error messages ("the local registry (/run/mesh/registry)").
     fn describe(&self) -> String;
+    /// The endpoint at `addr`, when it is one of some service's: what the forwarding policy asks
+    /// of an address a caller wrote. The default knows none.
+    fn endpoint<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<Endpoint>> {
+        let _ = addr;
+        Box::pin(async { None })
+    }
 }
 
 /// Tries resolvers in order; the first with endpoints wins.
@@ -136,6 +142,17 @@ impl Resolve for Resolvers {
                 }
             }
             Vec::new()
+        })
+    }
+
+    fn endpoint<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<Endpoint>> {
+        Box::pin(async move {
+            for r in &self.0 {
+                if let Some(e) = r.endpoint(addr).await {
+                    return Some(e);
+                }
+            }
+            None
         })
     }
 
@@ -187,6 +204,17 @@ impl RegistryResolver {
             .collect()
     }
 
+    /// The registered proxy whose inbound listener is `addr`.
+    fn endpoint_at(records: &[ProxyRecord], addr: SocketAddr) -> Option<Endpoint> {
+        records
+            .iter()
+            .find(|r| r.inbound == Some(addr))
+            .map(|r| Endpoint {
+                addr,
+                identity: r.identity().map(Arc::new),
+            })
+    }
+
     async fn refresh_if_stale(&self) {
         let mut last = self.last_read.lock().await;
         if last.is_some_and(|t| t.elapsed() < REGISTRY_REFRESH) {
@@ -217,6 +245,16 @@ impl Resolve for RegistryResolver {
 
     fn describe(&self) -> String {
         format!("the local registry ({})", self.dir.display())
+    }
+
+    fn endpoint<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<Endpoint>> {
+        Box::pin(async move {
+            if let Some(e) = Self::endpoint_at(&self.snapshot.load(), addr) {
+                return Some(e);
+            }
+            self.refresh_if_stale().await;
+            Self::endpoint_at(&self.snapshot.load(), addr)
+        })
     }
 }
 
@@ -310,6 +348,16 @@ impl Resolve for StaticResolver {
     fn describe(&self) -> String {
         format!("the endpoints file {}", self.path.display())
     }
+
+    fn endpoint<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<Endpoint>> {
+        let found = self
+            .services
+            .values()
+            .flatten()
+            .find(|e| e.addr == addr)
+            .cloned();
+        Box::pin(async move { found })
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +417,9 @@ mod tests {
         };
         let eps = r.resolve(&s).await;
         assert_eq!(eps.len(), 1);
+        // The policy asks the other way round: is this address a known endpoint?
+        assert_eq!(r.endpoint(eps[0].addr).await.as_ref(), Some(&eps[0]));
+        assert_eq!(r.endpoint("127.0.0.1:4144".parse().unwrap()).await, None);
         let id = eps[0].identity.as_ref().unwrap();
         assert_eq!(
             (

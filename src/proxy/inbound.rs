@@ -1,8 +1,11 @@
 //! Inbound: requests from callers (usually their outbound proxies) to the local app.
 //!
-//! The caller's identity comes from the `mesh-peer` header its proxy adds (stripped before the app
-//! sees the request); the authority is canonicalised against the services this workload serves, so
-//! `web-svc:8080` and `web-svc.emojivoto.svc.cluster.local:8080` count as one.
+//! The caller's identity comes from the `mesh-peer` header its proxy adds; that header, the
+//! `mesh-hop` loop markers and any `l5d-*` headers are removed before the app sees the request.
+//! Until mutual TLS, a caller that writes `mesh-peer` itself cannot be told from a proxy. The
+//! authority is canonicalised against the services this workload serves, so `web-svc:8080` and
+//! `web-svc.emojivoto.svc.cluster.local:8080` count as one, and picks the app port when there are
+//! several ([`super::app_ports`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,13 +14,15 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
+use super::app_ports::NoAppPort;
 use super::body::ProxyBody;
 use super::classify::is_grpc;
 use super::discovery::{target_of, Target};
 use super::forward::{
     authority_of, downstream_response, upstream_request, version_of, wants_upgrade, BadResponse,
 };
-use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
+use super::hop::strip_before_app;
+use super::metrics::{Direction, PeerSide, Refused, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
@@ -25,7 +30,8 @@ use super::tap::{tap_peer, TapRequestInfo};
 use crate::identity::{Identity, PEER_HEADER};
 use crate::tap_event::ProxyDirection;
 
-/// Handles one inbound request from `remote` by passing it to the app at `app`.
+/// Handles one inbound request from `remote` by passing it to the app: at `app`, or with several
+/// app ports, at the one of the service port the request names.
 pub async fn handle(
     state: Arc<ProxyState>,
     app: SocketAddr,
@@ -42,7 +48,17 @@ pub async fn handle(
                 .peers
                 .get_or(&v, || Identity::from_header(&v).map(Arc::new))
         });
-    let raw_authority = authority_of(&req).unwrap_or_else(|| app.to_string());
+    // The proxies' own headers end here: the app sees none of them.
+    strip_before_app(req.headers_mut());
+    let named = authority_of(&req);
+    let config = &state.config;
+    let chosen = state.app_ports.for_request(
+        named.as_deref(),
+        &config.identity.namespace,
+        &config.cluster_domain,
+    );
+    let app = chosen.as_ref().map_or(app, |a| *a);
+    let raw_authority = named.unwrap_or_else(|| app.to_string());
     let fqdn_authority = state
         .own_services
         .get_or(&raw_authority, || own_service(&state, &raw_authority));
@@ -71,10 +87,28 @@ pub async fn handle(
         || req.headers().clone(),
     );
 
+    let grpc_request = is_grpc(req.headers());
+    if let Err(NoAppPort { services }) = chosen {
+        state.metrics.refused(Refused::NoAppPort);
+        let err = ProxyError::NoAppPort {
+            authority: raw_authority,
+            services,
+        };
+        state.errors.log("inbound", &err);
+        let observation = Observation {
+            metrics: state.metrics.clone(),
+            labels,
+            route,
+            grpc_request,
+            start,
+            record: Record::Effective,
+            tap,
+        };
+        return observation.local(error_response(&err, grpc_request));
+    }
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let version = version_of(&req);
-    let grpc_request = is_grpc(req.headers());
     let upstream = upstream_request(req, &raw_authority, upgrade);
     let counter = || {
         state.tcp_counter(TcpLabels {
@@ -108,6 +142,18 @@ pub async fn handle(
             observation.local(error_response(&err, grpc_request))
         }
     }
+}
+
+/// A connection that is not HTTP, to a workload with several app ports: it names no port, so
+/// it has nowhere to go (transparent capture will deliver the port it was sent to). Closed, with
+/// a logged reason; startup already refuses `--opaque-ports` in this configuration.
+pub fn unroutable_opaque(state: &ProxyState) {
+    state.metrics.refused(Refused::NoAppPort);
+    let err = ProxyError::NoAppPort {
+        authority: "(a connection that is not HTTP)".into(),
+        services: state.app_ports.describe(),
+    };
+    state.errors.log("inbound", &err);
 }
 
 /// `(fqdn, fqdn:port)` when the authority names one of this workload's services.

@@ -8,6 +8,7 @@
 
 mod histogram;
 mod labels;
+mod refusals;
 mod render;
 mod window;
 
@@ -23,6 +24,7 @@ use tokio::time::Instant;
 
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
 pub use labels::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
+pub use refusals::{Refusals, Refused};
 
 use super::guard::PanicCounter;
 use crate::identity::Identity;
@@ -53,6 +55,8 @@ pub struct Metrics {
     /// Inbound connections that sent nothing within the detection timeout, for
     /// `proxy_detect_timeouts_total`.
     detect_timeouts: AtomicU64,
+    /// Requests the forwarding policy refused, for `proxy_refused_total`.
+    refusals: Refusals,
 }
 
 /// Counters of one HTTP series.
@@ -122,12 +126,18 @@ impl Metrics {
             started: std::time::SystemTime::now(),
             panics: PanicCounter::default(),
             detect_timeouts: AtomicU64::new(0),
+            refusals: Refusals::default(),
         })
     }
 
     /// Counts a connection whose client sent nothing within the detection timeout.
     pub fn detect_timeout(&self) {
         self.detect_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request the forwarding policy refused.
+    pub fn refused(&self, reason: Refused) {
+        self.refusals.count(reason);
     }
 
     /// Where connection tasks count their panics.
@@ -251,6 +261,7 @@ impl Metrics {
             started_unix: started.as_secs_f64(),
             panics: self.panics.get(),
             detect_timeouts: self.detect_timeouts.load(Ordering::Relaxed),
+            refusals: &self.refusals,
         };
         render::prometheus(&self.identity, &self.snapshot(), &process)
     }

@@ -2,9 +2,13 @@
 //!
 //! The app sends requests here as to an HTTP proxy (absolute URI) or with the target in `Host` /
 //! `:authority`. The authority is expanded like a pod's DNS search path and resolved through
-//! discovery to endpoints (the destinations' inbound proxies when meshed); [`retry::send`] places
-//! the request on one of them, with this proxy's identity in the `mesh-peer` header, under the
-//! route's timeout and retry policy. `CONNECT host:port` opens an opaque TCP tunnel to an endpoint.
+//! discovery to endpoints (the destinations' inbound proxies when meshed); the forwarding
+//! [`policy`](super::policy) decides whether the request may go there at all (no loops, no
+//! addresses on this host the caller names itself, no unknown addresses unless allowed).
+//! [`retry::send`] places the request on an endpoint under the route's timeout and retry policy,
+//! with this proxy's identity in the `mesh-peer` header when the endpoint is meshed, and its loop
+//! marker in `mesh-hop` ([`super::hop`]). `CONNECT host:port` opens an opaque TCP tunnel to an
+//! endpoint, on opaque ports only.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,13 +21,14 @@ use tokio::time::Instant;
 use super::body::{empty, ProxyBody};
 use super::classify::is_grpc;
 use super::connect::connect_tcp;
-use super::discovery::{target_of, Endpoint, Target};
+use super::discovery::{target_of, Endpoint, ServiceName, Target};
 use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
-use super::metrics::{Direction, PeerSide, TcpLabels};
+use super::hop::strip_from_app;
+use super::metrics::{Direction, PeerSide, Refused, TcpLabels};
+use super::policy::{LoopSign, Named, Refusal};
 use super::respond::{error_response, ProxyError};
 use super::retry::{self, Destination, Outgoing};
 use super::state::ProxyState;
-use crate::identity::PEER_HEADER;
 
 /// Handles one request from the app (connected from `remote`).
 pub async fn handle(
@@ -36,11 +41,13 @@ pub async fn handle(
     let Some(raw_authority) = authority_of(&req) else {
         return reject(&state, ProxyError::NoAuthority, grpc);
     };
-    let dst = match destination(&state, &raw_authority).await {
+    let connect = req.method() == Method::CONNECT;
+    let marked = state.hop.seen_in(req.headers());
+    let dst = match destination(&state, &raw_authority, connect, marked).await {
         Ok(dst) => dst,
         Err(err) => return reject(&state, err, grpc),
     };
-    if req.method() == Method::CONNECT {
+    if connect {
         return tunnel(state, req, dst).await;
     }
     let (route, route_name) =
@@ -50,7 +57,10 @@ pub async fn handle(
     let version = version_of(&req);
     let upstream = upstream_request(req, &raw_authority, upgrade);
     let (mut head, body) = upstream.into_parts();
-    head.headers.insert(PEER_HEADER, state.peer_header.clone());
+    // An app is never a proxy: what it wrote as `mesh-peer` or `l5d-*` goes no further. This
+    // proxy's `mesh-peer` is added per endpoint, to meshed ones only (`retry::send`).
+    strip_from_app(&mut head.headers);
+    state.hop.add_to(&mut head.headers);
     let out = Outgoing {
         head,
         body,
@@ -65,8 +75,14 @@ pub async fn handle(
     retry::send(&state, &dst, out).await
 }
 
-/// Resolves an authority to its endpoints.
-async fn destination(state: &ProxyState, authority: &str) -> Result<Destination, ProxyError> {
+/// Resolves an authority to its endpoints, if the forwarding policy lets the request go there
+/// (`connect` for `CONNECT`, `marked` when it carries this proxy's loop marker).
+async fn destination(
+    state: &ProxyState,
+    authority: &str,
+    connect: bool,
+    marked: bool,
+) -> Result<Destination, ProxyError> {
     let config = &state.config;
     let target = target_of(
         authority,
@@ -75,26 +91,35 @@ async fn destination(state: &ProxyState, authority: &str) -> Result<Destination,
     )
     .ok_or_else(|| ProxyError::BadAuthority(authority.to_string()))?;
     match target {
-        Target::Addr(addr) => Ok(Destination {
-            authority: addr.to_string(),
-            fqdn: None,
-            endpoints: vec![Endpoint {
+        Target::Addr(addr) => {
+            let known = state.resolve.endpoint(addr).await;
+            let named = Named::Address {
                 addr,
-                identity: None,
-            }],
-        }),
+                known: known.is_some(),
+            };
+            if let Err(r) = state.policy.decide(named, connect, marked) {
+                return Err(refused(state, r, authority, addr.port(), None));
+            }
+            Ok(Destination {
+                authority: addr.to_string(),
+                fqdn: None,
+                // A known endpoint keeps its identity (meshed: it gets `mesh-peer`); an allowed
+                // address is plain.
+                endpoints: vec![known.unwrap_or(Endpoint {
+                    addr,
+                    identity: None,
+                })],
+            })
+        }
         Target::External { .. } => Err(ProxyError::External(authority.to_string())),
         Target::Service(service) => {
             let endpoints = state.resolve.resolve(&service).await;
-            if endpoints.is_empty() {
-                return Err(ProxyError::UnknownService {
-                    authority: authority.to_string(),
-                    service: service.authority(),
-                    looked_in: state.resolve.describe(),
-                    name: service.name.clone(),
-                    port: service.port,
-                    namespace: service.namespace.clone(),
-                });
+            let named = Named::Service {
+                port: service.port,
+                endpoints: &endpoints,
+            };
+            if let Err(r) = state.policy.decide(named, connect, marked) {
+                return Err(refused(state, r, authority, service.port, Some(&service)));
             }
             Ok(Destination {
                 authority: service.authority(),
@@ -103,6 +128,71 @@ async fn destination(state: &ProxyState, authority: &str) -> Result<Destination,
             })
         }
     }
+}
+
+/// Counts a policy refusal and explains it.
+fn refused(
+    state: &ProxyState,
+    refusal: Refusal,
+    authority: &str,
+    port: u16,
+    service: Option<&ServiceName>,
+) -> ProxyError {
+    let authority = authority.to_string();
+    let (counted, err) = match (refusal, service) {
+        (Refusal::Loop(sign), _) => {
+            let counted = match sign {
+                LoopSign::OwnListener => Refused::LoopListener,
+                LoopSign::HopMarker => Refused::LoopHop,
+            };
+            (counted, ProxyError::Loop { authority, sign })
+        }
+        (Refusal::UnknownService, Some(service)) => (
+            Refused::UnknownService,
+            ProxyError::UnknownService {
+                authority,
+                service: service.authority(),
+                looked_in: state.resolve.describe(),
+                name: service.name.clone(),
+                port: service.port,
+                namespace: service.namespace.clone(),
+            },
+        ),
+        (Refusal::UnknownService | Refusal::UnknownAddress, _) => (
+            Refused::UnknownAddress,
+            ProxyError::UnknownDestination {
+                authority,
+                looked_in: state.resolve.describe(),
+            },
+        ),
+        (Refusal::LocalAddress, _) => (
+            Refused::LocalAddress,
+            ProxyError::LocalDestination { authority },
+        ),
+        (Refusal::TunnelNotOpaque, _) => {
+            let opaque: Vec<String> = state
+                .policy
+                .opaque_ports
+                .iter()
+                .map(u16::to_string)
+                .collect();
+            let opaque = if opaque.is_empty() {
+                "none".to_string()
+            } else {
+                opaque.join(",")
+            };
+            (
+                Refused::TunnelNotOpaque,
+                ProxyError::TunnelNotOpaque {
+                    authority,
+                    port,
+                    opaque,
+                },
+            )
+        }
+    };
+    state.metrics.refused(counted);
+    err
 }
 
 /// `CONNECT`: connect to an endpoint, answer 200, then relay bytes both ways as opaque TCP.

@@ -117,6 +117,65 @@ pub enum ProxyError {
          the app handles Upgrade"
     )]
     UnsolicitedSwitch { upstream: String },
+    /// The request would come back to this proxy (policy: loop).
+    #[error("{}", looped(.authority, .sign))]
+    Loop {
+        authority: String,
+        sign: super::policy::LoopSign,
+    },
+    /// A loopback, link-local or unspecified address the caller wrote (policy: local address).
+    #[error(
+        "{authority:?} is a loopback, link-local or unspecified address: the outbound proxy \
+         forwards to services that discovery knows, never to addresses on this host or its link \
+         that the caller names itself (other processes' ports, the app's own port, a cloud \
+         metadata service); name the service (NAME:PORT), or open the address with \
+         --allow-destination CIDR[:PORT] (docs/security.md says what that risks)"
+    )]
+    LocalDestination { authority: String },
+    /// An address discovery does not know (policy: unknown address).
+    #[error(
+        "unknown service: {authority:?} is no endpoint discovery knows (looked in {looked_in}); \
+         name the service (NAME:PORT), list the address in an endpoints file, or open it with \
+         --allow-destination CIDR[:PORT]"
+    )]
+    UnknownDestination {
+        authority: String,
+        looked_in: String,
+    },
+    /// `CONNECT` to a port that is not opaque (policy: tunnels).
+    #[error(
+        "CONNECT {authority:?}: port {port} is not one of this proxy's opaque ports \
+         (--opaque-ports: {opaque}); tunnels go only to opaque ports of known services: send \
+         HTTP requests instead, or add the port to --opaque-ports if the service does not speak HTTP"
+    )]
+    TunnelNotOpaque {
+        authority: String,
+        port: u16,
+        opaque: String,
+    },
+    /// Inbound, with several app ports: the request names none of the workload's service ports.
+    #[error(
+        "{authority:?} names none of this workload's service ports ({services}): with several \
+         app ports the inbound sends a request to the app port of the service port it names; \
+         call one of those services (NAME:PORT)"
+    )]
+    NoAppPort { authority: String, services: String },
+}
+
+/// Says how a loop was found and where to look.
+fn looped(authority: &str, sign: &super::policy::LoopSign) -> String {
+    match sign {
+        super::policy::LoopSign::OwnListener => format!(
+            "loop detected: {authority:?} is this proxy's own address, and a proxy does not \
+             forward to itself; name the service you mean (NAME:PORT), and check that no endpoints \
+             file or registry record points at this proxy's outbound or admin port"
+        ),
+        super::policy::LoopSign::HopMarker => format!(
+            "loop detected: the request for {authority:?} already passed through this proxy (its \
+             mesh-hop marker came back); an endpoint of {authority:?} forwards back here: check \
+             where discovery sends it (endpoints file, registry) and --allow-destination"
+        ),
+    }
 }
 
 /// Says why a service cannot take more requests and what to change.
@@ -236,6 +295,12 @@ impl ProxyError {
             ProxyError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ProxyError::HeadUnreadable { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::UnsolicitedSwitch { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::Loop { .. } => StatusCode::LOOP_DETECTED,
+            ProxyError::LocalDestination { .. } | ProxyError::TunnelNotOpaque { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            ProxyError::UnknownDestination { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::NoAppPort { .. } => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 
@@ -249,6 +314,12 @@ impl ProxyError {
             } => format!("timeout {authority} {route}"),
             ProxyError::FailFast { authority, .. } => format!("fail-fast {authority}"),
             ProxyError::HeadTooLarge { limit, .. } => format!("head over {limit}"),
+            // One line per kind: callers choose these addresses, and must not flood the log.
+            ProxyError::Loop { sign, .. } => format!("loop {sign:?}"),
+            ProxyError::LocalDestination { .. } => "local destination".into(),
+            ProxyError::UnknownDestination { .. } => "unknown destination".into(),
+            ProxyError::TunnelNotOpaque { port, .. } => format!("tunnel to {port}"),
+            ProxyError::NoAppPort { .. } => "no app port".into(),
             other => other.to_string(),
         }
     }

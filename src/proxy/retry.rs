@@ -229,14 +229,19 @@ pub async fn send(
     }
 }
 
-/// Sends one try to the endpoint it was placed on.
+/// Sends one try to the endpoint it was placed on, with this proxy's identity (`mesh-peer`) when
+/// the endpoint is meshed: a plain destination never learns it.
 async fn send_once(
     state: &ProxyState,
     placed: &InFlight,
     version: Version,
-    req: Request<ProxyBody>,
+    mut req: Request<ProxyBody>,
 ) -> Result<Response<ProxyBody>, UpstreamError> {
     let peer = placed.endpoint.identity.clone();
+    if peer.is_some() {
+        req.headers_mut()
+            .insert(crate::identity::PEER_HEADER, state.peer_header.clone());
+    }
     let counter = || {
         state.tcp_counter(TcpLabels {
             direction: Direction::Outbound,

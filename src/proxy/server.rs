@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use super::app_ports::AppPorts;
 use super::classify::is_grpc;
 use super::config::ProxyConfig;
 use super::connect::connect_tcp;
@@ -31,6 +32,7 @@ use super::guard::{self, GuardedExecutor};
 use super::io::CountingIo;
 use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
 use super::parse_errors::{ExplainParseErrors, OnParseError, ServiceCalls, HYPER_MAX_URI_LEN};
+use super::policy::OwnListeners;
 use super::profiles::{log_report, ProfileStore};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
@@ -84,12 +86,18 @@ pub async fn serve(
     let metrics = Metrics::new(config.identity.clone());
     let profiles = ProfileStore::new(config.profiles_dir.clone());
     let resolve = resolvers(&config)?;
+    let own = own_listeners(&listeners)?;
+    let app_ports = AppPorts::new(config.app, &config.services, &config.opaque_ports)
+        .and_then(|ports| ports.outside(&own))
+        .map_err(|e| ServeError::Config(e.to_string()))?;
     let grace = config.limits.shutdown_grace;
     let state = Arc::new(ProxyState::new(
         config,
         metrics.clone(),
         profiles.clone(),
         resolve,
+        own,
+        app_ports,
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -175,6 +183,23 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
     Ok(Box::new(Resolvers(list)))
 }
 
+/// The addresses this proxy listens on, which it never forwards to.
+fn own_listeners(listeners: &Listeners) -> io::Result<OwnListeners> {
+    Ok(OwnListeners {
+        inbound: listeners
+            .inbound
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?,
+        outbound: listeners
+            .outbound
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?,
+        admin: Some(listeners.admin.local_addr()?),
+    })
+}
+
 fn register(
     config: &ProxyConfig,
     inbound: Option<SocketAddr>,
@@ -258,7 +283,8 @@ async fn connection(
     });
     let io = CountingIo::new(stream, counter);
     let limits = &state.config.limits;
-    let app = state.config.app;
+    // Opaque TCP names no port: it goes to the app only when the app has one port.
+    let app = state.app_ports.single();
     if direction == Direction::Inbound {
         if let Some(app) = app.filter(|a| state.config.opaque_ports.contains(&a.port())) {
             return relay(io, app, &state).await;
@@ -284,6 +310,9 @@ async fn connection(
                 .errors
                 .note("inbound", format!("silent client {port}"), &text);
             relay(io, app, &state).await
+        }
+        (Protocol::Opaque | Protocol::Silent, Direction::Inbound, None) => {
+            inbound::unroutable_opaque(&state)
         }
         (Protocol::Opaque | Protocol::Silent, _, _) => {
             tracing::debug!(

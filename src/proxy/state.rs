@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 
+use super::app_ports::AppPorts;
 use super::balance::{Balancer, DispatchLimits};
 use super::config::ProxyConfig;
 use super::connect::{ConnectConfig, Pools};
 use super::discovery::Resolve;
+use super::hop::HopMarker;
 use super::io::ByteCounter;
 use super::memo::Memo;
 use super::metrics::{Metrics, TcpConnection, TcpLabels};
+use super::policy::{Mode, OwnListeners, Policy};
 use super::profiles::{ProfileStore, ServiceRoutes};
 use super::respond::ErrorLog;
 use super::tap::Tap;
@@ -40,6 +43,12 @@ pub struct ProxyState {
     pub tap: Tap,
     /// Notified by the admin port's `POST /shutdown`.
     pub shutdown: tokio::sync::Notify,
+    /// Where the outbound may forward (DESIGN.md's forwarding-policy table).
+    pub policy: Policy,
+    /// This proxy's loop marker (`mesh-hop`).
+    pub hop: HopMarker,
+    /// Which app port each inbound request goes to.
+    pub app_ports: AppPorts,
     default_route: Arc<str>,
 }
 
@@ -47,12 +56,14 @@ pub struct ProxyState {
 const MEMO_CAPACITY: usize = 1024;
 
 impl ProxyState {
-    /// Shared state for a proxy with `config`.
+    /// Shared state for a proxy with `config`, listening on `own`, in front of `app_ports`.
     pub fn new(
         config: ProxyConfig,
         metrics: Arc<Metrics>,
         profiles: Arc<ProfileStore>,
         resolve: Box<dyn Resolve>,
+        own: OwnListeners,
+        app_ports: AppPorts,
     ) -> Self {
         let identity = Arc::new(config.identity.clone());
         let peer_header =
@@ -71,6 +82,14 @@ impl ProxyState {
                 max_queued: config.limits.max_queued,
             }),
             errors: ErrorLog::new(config.limits.error_log_interval),
+            policy: Policy {
+                mode: Mode::Explicit,
+                own,
+                allow: config.allow_destinations.clone(),
+                opaque_ports: config.opaque_ports.clone(),
+            },
+            hop: HopMarker::random(),
+            app_ports,
             config,
             identity,
             peer_header,

@@ -83,6 +83,7 @@ pub fn config(
         app,
         cluster_domain: "cluster.local".into(),
         opaque_ports: vec![],
+        allow_destinations: Default::default(),
         profiles_dir: None,
         endpoints_file: None,
         registry_dir: Some(registry.to_path_buf()),

@@ -83,7 +83,11 @@ async fn connect_tunnels_through_both_proxies_carry_bytes_unchanged() {
     let mut zk = config(&registry, "zk", &["zk:2888"], Some(app));
     zk.opaque_ports = vec![app.port()];
     let _zk = TestProxy::start(zk).await;
-    let client_proxy = TestProxy::start(config(&registry, "kafka", &[], None)).await;
+    // CONNECT opens tunnels only to opaque ports (of known services): the caller's proxy says
+    // which ports those are.
+    let mut kafka = config(&registry, "kafka", &[], None);
+    kafka.opaque_ports = vec![2888];
+    let client_proxy = TestProxy::start(kafka).await;
 
     let mut stream = TcpStream::connect(client_proxy.outbound).await.unwrap();
     stream

@@ -263,3 +263,47 @@ impl Drop for RawApp {
         self.task.abort();
     }
 }
+
+/// A response as text, for tests that read it whole.
+pub struct Reply {
+    pub status: u16,
+    /// The status line and header lines, CRLF-separated.
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    /// The `mesh-proxy-error` header's text, if any.
+    pub fn error_text(&self) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("mesh-proxy-error")
+                .then(|| value.trim())
+        })
+    }
+}
+
+/// Writes `request` (raw HTTP/1.1) on a new connection to `addr` and reads the one response.
+pub async fn ask(addr: SocketAddr, request: &str) -> Reply {
+    let m = send(addr, request.as_bytes()).await;
+    let mut head = format!("{}\r\n", m.start);
+    for (name, value) in &m.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    Reply {
+        status: m.status(),
+        head,
+        body: String::from_utf8_lossy(&m.body).into_owned(),
+    }
+}
+
+/// `METHOD TARGET` with `Host: host` and `extra` header lines, closing the connection after the
+/// response.
+pub fn request(method: &str, target: &str, host: &str, extra: &str) -> String {
+    format!("{method} {target} HTTP/1.1\r\nhost: {host}\r\ncontent-length: 0\r\n{extra}connection: close\r\n\r\n")
+}
+
+/// `GET http://AUTHORITY/PATH` as to an HTTP proxy.
+pub fn get(authority: &str, path: &str) -> String {
+    request("GET", &format!("http://{authority}{path}"), authority, "")
+}

@@ -31,17 +31,19 @@ fn key(o: &ResponseOutcome) -> OutcomeKey {
 }
 
 /// Facts about the proxy process itself.
-pub struct Process {
+pub struct Process<'a> {
     /// Start time since the Unix epoch, in seconds.
     pub started_unix: f64,
     /// Connection tasks that panicked (contained; the proxy kept serving).
     pub panics: u64,
     /// Connections whose client sent nothing within the detection timeout (relayed as opaque).
     pub detect_timeouts: u64,
+    /// Requests the forwarding policy refused.
+    pub refusals: &'a super::Refusals,
 }
 
 /// Renders `snap` and `process` as Prometheus text.
-pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process) -> String {
+pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -> String {
     let mut own = String::new();
     push_label(&mut own, "namespace", &identity.namespace);
     push_label(
@@ -277,6 +279,7 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process) -> St
         "proxy_detect_timeouts_total{{{own},direction=\"inbound\"}} {}",
         process.detect_timeouts
     );
+    process.refusals.render(&mut out, &own);
     out
 }
 
