@@ -1,9 +1,15 @@
 //! Connections to upstreams: pooled per endpoint, HTTP/1.1 (a bounded set of idle keep-alive
-//! connections) or HTTP/2 (one multiplexed connection), with a bounded connect time.
+//! connections, [`h1`]) or HTTP/2 (one multiplexed connection, [`h2`]), with a bounded connect time.
 //!
-//! A request is sent on an idle HTTP/1 connection when one is ready; if that connection turns out
-//! to have been closed by the server before the request went out, the request (not yet sent) is
-//! tried once more on a fresh connection. Nothing else is retried here: retries are a policy.
+//! Both hops (inbound to the app, outbound to an endpoint) send through [`Pools::send`]. A request
+//! is held as a [`Replayable`] for that, so the pool can send it again in the one case this layer
+//! owns: an HTTP/1 connection taken from the pool that turns out to have been closed by the
+//! server (its keep-alive timeout ended just as the request went out). Every other retry is a
+//! policy of the caller's (`retry.rs`), which this module informs: an HTTP/2 stream the server
+//! did not process ([`UpstreamError::NotProcessed`]) may be sent again whatever its method.
+
+mod h1;
+mod unprocessed;
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,17 +17,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use http::Response;
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 use super::body::{boxed, Guarded, ProxyBody};
+use super::deadline::DispatchDeadline;
 use super::guard::{self, GuardedExecutor, PanicCounter};
 use super::h2_settings::{MaxStreams, SettingsSniffer};
 use super::io::{ByteCounter, CountingIo};
+use super::replay::{NotReplayable, Replayable};
+
+pub use unprocessed::NotProcessed;
+
+/// How long an idle HTTP/1 upstream connection is kept by default: shorter than the keep-alive
+/// timeout of the common servers (measured: gunicorn's gthread worker closes after 2 s, uvicorn
+/// after 5 s, Node.js 20 after 6 s, nginx after 75 s; docs/proxy.md), so the pool lets go of a
+/// connection before the server would close it under a request.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Bounds of upstream connections.
 #[derive(Debug, Clone)]
@@ -30,11 +44,13 @@ pub struct ConnectConfig {
     pub connect_timeout: Duration,
     /// Idle HTTP/1 connections kept per endpoint.
     pub max_idle_per_endpoint: usize,
-    /// How long an idle connection is kept.
+    /// How long an idle HTTP/1 connection is kept (`--upstream-idle-timeout`), counted from its
+    /// last response head.
     pub idle_timeout: Duration,
     /// Endpoints with pooled connections; beyond this, requests use one-off connections.
     pub max_pooled_endpoints: usize,
-    /// Longest wait for a free stream on an HTTP/2 connection.
+    /// Longest wait for the HTTP/2 client to take a request, within what is left of the
+    /// request's dispatch deadline.
     pub ready_timeout: Duration,
     /// Longest wait for a response head once a request is sent, when no shorter route timeout
     /// applies: an upstream that accepts but never answers cannot hold callers forever.
@@ -46,7 +62,7 @@ impl Default for ConnectConfig {
         ConnectConfig {
             connect_timeout: Duration::from_secs(1),
             max_idle_per_endpoint: 64,
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_pooled_endpoints: 4096,
             ready_timeout: Duration::from_secs(3),
             response_timeout: Duration::from_secs(300),
@@ -77,7 +93,7 @@ pub enum UpstreamError {
         #[source]
         source: io::Error,
     },
-    /// An HTTP/2 connection had no free stream in time.
+    /// An HTTP/2 connection had no free stream before the request's dispatch deadline.
     #[error("{addr}: no free HTTP/2 stream within {waited:?}")]
     Busy {
         addr: SocketAddr,
@@ -87,6 +103,31 @@ pub enum UpstreamError {
     /// The request was sent but no response head came within the response timeout.
     #[error("{addr}: no response within {after:?}")]
     NoResponse { addr: SocketAddr, after: Duration },
+    /// A pooled HTTP/1 connection was closed by the server before any byte of the response, and
+    /// the request could not be sent again on a fresh one.
+    #[error("{addr}: a reused connection (idle {idle:?}) closed before answering; not sent again: {why}")]
+    ReusedConnectionClosed {
+        addr: SocketAddr,
+        /// How long the connection had been pooled.
+        idle: Duration,
+        /// `--upstream-idle-timeout`.
+        idle_timeout: Duration,
+        why: NotReplayable,
+    },
+    /// The HTTP/2 server did not process the request (RFC 9113 §8.7).
+    #[error("{addr}: the HTTP/2 stream was not processed: {how}")]
+    NotProcessed {
+        addr: SocketAddr,
+        how: NotProcessed,
+        /// The server's `max_concurrent_streams` when it refused.
+        max_streams: Option<u32>,
+    },
+    /// A request that had to be sent again could not be: its body was already sent.
+    #[error("{addr}: the request could not be sent again: {why}")]
+    NotReplayable {
+        addr: SocketAddr,
+        why: NotReplayable,
+    },
     /// The connection failed before or while the request was answered.
     #[error("{addr}: {source}")]
     Http {
@@ -106,10 +147,25 @@ impl UpstreamError {
                 | UpstreamError::Connect { .. }
         )
     }
+
+    /// Whether the upstream never processed the request, so any request may be sent again.
+    pub fn is_not_processed(&self) -> bool {
+        matches!(self, UpstreamError::NotProcessed { .. })
+    }
 }
 
 /// Creates the byte counter of a new upstream connection.
 pub type NewCounter<'a> = &'a (dyn Fn() -> Arc<dyn ByteCounter> + Send + Sync);
+
+/// Where one send goes.
+pub struct Upstream<'a> {
+    pub addr: SocketAddr,
+    /// The HTTP version spoken there. For HTTP/1 the request URI must be in origin form with a
+    /// `Host` header; for HTTP/2 it should carry the authority the upstream should see.
+    pub version: Version,
+    /// Counts the bytes of a connection opened for it.
+    pub counter: NewCounter<'a>,
+}
 
 /// Connection pools of every endpoint.
 pub struct Pools {
@@ -121,10 +177,11 @@ pub struct Pools {
 
 struct EndpointPool {
     addr: SocketAddr,
-    /// The HTTP/2 server's `max_concurrent_streams`, read from its first SETTINGS frame.
+    /// The HTTP/2 server's `max_concurrent_streams` now (every SETTINGS frame it sends is read),
+    /// and the streams open on its connection.
     h2_max_streams: MaxStreams,
     h2: tokio::sync::Mutex<Option<http2::SendRequest<ProxyBody>>>,
-    h1_idle: std::sync::Mutex<Vec<(http1::SendRequest<ProxyBody>, Instant)>>,
+    h1: h1::Idle,
 }
 
 impl Pools {
@@ -137,30 +194,32 @@ impl Pools {
         }
     }
 
-    /// Sends `req` to `addr` over `version`. For HTTP/1 the URI must be in origin form with a `Host`
-    /// header; for HTTP/2 it should carry the authority the upstream should see.
+    /// Sends `req` to `to`, waiting for an HTTP/2 stream no later than `deadline`. The pool sends
+    /// it a second time only after a reused HTTP/1 connection failed before any response byte.
     pub async fn send(
         &self,
-        addr: SocketAddr,
-        version: Version,
-        req: Request<ProxyBody>,
-        counter: NewCounter<'_>,
+        to: &Upstream<'_>,
+        req: &mut Replayable,
+        deadline: DispatchDeadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
-        let pool = self.pool(addr, version);
+        let pool = self.pool(to.addr, to.version);
         let sent = async {
-            match version {
-                Version::Http2 => pool.send_h2(req, self, counter).await,
-                Version::Http1 => Ok(pool.send_h1(req, self, counter).await?.map(boxed)),
+            match to.version {
+                Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await,
+                Version::Http1 => Ok(pool.h1.send(to, req, self).await?.map(boxed)),
             }
         };
         // Dropping the send on expiry resets the HTTP/2 stream or closes the HTTP/1 connection.
         let after = self.config.response_timeout;
         tokio::time::timeout(after, sent)
             .await
-            .unwrap_or(Err(UpstreamError::NoResponse { addr, after }))
+            .unwrap_or(Err(UpstreamError::NoResponse {
+                addr: to.addr,
+                after,
+            }))
     }
 
-    /// How many requests an HTTP/2 endpoint takes at once, once its connection told us.
+    /// How many requests an HTTP/2 endpoint takes at once now, once its connection told us.
     pub fn max_streams(&self, addr: SocketAddr) -> Option<u32> {
         let pool = self.endpoints.get(&(addr, Version::Http2))?;
         pool.h2_max_streams.get().filter(|&n| n != u32::MAX)
@@ -174,7 +233,7 @@ impl Pools {
             addr,
             h2_max_streams: MaxStreams::default(),
             h2: tokio::sync::Mutex::new(None),
-            h1_idle: std::sync::Mutex::new(Vec::new()),
+            h1: h1::Idle::default(),
         });
         if self.endpoints.len() < self.config.max_pooled_endpoints {
             self.endpoints
@@ -190,9 +249,10 @@ impl Pools {
 impl EndpointPool {
     async fn send_h2(
         &self,
-        req: Request<ProxyBody>,
+        req: &mut Replayable,
         pools: &Pools,
         counter: NewCounter<'_>,
+        deadline: DispatchDeadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let config = &pools.config;
         let mut sender = {
@@ -220,103 +280,44 @@ impl EndpointPool {
                 }
             }
         };
+        // Every wait for room shares the request's one dispatch deadline.
         let busy = || UpstreamError::Busy {
             addr: self.addr,
-            waited: config.ready_timeout,
+            waited: deadline.waited(),
             max_streams: self.h2_max_streams.get().filter(|&n| n != u32::MAX),
         };
         let stream = self
             .h2_max_streams
-            .open(config.ready_timeout)
+            .open(deadline.at())
             .await
             .ok_or_else(busy)?;
         let http = |source| UpstreamError::Http {
             addr: self.addr,
             source,
         };
-        match tokio::time::timeout(config.ready_timeout, sender.ready()).await {
+        let ready_until = deadline.within(config.ready_timeout);
+        match tokio::time::timeout_at(ready_until, sender.ready()).await {
             Ok(ready) => ready.map_err(http)?,
             Err(_) => return Err(busy()),
         }
-        let resp = sender.send_request(req).await.map_err(http)?;
-        Ok(resp.map(|body| boxed(Guarded::new(body, stream))))
-    }
-
-    async fn send_h1(
-        self: &Arc<Self>,
-        req: Request<ProxyBody>,
-        pools: &Pools,
-        counter: NewCounter<'_>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        let config = &pools.config;
-        let mut req = req;
-        // One retry, only for a pooled connection the server had already closed (request unsent).
-        for reused in [true, false] {
-            let idle = if reused { self.take_idle(config) } else { None };
-            let (mut sender, fresh) = match idle {
-                Some(s) => (s, false),
-                None => (self.connect_h1(pools, counter).await?, true),
-            };
-            match sender.try_send_request(req).await {
-                Ok(resp) => {
-                    self.recycle(sender, config);
-                    return Ok(resp);
-                }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if !fresh => req = unsent,
-                    _ => {
-                        return Err(UpstreamError::Http {
-                            addr: self.addr,
-                            source: e.into_error(),
-                        })
-                    }
-                },
-            }
-        }
-        unreachable!("the second attempt always uses a fresh connection and returns")
-    }
-
-    async fn connect_h1(
-        &self,
-        pools: &Pools,
-        counter: NewCounter<'_>,
-    ) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
-        let io = connect(self.addr, &pools.config, counter).await?;
-        let (sender, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|source| UpstreamError::Http {
+        let request = req
+            .next_send()
+            .map_err(|why| UpstreamError::NotReplayable {
                 addr: self.addr,
-                source,
+                why,
             })?;
-        spawn_connection(self.addr, conn.with_upgrades(), &pools.panics);
-        Ok(sender)
-    }
-
-    /// An idle connection ready for a request. Connections whose last response is still being
-    /// read stay pooled (they become ready when it ends); closed and expired ones are dropped.
-    fn take_idle(&self, config: &ConnectConfig) -> Option<http1::SendRequest<ProxyBody>> {
-        let mut idle = self.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
-        let mut i = idle.len();
-        while i > 0 {
-            i -= 1;
-            let (sender, since) = &idle[i];
-            if sender.is_closed() || since.elapsed() >= config.idle_timeout {
-                idle.swap_remove(i);
-            } else if sender.is_ready() {
-                return Some(idle.swap_remove(i).0);
-            }
-        }
-        None
-    }
-
-    /// Pools the connection right away: it is ready again once its response has been read to the
-    /// end, which [`take_idle`](Self::take_idle) checks without waiting (no task per request).
-    fn recycle(&self, sender: http1::SendRequest<ProxyBody>, config: &ConnectConfig) {
-        let mut idle = self.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < config.max_idle_per_endpoint {
-            idle.push((sender, Instant::now()));
-        }
+        let resp =
+            sender.send_request(request).await.map_err(
+                |source| match unprocessed::not_processed(&source) {
+                    Some(how) => UpstreamError::NotProcessed {
+                        addr: self.addr,
+                        how,
+                        max_streams: self.h2_max_streams.get().filter(|&n| n != u32::MAX),
+                    },
+                    None => http(source),
+                },
+            )?;
+        Ok(resp.map(|body| boxed(Guarded::new(body, stream))))
     }
 }
 

@@ -12,12 +12,16 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use super::body::ProxyBody;
+use super::budget::RetryBudget;
 use super::classify::is_grpc;
+use super::connect::{Upstream, UpstreamError};
 use super::discovery::{target_of, Target};
 use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
 use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
+use super::replay::Replayable;
 use super::respond::{error_response, ProxyError};
+use super::retry::policy::{self, Attempted, Failure};
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use crate::identity::{Identity, PEER_HEADER};
@@ -81,6 +85,13 @@ pub async fn handle(
             peer: None,
         })
     };
+    let to = Upstream {
+        addr: app,
+        version,
+        counter: &counter,
+    };
+    let budget = state.retry_budget(&route, &labels.authority);
+    let sent = send(&state, &to, upstream, &budget, start).await;
     let observation = Observation {
         metrics: state.metrics.clone(),
         labels,
@@ -90,13 +101,45 @@ pub async fn handle(
         record: Record::Effective,
         tap,
     };
-    match state.pools.send(app, version, upstream, &counter).await {
+    match sent {
         Ok(resp) => observation.upstream(resp, client_upgrade),
         Err(source) => {
             let err = ProxyError::App { addr: app, source };
             state.errors.log("inbound", &err);
             observation.local(error_response(&err, grpc_request))
         }
+    }
+}
+
+/// Sends the request to the app; one the app did not process (an HTTP/2 stream it refused) is
+/// sent again within the retry budget. Inbound retries nothing else: the caller's proxy does.
+async fn send(
+    state: &ProxyState,
+    to: &Upstream<'_>,
+    req: Request<ProxyBody>,
+    budget: &RetryBudget,
+    start: Instant,
+) -> Result<Response<ProxyBody>, UpstreamError> {
+    budget.deposit();
+    let dispatch = state.dispatch_deadline(start);
+    let mut req = Replayable::new(req);
+    let mut tries = 1;
+    loop {
+        let err = match state.pools.send(to, &mut req, dispatch).await {
+            Ok(resp) => return Ok(resp),
+            Err(e) if e.is_not_processed() => e,
+            Err(e) => return Err(e),
+        };
+        let attempted = Attempted {
+            tries,
+            route_retryable: false,
+            deadline: None,
+            body: req.can_replay(),
+        };
+        if !policy::retry(Failure::NotProcessed, attempted, budget) {
+            return Err(err);
+        }
+        tries += 1;
     }
 }
 

@@ -153,6 +153,35 @@ fn describe(e: &UpstreamError) -> String {
              stuck? Give the route a shorter timeout in its ServiceProfile, or raise \
              --response-timeout if it is meant to be this slow"
         ),
+        UpstreamError::ReusedConnectionClosed {
+            idle,
+            idle_timeout,
+            why,
+            ..
+        } => format!(
+            "closed a kept-alive connection (idle for {idle:?}) before answering, as a server does \
+             when its keep-alive timeout ends just as a request arrives; the request was not sent \
+             again because {why}: make the app's keep-alive timeout longer than \
+             --upstream-idle-timeout ({idle_timeout:?}), or lower --upstream-idle-timeout"
+        ),
+        UpstreamError::NotProcessed {
+            how, max_streams, ..
+        } => {
+            let limit = match max_streams {
+                Some(n) => format!(
+                    "its HTTP/2 max_concurrent_streams is {n}: raise the server's \
+                     max_concurrent_streams (now {n}) or add replicas"
+                ),
+                None => "it is overloaded or restarting: add replicas".to_string(),
+            };
+            format!(
+                "did not process the request ({how}), and the retries such requests get \
+                 (within the retry budget) are spent; {limit}"
+            )
+        }
+        UpstreamError::NotReplayable { why, .. } => {
+            format!("could not be sent the request again: {why}")
+        }
         UpstreamError::Http { source, .. }
             if source.is_incomplete_message() || source.is_closed() =>
         {
@@ -185,7 +214,9 @@ impl ProxyError {
                 UpstreamError::ConnectTimeout { .. } | UpstreamError::NoResponse { .. } => {
                     StatusCode::GATEWAY_TIMEOUT
                 }
-                UpstreamError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                UpstreamError::Busy { .. } | UpstreamError::NotProcessed { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 _ => StatusCode::BAD_GATEWAY,
             },
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use http::HeaderValue;
 
 use super::balance::{Balancer, DispatchLimits};
+use super::budget::{DefaultBudgets, RetryBudget};
 use super::config::ProxyConfig;
-use super::connect::{ConnectConfig, Pools};
+use super::connect::Pools;
+use super::deadline::DispatchDeadline;
 use super::discovery::Resolve;
 use super::io::ByteCounter;
 use super::memo::Memo;
@@ -29,6 +31,8 @@ pub struct ProxyState {
     pub resolve: Box<dyn Resolve>,
     pub pools: Pools,
     pub balancer: Balancer,
+    /// Retry budgets of services without a ServiceProfile.
+    pub default_budgets: DefaultBudgets,
     pub errors: ErrorLog,
     /// Set once listeners are bound and the first profile load is done (`/ready`).
     pub ready: AtomicBool,
@@ -58,18 +62,13 @@ impl ProxyState {
         let peer_header =
             HeaderValue::from_str(&identity.to_header()).unwrap_or(HeaderValue::from_static(""));
         ProxyState {
-            pools: Pools::new(
-                ConnectConfig {
-                    ready_timeout: config.limits.dispatch_timeout,
-                    ..config.limits.connect.clone()
-                },
-                metrics.panics(),
-            ),
+            pools: Pools::new(config.limits.connect.clone(), metrics.panics()),
             balancer: Balancer::new(DispatchLimits {
                 max_in_flight: config.limits.max_in_flight,
                 dispatch_timeout: config.limits.dispatch_timeout,
                 max_queued: config.limits.max_queued,
             }),
+            default_budgets: DefaultBudgets::new(MEMO_CAPACITY),
             errors: ErrorLog::new(config.limits.error_log_interval),
             config,
             identity,
@@ -103,6 +102,24 @@ impl ProxyState {
             }
             None => (None, self.default_route.clone()),
         }
+    }
+
+    /// The retry budget of a request to `service` on `route`: its profile's, or the service's
+    /// default budget.
+    pub fn retry_budget(
+        &self,
+        route: &Option<(Arc<ServiceRoutes>, usize)>,
+        service: &str,
+    ) -> Arc<RetryBudget> {
+        match route {
+            Some((profile, _)) => profile.retry_budget.clone(),
+            None => self.default_budgets.get(service),
+        }
+    }
+
+    /// The dispatch deadline of a request that arrived at `arrived`.
+    pub fn dispatch_deadline(&self, arrived: tokio::time::Instant) -> DispatchDeadline {
+        DispatchDeadline::new(arrived, self.config.limits.dispatch_timeout)
     }
 
     /// A byte counter for a new TCP connection with `labels`.

@@ -72,7 +72,9 @@ impl PyPeer {
             .trim()
             .strip_prefix("listening ")
             .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("{script_name} printed {line:?} instead of `listening ADDR`"));
+            .unwrap_or_else(|| {
+                panic!("{script_name} printed {line:?} instead of `listening ADDR`")
+            });
         Some(PyPeer { child, addr })
     }
 }

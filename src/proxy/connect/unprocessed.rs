@@ -1,0 +1,83 @@
+//! HTTP/2 streams the server did not process. RFC 9113 §8.7: a stream refused with
+//! `REFUSED_STREAM`, or above the last stream id of the server's GOAWAY, was never processed, so
+//! the request may be sent again whatever its method.
+//!
+//! The h2 library reports both as errors on the stream: a reset with reason `REFUSED_STREAM` from
+//! the remote, and a GOAWAY from the remote, which it hands only to streams above the frame's
+//! last stream id (streams at or below it end normally, or with a broken pipe if the connection
+//! closes under them). A reset the library made itself (e.g. for a response head over its limit)
+//! is not a refusal, and neither is any other reason.
+
+use std::error::Error as _;
+
+use h2::Reason;
+
+/// How the server let a stream go unprocessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotProcessed {
+    /// `RST_STREAM` with `REFUSED_STREAM`.
+    #[error("the server refused the stream (REFUSED_STREAM)")]
+    Refused,
+    /// GOAWAY with a last stream id below the stream.
+    #[error("the server was closing the connection (GOAWAY) before the stream")]
+    GoingAway,
+}
+
+/// Whether `error` (of a request sent on an HTTP/2 connection) says the server never processed it.
+pub fn not_processed(error: &hyper::Error) -> Option<NotProcessed> {
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return classify(h2.is_remote(), h2.is_reset(), h2.is_go_away(), h2.reason());
+        }
+        cause = e.source();
+    }
+    None
+}
+
+/// The decision on an h2 error's parts.
+fn classify(
+    remote: bool,
+    reset: bool,
+    go_away: bool,
+    reason: Option<Reason>,
+) -> Option<NotProcessed> {
+    match (remote, reset, go_away, reason) {
+        (true, true, _, Some(Reason::REFUSED_STREAM)) => Some(NotProcessed::Refused),
+        (true, _, true, _) => Some(NotProcessed::GoingAway),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_servers_refusals_and_goaways_count() {
+        let refused = Some(Reason::REFUSED_STREAM);
+        assert_eq!(
+            classify(true, true, false, refused),
+            Some(NotProcessed::Refused)
+        );
+        assert_eq!(
+            classify(true, false, true, Some(Reason::NO_ERROR)),
+            Some(NotProcessed::GoingAway)
+        );
+        assert_eq!(
+            classify(false, true, false, refused),
+            None,
+            "a reset the client library made itself"
+        );
+        assert_eq!(
+            classify(true, true, false, Some(Reason::CANCEL)),
+            None,
+            "a cancelled stream may have been processed"
+        );
+        assert_eq!(
+            classify(false, false, true, Some(Reason::PROTOCOL_ERROR)),
+            None,
+            "our own GOAWAY"
+        );
+    }
+}
