@@ -306,17 +306,18 @@ impl EndpointPool {
                 addr: self.addr,
                 why,
             })?;
-        let resp =
-            sender.send_request(request).await.map_err(
-                |source| match unprocessed::not_processed(&source) {
-                    Some(how) => UpstreamError::NotProcessed {
-                        addr: self.addr,
-                        how,
-                        max_streams: self.h2_max_streams.get().filter(|&n| n != u32::MAX),
-                    },
-                    None => http(source),
+        let resp = sender.try_send_request(request).await.map_err(|mut e| {
+            let unsent = e.take_message().is_some();
+            let source = e.into_error();
+            match unprocessed::not_processed(unsent, &source) {
+                Some(how) => UpstreamError::NotProcessed {
+                    addr: self.addr,
+                    how,
+                    max_streams: self.h2_max_streams.get().filter(|&n| n != u32::MAX),
                 },
-            )?;
+                None => http(source),
+            }
+        })?;
         Ok(resp.map(|body| boxed(Guarded::new(body, stream))))
     }
 }

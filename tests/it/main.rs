@@ -15,6 +15,7 @@ mod profile_check;
 mod profile_generate;
 mod proxy_bad_input;
 mod proxy_faults;
+mod proxy_h2_limits;
 mod proxy_keepalive;
 mod proxy_lifecycle;
 mod proxy_reliability;

@@ -6,7 +6,8 @@
 //! the remote, and a GOAWAY from the remote, which it hands only to streams above the frame's
 //! last stream id (streams at or below it end normally, or with a broken pipe if the connection
 //! closes under them). A reset the library made itself (e.g. for a response head over its limit)
-//! is not a refusal, and neither is any other reason.
+//! is not a refusal, and neither is any other reason. A request the HTTP/2 client had not yet
+//! sent when its connection closed was not processed either.
 
 use std::error::Error as _;
 
@@ -21,10 +22,17 @@ pub enum NotProcessed {
     /// GOAWAY with a last stream id below the stream.
     #[error("the server was closing the connection (GOAWAY) before the stream")]
     GoingAway,
+    /// The connection closed before the request was sent on it.
+    #[error("the connection closed before the request was sent on it")]
+    NotSent,
 }
 
-/// Whether `error` (of a request sent on an HTTP/2 connection) says the server never processed it.
-pub fn not_processed(error: &hyper::Error) -> Option<NotProcessed> {
+/// Whether the server never processed a request given to the HTTP/2 client, which failed with
+/// `error` (`unsent`: the client handed the request back unsent).
+pub fn not_processed(unsent: bool, error: &hyper::Error) -> Option<NotProcessed> {
+    if unsent {
+        return Some(NotProcessed::NotSent);
+    }
     let mut cause = error.source();
     while let Some(e) = cause {
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
