@@ -12,13 +12,13 @@ use crate::python::PyPeer;
 
 const METHOD: &str = "/emojivoto.v1.VotingService/VoteDoughnut";
 
+/// What one call got: its gRPC status (or the client's error), `grpc-message`, and how long it
+/// took.
+type Outcome = (Result<Option<u32>, String>, Option<String>, Duration);
+
 /// `n` concurrent unary calls to `voting-svc:8080` through `outbound`, with messages `TAG i`:
 /// each one's status (or client error) and `grpc-message`, and how long it took.
-async fn concurrent_calls(
-    outbound: SocketAddr,
-    tag: &str,
-    n: usize,
-) -> Vec<(Result<Option<u32>, String>, Option<String>, Duration)> {
+async fn concurrent_calls(outbound: SocketAddr, tag: &str, n: usize) -> Vec<Outcome> {
     let calls: Vec<_> = (0..n)
         .map(|i| {
             let message = format!("{tag} {i}");
@@ -99,7 +99,7 @@ async fn two_hops(
     (voting, TestProxy::start(web).await)
 }
 
-fn assert_all_answered(results: &[(Result<Option<u32>, String>, Option<String>, Duration)]) {
+fn assert_all_answered(results: &[Outcome]) {
     let failed: Vec<_> = results
         .iter()
         .filter(|(status, _, _)| *status != Ok(Some(0)))
