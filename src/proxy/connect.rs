@@ -9,6 +9,7 @@
 //! did not process ([`UpstreamError::NotProcessed`]) may be sent again whatever its method.
 
 mod h1;
+mod heads;
 mod unprocessed;
 
 use std::io;
@@ -122,6 +123,25 @@ pub enum UpstreamError {
         /// The server's `max_concurrent_streams` when it refused.
         max_streams: Option<u32>,
     },
+    /// The upstream's response head is over the head limit.
+    #[error("{addr}: a response head of {bytes} bytes, over the limit of {limit} bytes")]
+    ResponseHeadTooLarge {
+        addr: SocketAddr,
+        bytes: usize,
+        limit: usize,
+    },
+    /// This proxy's HTTP/2 client refused the response on its stream: a head over what it reads
+    /// at most, or a malformed one. Other streams on the connection go on.
+    #[error("{addr}: response refused by the HTTP/2 client (over {most} bytes, or malformed)")]
+    HeadRejected { addr: SocketAddr, most: usize },
+    /// This proxy's HTTP/2 library closed the connection after the upstream broke its limits on
+    /// some stream (e.g. a header block in more frames than it accepts); every request in flight
+    /// on it failed with it.
+    #[error("{addr}: HTTP/2 connection closed by this proxy ({reason})")]
+    ConnectionAbandoned {
+        addr: SocketAddr,
+        reason: h2::Reason,
+    },
     /// A request that had to be sent again could not be: its body was already sent.
     #[error("{addr}: the request could not be sent again: {why}")]
     NotReplayable {
@@ -170,6 +190,8 @@ pub struct Upstream<'a> {
 /// Connection pools of every endpoint.
 pub struct Pools {
     config: ConnectConfig,
+    /// The largest response head and trailer block passed on (`Limits::max_header_bytes`).
+    head_limit: usize,
     /// Where upstream connection tasks count their panics.
     panics: PanicCounter,
     endpoints: DashMap<(SocketAddr, Version), Arc<EndpointPool>>,
@@ -185,10 +207,12 @@ struct EndpointPool {
 }
 
 impl Pools {
-    /// Empty pools; their connection tasks count panics in `panics`.
-    pub fn new(config: ConnectConfig, panics: &PanicCounter) -> Self {
+    /// Empty pools passing on response heads and trailer blocks up to `head_limit` bytes; their
+    /// connection tasks count panics in `panics`.
+    pub fn new(config: ConnectConfig, head_limit: usize, panics: &PanicCounter) -> Self {
         Pools {
             config,
+            head_limit,
             panics: panics.clone(),
             endpoints: DashMap::new(),
         }
@@ -204,10 +228,11 @@ impl Pools {
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let pool = self.pool(to.addr, to.version);
         let sent = async {
-            match to.version {
-                Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await,
-                Version::Http1 => Ok(pool.h1.send(to, req, self).await?.map(boxed)),
-            }
+            let resp = match to.version {
+                Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await?,
+                Version::Http1 => pool.h1.send(to, req, self).await?.map(boxed),
+            };
+            heads::limit(resp, to.addr, to.version, self.head_limit)
         };
         // Dropping the send on expiry resets the HTTP/2 stream or closes the HTTP/1 connection.
         let after = self.config.response_timeout;
@@ -264,6 +289,7 @@ impl EndpointPool {
                     let io = TokioIo::new(SettingsSniffer::new(tcp, self.h2_max_streams.clone()));
                     let streams = GuardedExecutor::new(&pools.panics, "upstream HTTP/2 stream");
                     let (sender, conn) = http2::Builder::new(streams)
+                        .max_header_list_size(heads::most(pools.head_limit) as u32)
                         .timer(TokioTimer::new())
                         .keep_alive_interval(Duration::from_secs(20))
                         .handshake(io)
@@ -309,12 +335,24 @@ impl EndpointPool {
         let resp = sender.try_send_request(request).await.map_err(|mut e| {
             let unsent = e.take_message().is_some();
             let source = e.into_error();
-            match unprocessed::not_processed(unsent, &source) {
-                Some(how) => UpstreamError::NotProcessed {
+            if let Some(how) = unprocessed::not_processed(unsent, &source) {
+                return UpstreamError::NotProcessed {
                     addr: self.addr,
                     how,
                     max_streams: self.h2_max_streams.get().filter(|&n| n != u32::MAX),
+                };
+            }
+            match unprocessed::refused_by_library(&source) {
+                Some(unprocessed::Refusal::Stream) => UpstreamError::HeadRejected {
+                    addr: self.addr,
+                    most: heads::most(pools.head_limit),
                 },
+                Some(unprocessed::Refusal::Connection(reason)) => {
+                    UpstreamError::ConnectionAbandoned {
+                        addr: self.addr,
+                        reason,
+                    }
+                }
                 None => http(source),
             }
         })?;

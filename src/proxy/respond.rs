@@ -81,6 +81,17 @@ pub enum ProxyError {
          or smaller headers (large cookies or tokens are the usual cause)"
     )]
     HeadTooLarge { bytes: usize, limit: usize },
+    /// An upstream's trailers were over the head limit; the response had started, so they were
+    /// replaced by this explanation.
+    #[error(
+        "{addr} sent trailers of {bytes} bytes, over this proxy's limit of {limit} bytes; they \
+         were replaced by this explanation: send less metadata at the end of the response"
+    )]
+    TrailersTooLarge {
+        addr: SocketAddr,
+        bytes: usize,
+        limit: usize,
+    },
     /// No endpoint of the service could take the request.
     #[error("{}", saturated(.authority, .saturation))]
     FailFast {
@@ -179,6 +190,20 @@ fn describe(e: &UpstreamError) -> String {
                  (within the retry budget) are spent; {limit}"
             )
         }
+        UpstreamError::ResponseHeadTooLarge { bytes, limit, .. } => format!(
+            "sent a response head of {bytes} bytes, over this proxy's limit of {limit} bytes: \
+             send fewer or smaller response headers"
+        ),
+        UpstreamError::HeadRejected { most, .. } => format!(
+            "sent a response this proxy's HTTP/2 client refused: a head over {most} bytes (the \
+             most it reads), or a malformed one; other requests on the connection go on"
+        ),
+        UpstreamError::ConnectionAbandoned { reason, .. } => format!(
+            "broke the HTTP/2 protocol or its limits on the connection ({reason:?}, e.g. a header \
+             block in more frames than a head of twice the head limit needs), so this proxy \
+             closed the connection, failing the requests in flight on it; requests not yet sent \
+             on it are sent on a new connection: make the app send smaller header blocks"
+        ),
         UpstreamError::NotReplayable { why, .. } => {
             format!("could not be sent the request again: {why}")
         }
@@ -222,6 +247,7 @@ impl ProxyError {
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::TrailersTooLarge { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -235,6 +261,7 @@ impl ProxyError {
             } => format!("timeout {authority} {route}"),
             ProxyError::FailFast { authority, .. } => format!("fail-fast {authority}"),
             ProxyError::HeadTooLarge { limit, .. } => format!("head over {limit}"),
+            ProxyError::TrailersTooLarge { addr, .. } => format!("trailers over limit {addr}"),
             other => other.to_string(),
         }
     }
@@ -283,6 +310,39 @@ pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
         resp.headers_mut().insert(ERROR_HEADER, value);
     }
     resp
+}
+
+/// Trailers that end a response the upstream had started, in place of trailers the proxy could
+/// not pass on: the explanation in `mesh-proxy-error`, and for gRPC also as the call's status.
+pub fn error_trailers(err: &ProxyError, grpc: bool) -> http::HeaderMap {
+    let text = err.to_string();
+    let mut trailers = http::HeaderMap::new();
+    if grpc {
+        trailers.insert(
+            crate::grpc::GRPC_STATUS,
+            HeaderValue::from(grpc_code(err.status()).as_u32()),
+        );
+        if let Ok(v) = HeaderValue::from_str(&crate::grpc::encode_message(&text)) {
+            trailers.insert(crate::grpc::GRPC_MESSAGE, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&header_text(&text)) {
+        trailers.insert(ERROR_HEADER, v);
+    }
+    trailers
+}
+
+/// `text` as a header value: printable ASCII, anything else as `?`.
+fn header_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 /// The gRPC status a caller gets for what would be an HTTP error status.

@@ -62,7 +62,11 @@ impl ProxyState {
         let peer_header =
             HeaderValue::from_str(&identity.to_header()).unwrap_or(HeaderValue::from_static(""));
         ProxyState {
-            pools: Pools::new(config.limits.connect.clone(), metrics.panics()),
+            pools: Pools::new(
+                config.limits.connect.clone(),
+                config.limits.max_header_bytes,
+                metrics.panics(),
+            ),
             balancer: Balancer::new(DispatchLimits {
                 max_in_flight: config.limits.max_in_flight,
                 dispatch_timeout: config.limits.dispatch_timeout,

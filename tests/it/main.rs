@@ -14,6 +14,7 @@ mod profile_bad_input;
 mod profile_check;
 mod profile_generate;
 mod proxy_bad_input;
+mod proxy_big_heads;
 mod proxy_faults;
 mod proxy_h2_limits;
 mod proxy_keepalive;

@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use tokio::time::Instant;
 
-use super::{connect, spawn_connection, ConnectConfig, Pools, Upstream, UpstreamError};
+use super::{connect, heads, spawn_connection, ConnectConfig, Pools, Upstream, UpstreamError};
 use crate::proxy::body::ProxyBody;
 use crate::proxy::io::ByteCounter;
 use crate::proxy::replay::{NotReplayable, Replayable};
@@ -164,6 +164,8 @@ impl Idle {
         let counter = || -> Arc<dyn ByteCounter> { received.clone() };
         let io = connect(to.addr, &pools.config, &counter).await?;
         let (sender, conn) = http1::Builder::new()
+            // Response heads up to twice the head limit are read, to be explained.
+            .max_buf_size(heads::most(pools.head_limit))
             .handshake(io)
             .await
             .map_err(|source| UpstreamError::Http {

@@ -43,6 +43,33 @@ pub fn not_processed(unsent: bool, error: &hyper::Error) -> Option<NotProcessed>
     None
 }
 
+/// What this proxy's own HTTP/2 library refused, when it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It reset the stream (the response broke the protocol or its limits, e.g. a head over
+    /// `max_header_list_size`); other streams go on.
+    Stream,
+    /// It closed the connection with this GOAWAY reason (e.g. a header block in more frames
+    /// than it accepts); every stream on it failed.
+    Connection(Reason),
+}
+
+/// Whether `error` is this proxy's HTTP/2 library refusing a response or its connection.
+pub fn refused_by_library(error: &hyper::Error) -> Option<Refusal> {
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return match (h2.is_library(), h2.is_reset(), h2.is_go_away(), h2.reason()) {
+                (true, true, _, Some(Reason::PROTOCOL_ERROR)) => Some(Refusal::Stream),
+                (true, _, true, Some(reason)) => Some(Refusal::Connection(reason)),
+                _ => None,
+            };
+        }
+        cause = e.source();
+    }
+    None
+}
+
 /// The decision on an h2 error's parts.
 fn classify(
     remote: bool,
