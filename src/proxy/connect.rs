@@ -172,6 +172,18 @@ impl UpstreamError {
     pub fn is_not_processed(&self) -> bool {
         matches!(self, UpstreamError::NotProcessed { .. })
     }
+
+    /// Whether the HTTP/2 server refused the stream (it had too many open): a try sent again
+    /// waits for one of them to end ([`Pools::after_refusal`]).
+    pub fn is_refused_stream(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::NotProcessed {
+                how: NotProcessed::Refused,
+                ..
+            }
+        )
+    }
 }
 
 /// Creates the byte counter of a new upstream connection.
@@ -242,6 +254,16 @@ impl Pools {
                 addr: to.addr,
                 after,
             }))
+    }
+
+    /// Waits, until `deadline` at most, for one of the streams open to the HTTP/2 endpoint `addr`
+    /// to end: what a request it refused waits for before it is sent again.
+    pub async fn after_refusal(&self, addr: SocketAddr, deadline: tokio::time::Instant) {
+        let limit = match self.endpoints.get(&(addr, Version::Http2)) {
+            Some(pool) => pool.h2_max_streams.clone(),
+            None => return,
+        };
+        limit.one_ended(deadline).await;
     }
 
     /// How many requests an HTTP/2 endpoint takes at once now, once its connection told us.

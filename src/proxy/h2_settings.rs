@@ -42,7 +42,8 @@ pub struct StreamSlot(Arc<StreamLimit>);
 impl Drop for StreamSlot {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::AcqRel);
-        self.0.closed.notify_one();
+        // Every waiter looks again: one may open a stream, and retries of refused streams go.
+        self.0.closed.notify_waiters();
     }
 }
 
@@ -80,6 +81,18 @@ impl StreamLimit {
             }
             tokio::time::timeout_at(deadline, closed).await.ok()?;
         }
+    }
+
+    /// Waits until one of the streams open now has ended, or until `deadline`; at once when none
+    /// is open. A server that refused a stream had too many: the next try waits for one to end.
+    pub async fn one_ended(&self, deadline: Instant) {
+        let closed = self.closed.notified();
+        tokio::pin!(closed);
+        closed.as_mut().enable();
+        if self.open.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let _ = tokio::time::timeout_at(deadline, closed).await;
     }
 
     /// Waits (at most `timeout`) until the limit is known.

@@ -139,6 +139,9 @@ async fn send(
         if !policy::retry(Failure::NotProcessed, attempted, budget) {
             return Err(err);
         }
+        if err.is_refused_stream() {
+            state.pools.after_refusal(to.addr, dispatch.at()).await;
+        }
         tries += 1;
     }
 }

@@ -188,6 +188,7 @@ pub async fn send(
                     true => Failure::NotProcessed,
                     false => Failure::Failed,
                 };
+                let refused = source.is_refused_stream();
                 let err = ProxyError::Endpoint {
                     authority: dst.authority.clone(),
                     addr: in_flight.endpoint.addr,
@@ -205,6 +206,12 @@ pub async fn send(
                         outcome,
                         try_start.elapsed(),
                     );
+                    if refused {
+                        let addr = in_flight.endpoint.addr;
+                        drop(in_flight);
+                        let until = deadline.map_or(dispatch.at(), |d| d.min(dispatch.at()));
+                        state.pools.after_refusal(addr, until).await;
+                    }
                     continue;
                 }
                 observation.tap = tap.take();

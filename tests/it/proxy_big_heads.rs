@@ -46,7 +46,7 @@ async fn big_heads_app() -> SocketAddr {
     addr
 }
 
-fn number(req: &Request<Incoming>, name: &str) -> usize {
+fn number(req: &Request<()>, name: &str) -> usize {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok()?.parse().ok())
@@ -54,6 +54,11 @@ fn number(req: &Request<Incoming>, name: &str) -> usize {
 }
 
 async fn answer(req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+    // The request body is read first: a server that answers without reading it resets the
+    // stream (NO_ERROR) after answering, which races with the proxy's own reset of a refused head.
+    let (head, body) = req.into_parts();
+    let _ = body.collect().await;
+    let req = Request::from_parts(head, ());
     let delay = number(&req, "x-delay-ms");
     tokio::time::sleep(Duration::from_millis(delay as u64)).await;
     let got = req.headers().get("x-big").map_or(0, |v| v.len());

@@ -3,10 +3,12 @@
 //!
 //! Two kinds of failure are retried. A request the upstream never processed (an HTTP/2 stream
 //! refused or above a GOAWAY's last stream id, RFC 9113 §8.7) may be sent again whatever its
-//! method and route, on either hop. Any other failure (a connection error, a response classified
-//! as a failure) only on a route marked `isRetryable`. Either way a retry needs a body that can
-//! be sent again, a try left of [`MAX_TRIES`], time left before the route's deadline, and the
-//! retry budget's consent — asked last, as asking spends it.
+//! method and route, on either hop, up to [`MAX_TRIES_NOT_PROCESSED`] tries: a server that
+//! refuses streams is busy, and each such try first waits for one of its streams to end. Any
+//! other failure (a connection error, a response classified as a failure) only on a route marked
+//! `isRetryable`, up to [`MAX_TRIES`]. Either way a retry needs a body that can be sent again,
+//! time left before the route's deadline, and the retry budget's consent — asked last, as asking
+//! spends it.
 
 use tokio::time::Instant;
 
@@ -15,6 +17,9 @@ use crate::proxy::replay::NotReplayable;
 
 /// Tries per request at most, whatever the budget says.
 pub const MAX_TRIES: u32 = 3;
+
+/// Tries per request at most when the upstream did not process the earlier ones.
+pub const MAX_TRIES_NOT_PROCESSED: u32 = 6;
 
 /// What a failed try showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +45,13 @@ pub struct Attempted {
 
 /// Whether the request is tried again after `failure`, spending one retry from `budget` if so.
 pub fn retry(failure: Failure, attempted: Attempted, budget: &RetryBudget) -> bool {
-    let allowed = match failure {
-        Failure::NotProcessed => true,
-        Failure::Failed => attempted.route_retryable,
+    let (allowed, most) = match failure {
+        Failure::NotProcessed => (true, MAX_TRIES_NOT_PROCESSED),
+        Failure::Failed => (attempted.route_retryable, MAX_TRIES),
     };
     allowed
         && attempted.body.is_ok()
-        && attempted.tries < MAX_TRIES
+        && attempted.tries < most
         && attempted.deadline.is_none_or(|d| Instant::now() < d)
         && budget.withdraw()
 }
@@ -79,6 +84,12 @@ mod tests {
         let budget = RetryBudget::new(0.2, 10, Duration::from_secs(10));
         let last = Attempted {
             tries: MAX_TRIES,
+            ..first_try(true)
+        };
+        assert!(!retry(Failure::Failed, last, &budget));
+        assert!(retry(Failure::NotProcessed, last, &budget));
+        let last = Attempted {
+            tries: MAX_TRIES_NOT_PROCESSED,
             ..first_try(true)
         };
         assert!(!retry(Failure::NotProcessed, last, &budget));

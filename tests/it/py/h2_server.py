@@ -52,10 +52,11 @@ class Connection:
                 client=False, initial_values={SettingCodes.MAX_CONCURRENT_STREAMS: ARGS[0]}
             )
         self.h2.initiate_connection()
-        self.flush()
         if MODE == "lower":
+            # In the same write as the first, so the client has both before it sends anything
+            # (it may send past the new limit until it has read it; this server would not cope).
             self.h2.update_settings({SettingCodes.MAX_CONCURRENT_STREAMS: ARGS[1]})
-            self.flush()
+        self.flush()
         await self.writer.drain()
         while True:
             data = await self.reader.read(65536)
