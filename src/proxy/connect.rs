@@ -1,5 +1,6 @@
 //! Connections to upstreams: pooled per endpoint, HTTP/1.1 (a bounded set of idle keep-alive
-//! connections, [`h1`]) or HTTP/2 (one multiplexed connection, [`h2`]), with a bounded connect time.
+//! connections, `h1`) or HTTP/2 (one multiplexed connection, whose SETTINGS are followed by
+//! [`SettingsSniffer`]), with a bounded connect time and limits on response heads (`heads`).
 //!
 //! Both hops (inbound to the app, outbound to an endpoint) send through [`Pools::send`]. A request
 //! is held as a [`Replayable`] for that, so the pool can send it again in the one case this layer
@@ -354,29 +355,9 @@ impl EndpointPool {
                 addr: self.addr,
                 why,
             })?;
-        let resp = sender.try_send_request(request).await.map_err(|mut e| {
-            let unsent = e.take_message().is_some();
-            let source = e.into_error();
-            if let Some(how) = unprocessed::not_processed(unsent, &source) {
-                return UpstreamError::NotProcessed {
-                    addr: self.addr,
-                    how,
-                    max_streams: self.h2_max_streams.get().filter(|&n| n != u32::MAX),
-                };
-            }
-            match unprocessed::refused_by_library(&source) {
-                Some(unprocessed::Refusal::Stream) => UpstreamError::HeadRejected {
-                    addr: self.addr,
-                    most: heads::most(pools.head_limit),
-                },
-                Some(unprocessed::Refusal::Connection(reason)) => {
-                    UpstreamError::ConnectionAbandoned {
-                        addr: self.addr,
-                        reason,
-                    }
-                }
-                None => http(source),
-            }
+        let resp = sender.try_send_request(request).await.map_err(|e| {
+            let max_streams = self.h2_max_streams.get().filter(|&n| n != u32::MAX);
+            unprocessed::send_error(self.addr, e, max_streams, heads::most(pools.head_limit))
         })?;
         Ok(resp.map(|body| boxed(Guarded::new(body, stream))))
     }

@@ -333,6 +333,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_request_is_held_by_what_its_body_costs_to_send_again() {
+        let head = || Request::post("/x");
+        // No body: nothing is wrapped, every send gets an empty one.
+        let mut empty_req = Replayable::new(head().body(crate::proxy::body::empty()).unwrap());
+        assert!(matches!(empty_req.body, Source::Empty));
+        for _ in 0..3 {
+            assert!(empty_req.next_send().unwrap().body().is_end_stream());
+        }
+        // A body declared larger than the limit streams once, unwrapped.
+        let big = boxed(http_body_util::Full::new(Bytes::from(vec![
+            1u8;
+            MAX_REPLAY_BYTES
+                + 1
+        ])));
+        let mut big_req = Replayable::new(head().body(big).unwrap());
+        assert!(matches!(big_req.body, Source::Once(Some(_))));
+        assert!(big_req.next_send().is_ok());
+        assert_eq!(big_req.can_replay(), Err(NotReplayable::BodyTooLarge));
+        assert!(big_req.next_send().is_err());
+        // A small body is held: every send carries all of it, and the head is copied.
+        let small = caller_body(vec![b"vote"], false);
+        let mut small_req = Replayable::new(head().header("x-a", "1").body(small).unwrap());
+        for _ in 0..2 {
+            let (parts, body) = small_req.next_send().unwrap().into_parts();
+            assert_eq!(parts.headers["x-a"], "1");
+            assert_eq!(body.collect().await.unwrap().to_bytes(), "vote");
+        }
+    }
+
+    #[tokio::test]
     async fn bodies_over_the_limit_stream_once_and_are_not_replayable() {
         let big: &'static [u8] = Box::leak(vec![7u8; MAX_REPLAY_BYTES].into_boxed_slice());
         let replay = Replay::new(caller_body(vec![b"x", big], false));

@@ -10,8 +10,39 @@
 //! sent when its connection closed was not processed either.
 
 use std::error::Error as _;
+use std::net::SocketAddr;
 
 use h2::Reason;
+use http::Request;
+use hyper::client::conn::TrySendError;
+
+use super::UpstreamError;
+use crate::proxy::body::ProxyBody;
+
+/// What a failed HTTP/2 send means: not processed (may be sent again), refused by this proxy's
+/// own HTTP/2 library (explained), or another failure. `max_streams` is the server's limit now;
+/// `most` the largest head the client reads.
+pub(super) fn send_error(
+    addr: SocketAddr,
+    mut error: TrySendError<Request<ProxyBody>>,
+    max_streams: Option<u32>,
+    most: usize,
+) -> UpstreamError {
+    let unsent = error.take_message().is_some();
+    let source = error.into_error();
+    if let Some(how) = not_processed(unsent, &source) {
+        return UpstreamError::NotProcessed {
+            addr,
+            how,
+            max_streams,
+        };
+    }
+    match refused_by_library(&source) {
+        Some(Refusal::Stream) => UpstreamError::HeadRejected { addr, most },
+        Some(Refusal::Connection(reason)) => UpstreamError::ConnectionAbandoned { addr, reason },
+        None => UpstreamError::Http { addr, source },
+    }
+}
 
 /// How the server let a stream go unprocessed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
