@@ -6,10 +6,11 @@
 //! keep-alive race). The pool lets idle connections go before common servers close them
 //! (`ConnectConfig::idle_timeout`), and when a request on a *reused* connection fails before any
 //! byte of a response arrived, it is sent once more on a fresh connection — if its body can be
-//! sent again (none, or one held under the replay limit). That includes non-idempotent methods:
-//! a server that closes a kept-alive connection under a request has not answered it, and the
-//! issue this follows chose to resend any request whose body is held rather than fail it. A
-//! request that cannot be sent again fails with [`UpstreamError::ReusedConnectionClosed`], which
+//! sent again (none, or one held under the replay limit), whatever its method. A server whose
+//! keep-alive timeout ends closes without reading what arrives; one that read a request and then
+//! closed without a byte of answer (a crash) looks the same from here, so a non-idempotent request
+//! could in that case run twice — the price of not failing every request that meets the race.
+//! A request that cannot be sent again fails with [`UpstreamError::ReusedConnectionClosed`], which
 //! says so and what to change.
 
 use std::sync::atomic::{AtomicU64, Ordering};
