@@ -15,7 +15,7 @@ use mesh::testsvc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::net::{bind, config, TestProxy};
+use crate::net::{bind, config, metric, TestProxy, VOTING_PROFILE};
 
 /// What the closing app saw.
 #[derive(Default)]
@@ -97,8 +97,9 @@ async fn call(proxy: SocketAddr, method: &str, body: Vec<u8>) -> testsvc::HttpRe
     testsvc::http1_request(proxy, req).await.unwrap()
 }
 
-/// A caller's outbound proxy sending `voting-svc:8080` straight to `endpoint`.
-async fn outbound_to(dir: &Path, endpoint: SocketAddr) -> TestProxy {
+/// A caller's outbound proxy sending `voting-svc:8080` straight to `endpoint`, with the
+/// ServiceProfiles in `profiles` if given.
+async fn outbound_to(dir: &Path, endpoint: SocketAddr, profiles: Option<&Path>) -> TestProxy {
     let file = dir.join("endpoints.yaml");
     std::fs::write(
         &file,
@@ -108,6 +109,7 @@ async fn outbound_to(dir: &Path, endpoint: SocketAddr) -> TestProxy {
     let mut cfg = config(&dir.join("registry"), "web", &[], None);
     cfg.endpoints_file = Some(file);
     cfg.registry_dir = None;
+    cfg.profiles_dir = profiles.map(Path::to_path_buf);
     TestProxy::start(cfg).await
 }
 
@@ -132,8 +134,20 @@ async fn a_request_on_a_connection_the_app_closed_is_sent_again_on_a_fresh_one()
     // Outbound to an endpoint (no profile).
     let dir = tempfile::tempdir().unwrap();
     let (app, seen) = closing_app().await;
-    let web = outbound_to(dir.path(), app).await;
+    let web = outbound_to(dir.path(), app, None).await;
     gets_all_answered(web.outbound, &seen, 10).await;
+
+    // The same with a ServiceProfile whose route for the call is not retryable.
+    let dir = tempfile::tempdir().unwrap();
+    let (app, seen) = closing_app().await;
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(profiles.join("voting.yaml"), VOTING_PROFILE).unwrap();
+    let web = outbound_to(dir.path(), app, Some(&profiles)).await;
+    gets_all_answered(web.outbound, &seen, 10).await;
+    let text = web.metrics().await;
+    let route = [("rt_route", "GET /api/list"), ("status_code", "200")];
+    assert_eq!(metric(&text, "route_response_total", &route), 10);
 
     // Two hops: outbound, inbound, and the app behind the inbound.
     let dir = tempfile::tempdir().unwrap();
@@ -157,7 +171,7 @@ async fn a_request_on_a_connection_the_app_closed_is_sent_again_on_a_fresh_one()
 async fn a_request_too_large_to_send_again_fails_saying_why_and_what_to_change() {
     let dir = tempfile::tempdir().unwrap();
     let (app, seen) = closing_app().await;
-    let web = outbound_to(dir.path(), app).await;
+    let web = outbound_to(dir.path(), app, None).await;
     assert_eq!(call(web.outbound, "GET", vec![]).await.head.status, 200);
     // Over the 64 KiB kept for replay: it streams once, so it cannot be sent again.
     let reply = call(web.outbound, "POST", vec![b'v'; 100 * 1024]).await;
