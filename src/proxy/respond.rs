@@ -199,10 +199,10 @@ fn describe(e: &UpstreamError) -> String {
              most it reads), or a malformed one; other requests on the connection go on"
         ),
         UpstreamError::ConnectionAbandoned { reason, .. } => format!(
-            "broke the HTTP/2 protocol or its limits on the connection ({reason:?}, e.g. a header \
-             block in more frames than a head of twice the head limit needs), so this proxy \
-             closed the connection, failing the requests in flight on it; requests not yet sent \
-             on it are sent on a new connection: make the app send smaller header blocks"
+            "broke the HTTP/2 protocol or its limits on the connection ({reason:?}; a header block \
+             in more than 12 frames of 16 KiB does that), so this proxy closed the connection, \
+             failing the requests in flight on it; requests not yet sent on it are sent on a new \
+             connection: make the app send smaller header blocks"
         ),
         UpstreamError::NotReplayable { why, .. } => {
             format!("could not be sent the request again: {why}")
