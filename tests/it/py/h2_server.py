@@ -40,6 +40,8 @@ class Connection:
         self.answered = 0
         self.going_away = False
         self.finish = False
+        # GOAWAY sent: what arrives now is read and dropped until the client closes.
+        self.closed = False
 
     def flush(self):
         data = self.h2.data_to_send()
@@ -59,9 +61,14 @@ class Connection:
         self.flush()
         await self.writer.drain()
         while True:
-            data = await self.reader.read(65536)
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), 10)
+            except asyncio.TimeoutError:
+                break
             if not data:
                 break
+            if self.closed:
+                continue
             try:
                 events = self.h2.receive_data(data)
             except Exception as e:  # a protocol error: the test will see the connection fail
@@ -71,12 +78,20 @@ class Connection:
             for event in events:
                 self.on(event)
             if self.finish:
-                self.h2.close_connection(last_stream_id=self.answered)
+                await self.go_away()
             self.flush()
             await self.writer.drain()
-            if self.finish:
-                break
         self.writer.close()
+
+    async def go_away(self):
+        # GOAWAY, then a half close: reading on until the client closes keeps the kernel from
+        # resetting the connection (which could lose the answers and the GOAWAY in flight).
+        self.h2.close_connection(last_stream_id=self.answered)
+        self.flush()
+        await self.writer.drain()
+        self.writer.write_eof()
+        self.closed = True
+        self.finish = False
 
     def on(self, event):
         if isinstance(event, h2.events.RequestReceived):
@@ -114,11 +129,8 @@ class Connection:
         self.h2.send_headers(sid, [("grpc-status", "0")], end_stream=True)
         self.answering.discard(sid)
         self.answered = max(self.answered, sid)
-        if self.going_away and not self.answering:
-            self.h2.close_connection(last_stream_id=self.answered)
-            self.flush()
-            await self.writer.drain()
-            self.writer.close()
+        if self.going_away and not self.answering and not self.closed:
+            await self.go_away()
             return
         self.flush()
         await self.writer.drain()
