@@ -79,6 +79,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l shutdown-grace -d 'H
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-in-flight -d 'Requests in flight to one endpoint at most' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l dispatch-timeout -d 'Longest wait for an endpoint with capacity; past it the request fails fast with 503' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l response-timeout -d 'Longest wait for a response once a request is sent upstream, for routes without a shorter ServiceProfile timeout; past it the caller gets 504' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l upstream-idle-timeout -d 'How long an idle HTTP/1 connection to an app or endpoint is kept for reuse; keep it shorter than the upstreams\' keep-alive timeout' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l header-read-timeout -d 'Longest wait for a client\'s request head, and for its next request on an idle HTTP/1 keep-alive connection; slower clients are disconnected' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l detect-timeout -d 'Longest wait for a new connection\'s first bytes; inbound, a silent client is then treated as opaque TCP (server-speaks-first protocols), outbound it is closed' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-connections -d 'Client connections open at once per listener; more wait in the kernel\'s backlog' -r

@@ -17,6 +17,7 @@ pub mod budget;
 pub mod classify;
 pub mod config;
 pub mod connect;
+pub mod deadline;
 pub mod detect;
 pub mod discovery;
 pub mod expect;

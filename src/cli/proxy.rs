@@ -168,6 +168,11 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "5m", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub response_timeout: Duration,
 
+    /// How long an idle HTTP/1 connection to an app or endpoint is kept for reuse; keep it shorter
+    /// than the upstreams' keep-alive timeout
+    #[arg(long, default_value = "1.5s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub upstream_idle_timeout: Duration,
+
     /// Longest wait for a client's request head, and for its next request on an idle HTTP/1
     /// keep-alive connection; slower clients are disconnected
     #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
@@ -414,6 +419,7 @@ fn limits(args: &ProxyArgs) -> Limits {
         max_connections: args.max_connections,
         connect: ConnectConfig {
             response_timeout: args.response_timeout,
+            idle_timeout: args.upstream_idle_timeout,
             ..defaults.connect.clone()
         },
         ..defaults

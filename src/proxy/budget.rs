@@ -4,9 +4,10 @@
 //! slides in tenths. A failing upstream therefore never sees a retry storm: over any window,
 //! retries ≤ ratio × requests + reserve.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dashmap::DashMap;
 use tokio::time::Instant;
 
 use crate::profile::duration::parse_go_duration;
@@ -103,6 +104,41 @@ impl RetryBudget {
     }
 }
 
+/// The retry budgets of services without a ServiceProfile: each gets Linkerd's default budget
+/// (`retryRatio` 0.2, `minRetriesPerSecond` 10, `ttl` 10s) for the retries every request may get
+/// (an HTTP/2 stream the server did not process). At most `capacity` services have their own;
+/// beyond, they share one, so no set of names can buy unbounded retries.
+pub struct DefaultBudgets {
+    by_service: DashMap<Box<str>, Arc<RetryBudget>>,
+    shared: Arc<RetryBudget>,
+    capacity: usize,
+}
+
+impl DefaultBudgets {
+    /// Budgets for up to `capacity` services.
+    pub fn new(capacity: usize) -> Self {
+        DefaultBudgets {
+            by_service: DashMap::new(),
+            shared: Arc::new(RetryBudget::from_profile(None)),
+            capacity,
+        }
+    }
+
+    /// The default budget of `service`.
+    pub fn get(&self, service: &str) -> Arc<RetryBudget> {
+        if let Some(b) = self.by_service.get(service) {
+            return b.clone();
+        }
+        if self.by_service.len() >= self.capacity {
+            return self.shared.clone();
+        }
+        self.by_service
+            .entry(service.into())
+            .or_insert_with(|| Arc::new(RetryBudget::from_profile(None)))
+            .clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +161,21 @@ mod tests {
     async fn the_reserve_lets_quiet_services_retry() {
         let budget = RetryBudget::new(0.2, 10, Duration::from_secs(10));
         assert_eq!(retries(&budget, 1000), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn services_without_a_profile_get_linkerds_default_budget() {
+        let budgets = DefaultBudgets::new(1);
+        let web = budgets.get("web-svc:8080");
+        assert!(Arc::ptr_eq(&web, &budgets.get("web-svc:8080")));
+        for _ in 0..100 {
+            web.deposit();
+        }
+        // 100 requests × 0.2 + 10/s × 10 s.
+        assert_eq!(retries(&web, 1000), 120);
+        // Beyond the capacity, services share one budget.
+        let (a, b) = (budgets.get("a:80"), budgets.get("b:80"));
+        assert!(Arc::ptr_eq(&a, &b));
     }
 
     #[tokio::test(start_paused = true)]

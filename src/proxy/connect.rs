@@ -1,9 +1,17 @@
 //! Connections to upstreams: pooled per endpoint, HTTP/1.1 (a bounded set of idle keep-alive
-//! connections) or HTTP/2 (one multiplexed connection), with a bounded connect time.
+//! connections, `h1`) or HTTP/2 (one multiplexed connection, whose SETTINGS are followed by
+//! [`SettingsSniffer`]), with a bounded connect time and limits on response heads (`heads`).
 //!
-//! A request is sent on an idle HTTP/1 connection when one is ready; if that connection turns out
-//! to have been closed by the server before the request went out, the request (not yet sent) is
-//! tried once more on a fresh connection. Nothing else is retried here: retries are a policy.
+//! Both hops (inbound to the app, outbound to an endpoint) send through [`Pools::send`]. A request
+//! is held as a [`Replayable`] for that, so the pool can send it again in the one case this layer
+//! owns: an HTTP/1 connection taken from the pool that turns out to have been closed by the
+//! server (its keep-alive timeout ended just as the request went out). Every other retry is a
+//! policy of the caller's (`retry.rs`), which this module informs: an HTTP/2 stream the server
+//! did not process ([`UpstreamError::NotProcessed`]) may be sent again whatever its method.
+
+mod h1;
+mod heads;
+mod unprocessed;
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,17 +19,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use http::Response;
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 use super::body::{boxed, Guarded, ProxyBody};
+use super::deadline::DispatchDeadline;
 use super::guard::{self, GuardedExecutor, PanicCounter};
 use super::h2_settings::{MaxStreams, SettingsSniffer};
 use super::io::{ByteCounter, CountingIo};
+use super::replay::{NotReplayable, Replayable};
+
+pub use unprocessed::NotProcessed;
+
+/// How long an idle HTTP/1 upstream connection is kept by default: shorter than the keep-alive
+/// timeout of the common servers (measured: gunicorn's gthread worker closes after 2 s, uvicorn
+/// after 5 s, Node.js 20 after 6 s, nginx after 75 s; docs/proxy.md), so the pool lets go of a
+/// connection before the server would close it under a request.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Bounds of upstream connections.
 #[derive(Debug, Clone)]
@@ -30,11 +46,13 @@ pub struct ConnectConfig {
     pub connect_timeout: Duration,
     /// Idle HTTP/1 connections kept per endpoint.
     pub max_idle_per_endpoint: usize,
-    /// How long an idle connection is kept.
+    /// How long an idle HTTP/1 connection is kept (`--upstream-idle-timeout`), counted from its
+    /// last response head.
     pub idle_timeout: Duration,
     /// Endpoints with pooled connections; beyond this, requests use one-off connections.
     pub max_pooled_endpoints: usize,
-    /// Longest wait for a free stream on an HTTP/2 connection.
+    /// Longest wait for the HTTP/2 client to take a request, within what is left of the
+    /// request's dispatch deadline.
     pub ready_timeout: Duration,
     /// Longest wait for a response head once a request is sent, when no shorter route timeout
     /// applies: an upstream that accepts but never answers cannot hold callers forever.
@@ -46,7 +64,7 @@ impl Default for ConnectConfig {
         ConnectConfig {
             connect_timeout: Duration::from_secs(1),
             max_idle_per_endpoint: 64,
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_pooled_endpoints: 4096,
             ready_timeout: Duration::from_secs(3),
             response_timeout: Duration::from_secs(300),
@@ -77,7 +95,7 @@ pub enum UpstreamError {
         #[source]
         source: io::Error,
     },
-    /// An HTTP/2 connection had no free stream in time.
+    /// An HTTP/2 connection had no free stream before the request's dispatch deadline.
     #[error("{addr}: no free HTTP/2 stream within {waited:?}")]
     Busy {
         addr: SocketAddr,
@@ -87,6 +105,50 @@ pub enum UpstreamError {
     /// The request was sent but no response head came within the response timeout.
     #[error("{addr}: no response within {after:?}")]
     NoResponse { addr: SocketAddr, after: Duration },
+    /// A pooled HTTP/1 connection was closed by the server before any byte of the response, and
+    /// the request could not be sent again on a fresh one.
+    #[error("{addr}: a reused connection (idle {idle:?}) closed before answering; not sent again: {why}")]
+    ReusedConnectionClosed {
+        addr: SocketAddr,
+        /// How long the connection had been pooled.
+        idle: Duration,
+        /// `--upstream-idle-timeout`.
+        idle_timeout: Duration,
+        why: NotReplayable,
+    },
+    /// The HTTP/2 server did not process the request (RFC 9113 §8.7).
+    #[error("{addr}: the HTTP/2 stream was not processed: {how}")]
+    NotProcessed {
+        addr: SocketAddr,
+        how: NotProcessed,
+        /// The server's `max_concurrent_streams` when it refused.
+        max_streams: Option<u32>,
+    },
+    /// The upstream's response head is over the head limit.
+    #[error("{addr}: a response head of {bytes} bytes, over the limit of {limit} bytes")]
+    ResponseHeadTooLarge {
+        addr: SocketAddr,
+        bytes: usize,
+        limit: usize,
+    },
+    /// This proxy's HTTP/2 client refused the response on its stream: a head over what it reads
+    /// at most, or a malformed one. Other streams on the connection go on.
+    #[error("{addr}: response refused by the HTTP/2 client (over {most} bytes, or malformed)")]
+    HeadRejected { addr: SocketAddr, most: usize },
+    /// This proxy's HTTP/2 library closed the connection after the upstream broke its limits on
+    /// some stream (e.g. a header block in more frames than it accepts); every request in flight
+    /// on it failed with it.
+    #[error("{addr}: HTTP/2 connection closed by this proxy ({reason})")]
+    ConnectionAbandoned {
+        addr: SocketAddr,
+        reason: h2::Reason,
+    },
+    /// A request that had to be sent again could not be: its body was already sent.
+    #[error("{addr}: the request could not be sent again: {why}")]
+    NotReplayable {
+        addr: SocketAddr,
+        why: NotReplayable,
+    },
     /// The connection failed before or while the request was answered.
     #[error("{addr}: {source}")]
     Http {
@@ -106,14 +168,43 @@ impl UpstreamError {
                 | UpstreamError::Connect { .. }
         )
     }
+
+    /// Whether the upstream never processed the request, so any request may be sent again.
+    pub fn is_not_processed(&self) -> bool {
+        matches!(self, UpstreamError::NotProcessed { .. })
+    }
+
+    /// Whether the HTTP/2 server refused the stream (it had too many open): a try sent again
+    /// waits for one of them to end ([`Pools::after_refusal`]).
+    pub fn is_refused_stream(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::NotProcessed {
+                how: NotProcessed::Refused,
+                ..
+            }
+        )
+    }
 }
 
 /// Creates the byte counter of a new upstream connection.
 pub type NewCounter<'a> = &'a (dyn Fn() -> Arc<dyn ByteCounter> + Send + Sync);
 
+/// Where one send goes.
+pub struct Upstream<'a> {
+    pub addr: SocketAddr,
+    /// The HTTP version spoken there. For HTTP/1 the request URI must be in origin form with a
+    /// `Host` header; for HTTP/2 it should carry the authority the upstream should see.
+    pub version: Version,
+    /// Counts the bytes of a connection opened for it.
+    pub counter: NewCounter<'a>,
+}
+
 /// Connection pools of every endpoint.
 pub struct Pools {
     config: ConnectConfig,
+    /// The largest response head and trailer block passed on (`Limits::max_header_bytes`).
+    head_limit: usize,
     /// Where upstream connection tasks count their panics.
     panics: PanicCounter,
     endpoints: DashMap<(SocketAddr, Version), Arc<EndpointPool>>,
@@ -121,46 +212,62 @@ pub struct Pools {
 
 struct EndpointPool {
     addr: SocketAddr,
-    /// The HTTP/2 server's `max_concurrent_streams`, read from its first SETTINGS frame.
+    /// The HTTP/2 server's `max_concurrent_streams` now (every SETTINGS frame it sends is read),
+    /// and the streams open on its connection.
     h2_max_streams: MaxStreams,
     h2: tokio::sync::Mutex<Option<http2::SendRequest<ProxyBody>>>,
-    h1_idle: std::sync::Mutex<Vec<(http1::SendRequest<ProxyBody>, Instant)>>,
+    h1: h1::Idle,
 }
 
 impl Pools {
-    /// Empty pools; their connection tasks count panics in `panics`.
-    pub fn new(config: ConnectConfig, panics: &PanicCounter) -> Self {
+    /// Empty pools passing on response heads and trailer blocks up to `head_limit` bytes; their
+    /// connection tasks count panics in `panics`.
+    pub fn new(config: ConnectConfig, head_limit: usize, panics: &PanicCounter) -> Self {
         Pools {
             config,
+            head_limit,
             panics: panics.clone(),
             endpoints: DashMap::new(),
         }
     }
 
-    /// Sends `req` to `addr` over `version`. For HTTP/1 the URI must be in origin form with a `Host`
-    /// header; for HTTP/2 it should carry the authority the upstream should see.
+    /// Sends `req` to `to`, waiting for an HTTP/2 stream no later than `deadline`. The pool sends
+    /// it a second time only after a reused HTTP/1 connection failed before any response byte.
     pub async fn send(
         &self,
-        addr: SocketAddr,
-        version: Version,
-        req: Request<ProxyBody>,
-        counter: NewCounter<'_>,
+        to: &Upstream<'_>,
+        req: &mut Replayable,
+        deadline: DispatchDeadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
-        let pool = self.pool(addr, version);
+        let pool = self.pool(to.addr, to.version);
         let sent = async {
-            match version {
-                Version::Http2 => pool.send_h2(req, self, counter).await,
-                Version::Http1 => Ok(pool.send_h1(req, self, counter).await?.map(boxed)),
-            }
+            let resp = match to.version {
+                Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await?,
+                Version::Http1 => pool.h1.send(to, req, self).await?.map(boxed),
+            };
+            heads::limit(resp, to.addr, to.version, self.head_limit)
         };
         // Dropping the send on expiry resets the HTTP/2 stream or closes the HTTP/1 connection.
         let after = self.config.response_timeout;
         tokio::time::timeout(after, sent)
             .await
-            .unwrap_or(Err(UpstreamError::NoResponse { addr, after }))
+            .unwrap_or(Err(UpstreamError::NoResponse {
+                addr: to.addr,
+                after,
+            }))
     }
 
-    /// How many requests an HTTP/2 endpoint takes at once, once its connection told us.
+    /// Waits, until `deadline` at most, for one of the streams open to the HTTP/2 endpoint `addr`
+    /// to end: what a request it refused waits for before it is sent again.
+    pub async fn after_refusal(&self, addr: SocketAddr, deadline: tokio::time::Instant) {
+        let limit = match self.endpoints.get(&(addr, Version::Http2)) {
+            Some(pool) => pool.h2_max_streams.clone(),
+            None => return,
+        };
+        limit.one_ended(deadline).await;
+    }
+
+    /// How many requests an HTTP/2 endpoint takes at once now, once its connection told us.
     pub fn max_streams(&self, addr: SocketAddr) -> Option<u32> {
         let pool = self.endpoints.get(&(addr, Version::Http2))?;
         pool.h2_max_streams.get().filter(|&n| n != u32::MAX)
@@ -174,7 +281,7 @@ impl Pools {
             addr,
             h2_max_streams: MaxStreams::default(),
             h2: tokio::sync::Mutex::new(None),
-            h1_idle: std::sync::Mutex::new(Vec::new()),
+            h1: h1::Idle::default(),
         });
         if self.endpoints.len() < self.config.max_pooled_endpoints {
             self.endpoints
@@ -190,9 +297,10 @@ impl Pools {
 impl EndpointPool {
     async fn send_h2(
         &self,
-        req: Request<ProxyBody>,
+        req: &mut Replayable,
         pools: &Pools,
         counter: NewCounter<'_>,
+        deadline: DispatchDeadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let config = &pools.config;
         let mut sender = {
@@ -204,6 +312,7 @@ impl EndpointPool {
                     let io = TokioIo::new(SettingsSniffer::new(tcp, self.h2_max_streams.clone()));
                     let streams = GuardedExecutor::new(&pools.panics, "upstream HTTP/2 stream");
                     let (sender, conn) = http2::Builder::new(streams)
+                        .max_header_list_size(heads::most(pools.head_limit) as u32)
                         .timer(TokioTimer::new())
                         .keep_alive_interval(Duration::from_secs(20))
                         .handshake(io)
@@ -220,103 +329,37 @@ impl EndpointPool {
                 }
             }
         };
+        // Every wait for room shares the request's one dispatch deadline.
         let busy = || UpstreamError::Busy {
             addr: self.addr,
-            waited: config.ready_timeout,
+            waited: deadline.waited(),
             max_streams: self.h2_max_streams.get().filter(|&n| n != u32::MAX),
         };
         let stream = self
             .h2_max_streams
-            .open(config.ready_timeout)
+            .open(deadline.at())
             .await
             .ok_or_else(busy)?;
         let http = |source| UpstreamError::Http {
             addr: self.addr,
             source,
         };
-        match tokio::time::timeout(config.ready_timeout, sender.ready()).await {
+        let ready_until = deadline.within(config.ready_timeout);
+        match tokio::time::timeout_at(ready_until, sender.ready()).await {
             Ok(ready) => ready.map_err(http)?,
             Err(_) => return Err(busy()),
         }
-        let resp = sender.send_request(req).await.map_err(http)?;
-        Ok(resp.map(|body| boxed(Guarded::new(body, stream))))
-    }
-
-    async fn send_h1(
-        self: &Arc<Self>,
-        req: Request<ProxyBody>,
-        pools: &Pools,
-        counter: NewCounter<'_>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        let config = &pools.config;
-        let mut req = req;
-        // One retry, only for a pooled connection the server had already closed (request unsent).
-        for reused in [true, false] {
-            let idle = if reused { self.take_idle(config) } else { None };
-            let (mut sender, fresh) = match idle {
-                Some(s) => (s, false),
-                None => (self.connect_h1(pools, counter).await?, true),
-            };
-            match sender.try_send_request(req).await {
-                Ok(resp) => {
-                    self.recycle(sender, config);
-                    return Ok(resp);
-                }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if !fresh => req = unsent,
-                    _ => {
-                        return Err(UpstreamError::Http {
-                            addr: self.addr,
-                            source: e.into_error(),
-                        })
-                    }
-                },
-            }
-        }
-        unreachable!("the second attempt always uses a fresh connection and returns")
-    }
-
-    async fn connect_h1(
-        &self,
-        pools: &Pools,
-        counter: NewCounter<'_>,
-    ) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
-        let io = connect(self.addr, &pools.config, counter).await?;
-        let (sender, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|source| UpstreamError::Http {
+        let request = req
+            .next_send()
+            .map_err(|why| UpstreamError::NotReplayable {
                 addr: self.addr,
-                source,
+                why,
             })?;
-        spawn_connection(self.addr, conn.with_upgrades(), &pools.panics);
-        Ok(sender)
-    }
-
-    /// An idle connection ready for a request. Connections whose last response is still being
-    /// read stay pooled (they become ready when it ends); closed and expired ones are dropped.
-    fn take_idle(&self, config: &ConnectConfig) -> Option<http1::SendRequest<ProxyBody>> {
-        let mut idle = self.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
-        let mut i = idle.len();
-        while i > 0 {
-            i -= 1;
-            let (sender, since) = &idle[i];
-            if sender.is_closed() || since.elapsed() >= config.idle_timeout {
-                idle.swap_remove(i);
-            } else if sender.is_ready() {
-                return Some(idle.swap_remove(i).0);
-            }
-        }
-        None
-    }
-
-    /// Pools the connection right away: it is ready again once its response has been read to the
-    /// end, which [`take_idle`](Self::take_idle) checks without waiting (no task per request).
-    fn recycle(&self, sender: http1::SendRequest<ProxyBody>, config: &ConnectConfig) {
-        let mut idle = self.h1_idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < config.max_idle_per_endpoint {
-            idle.push((sender, Instant::now()));
-        }
+        let resp = sender.try_send_request(request).await.map_err(|e| {
+            let max_streams = self.h2_max_streams.get().filter(|&n| n != u32::MAX);
+            unprocessed::send_error(self.addr, e, max_streams, heads::most(pools.head_limit))
+        })?;
+        Ok(resp.map(|body| boxed(Guarded::new(body, stream))))
     }
 }
 

@@ -8,7 +8,6 @@ use hyper_util::rt::TokioIo;
 
 use super::body::{client_body, ProxyBody};
 use super::connect::Version;
-use super::expect::hold_body_until_continue;
 use super::headers::{connection_tokens, has_token, strip_hop_by_hop, transfer_codings};
 
 /// The authority a request is for: its URI's (absolute form, HTTP/2) or its `Host` header.
@@ -63,8 +62,8 @@ pub fn version_of<B>(req: &Request<B>) -> Version {
 /// The body and its framing arrive as sent, whatever the method (RFC 9112 §6): on an HTTP/1 hop a
 /// body of unknown length is sent chunked (hyper would otherwise send a GET's body as none), and
 /// transfer codings beyond `chunked` are named again. Body errors are marked as the client's
-/// ([`client_body`]). A request expecting `100 Continue` holds its body until the app says so
-/// ([`hold_body_until_continue`]).
+/// ([`client_body`]). (On HTTP/1 hops the pool holds the body of a request expecting `100 Continue`
+/// until the app says so: `expect::hold_body_until_continue`.)
 pub fn upstream_request(
     req: Request<Incoming>,
     authority: &str,
@@ -95,7 +94,7 @@ pub fn upstream_request(
                     HeaderValue::from_static("chunked"),
                 );
             }
-            hold_body_until_continue(Request::from_parts(parts, client_body(body)))
+            Request::from_parts(parts, client_body(body))
         }
         Version::Http2 => {
             parts.uri = Uri::builder()

@@ -1,11 +1,14 @@
-//! Learns an HTTP/2 server's `SETTINGS_MAX_CONCURRENT_STREAMS` from the first frame it sends,
-//! and holds requests to it: streams beyond the limit would otherwise queue inside the HTTP/2
-//! client without bound, waiting for streams that may take arbitrarily long to end.
+//! Follows an HTTP/2 server's `SETTINGS_MAX_CONCURRENT_STREAMS` for the whole connection, and
+//! holds requests to it: streams beyond the limit would otherwise queue inside the HTTP/2 client
+//! without bound, waiting for streams that may take arbitrarily long to end.
 //!
-//! A server must open its side of the connection with a SETTINGS frame; reading that one frame
-//! as it passes tells the balancer how many requests the endpoint takes at once, so a saturated
-//! upstream is reported by its real limit ("max_concurrent_streams 10") instead of as a
-//! mysterious stall. Later SETTINGS changes are not followed; the bytes pass through untouched.
+//! A server opens its side of the connection with a SETTINGS frame and may send more at any time
+//! (RFC 9113 §6.5); each takes effect when it arrives. The bytes the server sends pass through a
+//! small frame-boundary tracker on the read path: it reads each 9-byte frame header, looks into
+//! the payload of SETTINGS frames six bytes (one setting) at a time, and skips every other
+//! payload by its length without copying it. So the balancer and the fail-fast text always use
+//! the limit in force now ("max_concurrent_streams 10"), with a fixed few bytes of state per
+//! connection; the bytes pass through untouched.
 
 use std::io;
 use std::pin::Pin;
@@ -16,11 +19,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// The limit as shared with the pool and the balancer.
 pub type MaxStreams = Arc<StreamLimit>;
 
-/// A server's `max_concurrent_streams`, once its first SETTINGS frame has been read, and the
+/// A server's `max_concurrent_streams` now, once its first SETTINGS frame has been read, and the
 /// streams open on its connection.
 #[derive(Debug, Default)]
 pub struct StreamLimit {
@@ -38,7 +42,8 @@ pub struct StreamSlot(Arc<StreamLimit>);
 impl Drop for StreamSlot {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::AcqRel);
-        self.0.closed.notify_one();
+        // Every waiter looks again: one may open a stream, and retries of refused streams go.
+        self.0.closed.notify_waiters();
     }
 }
 
@@ -54,11 +59,13 @@ impl StreamLimit {
     fn set(&self, limit: u32) {
         self.value.store(limit.max(1), Ordering::Release);
         self.learned.notify_waiters();
+        // A raised limit makes room for requests waiting to open a stream.
+        self.closed.notify_waiters();
     }
 
-    /// A stream under the limit (none known yet: no limit), waiting at most `timeout` for one.
-    pub async fn open(self: &Arc<Self>, timeout: Duration) -> Option<StreamSlot> {
-        let deadline = tokio::time::Instant::now() + timeout;
+    /// A stream under the limit (none known yet: no limit), waiting until `deadline` at most.
+    /// After the limit is lowered below the streams open, none opens until enough have closed.
+    pub async fn open(self: &Arc<Self>, deadline: Instant) -> Option<StreamSlot> {
         loop {
             let closed = self.closed.notified();
             tokio::pin!(closed);
@@ -76,6 +83,18 @@ impl StreamLimit {
         }
     }
 
+    /// Waits until one of the streams open now has ended, or until `deadline`; at once when none
+    /// is open. A server that refused a stream had too many: the next try waits for one to end.
+    pub async fn one_ended(&self, deadline: Instant) {
+        let closed = self.closed.notified();
+        tokio::pin!(closed);
+        closed.as_mut().enable();
+        if self.open.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let _ = tokio::time::timeout_at(deadline, closed).await;
+    }
+
     /// Waits (at most `timeout`) until the limit is known.
     pub async fn wait_known(&self, timeout: Duration) -> Option<u32> {
         let learned = self.learned.notified();
@@ -91,49 +110,131 @@ impl StreamLimit {
 
 const FRAME_HEADER: usize = 9;
 const SETTINGS: u8 = 0x4;
+const ACK: u8 = 0x1;
 const MAX_CONCURRENT_STREAMS: u16 = 0x3;
-/// Bytes kept while looking: a frame header and a SETTINGS payload of reasonable size.
-const MAX_SNIFF: usize = FRAME_HEADER + 6 * 64;
+const SETTING_LEN: usize = 6;
+
+/// Where the tracker is in the server's byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// Reading a frame header: `have` of its 9 bytes so far.
+    Header { have: usize },
+    /// In a SETTINGS payload with `left` bytes to go, `have` bytes into the current setting.
+    Settings { left: usize, have: usize },
+    /// Skipping `left` bytes of another frame's payload.
+    Skip { left: usize },
+}
+
+/// Frame boundaries of the server's side of a connection, and the limits found on the way.
+#[derive(Debug)]
+struct FrameTracker {
+    at: Position,
+    header: [u8; FRAME_HEADER],
+    setting: [u8; SETTING_LEN],
+    /// No SETTINGS frame has ended yet (the first one sets the limit even without the setting).
+    first: bool,
+    /// The limit in the SETTINGS frame being read, once seen.
+    found: Option<u32>,
+}
+
+impl FrameTracker {
+    fn new() -> Self {
+        FrameTracker {
+            at: Position::Header { have: 0 },
+            header: [0; FRAME_HEADER],
+            setting: [0; SETTING_LEN],
+            first: true,
+            found: None,
+        }
+    }
+
+    /// Follows `bytes`; calls `limit` with the limit in force after each SETTINGS frame that
+    /// sets it (`u32::MAX` when the server's first SETTINGS frame sets none).
+    fn track(&mut self, mut bytes: &[u8], limit: &mut impl FnMut(u32)) {
+        while !bytes.is_empty() {
+            match self.at {
+                Position::Header { have } => {
+                    let n = (FRAME_HEADER - have).min(bytes.len());
+                    self.header[have..have + n].copy_from_slice(&bytes[..n]);
+                    bytes = &bytes[n..];
+                    if have + n < FRAME_HEADER {
+                        self.at = Position::Header { have: have + n };
+                        continue;
+                    }
+                    let h = &self.header;
+                    let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
+                    if h[3] == SETTINGS && h[4] & ACK == 0 {
+                        self.at = Position::Settings { left: len, have: 0 };
+                        if len == 0 {
+                            self.settings_end(limit);
+                        }
+                    } else {
+                        self.at = Position::Skip { left: len };
+                    }
+                }
+                Position::Skip { left } => {
+                    let n = left.min(bytes.len());
+                    bytes = &bytes[n..];
+                    self.at = match left - n {
+                        0 => Position::Header { have: 0 },
+                        left => Position::Skip { left },
+                    };
+                }
+                Position::Settings { left, have } => {
+                    let n = (SETTING_LEN - have).min(left).min(bytes.len());
+                    self.setting[have..have + n].copy_from_slice(&bytes[..n]);
+                    bytes = &bytes[n..];
+                    let (left, have) = (left - n, have + n);
+                    if have == SETTING_LEN {
+                        let s = &self.setting;
+                        if u16::from_be_bytes([s[0], s[1]]) == MAX_CONCURRENT_STREAMS {
+                            self.found = Some(u32::from_be_bytes([s[2], s[3], s[4], s[5]]));
+                        }
+                    }
+                    self.at = Position::Settings {
+                        left,
+                        have: have % SETTING_LEN,
+                    };
+                    if left == 0 {
+                        self.settings_end(limit);
+                    }
+                }
+            }
+        }
+    }
+
+    fn settings_end(&mut self, limit: &mut impl FnMut(u32)) {
+        match (self.found.take(), self.first) {
+            (Some(n), _) => limit(n),
+            // The initial value is unlimited (RFC 9113 §6.5.2); a later frame without the
+            // setting leaves it as it is.
+            (None, true) => limit(u32::MAX),
+            (None, false) => {}
+        }
+        self.first = false;
+        self.at = Position::Header { have: 0 };
+    }
+}
 
 pin_project_lite::pin_project! {
-    /// Passes `io` through, reading the first frame the server sends.
+    /// Passes `io` through, following the SETTINGS frames the server sends.
     pub struct SettingsSniffer<I> {
         #[pin]
         io: I,
-        seen: Option<Vec<u8>>,
+        tracker: FrameTracker,
         max_streams: MaxStreams,
     }
 }
 
 impl<I> SettingsSniffer<I> {
-    /// Wraps an upstream connection; the limit lands in `max_streams`.
+    /// Wraps an upstream connection; the limit in force lands in `max_streams`.
     pub fn new(io: I, max_streams: MaxStreams) -> Self {
         SettingsSniffer {
             io,
-            seen: Some(Vec::new()),
+            tracker: FrameTracker::new(),
             max_streams,
         }
     }
-}
-
-/// The limit in a SETTINGS frame (`u32::MAX` if absent); `None` while more bytes are needed.
-fn parse(seen: &[u8]) -> Option<Option<u32>> {
-    if seen.len() < FRAME_HEADER {
-        return None;
-    }
-    let len = usize::from(seen[0]) << 16 | usize::from(seen[1]) << 8 | usize::from(seen[2]);
-    if seen[3] != SETTINGS {
-        return Some(None);
-    }
-    let payload = &seen[FRAME_HEADER..];
-    if payload.len() < len.min(MAX_SNIFF - FRAME_HEADER) {
-        return None;
-    }
-    let limit = payload[..len.min(payload.len())]
-        .chunks_exact(6)
-        .find(|e| u16::from_be_bytes([e[0], e[1]]) == MAX_CONCURRENT_STREAMS)
-        .map(|e| u32::from_be_bytes([e[2], e[3], e[4], e[5]]));
-    Some(Some(limit.unwrap_or(u32::MAX)))
 }
 
 impl<I: AsyncRead> AsyncRead for SettingsSniffer<I> {
@@ -145,17 +246,9 @@ impl<I: AsyncRead> AsyncRead for SettingsSniffer<I> {
         let this = self.project();
         let before = buf.filled().len();
         let res = this.io.poll_read(cx, buf);
-        if let Some(seen) = this.seen.as_mut() {
-            let new = &buf.filled()[before..];
-            let room = MAX_SNIFF - seen.len();
-            seen.extend_from_slice(&new[..new.len().min(room)]);
-            if let Some(found) = parse(seen) {
-                this.max_streams.set(found.unwrap_or(u32::MAX));
-                *this.seen = None;
-            } else if seen.len() >= MAX_SNIFF {
-                *this.seen = None;
-            }
-        }
+        let max_streams = this.max_streams;
+        this.tracker
+            .track(&buf.filled()[before..], &mut |n| max_streams.set(n));
         res
     }
 }
@@ -190,37 +283,93 @@ impl<I: AsyncWrite> AsyncWrite for SettingsSniffer<I> {
 mod tests {
     use super::*;
 
-    fn settings(entries: &[(u16, u32)]) -> Vec<u8> {
-        let len = entries.len() * 6;
+    fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
         let mut f = vec![
             (len >> 16) as u8,
             (len >> 8) as u8,
             len as u8,
-            SETTINGS,
-            0,
+            kind,
+            flags,
             0,
             0,
             0,
             0,
         ];
-        for (id, v) in entries {
-            f.extend_from_slice(&id.to_be_bytes());
-            f.extend_from_slice(&v.to_be_bytes());
-        }
+        f.extend_from_slice(payload);
         f
     }
 
+    fn settings(entries: &[(u16, u32)]) -> Vec<u8> {
+        let payload: Vec<u8> = entries
+            .iter()
+            .flat_map(|(id, v)| [id.to_be_bytes().as_slice(), &v.to_be_bytes()].concat())
+            .collect();
+        frame(SETTINGS, 0, &payload)
+    }
+
+    /// The limits the tracker reports for `stream`, read in pieces of `step` bytes.
+    fn limits(stream: &[u8], step: usize) -> Vec<u32> {
+        let mut tracker = FrameTracker::new();
+        let mut seen = Vec::new();
+        for piece in stream.chunks(step) {
+            tracker.track(piece, &mut |n| seen.push(n));
+        }
+        seen
+    }
+
     #[test]
-    fn the_limit_is_read_from_the_first_settings_frame() {
-        let frame = settings(&[(0x4, 65535), (MAX_CONCURRENT_STREAMS, 10)]);
-        assert_eq!(parse(&frame[..5]), None);
-        assert_eq!(parse(&frame[..12]), None);
-        assert_eq!(parse(&frame), Some(Some(10)));
-        assert_eq!(parse(&settings(&[(0x4, 65535)])), Some(Some(u32::MAX)));
-        assert_eq!(
-            parse(&[0, 0, 4, 0x8, 0, 0, 0, 0, 0]),
-            Some(None),
-            "not SETTINGS"
-        );
+    fn every_settings_frame_is_followed_across_any_read_boundaries() {
+        let data = frame(0x0, 0x1, &[7u8; 300]);
+        let stream = [
+            settings(&[(0x4, 65535), (MAX_CONCURRENT_STREAMS, 100)]),
+            frame(SETTINGS, ACK, &[]),
+            frame(0x1, 0x4, &[1, 2, 3]),
+            data.clone(),
+            // Bytes that look like a SETTINGS frame inside a payload are payload.
+            frame(0x0, 0x0, &settings(&[(MAX_CONCURRENT_STREAMS, 1)])),
+            settings(&[(MAX_CONCURRENT_STREAMS, 10)]),
+            settings(&[(0x4, 1)]),
+            data,
+            settings(&[(MAX_CONCURRENT_STREAMS, 5), (MAX_CONCURRENT_STREAMS, 20)]),
+        ]
+        .concat();
+        for step in [1, 2, 5, 9, 13, 64, stream.len()] {
+            assert_eq!(limits(&stream, step), vec![100, 10, 20], "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_first_settings_frame_without_the_limit_means_unlimited() {
+        let stream = [
+            settings(&[(0x4, 65535)]),
+            settings(&[]),
+            settings(&[(0x3, 7)]),
+        ]
+        .concat();
+        assert_eq!(limits(&stream, 4), vec![u32::MAX, 7]);
+        assert_eq!(limits(&settings(&[]), 3), vec![u32::MAX]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_waits_for_room_until_the_deadline_only() {
+        let limit = Arc::new(StreamLimit::default());
+        limit.set(1);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let first = limit.open(deadline).await.expect("room for one");
+        let started = Instant::now();
+        assert!(limit.open(deadline).await.is_none());
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        // A limit raised while a request waits lets it open at once.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let waiting = tokio::spawn({
+            let limit = limit.clone();
+            async move { limit.open(deadline).await.is_some() }
+        });
+        tokio::task::yield_now().await;
+        limit.set(2);
+        assert!(waiting.await.unwrap());
+        assert_eq!(started.elapsed(), Duration::from_secs(1), "no wait");
+        drop(first);
     }
 }

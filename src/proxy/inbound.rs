@@ -16,7 +16,9 @@ use tokio::time::Instant;
 
 use super::app_ports::NoAppPort;
 use super::body::ProxyBody;
+use super::budget::RetryBudget;
 use super::classify::is_grpc;
+use super::connect::{Upstream, UpstreamError};
 use super::discovery::{target_of, Target};
 use super::forward::{
     authority_of, downstream_response, upstream_request, version_of, wants_upgrade, BadResponse,
@@ -24,7 +26,9 @@ use super::forward::{
 use super::hop::strip_before_app;
 use super::metrics::{Direction, PeerSide, Refused, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
+use super::replay::Replayable;
 use super::respond::{error_response, ProxyError};
+use super::retry::policy::{self, Attempted, Failure};
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use crate::identity::{Identity, PEER_HEADER};
@@ -117,6 +121,13 @@ pub async fn handle(
             peer: None,
         })
     };
+    let to = Upstream {
+        addr: app,
+        version,
+        counter: &counter,
+    };
+    let budget = state.retry_budget(&route, &labels.authority);
+    let sent = send(&state, &to, upstream, &budget, start).await;
     let observation = Observation {
         metrics: state.metrics.clone(),
         labels,
@@ -126,7 +137,7 @@ pub async fn handle(
         record: Record::Effective,
         tap,
     };
-    match state.pools.send(app, version, upstream, &counter).await {
+    match sent {
         Ok(resp) => match downstream_response(resp, version, client_upgrade.is_some()) {
             Ok(resp) => observation.upstream(resp, client_upgrade),
             Err(BadResponse::UnsolicitedSwitch) => {
@@ -154,6 +165,41 @@ pub fn unroutable_opaque(state: &ProxyState) {
         services: state.app_ports.describe(),
     };
     state.errors.log("inbound", &err);
+}
+
+/// Sends the request to the app; one the app did not process (an HTTP/2 stream it refused) is
+/// sent again within the retry budget. Inbound retries nothing else: the caller's proxy does.
+async fn send(
+    state: &ProxyState,
+    to: &Upstream<'_>,
+    req: Request<ProxyBody>,
+    budget: &RetryBudget,
+    start: Instant,
+) -> Result<Response<ProxyBody>, UpstreamError> {
+    budget.deposit();
+    let dispatch = state.dispatch_deadline(start);
+    let mut req = Replayable::new(req);
+    let mut tries = 1;
+    loop {
+        let err = match state.pools.send(to, &mut req, dispatch).await {
+            Ok(resp) => return Ok(resp),
+            Err(e) if e.is_not_processed() => e,
+            Err(e) => return Err(e),
+        };
+        let attempted = Attempted {
+            tries,
+            route_retryable: false,
+            deadline: None,
+            body: req.can_replay(),
+        };
+        if !policy::retry(Failure::NotProcessed, attempted, budget) {
+            return Err(err);
+        }
+        if err.is_refused_stream() {
+            state.pools.after_refusal(to.addr, dispatch.at()).await;
+        }
+        tries += 1;
+    }
 }
 
 /// `(fqdn, fqdn:port)` when the authority names one of this workload's services.

@@ -5,16 +5,21 @@
 //! previous try left it (a try may fail before the upstream read everything). Past the limit the
 //! copy is dropped and the request can no longer be retried, so memory stays bounded whatever
 //! the caller sends.
+//!
+//! [`Replayable`] is a whole request held that way for every upstream send: an empty body costs
+//! nothing to send again, a body known to be over the limit streams once unwrapped, and anything
+//! else goes through a [`Replay`].
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::HeaderMap;
-use http_body::{Body, Frame};
+use http::request::Parts;
+use http::{HeaderMap, Request};
+use http_body::{Body, Frame, SizeHint};
 
-use super::body::{BoxError, ProxyBody};
+use super::body::{boxed, empty, BoxError, ProxyBody};
 
 /// Largest request body kept for retries (64 KiB).
 pub const MAX_REPLAY_BYTES: usize = 64 * 1024;
@@ -29,8 +34,12 @@ struct Shared {
     recorded: Vec<Bytes>,
     recorded_bytes: usize,
     trailers: Option<HeaderMap>,
-    /// The body grew past the limit: no more tries.
+    /// The body grew past the limit (or failed): no more tries.
     overflowed: bool,
+    /// The caller's body failed.
+    failed: bool,
+    /// The caller's body's size, as it declared it (so a try can send `content-length`).
+    size: SizeHint,
 }
 
 /// The source of each try's body.
@@ -53,12 +62,14 @@ impl Replay {
     pub fn new(body: ProxyBody) -> Self {
         Replay {
             shared: Arc::new(Mutex::new(Shared {
+                size: body.size_hint(),
                 rest: Some(body),
                 frames_read: 0,
                 recorded: Vec::new(),
                 recorded_bytes: 0,
                 trailers: None,
                 overflowed: false,
+                failed: false,
             })),
         }
     }
@@ -76,6 +87,16 @@ impl Replay {
     /// Whether another try can still be sent the whole body.
     pub fn can_replay(&self) -> bool {
         !self.lock().overflowed
+    }
+
+    /// Why another try cannot be sent the whole body, if it cannot.
+    pub fn why_not(&self) -> Option<NotReplayable> {
+        let shared = self.lock();
+        match (shared.failed, shared.overflowed) {
+            (true, _) => Some(NotReplayable::BodyFailed),
+            (false, true) => Some(NotReplayable::BodyTooLarge),
+            (false, false) => None,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -125,6 +146,7 @@ impl Body for ReplayBody {
                 Some(Err(e)) => {
                     // The caller's body broke: no try can be sent whole any more.
                     shared.overflowed = true;
+                    shared.failed = true;
                     shared.rest = None;
                     return Poll::Ready(Some(Err(e)));
                 }
@@ -144,6 +166,102 @@ impl Body for ReplayBody {
     fn is_end_stream(&self) -> bool {
         self.done
     }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.position == 0 && !self.trailers_sent && !self.done {
+            self.shared
+                .lock()
+                .map_or_else(|p| p.into_inner().size, |s| s.size)
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
+/// A request that can be sent more than once while its body allows: its head is copied for each
+/// send (extensions are per send and not copied).
+pub struct Replayable {
+    head: Parts,
+    body: Source,
+}
+
+enum Source {
+    /// No body: every send gets an empty one.
+    Empty,
+    /// Kept for replay up to the limit.
+    Kept(Replay),
+    /// Known to be over the limit: sent once, as it is.
+    Once(Option<ProxyBody>),
+}
+
+/// Why a request cannot be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotReplayable {
+    /// Its body is larger than what is kept for replay.
+    #[error("its body is over the {} KiB kept to send a request again", MAX_REPLAY_BYTES / 1024)]
+    BodyTooLarge,
+    /// The caller's body failed, so no send can have all of it.
+    #[error("the caller's request body failed")]
+    BodyFailed,
+}
+
+impl Replayable {
+    /// Holds `req` for sending. Checking the body costs nothing when it is empty (no wrapper).
+    pub fn new(req: Request<ProxyBody>) -> Self {
+        let (head, body) = req.into_parts();
+        let body = if body.is_end_stream() {
+            Source::Empty
+        } else {
+            let declared = body.size_hint().lower();
+            if declared > MAX_REPLAY_BYTES as u64 {
+                Source::Once(Some(body))
+            } else {
+                Source::Kept(Replay::new(body))
+            }
+        };
+        Replayable { head, body }
+    }
+
+    /// The request's head.
+    pub fn head(&self) -> &Parts {
+        &self.head
+    }
+
+    /// The request's header fields, for every later send.
+    pub fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        &mut self.head.headers
+    }
+
+    /// The request for one more send, or why there can be none.
+    pub fn next_send(&mut self) -> Result<Request<ProxyBody>, NotReplayable> {
+        self.can_replay()?;
+        let body = match &mut self.body {
+            Source::Empty => empty(),
+            Source::Kept(replay) => boxed(replay.body()),
+            Source::Once(body) => body.take().ok_or(NotReplayable::BodyTooLarge)?,
+        };
+        Ok(Request::from_parts(copy_head(&self.head), body))
+    }
+
+    /// Whether one more send could carry the whole body.
+    pub fn can_replay(&self) -> Result<(), NotReplayable> {
+        match &self.body {
+            Source::Empty => Ok(()),
+            Source::Kept(replay) => replay.why_not().map_or(Ok(()), Err),
+            Source::Once(Some(_)) => Ok(()),
+            Source::Once(None) => Err(NotReplayable::BodyTooLarge),
+        }
+    }
+}
+
+/// A copy of a request head for another send (extensions are per send and not copied).
+pub fn copy_head(head: &Parts) -> Parts {
+    let mut req = Request::new(());
+    *req.method_mut() = head.method.clone();
+    *req.uri_mut() = head.uri.clone();
+    *req.version_mut() = head.version;
+    *req.headers_mut() = head.headers.clone();
+    req.into_parts().0
 }
 
 fn record(shared: &mut Shared, data: &Bytes) {
@@ -217,6 +335,36 @@ mod tests {
         assert_eq!(frame.into_data().unwrap(), "a");
         drop(first);
         assert_eq!(read(replay.body()).await.0, b"abc");
+    }
+
+    #[tokio::test]
+    async fn a_request_is_held_by_what_its_body_costs_to_send_again() {
+        let head = || Request::post("/x");
+        // No body: nothing is wrapped, every send gets an empty one.
+        let mut empty_req = Replayable::new(head().body(crate::proxy::body::empty()).unwrap());
+        assert!(matches!(empty_req.body, Source::Empty));
+        for _ in 0..3 {
+            assert!(empty_req.next_send().unwrap().body().is_end_stream());
+        }
+        // A body declared larger than the limit streams once, unwrapped.
+        let big = boxed(http_body_util::Full::new(Bytes::from(vec![
+            1u8;
+            MAX_REPLAY_BYTES
+                + 1
+        ])));
+        let mut big_req = Replayable::new(head().body(big).unwrap());
+        assert!(matches!(big_req.body, Source::Once(Some(_))));
+        assert!(big_req.next_send().is_ok());
+        assert_eq!(big_req.can_replay(), Err(NotReplayable::BodyTooLarge));
+        assert!(big_req.next_send().is_err());
+        // A small body is held: every send carries all of it, and the head is copied.
+        let small = caller_body(vec![b"vote"], false);
+        let mut small_req = Replayable::new(head().header("x-a", "1").body(small).unwrap());
+        for _ in 0..2 {
+            let (parts, body) = small_req.next_send().unwrap().into_parts();
+            assert_eq!(parts.headers["x-a"], "1");
+            assert_eq!(body.collect().await.unwrap().to_bytes(), "vote");
+        }
     }
 
     #[tokio::test]

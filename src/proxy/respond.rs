@@ -83,6 +83,17 @@ pub enum ProxyError {
          or smaller headers (large cookies or tokens are the usual cause)"
     )]
     HeadTooLarge { bytes: usize, limit: usize },
+    /// An upstream's trailers were over the head limit; the response had started, so they were
+    /// replaced by this explanation.
+    #[error(
+        "{addr} sent trailers of {bytes} bytes, over this proxy's limit of {limit} bytes; they \
+         were replaced by this explanation: send less metadata at the end of the response"
+    )]
+    TrailersTooLarge {
+        addr: SocketAddr,
+        bytes: usize,
+        limit: usize,
+    },
     /// No endpoint of the service could take the request.
     #[error("{}", saturated(.authority, .saturation))]
     FailFast {
@@ -250,6 +261,49 @@ fn describe(e: &UpstreamError) -> String {
              stuck? Give the route a shorter timeout in its ServiceProfile, or raise \
              --response-timeout if it is meant to be this slow"
         ),
+        UpstreamError::ReusedConnectionClosed {
+            idle,
+            idle_timeout,
+            why,
+            ..
+        } => format!(
+            "closed a kept-alive connection (idle for {idle:?}) before answering, as a server does \
+             when its keep-alive timeout ends just as a request arrives; the request was not sent \
+             again because {why}: make the app's keep-alive timeout longer than \
+             --upstream-idle-timeout ({idle_timeout:?}), or lower --upstream-idle-timeout"
+        ),
+        UpstreamError::NotProcessed {
+            how, max_streams, ..
+        } => {
+            let limit = match max_streams {
+                Some(n) => format!(
+                    "its HTTP/2 max_concurrent_streams is {n}: raise the server's \
+                     max_concurrent_streams (now {n}) or add replicas"
+                ),
+                None => "it is overloaded or restarting: add replicas".to_string(),
+            };
+            format!(
+                "did not process the request ({how}), and the retries such requests get \
+                 (within the retry budget) are spent; {limit}"
+            )
+        }
+        UpstreamError::ResponseHeadTooLarge { bytes, limit, .. } => format!(
+            "sent a response head of {bytes} bytes, over this proxy's limit of {limit} bytes: \
+             send fewer or smaller response headers"
+        ),
+        UpstreamError::HeadRejected { most, .. } => format!(
+            "sent a response this proxy's HTTP/2 client refused: a head over {most} bytes (the \
+             most it reads), or a malformed one; other requests on the connection go on"
+        ),
+        UpstreamError::ConnectionAbandoned { reason, .. } => format!(
+            "broke the HTTP/2 protocol or its limits on the connection ({reason:?}; a header block \
+             in more than 12 frames of 16 KiB does that), so this proxy closed the connection, \
+             failing the requests in flight on it; requests not yet sent on it are sent on a new \
+             connection: make the app send smaller header blocks"
+        ),
+        UpstreamError::NotReplayable { why, .. } => {
+            format!("could not be sent the request again: {why}")
+        }
         UpstreamError::Http { source, .. }
             if source.is_incomplete_message() || source.is_closed() =>
         {
@@ -285,7 +339,9 @@ impl ProxyError {
                 UpstreamError::ConnectTimeout { .. } | UpstreamError::NoResponse { .. } => {
                     StatusCode::GATEWAY_TIMEOUT
                 }
-                UpstreamError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                UpstreamError::Busy { .. } | UpstreamError::NotProcessed { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 _ => StatusCode::BAD_GATEWAY,
             },
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -301,6 +357,7 @@ impl ProxyError {
             }
             ProxyError::UnknownDestination { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::NoAppPort { .. } => StatusCode::MISDIRECTED_REQUEST,
+            ProxyError::TrailersTooLarge { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -320,6 +377,7 @@ impl ProxyError {
             ProxyError::UnknownDestination { .. } => "unknown destination".into(),
             ProxyError::TunnelNotOpaque { port, .. } => format!("tunnel to {port}"),
             ProxyError::NoAppPort { .. } => "no app port".into(),
+            ProxyError::TrailersTooLarge { addr, .. } => format!("trailers over limit {addr}"),
             other => other.to_string(),
         }
     }
@@ -377,7 +435,27 @@ pub fn error_response_bytes(err: &ProxyError) -> bytes::Bytes {
     .into()
 }
 
-/// `text` as a header value: visible ASCII and spaces, anything else as `?`.
+/// Trailers that end a response the upstream had started, in place of trailers the proxy could
+/// not pass on: the explanation in `mesh-proxy-error`, and for gRPC also as the call's status.
+pub fn error_trailers(err: &ProxyError, grpc: bool) -> http::HeaderMap {
+    let text = err.to_string();
+    let mut trailers = http::HeaderMap::new();
+    if grpc {
+        trailers.insert(
+            crate::grpc::GRPC_STATUS,
+            HeaderValue::from(grpc_code(err.status()).as_u32()),
+        );
+        if let Ok(v) = HeaderValue::from_str(&crate::grpc::encode_message(&text)) {
+            trailers.insert(crate::grpc::GRPC_MESSAGE, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&header_text(&text)) {
+        trailers.insert(ERROR_HEADER, v);
+    }
+    trailers
+}
+
+/// `text` as a header value: printable ASCII, anything else as `?`.
 fn header_text(text: &str) -> String {
     text.chars()
         .map(|c| {

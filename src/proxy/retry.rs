@@ -1,6 +1,7 @@
 //! Sending an outbound request: placed by the balancer, bounded by the route's timeout, and tried
-//! again — on a retryable route, within the service's retry budget — when a try fails before its
-//! response streams to the caller.
+//! again within the service's retry budget when a try fails before its response streams to the
+//! caller — on a retryable route, or on any route when the upstream did not process it
+//! ([`policy`]).
 //!
 //! A try fails when its connection fails or its response headers classify as a failure (a 5xx, a
 //! gRPC status in the headers, or the route's response classes); a gRPC status that only comes in
@@ -19,20 +20,23 @@ use tokio::time::Instant;
 use super::balance::InFlight;
 use super::body::ProxyBody;
 use super::classify::{grpc_status, is_failure, is_grpc};
-use super::connect::{UpstreamError, Version};
+use super::connect::{Upstream, UpstreamError, Version};
+use super::deadline::DispatchDeadline;
 use super::discovery::Endpoint;
 use super::forward::{downstream_response, BadResponse};
 use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::profiles::ServiceRoutes;
-use super::replay::Replay;
+use super::replay::Replayable;
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use crate::tap_event::ProxyDirection;
 
-/// Tries per request at most, whatever the budget says.
-pub const MAX_TRIES: u32 = 3;
+pub mod policy;
+
+pub use policy::MAX_TRIES;
+use policy::{Attempted, Failure};
 
 /// Where a request goes.
 pub struct Destination {
@@ -80,28 +84,25 @@ pub async fn send(
     let rule = route.as_ref().and_then(|(p, i)| p.matcher.routes().get(*i));
     let timeout = rule.and_then(|r| r.timeout);
     let deadline = timeout.map(|t| start + t);
-    let budget = route.as_ref().map(|(p, _)| p.retry_budget.clone());
-    if let Some(b) = &budget {
-        b.deposit();
-    }
-    let retryable = rule.is_some_and(|r| r.is_retryable) && client_upgrade.is_none();
-    let (replay, mut once) = if retryable {
-        (Some(Replay::new(body)), None)
-    } else {
-        (None, Some(body))
-    };
+    let dispatch = state.dispatch_deadline(start);
+    let budget = state.retry_budget(&route, &dst.authority);
+    budget.deposit();
+    let route_retryable = rule.is_some_and(|r| r.is_retryable) && client_upgrade.is_none();
+    let mut req = Replayable::new(Request::from_parts(head, body));
     let mut labels: Option<TrafficLabels> = None;
     let mut tap = None;
     let mut tries = 0;
     loop {
         tries += 1;
+        // The balancer's wait and the HTTP/2 stream waits share the one dispatch deadline.
+        let until = deadline.map_or(dispatch.at(), |d| d.min(dispatch.at()));
         let placed = state
             .balancer
             .acquire(
                 &dst.authority,
                 &dst.endpoints,
                 |a| state.pools.max_streams(a),
-                deadline,
+                Some(until),
             )
             .await;
         let in_flight = match placed {
@@ -135,26 +136,16 @@ pub async fn send(
                         in_flight.endpoint.addr,
                         in_flight.endpoint.identity.as_deref(),
                     ),
-                    method: head.method.clone(),
+                    method: req.head().method.clone(),
                     authority: dst.authority.clone(),
-                    path: head.uri.path().to_string(),
+                    path: req.head().uri.path().to_string(),
                 },
-                || head.headers.clone(),
+                || req.head().headers.clone(),
             );
         }
         let mut observation = observe(state, labels, &route, grpc, start);
-        let body = match (&replay, once.take()) {
-            (Some(r), _) => super::body::boxed(r.body()),
-            (None, Some(b)) => b,
-            (None, None) => unreachable!("a request that cannot be replayed is tried once"),
-        };
         let try_start = Instant::now();
-        let sent = send_once(
-            state,
-            &in_flight,
-            version,
-            Request::from_parts(clone_head(&head), body),
-        );
+        let sent = send_once(state, &in_flight, version, &mut req, dispatch);
         let result = match deadline {
             // On expiry the try is dropped: HTTP/2 resets the stream, HTTP/1 closes the connection.
             Some(d) => tokio::time::timeout_at(d, sent).await.ok(),
@@ -165,18 +156,21 @@ pub async fn send(
             let t = timeout.unwrap_or_default();
             return fail(state, observation, timed_out(dst, &route_name, t));
         };
-        let retry = || {
-            replay.as_ref().is_some_and(Replay::can_replay)
-                && tries < MAX_TRIES
-                && deadline.is_none_or(|d| Instant::now() < d)
-                && budget.as_ref().is_some_and(|b| b.withdraw())
+        let retry = |failure, req: &Replayable| {
+            let attempted = Attempted {
+                tries,
+                route_retryable,
+                deadline,
+                body: req.can_replay(),
+            };
+            policy::retry(failure, attempted, &budget)
         };
         match result {
             Ok(resp) => {
                 in_flight.answered();
                 let addr = in_flight.endpoint.addr;
                 let outcome = header_outcome(&route, &resp, grpc);
-                if outcome.failure && retry() {
+                if outcome.failure && retry(Failure::Failed, &req) {
                     state.metrics.actual_response(
                         &observation.labels,
                         outcome,
@@ -203,12 +197,17 @@ pub async fn send(
                 if source.is_connect() {
                     in_flight.unreachable();
                 }
+                let failure = match source.is_not_processed() {
+                    true => Failure::NotProcessed,
+                    false => Failure::Failed,
+                };
+                let refused = source.is_refused_stream();
                 let err = ProxyError::Endpoint {
                     authority: dst.authority.clone(),
                     addr: in_flight.endpoint.addr,
                     source,
                 };
-                if retry() {
+                if retry(failure, &req) {
                     state.errors.log("outbound", &err);
                     let outcome = ResponseOutcome {
                         status: err.status().as_u16(),
@@ -220,6 +219,12 @@ pub async fn send(
                         outcome,
                         try_start.elapsed(),
                     );
+                    if refused {
+                        let addr = in_flight.endpoint.addr;
+                        drop(in_flight);
+                        let until = deadline.map_or(dispatch.at(), |d| d.min(dispatch.at()));
+                        state.pools.after_refusal(addr, until).await;
+                    }
                     continue;
                 }
                 observation.tap = tap.take();
@@ -235,12 +240,16 @@ async fn send_once(
     state: &ProxyState,
     placed: &InFlight,
     version: Version,
-    mut req: Request<ProxyBody>,
+    req: &mut Replayable,
+    dispatch: DispatchDeadline,
 ) -> Result<Response<ProxyBody>, UpstreamError> {
     let peer = placed.endpoint.identity.clone();
+    // Per try: a retry may land on an endpoint of another kind than the try before.
     if peer.is_some() {
         req.headers_mut()
             .insert(crate::identity::PEER_HEADER, state.peer_header.clone());
+    } else {
+        req.headers_mut().remove(crate::identity::PEER_HEADER);
     }
     let counter = || {
         state.tcp_counter(TcpLabels {
@@ -249,10 +258,12 @@ async fn send_once(
             peer: peer.clone(),
         })
     };
-    state
-        .pools
-        .send(placed.endpoint.addr, version, req, &counter)
-        .await
+    let to = Upstream {
+        addr: placed.endpoint.addr,
+        version,
+        counter: &counter,
+    };
+    state.pools.send(&to, req, dispatch).await
 }
 
 /// Counts the request under its labels (once, whatever the tries).
@@ -323,14 +334,4 @@ fn header_outcome(
         grpc_status: in_headers.filter(|_| grpc),
         failure,
     }
-}
-
-/// A copy of a request head for another try (extensions are per-try and not copied).
-fn clone_head(head: &Parts) -> Parts {
-    let mut req = Request::new(());
-    *req.method_mut() = head.method.clone();
-    *req.uri_mut() = head.uri.clone();
-    *req.version_mut() = head.version;
-    *req.headers_mut() = head.headers.clone();
-    req.into_parts().0
 }

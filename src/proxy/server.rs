@@ -412,6 +412,8 @@ async fn serve_http<I, S>(
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(hard_head_limit(limits) as usize)
+            // Also the bound of chunked request trailers (hyper's default is 16 KiB).
+            .max_header_size(hard_head_limit(limits) as usize)
             .serve_connection(io, svc)
             .with_upgrades();
         tokio::pin!(conn);

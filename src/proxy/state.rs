@@ -7,8 +7,10 @@ use http::HeaderValue;
 
 use super::app_ports::AppPorts;
 use super::balance::{Balancer, DispatchLimits};
+use super::budget::{DefaultBudgets, RetryBudget};
 use super::config::ProxyConfig;
-use super::connect::{ConnectConfig, Pools};
+use super::connect::Pools;
+use super::deadline::DispatchDeadline;
 use super::discovery::Resolve;
 use super::hop::HopMarker;
 use super::io::ByteCounter;
@@ -32,6 +34,8 @@ pub struct ProxyState {
     pub resolve: Box<dyn Resolve>,
     pub pools: Pools,
     pub balancer: Balancer,
+    /// Retry budgets of services without a ServiceProfile.
+    pub default_budgets: DefaultBudgets,
     pub errors: ErrorLog,
     /// Set once listeners are bound and the first profile load is done (`/ready`).
     pub ready: AtomicBool,
@@ -70,10 +74,8 @@ impl ProxyState {
             HeaderValue::from_str(&identity.to_header()).unwrap_or(HeaderValue::from_static(""));
         ProxyState {
             pools: Pools::new(
-                ConnectConfig {
-                    ready_timeout: config.limits.dispatch_timeout,
-                    ..config.limits.connect.clone()
-                },
+                config.limits.connect.clone(),
+                config.limits.max_header_bytes,
                 metrics.panics(),
             ),
             balancer: Balancer::new(DispatchLimits {
@@ -81,6 +83,7 @@ impl ProxyState {
                 dispatch_timeout: config.limits.dispatch_timeout,
                 max_queued: config.limits.max_queued,
             }),
+            default_budgets: DefaultBudgets::new(MEMO_CAPACITY),
             errors: ErrorLog::new(config.limits.error_log_interval),
             policy: Policy {
                 mode: Mode::Explicit,
@@ -122,6 +125,24 @@ impl ProxyState {
             }
             None => (None, self.default_route.clone()),
         }
+    }
+
+    /// The retry budget of a request to `service` on `route`: its profile's, or the service's
+    /// default budget.
+    pub fn retry_budget(
+        &self,
+        route: &Option<(Arc<ServiceRoutes>, usize)>,
+        service: &str,
+    ) -> Arc<RetryBudget> {
+        match route {
+            Some((profile, _)) => profile.retry_budget.clone(),
+            None => self.default_budgets.get(service),
+        }
+    }
+
+    /// The dispatch deadline of a request that arrived at `arrived`.
+    pub fn dispatch_deadline(&self, arrived: tokio::time::Instant) -> DispatchDeadline {
+        DispatchDeadline::new(arrived, self.config.limits.dispatch_timeout)
     }
 
     /// A byte counter for a new TCP connection with `labels`.
