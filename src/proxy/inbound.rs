@@ -17,7 +17,7 @@ use super::discovery::{target_of, Target};
 use super::forward::{authority_of, upstream_request, version_of, wants_upgrade};
 use super::metrics::{Direction, PeerSide, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
-use super::respond::{error_response, ProxyError};
+use super::respond::{error_response, ProxyError, Upstream};
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use crate::identity::{Identity, PEER_HEADER};
@@ -89,6 +89,7 @@ pub async fn handle(
         start,
         record: Record::Effective,
         tap,
+        upstream: Upstream::App(app),
     };
     match state.pools.send(app, version, upstream, &counter).await {
         Ok(resp) => observation.upstream(resp, client_upgrade),

@@ -1,6 +1,7 @@
 //! Records a response in metrics once it is complete: the body is watched for trailers (gRPC
 //! status) and its end, so classification sees the whole response, while bytes stream through
-//! untouched.
+//! untouched. A response that breaks off upstream ends, for a gRPC caller, with trailers carrying
+//! the status a direct call would have ended with, instead of a reset stream.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,11 +14,12 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
 
-use super::body::{boxed, ProxyBody};
+use super::body::{boxed, BoxError, ProxyBody};
 use super::classify::{grpc_status, is_failure, is_grpc};
 use super::forward::bridge_upgrade;
 use super::metrics::{Metrics, ResponseOutcome, TrafficLabels};
 use super::profiles::ServiceRoutes;
+use super::respond::{grpc_trailers, ProxyError, Upstream};
 use super::tap::TappedRequest;
 
 /// Which counters a response lands in.
@@ -42,6 +44,8 @@ pub struct Observation {
     pub record: Record,
     /// The request's tap events, when someone taps.
     pub tap: Option<TappedRequest>,
+    /// Where the request went (the app, or the endpoint of this try), for error texts.
+    pub upstream: Upstream,
 }
 
 impl Observation {
@@ -69,6 +73,7 @@ impl Observation {
             route: self.route,
             record: self.record,
             tap,
+            upstream: self.upstream,
         };
         resp.map(|body| boxed(ObservedBody::new(body, recorder)))
     }
@@ -110,6 +115,8 @@ pub struct Recorder {
     pub record: Record,
     /// The request's tap events, when someone taps (response bytes are counted only then).
     pub tap: Option<TappedRequest>,
+    /// Where the response comes from, for the text of a broken response.
+    pub upstream: Upstream,
 }
 
 impl Recorder {
@@ -135,11 +142,12 @@ impl Recorder {
         }
     }
 
-    /// Records a response that failed mid-stream (a reset or a broken connection).
-    pub fn finish_broken(self) {
+    /// Records a response that failed mid-stream (a reset or a broken connection); a gRPC
+    /// caller was told `grpc_status` instead.
+    pub fn finish_broken(self, grpc_status: Option<u32>) {
         let outcome = ResponseOutcome {
             status: self.status,
-            grpc_status: None,
+            grpc_status,
             failure: true,
         };
         self.metrics.response(&self.labels, outcome, self.latency);
@@ -148,49 +156,77 @@ impl Recorder {
                 .actual_response(&self.labels, outcome, self.latency);
         }
         if let Some(t) = self.tap {
-            t.response_end(None, true);
+            t.response_end(grpc_status, true);
         }
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A response body that records its response when it ends (or is dropped).
-    pub struct ObservedBody<B> {
-        #[pin]
-        inner: B,
-        recorder: Option<Recorder>,
-    }
-
-    impl<B> PinnedDrop for ObservedBody<B> {
-        fn drop(this: Pin<&mut Self>) {
-            // Dropped before its end: the caller went away or the stream was cut.
-            if let Some(r) = this.project().recorder.take() {
-                r.finish(None);
-            }
-        }
-    }
+/// A response body that records its response when it ends (or is dropped).
+pub struct ObservedBody {
+    inner: ProxyBody,
+    recorder: Option<Recorder>,
+    /// Ended by the proxy's own trailers after the upstream's body failed.
+    rescued: bool,
 }
 
-impl<B> ObservedBody<B> {
+impl ObservedBody {
     /// Watches `inner` for `recorder`.
-    pub fn new(inner: B, recorder: Recorder) -> Self {
+    pub fn new(inner: ProxyBody, recorder: Recorder) -> Self {
         ObservedBody {
             inner,
             recorder: Some(recorder),
+            rescued: false,
+        }
+    }
+
+    /// The upstream's body failed mid-stream. A gRPC caller gets trailers with the status a
+    /// direct call would have ended with (a reset stream reads as INTERNAL to gRPC clients,
+    /// whatever the cause); any other caller gets the error, so its stream is reset too.
+    fn broke_off(&mut self, source: BoxError) -> Option<Result<Frame<Bytes>, BoxError>> {
+        let Some(r) = self.recorder.take() else {
+            return Some(Err(source));
+        };
+        if !r.grpc {
+            r.finish_broken(None);
+            return Some(Err(source));
+        }
+        let err = ProxyError::ResponseBroken {
+            upstream: r.upstream.clone(),
+            source,
+        };
+        tracing::debug!("{err}");
+        let trailers = grpc_trailers(&err);
+        r.finish_broken(grpc_status(&trailers));
+        self.rescued = true;
+        Some(Ok(Frame::trailers(trailers)))
+    }
+}
+
+impl Drop for ObservedBody {
+    fn drop(&mut self) {
+        // Dropped before its end: the caller went away or the stream was cut.
+        if let Some(r) = self.recorder.take() {
+            r.finish(None);
         }
     }
 }
 
-impl<B: Body<Data = Bytes>> Body for ObservedBody<B> {
+impl Body for ObservedBody {
     type Data = Bytes;
-    type Error = B::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.rescued {
+            return Poll::Ready(None);
+        }
+        let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            Some(Err(source)) => return Poll::Ready(this.broke_off(source)),
+            frame => frame,
+        };
         match &frame {
             Some(Ok(f)) => {
                 // Bytes are counted only for a tapped request: one branch otherwise.
@@ -205,12 +241,8 @@ impl<B: Body<Data = Bytes>> Body for ObservedBody<B> {
                     }
                 }
             }
-            Some(Err(_)) => {
-                if let Some(r) = this.recorder.take() {
-                    r.finish_broken();
-                }
-            }
-            None => {
+            // The end.
+            _ => {
                 if let Some(r) = this.recorder.take() {
                     r.finish(None);
                 }
@@ -220,7 +252,7 @@ impl<B: Body<Data = Bytes>> Body for ObservedBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rescued || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

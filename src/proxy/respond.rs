@@ -2,9 +2,14 @@
 //!
 //! Every response the proxy makes itself carries a `mesh-proxy-error` header whose text names the
 //! cause and what to change; the same text is logged once per cause per interval, never once per
-//! request.
+//! request. gRPC callers get a gRPC status instead ([`grpc`]): trailers-only when no response has
+//! started, trailers ending the body when the upstream's response broke off mid-stream.
 
+mod grpc;
+
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -12,9 +17,10 @@ use http::{HeaderValue, Response, StatusCode};
 use tokio::time::Instant;
 
 use super::balance::Saturation;
-use super::body::{empty, full, ProxyBody};
+use super::body::{empty, full, BoxError, ProxyBody};
 use super::connect::UpstreamError;
-use crate::grpc::Code;
+
+pub use grpc::grpc_trailers;
 
 /// The header naming why the proxy answered instead of the upstream.
 pub const ERROR_HEADER: &str = "mesh-proxy-error";
@@ -87,6 +93,53 @@ pub enum ProxyError {
         authority: String,
         saturation: Saturation,
     },
+    /// The upstream's response broke off after it had started (its headers were passed on): the
+    /// upstream reset the stream or its connection failed mid-body. Only gRPC callers are told
+    /// (in trailers); others see their stream reset or connection closed, as the upstream did.
+    #[error("{upstream} {}", broke_off(.source.as_ref()))]
+    ResponseBroken {
+        upstream: Upstream,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Where a request went, for the text of an error that happened there.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// The local app (inbound).
+    App(SocketAddr),
+    /// An endpoint of a service (outbound).
+    Endpoint {
+        authority: Arc<str>,
+        addr: SocketAddr,
+    },
+    /// A service before any of its endpoints was chosen (outbound).
+    Service(Arc<str>),
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Upstream::App(addr) => write!(f, "the app at {addr}"),
+            Upstream::Endpoint { authority, addr } => write!(f, "{authority}: endpoint {addr}"),
+            Upstream::Service(authority) => write!(f, "{authority}"),
+        }
+    }
+}
+
+/// Says how a response broke off mid-stream.
+fn broke_off(e: &(dyn std::error::Error + Send + Sync + 'static)) -> String {
+    match grpc::h2_cause(e) {
+        Some(h2) if h2.is_reset() => format!(
+            "reset the stream ({}) after its response had started",
+            h2.reason().unwrap_or(h2::Reason::INTERNAL_ERROR)
+        ),
+        _ => format!(
+            "broke off the response after it had started (is it crashing or being restarted?): {}",
+            chain(e)
+        ),
+    }
 }
 
 /// Says why a service cannot take more requests and what to change.
@@ -191,6 +244,7 @@ impl ProxyError {
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::ResponseBroken { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -204,26 +258,19 @@ impl ProxyError {
             } => format!("timeout {authority} {route}"),
             ProxyError::FailFast { authority, .. } => format!("fail-fast {authority}"),
             ProxyError::HeadTooLarge { limit, .. } => format!("head over {limit}"),
+            ProxyError::ResponseBroken { upstream, .. } => format!("broken {upstream}"),
             other => other.to_string(),
         }
     }
 }
 
 /// Builds the response for `err`: its status, the `mesh-proxy-error` header and the text as body.
-/// A gRPC caller gets a gRPC answer instead — HTTP 200 with `grpc-status` (UNAVAILABLE,
-/// DEADLINE_EXCEEDED, …) and `grpc-message` in the headers, no body — as gRPC clients expect.
+/// A gRPC caller gets a gRPC answer instead — a trailers-only response: HTTP 200 with
+/// `grpc-status` (the code a direct call would get, [`ProxyError::grpc_code`]), `grpc-message`
+/// (the text) and `mesh-proxy-error` in the headers, no body — as gRPC clients expect.
 pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
     let text = err.to_string();
-    let header: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
+    let header = header_text(&text);
     let mut resp = if grpc {
         let mut resp = Response::new(empty());
         let headers = resp.headers_mut();
@@ -231,13 +278,7 @@ pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static(crate::grpc::CONTENT_TYPE),
         );
-        headers.insert(
-            crate::grpc::GRPC_STATUS,
-            HeaderValue::from(grpc_code(err.status()).as_u32()),
-        );
-        if let Ok(v) = HeaderValue::from_str(&crate::grpc::encode_message(&text)) {
-            headers.insert(crate::grpc::GRPC_MESSAGE, v);
-        }
+        grpc::insert_status(headers, err.grpc_code(), &text);
         resp
     } else {
         let mut resp = Response::new(full(format!("{text}\n")));
@@ -254,14 +295,17 @@ pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
     resp
 }
 
-/// The gRPC status a caller gets for what would be an HTTP error status.
-fn grpc_code(status: StatusCode) -> Code {
-    match status {
-        StatusCode::GATEWAY_TIMEOUT => Code::DeadlineExceeded,
-        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
-        StatusCode::BAD_REQUEST => Code::Internal,
-        _ => Code::Unknown,
-    }
+/// `text` as a header value can carry it: printable ASCII, anything else as `?`.
+fn header_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 /// Logs each cause at most once per interval, with how many times it was suppressed.

@@ -25,7 +25,7 @@ use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLab
 use super::observe::{Observation, Record};
 use super::profiles::ServiceRoutes;
 use super::replay::Replay;
-use super::respond::{error_response, ProxyError};
+use super::respond::{error_response, ProxyError, Upstream};
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use crate::tap_event::ProxyDirection;
@@ -116,7 +116,9 @@ pub async fn send(
                         saturation,
                     },
                 };
-                return fail(state, observe(state, labels, &route, grpc, start), err);
+                let unplaced = Upstream::Service(labels.authority.clone());
+                let observation = observe(state, labels, &route, grpc, start, unplaced);
+                return fail(state, observation, err);
             }
         };
         let peer = in_flight.endpoint.identity.clone();
@@ -141,7 +143,11 @@ pub async fn send(
                 || head.headers.clone(),
             );
         }
-        let mut observation = observe(state, labels, &route, grpc, start);
+        let upstream = Upstream::Endpoint {
+            authority: labels.authority.clone(),
+            addr: in_flight.endpoint.addr,
+        };
+        let mut observation = observe(state, labels, &route, grpc, start, upstream);
         let body = match (&replay, once.take()) {
             (Some(r), _) => super::body::boxed(r.body()),
             (None, Some(b)) => b,
@@ -260,6 +266,7 @@ fn observe(
     route: &Option<(Arc<ServiceRoutes>, usize)>,
     grpc: bool,
     start: Instant,
+    upstream: Upstream,
 ) -> Observation {
     Observation {
         metrics: state.metrics.clone(),
@@ -269,6 +276,7 @@ fn observe(
         start,
         record: Record::EffectiveAndActual,
         tap: None,
+        upstream,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests: one binary (one link on a 2-core machine), one module per area.
 
+mod grpc_mesh;
 mod harness;
 mod net;
 mod process;
@@ -9,6 +10,7 @@ mod completions;
 mod crd_schema;
 mod demo;
 mod fuzz_regressions;
+mod grpc_errors;
 mod help;
 mod profile_bad_input;
 mod profile_check;

@@ -72,8 +72,15 @@ impl PyPeer {
             .trim()
             .strip_prefix("listening ")
             .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("{script_name} printed {line:?} instead of `listening ADDR`"));
+            .unwrap_or_else(|| {
+                panic!("{script_name} printed {line:?} instead of `listening ADDR`")
+            });
         Some(PyPeer { child, addr })
+    }
+
+    /// The process id (to kill it mid-call).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
