@@ -91,6 +91,8 @@ pub async fn handle(
         tap,
         upstream: Upstream::App(app),
     };
+    // Dropped while awaiting the app (the caller went away), it records a cancel.
+    let observation = observation.pending();
     match state.pools.send(app, version, upstream, &counter).await {
         Ok(resp) => observation.upstream(resp, client_upgrade),
         Err(source) => {

@@ -1,7 +1,13 @@
 //! Records a response in metrics once it is complete: the body is watched for trailers (gRPC
 //! status) and its end, so classification sees the whole response, while bytes stream through
-//! untouched. A response that breaks off upstream ends, for a gRPC caller, with trailers carrying
-//! the status a direct call would have ended with, instead of a reset stream.
+//! untouched.
+//!
+//! Every counted request ends as exactly one outcome and one tap end event, also when it does not
+//! end normally (`error` in [`ResponseOutcome`]): a request whose caller goes away before any
+//! response — its future is dropped while [`Pending`] — is a `cancel` with status 0; a response
+//! body dropped before its end is a `cancel` with the response's status; a response that breaks
+//! off upstream is a `reset`, and a gRPC caller then gets trailers with the status a direct call
+//! would have ended with instead of a reset stream.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,7 +23,7 @@ use tokio::time::Instant;
 use super::body::{boxed, BoxError, ProxyBody};
 use super::classify::{grpc_status, is_failure, is_grpc};
 use super::forward::bridge_upgrade;
-use super::metrics::{Metrics, ResponseOutcome, TrafficLabels};
+use super::metrics::{Metrics, ResponseOutcome, StreamError, TrafficLabels};
 use super::profiles::ServiceRoutes;
 use super::respond::{grpc_trailers, ProxyError, Upstream};
 use super::tap::TappedRequest;
@@ -48,7 +54,41 @@ pub struct Observation {
     pub upstream: Upstream,
 }
 
+/// An [`Observation`] whose response is awaited. Dropped so — the request's future was dropped
+/// because its caller reset the stream or closed the connection — it records the request as
+/// cancelled before any response: one outcome (`status_code="0"`, `error="cancel"`, a failure)
+/// and one tap end event (`reset`, `error: cancel`).
+pub struct Pending(Option<Observation>);
+
 impl Observation {
+    /// Holds the observation while its response is awaited.
+    pub fn pending(self) -> Pending {
+        Pending(Some(self))
+    }
+
+    /// Records the request as cancelled by its caller before any response.
+    fn cancelled(self) {
+        let outcome = ResponseOutcome {
+            status: 0,
+            grpc_status: None,
+            failure: true,
+            error: Some(StreamError::Cancel),
+        };
+        self.count(outcome);
+        if let Some(t) = self.tap {
+            t.response_end(None, outcome.error);
+        }
+    }
+
+    /// Counts `outcome` now, in the counters of [`Record`].
+    fn count(&self, outcome: ResponseOutcome) {
+        let latency = self.start.elapsed();
+        self.metrics.response(&self.labels, outcome, latency);
+        if self.record == Record::EffectiveAndActual {
+            self.metrics.actual_response(&self.labels, outcome, latency);
+        }
+    }
+
     /// Passes the upstream's response on, bridging an accepted upgrade; it is recorded once its
     /// body ends.
     pub fn upstream(
@@ -84,19 +124,57 @@ impl Observation {
             status: resp.status().as_u16(),
             grpc_status: grpc_status(resp.headers()),
             failure: true,
+            error: None,
         };
-        let latency = self.start.elapsed();
-        self.metrics.response(&self.labels, outcome, latency);
-        if self.record == Record::EffectiveAndActual {
-            self.metrics.actual_response(&self.labels, outcome, latency);
-        }
+        self.count(outcome);
         if let Some(mut t) = self.tap {
             t.response_init(outcome.status);
             let bytes = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
             t.add_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
-            t.response_end(outcome.grpc_status, false);
+            t.response_end(outcome.grpc_status, None);
         }
         resp
+    }
+}
+
+// === impl Pending ===
+
+impl Pending {
+    /// The observation, for its labels or to set its tap and upstream.
+    pub fn get_mut(&mut self) -> &mut Observation {
+        self.0
+            .as_mut()
+            .expect("a pending observation is held until it is settled")
+    }
+
+    /// The observation, no longer awaited: the caller records the outcome with it
+    /// ([`Observation::upstream`] or [`Observation::local`]).
+    pub fn settle(mut self) -> Observation {
+        self.0
+            .take()
+            .expect("a pending observation is settled once")
+    }
+
+    /// Passes the upstream's response on ([`Observation::upstream`]).
+    pub fn upstream(
+        self,
+        resp: Response<ProxyBody>,
+        client_upgrade: Option<OnUpgrade>,
+    ) -> Response<ProxyBody> {
+        self.settle().upstream(resp, client_upgrade)
+    }
+
+    /// Records a response the proxy made itself ([`Observation::local`]).
+    pub fn local(self, resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        self.settle().local(resp)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(observation) = self.0.take() {
+            observation.cancelled();
+        }
     }
 }
 
@@ -131,32 +209,31 @@ impl Recorder {
             status: self.status,
             grpc_status: if self.grpc { grpc_status } else { None },
             failure: is_failure(route, self.status, self.grpc, grpc_status),
+            error: None,
         };
-        self.metrics.response(&self.labels, outcome, self.latency);
-        if self.record == Record::EffectiveAndActual {
-            self.metrics
-                .actual_response(&self.labels, outcome, self.latency);
-        }
-        if let Some(t) = self.tap {
-            t.response_end(outcome.grpc_status, false);
-        }
+        self.record(outcome);
     }
 
-    /// Records a response that failed mid-stream (a reset or a broken connection); a gRPC
-    /// caller was told `grpc_status` instead.
-    pub fn finish_broken(self, grpc_status: Option<u32>) {
+    /// Records a response that broke off: upstream (`Reset`; `grpc_status` is what a gRPC caller
+    /// was told instead) or because the caller went away (`Cancel`).
+    pub fn finish_broken(self, error: StreamError, grpc_status: Option<u32>) {
         let outcome = ResponseOutcome {
             status: self.status,
             grpc_status,
             failure: true,
+            error: Some(error),
         };
+        self.record(outcome);
+    }
+
+    fn record(self, outcome: ResponseOutcome) {
         self.metrics.response(&self.labels, outcome, self.latency);
         if self.record == Record::EffectiveAndActual {
             self.metrics
                 .actual_response(&self.labels, outcome, self.latency);
         }
         if let Some(t) = self.tap {
-            t.response_end(grpc_status, true);
+            t.response_end(outcome.grpc_status, outcome.error);
         }
     }
 }
@@ -187,7 +264,7 @@ impl ObservedBody {
             return Some(Err(source));
         };
         if !r.grpc {
-            r.finish_broken(None);
+            r.finish_broken(StreamError::Reset, None);
             return Some(Err(source));
         }
         let err = ProxyError::ResponseBroken {
@@ -196,7 +273,7 @@ impl ObservedBody {
         };
         tracing::debug!("{err}");
         let trailers = grpc_trailers(&err);
-        r.finish_broken(grpc_status(&trailers));
+        r.finish_broken(StreamError::Reset, grpc_status(&trailers));
         self.rescued = true;
         Some(Ok(Frame::trailers(trailers)))
     }
@@ -204,9 +281,14 @@ impl ObservedBody {
 
 impl Drop for ObservedBody {
     fn drop(&mut self) {
-        // Dropped before its end: the caller went away or the stream was cut.
         if let Some(r) = self.recorder.take() {
-            r.finish(None);
+            // HTTP servers stop polling a body that says it is at its end: that is its end.
+            // Dropped before it, the caller went away (it reset the stream or hung up).
+            if self.inner.is_end_stream() {
+                r.finish(None);
+            } else {
+                r.finish_broken(StreamError::Cancel, None);
+            }
         }
     }
 }
@@ -259,3 +341,6 @@ impl Body for ObservedBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,7 +22,7 @@ use super::classify::{grpc_status, is_failure, is_grpc};
 use super::connect::{UpstreamError, Version};
 use super::discovery::Endpoint;
 use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
-use super::observe::{Observation, Record};
+use super::observe::{Observation, Pending, Record};
 use super::profiles::ServiceRoutes;
 use super::replay::Replay;
 use super::respond::{error_response, ProxyError, Upstream};
@@ -89,8 +89,9 @@ pub async fn send(
     } else {
         (None, Some(body))
     };
-    let mut labels: Option<TrafficLabels> = None;
-    let mut tap = None;
+    // The request's observation once it is counted (on its first endpoint): held across tries,
+    // so a caller that goes away during any of them is recorded as a cancel.
+    let mut pending: Option<Pending> = None;
     let mut tries = 0;
     loop {
         tries += 1;
@@ -106,9 +107,14 @@ pub async fn send(
         let in_flight = match placed {
             Ok(f) => f,
             Err(saturation) => {
-                let labels = labels
-                    .get_or_insert_with(|| count(state, dst, None, &route_name))
-                    .clone();
+                let observation = match pending.take() {
+                    Some(p) => p.settle(),
+                    None => {
+                        let labels = count(state, dst, None, &route_name);
+                        let unplaced = Upstream::Service(labels.authority.clone());
+                        observe(state, labels, &route, grpc, start, unplaced)
+                    }
+                };
                 let err = match (deadline, timeout) {
                     (Some(d), Some(t)) if Instant::now() >= d => timed_out(dst, &route_name, t),
                     _ => ProxyError::FailFast {
@@ -116,38 +122,43 @@ pub async fn send(
                         saturation,
                     },
                 };
-                let unplaced = Upstream::Service(labels.authority.clone());
-                let observation = observe(state, labels, &route, grpc, start, unplaced);
                 return fail(state, observation, err);
             }
         };
-        let peer = in_flight.endpoint.identity.clone();
-        let labels = labels
-            .get_or_insert_with(|| count(state, dst, peer, &route_name))
-            .clone();
-        if tries == 1 {
-            // Tapped once the first endpoint is chosen (the destination is known), not per try.
-            tap = state.tap.request(
-                start,
-                || TapRequestInfo {
-                    direction: ProxyDirection::Outbound,
-                    source: tap_peer(remote, Some(&state.identity)),
-                    destination: tap_peer(
-                        in_flight.endpoint.addr,
-                        in_flight.endpoint.identity.as_deref(),
-                    ),
-                    method: head.method.clone(),
-                    authority: dst.authority.clone(),
-                    path: head.uri.path().to_string(),
-                },
-                || head.headers.clone(),
-            );
-        }
-        let upstream = Upstream::Endpoint {
-            authority: labels.authority.clone(),
-            addr: in_flight.endpoint.addr,
+        let addr = in_flight.endpoint.addr;
+        let observation = match &mut pending {
+            Some(p) => {
+                let o = p.get_mut();
+                let authority = o.labels.authority.clone();
+                o.upstream = Upstream::Endpoint { authority, addr };
+                p
+            }
+            None => {
+                let peer = in_flight.endpoint.identity.clone();
+                let labels = count(state, dst, peer, &route_name);
+                let authority = labels.authority.clone();
+                let upstream = Upstream::Endpoint { authority, addr };
+                let mut observation = observe(state, labels, &route, grpc, start, upstream);
+                // Tapped once the first endpoint is chosen (the destination is known), not per try.
+                observation.tap = state.tap.request(
+                    start,
+                    || TapRequestInfo {
+                        direction: ProxyDirection::Outbound,
+                        source: tap_peer(remote, Some(&state.identity)),
+                        destination: tap_peer(
+                            in_flight.endpoint.addr,
+                            in_flight.endpoint.identity.as_deref(),
+                        ),
+                        method: head.method.clone(),
+                        authority: dst.authority.clone(),
+                        path: head.uri.path().to_string(),
+                    },
+                    || head.headers.clone(),
+                );
+                pending.insert(observation.pending())
+            }
         };
-        let mut observation = observe(state, labels, &route, grpc, start, upstream);
+        let labels = &observation.get_mut().labels;
         let body = match (&replay, once.take()) {
             (Some(r), _) => super::body::boxed(r.body()),
             (None, Some(b)) => b,
@@ -165,10 +176,15 @@ pub async fn send(
             Some(d) => tokio::time::timeout_at(d, sent).await.ok(),
             None => Some(sent.await),
         };
+        let settle = |pending: &mut Option<Pending>| {
+            pending
+                .take()
+                .expect("a placed request is observed")
+                .settle()
+        };
         let Some(result) = result else {
-            observation.tap = tap.take();
             let t = timeout.unwrap_or_default();
-            return fail(state, observation, timed_out(dst, &route_name, t));
+            return fail(state, settle(&mut pending), timed_out(dst, &route_name, t));
         };
         let retry = || {
             replay.as_ref().is_some_and(Replay::can_replay)
@@ -181,16 +197,13 @@ pub async fn send(
                 in_flight.answered();
                 let outcome = header_outcome(&route, &resp, grpc);
                 if outcome.failure && retry() {
-                    state.metrics.actual_response(
-                        &observation.labels,
-                        outcome,
-                        try_start.elapsed(),
-                    );
+                    state
+                        .metrics
+                        .actual_response(labels, outcome, try_start.elapsed());
                     continue;
                 }
                 drop(in_flight);
-                observation.tap = tap.take();
-                return observation.upstream(resp, client_upgrade.take());
+                return settle(&mut pending).upstream(resp, client_upgrade.take());
             }
             Err(source) => {
                 if source.is_connect() {
@@ -207,16 +220,14 @@ pub async fn send(
                         status: err.status().as_u16(),
                         grpc_status: None,
                         failure: true,
+                        error: None,
                     };
-                    state.metrics.actual_response(
-                        &observation.labels,
-                        outcome,
-                        try_start.elapsed(),
-                    );
+                    state
+                        .metrics
+                        .actual_response(labels, outcome, try_start.elapsed());
                     continue;
                 }
-                observation.tap = tap.take();
-                return fail(state, observation, err);
+                return fail(state, settle(&mut pending), err);
             }
         }
     }
@@ -312,6 +323,7 @@ fn header_outcome(
         status,
         grpc_status: in_headers.filter(|_| grpc),
         failure,
+        error: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod net;
 mod process;
 mod python;
 
+mod cancellations;
 mod completions;
 mod crd_schema;
 mod demo;
