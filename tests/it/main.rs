@@ -12,6 +12,7 @@ mod crd_schema;
 mod demo;
 mod fuzz_regressions;
 mod grpc_errors;
+mod grpc_keepalive;
 mod help;
 mod profile_bad_input;
 mod profile_check;
