@@ -576,7 +576,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__proxy)
-            opts="-n -h -V --inbound --outbound --admin --admin-public --admin-token-file --app --namespace --workload --pod --service --profiles --endpoints --registry --no-registry --opaque-ports --allow-destination --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --response-timeout --upstream-idle-timeout --header-read-timeout --detect-timeout --max-connections --log-level --help --version"
+            opts="-n -h -V --inbound --outbound --admin --admin-public --admin-token-file --app --namespace --workload --pod --service --profiles --endpoints --registry --no-registry --opaque-ports --allow-destination --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --response-timeout --upstream-idle-timeout --upstream-ping-interval --header-read-timeout --detect-timeout --max-connections --log-level --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -663,6 +663,10 @@ _mesh() {
                     return 0
                     ;;
                 --upstream-idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upstream-ping-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -92,13 +92,17 @@ pub struct LatencyHistogram {
     pub sum_ms: f64,
 }
 
-/// Responses with one status code, gRPC status and classification.
+/// Responses with one status code, gRPC status, classification and stream error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusCount {
+    /// The HTTP status; 0 for requests cancelled before any response.
     pub status_code: u16,
     pub grpc_status: Option<u32>,
     /// `success` or `failure`.
     pub classification: String,
+    /// `cancel` or `reset` when the exchange broke off (the metrics' `error` label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub count: u64,
 }
 

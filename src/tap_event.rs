@@ -126,9 +126,15 @@ pub struct ResponseEnd {
     /// `grpc-status` from the trailers (or a trailers-only response), for gRPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc_status: Option<u32>,
-    /// Set when the body failed mid-stream (a reset or a broken connection).
+    /// Set when the exchange broke off instead of ending: the caller cancelled it, or the
+    /// response was cut off upstream ([`error`](Self::error) says which).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
+    /// With `reset`: `cancel` (the caller reset its stream or hung up, before or during the
+    /// response) or `reset` (the upstream reset the stream or its connection broke mid-body) —
+    /// the `error` label of the proxy's metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A duration in microseconds.

@@ -173,6 +173,13 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "1.5s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub upstream_idle_timeout: Duration,
 
+    /// How long an upstream HTTP/2 connection with open streams may stay silent before it is
+    /// PINGed. gRPC servers take one PING per 5 minutes on a connection they send nothing on and
+    /// close it (killing quiet streams) after a few more; dead upstreams are found sooner by TCP
+    /// keepalive
+    #[arg(long, default_value = "5m", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub upstream_ping_interval: Duration,
+
     /// Longest wait for a client's request head, and for its next request on an idle HTTP/1
     /// keep-alive connection; slower clients are disconnected
     #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
@@ -420,6 +427,7 @@ fn limits(args: &ProxyArgs) -> Limits {
         connect: ConnectConfig {
             response_timeout: args.response_timeout,
             idle_timeout: args.upstream_idle_timeout,
+            ping_interval: args.upstream_ping_interval,
             ..defaults.connect.clone()
         },
         ..defaults

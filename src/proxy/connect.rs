@@ -57,7 +57,22 @@ pub struct ConnectConfig {
     /// Longest wait for a response head once a request is sent, when no shorter route timeout
     /// applies: an upstream that accepts but never answers cannot hold callers forever.
     pub response_timeout: Duration,
+    /// How long an upstream HTTP/2 connection with open streams may go without a frame read
+    /// before it is PINGed (and closed when the PING is not answered within 20 s). gRPC servers
+    /// take at most one PING per 5 minutes on a connection they send nothing on, and answer the
+    /// third too early with GOAWAY `too_many_pings`, which kills quiet streams (gRPC C core's
+    /// `GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS` and `max_ping_strikes` 2; grpc-go's
+    /// and grpc-java's enforcement policies likewise): the default is that minimum.
+    pub ping_interval: Duration,
+    /// Idle time before TCP keepalive probes start on an upstream connection; they are sent as
+    /// often, and [`TCP_KEEPALIVE_PROBES`] unanswered ones close it. So a dead upstream (no FIN:
+    /// a vanished host, a partition) is found within `tcp_keepalive × 4` of the last bytes it
+    /// sent, without PINGs that gRPC servers count against the app.
+    pub tcp_keepalive: Duration,
 }
+
+/// Unanswered TCP keepalive probes after which an upstream connection is closed.
+pub const TCP_KEEPALIVE_PROBES: u32 = 3;
 
 impl Default for ConnectConfig {
     fn default() -> Self {
@@ -68,6 +83,8 @@ impl Default for ConnectConfig {
             max_pooled_endpoints: 4096,
             ready_timeout: Duration::from_secs(3),
             response_timeout: Duration::from_secs(300),
+            ping_interval: Duration::from_secs(300),
+            tcp_keepalive: Duration::from_secs(10),
         }
     }
 }
@@ -308,13 +325,13 @@ impl EndpointPool {
             match slot.as_ref() {
                 Some(s) if !s.is_closed() => s.clone(),
                 _ => {
-                    let tcp = connect_tcp(self.addr, config.connect_timeout, counter).await?;
+                    let tcp = connect_tcp(self.addr, config, counter).await?;
                     let io = TokioIo::new(SettingsSniffer::new(tcp, self.h2_max_streams.clone()));
                     let streams = GuardedExecutor::new(&pools.panics, "upstream HTTP/2 stream");
                     let (sender, conn) = http2::Builder::new(streams)
                         .max_header_list_size(heads::most(pools.head_limit) as u32)
                         .timer(TokioTimer::new())
-                        .keep_alive_interval(Duration::from_secs(20))
+                        .keep_alive_interval(config.ping_interval)
                         .handshake(io)
                         .await
                         .map_err(|source| UpstreamError::Http {
@@ -380,17 +397,17 @@ pub async fn connect(
     config: &ConnectConfig,
     counter: NewCounter<'_>,
 ) -> Result<TokioIo<CountingIo<TcpStream>>, UpstreamError> {
-    Ok(TokioIo::new(
-        connect_tcp(addr, config.connect_timeout, counter).await?,
-    ))
+    Ok(TokioIo::new(connect_tcp(addr, config, counter).await?))
 }
 
-/// Opens a counted TCP connection (also used for opaque forwarding).
+/// Opens a counted TCP connection within `config.connect_timeout`, with TCP keepalive
+/// (`config.tcp_keepalive`); also used for opaque forwarding.
 pub async fn connect_tcp(
     addr: SocketAddr,
-    timeout: Duration,
+    config: &ConnectConfig,
     counter: NewCounter<'_>,
 ) -> Result<CountingIo<TcpStream>, UpstreamError> {
+    let timeout = config.connect_timeout;
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => {
             return Err(UpstreamError::ConnectTimeout {
@@ -405,5 +422,48 @@ pub async fn connect_tcp(
         Ok(Ok(s)) => s,
     };
     let _ = stream.set_nodelay(true);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(config.tcp_keepalive)
+        .with_interval(config.tcp_keepalive)
+        .with_retries(TCP_KEEPALIVE_PROBES);
+    if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
+        tracing::debug!(%addr, "TCP keepalive not set: {e}");
+    }
     Ok(CountingIo::new(stream, counter()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Uncounted;
+
+    impl ByteCounter for Uncounted {
+        fn read(&self, _: u64) {}
+        fn wrote(&self, _: u64) {}
+    }
+
+    #[tokio::test]
+    async fn upstream_sockets_probe_a_silent_peer_with_tcp_keepalive() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = ConnectConfig {
+            tcp_keepalive: Duration::from_secs(7),
+            ..ConnectConfig::default()
+        };
+        let counter = || -> Arc<dyn ByteCounter> { Arc::new(Uncounted) };
+        let io = connect_tcp(listener.local_addr().unwrap(), &config, &counter)
+            .await
+            .unwrap();
+        let socket = socket2::SockRef::from(io.get_ref());
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
+        assert_eq!(
+            socket.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            socket.tcp_keepalive_retries().unwrap(),
+            TCP_KEEPALIVE_PROBES
+        );
+    }
 }

@@ -27,7 +27,7 @@ use super::hop::strip_before_app;
 use super::metrics::{Direction, PeerSide, Refused, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::replay::Replayable;
-use super::respond::{error_response, ProxyError};
+use super::respond::{error_response, ProxyError, SentTo};
 use super::retry::policy::{self, Attempted, Failure};
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
@@ -107,6 +107,7 @@ pub async fn handle(
             start,
             record: Record::Effective,
             tap,
+            upstream: SentTo::App(app),
         };
         return observation.local(error_response(&err, grpc_request));
     }
@@ -127,7 +128,6 @@ pub async fn handle(
         counter: &counter,
     };
     let budget = state.retry_budget(&route, &labels.authority);
-    let sent = send(&state, &to, upstream, &budget, start).await;
     let observation = Observation {
         metrics: state.metrics.clone(),
         labels,
@@ -136,7 +136,11 @@ pub async fn handle(
         start,
         record: Record::Effective,
         tap,
+        upstream: SentTo::App(app),
     };
+    // Dropped while awaiting the app (the caller went away), it records a cancel.
+    let observation = observation.pending();
+    let sent = send(&state, &to, upstream, &budget, start).await;
     match sent {
         Ok(resp) => match downstream_response(resp, version, client_upgrade.is_some()) {
             Ok(resp) => observation.upstream(resp, client_upgrade),

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
-pub use labels::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
+pub use labels::{Direction, PeerSide, ResponseOutcome, StreamError, TcpLabels, TrafficLabels};
 pub use refusals::{Refusals, Refused};
 
 use super::guard::PanicCounter;

@@ -1,6 +1,13 @@
 //! Records a response in metrics once it is complete: the body is watched for trailers (gRPC
 //! status) and its end, so classification sees the whole response, while bytes stream through
 //! untouched.
+//!
+//! Every counted request ends as exactly one outcome and one tap end event, also when it does not
+//! end normally (`error` in [`ResponseOutcome`]): a request whose caller goes away before any
+//! response — its future is dropped while [`Pending`] — is a `cancel` with status 0; a response
+//! body dropped before its end is a `cancel` with the response's status; a response that breaks
+//! off upstream is a `reset`, and a gRPC caller then gets trailers with the status a direct call
+//! would have ended with instead of a reset stream.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,11 +20,12 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
 
-use super::body::{boxed, ProxyBody};
+use super::body::{boxed, BoxError, ProxyBody};
 use super::classify::{grpc_status, is_failure, is_grpc};
 use super::forward::bridge_upgrade;
-use super::metrics::{Metrics, ResponseOutcome, TrafficLabels};
+use super::metrics::{Metrics, ResponseOutcome, StreamError, TrafficLabels};
 use super::profiles::ServiceRoutes;
+use super::respond::{error_trailers, ProxyError, SentTo};
 use super::tap::TappedRequest;
 
 /// Which counters a response lands in.
@@ -42,9 +50,45 @@ pub struct Observation {
     pub record: Record,
     /// The request's tap events, when someone taps.
     pub tap: Option<TappedRequest>,
+    /// Where the request went (the app, or the endpoint of this try), for error texts.
+    pub upstream: SentTo,
 }
 
+/// An [`Observation`] whose response is awaited. Dropped so — the request's future was dropped
+/// because its caller reset the stream or closed the connection — it records the request as
+/// cancelled before any response: one outcome (`status_code="0"`, `error="cancel"`, a failure)
+/// and one tap end event (`reset`, `error: cancel`).
+pub struct Pending(Option<Observation>);
+
 impl Observation {
+    /// Holds the observation while its response is awaited.
+    pub fn pending(self) -> Pending {
+        Pending(Some(self))
+    }
+
+    /// Records the request as cancelled by its caller before any response.
+    fn cancelled(self) {
+        let outcome = ResponseOutcome {
+            status: 0,
+            grpc_status: None,
+            failure: true,
+            error: Some(StreamError::Cancel),
+        };
+        self.count(outcome);
+        if let Some(t) = self.tap {
+            t.response_end(None, outcome.error);
+        }
+    }
+
+    /// Counts `outcome` now, in the counters of [`Record`].
+    fn count(&self, outcome: ResponseOutcome) {
+        let latency = self.start.elapsed();
+        self.metrics.response(&self.labels, outcome, latency);
+        if self.record == Record::EffectiveAndActual {
+            self.metrics.actual_response(&self.labels, outcome, latency);
+        }
+    }
+
     /// Passes the upstream's response on, bridging an accepted upgrade; it is recorded once its
     /// body ends.
     pub fn upstream(
@@ -69,6 +113,7 @@ impl Observation {
             route: self.route,
             record: self.record,
             tap,
+            upstream: self.upstream,
         };
         resp.map(|body| boxed(ObservedBody::new(body, recorder)))
     }
@@ -87,19 +132,57 @@ impl Observation {
             status,
             grpc_status,
             failure: is_failure(rule, status, self.grpc_request, grpc_status),
+            error: None,
         };
-        let latency = self.start.elapsed();
-        self.metrics.response(&self.labels, outcome, latency);
-        if self.record == Record::EffectiveAndActual {
-            self.metrics.actual_response(&self.labels, outcome, latency);
-        }
+        self.count(outcome);
         if let Some(mut t) = self.tap {
             t.response_init(outcome.status);
             let bytes = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
             t.add_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
-            t.response_end(outcome.grpc_status, false);
+            t.response_end(outcome.grpc_status, None);
         }
         resp
+    }
+}
+
+// === impl Pending ===
+
+impl Pending {
+    /// The observation, for its labels or to set its tap and upstream.
+    pub fn get_mut(&mut self) -> &mut Observation {
+        self.0
+            .as_mut()
+            .expect("a pending observation is held until it is settled")
+    }
+
+    /// The observation, no longer awaited: the caller records the outcome with it
+    /// ([`Observation::upstream`] or [`Observation::local`]).
+    pub fn settle(mut self) -> Observation {
+        self.0
+            .take()
+            .expect("a pending observation is settled once")
+    }
+
+    /// Passes the upstream's response on ([`Observation::upstream`]).
+    pub fn upstream(
+        self,
+        resp: Response<ProxyBody>,
+        client_upgrade: Option<OnUpgrade>,
+    ) -> Response<ProxyBody> {
+        self.settle().upstream(resp, client_upgrade)
+    }
+
+    /// Records a response the proxy made itself ([`Observation::local`]).
+    pub fn local(self, resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        self.settle().local(resp)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(observation) = self.0.take() {
+            observation.cancelled();
+        }
     }
 }
 
@@ -118,6 +201,8 @@ pub struct Recorder {
     pub record: Record,
     /// The request's tap events, when someone taps (response bytes are counted only then).
     pub tap: Option<TappedRequest>,
+    /// Where the response comes from, for the text of a broken response.
+    pub upstream: SentTo,
 }
 
 impl Recorder {
@@ -132,73 +217,106 @@ impl Recorder {
             status: self.status,
             grpc_status: if self.grpc { grpc_status } else { None },
             failure: is_failure(route, self.status, self.grpc, grpc_status),
+            error: None,
         };
-        self.metrics.response(&self.labels, outcome, self.latency);
-        if self.record == Record::EffectiveAndActual {
-            self.metrics
-                .actual_response(&self.labels, outcome, self.latency);
-        }
-        if let Some(t) = self.tap {
-            t.response_end(outcome.grpc_status, false);
-        }
+        self.record(outcome);
     }
 
-    /// Records a response that failed mid-stream (a reset or a broken connection).
-    pub fn finish_broken(self) {
+    /// Records a response that broke off: upstream (`Reset`; `grpc_status` is what a gRPC caller
+    /// was told instead) or because the caller went away (`Cancel`).
+    pub fn finish_broken(self, error: StreamError, grpc_status: Option<u32>) {
         let outcome = ResponseOutcome {
             status: self.status,
-            grpc_status: None,
+            grpc_status,
             failure: true,
+            error: Some(error),
         };
+        self.record(outcome);
+    }
+
+    fn record(self, outcome: ResponseOutcome) {
         self.metrics.response(&self.labels, outcome, self.latency);
         if self.record == Record::EffectiveAndActual {
             self.metrics
                 .actual_response(&self.labels, outcome, self.latency);
         }
         if let Some(t) = self.tap {
-            t.response_end(None, true);
+            t.response_end(outcome.grpc_status, outcome.error);
         }
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A response body that records its response when it ends (or is dropped).
-    pub struct ObservedBody<B> {
-        #[pin]
-        inner: B,
-        recorder: Option<Recorder>,
+/// A response body that records its response when it ends (or is dropped).
+pub struct ObservedBody {
+    inner: ProxyBody,
+    recorder: Option<Recorder>,
+    /// Ended by the proxy's own trailers after the upstream's body failed.
+    rescued: bool,
+}
+
+impl ObservedBody {
+    /// Watches `inner` for `recorder`.
+    pub fn new(inner: ProxyBody, recorder: Recorder) -> Self {
+        ObservedBody {
+            inner,
+            recorder: Some(recorder),
+            rescued: false,
+        }
     }
 
-    impl<B> PinnedDrop for ObservedBody<B> {
-        fn drop(this: Pin<&mut Self>) {
-            // Dropped before its end: the caller went away or the stream was cut.
-            if let Some(r) = this.project().recorder.take() {
+    /// The upstream's body failed mid-stream. A gRPC caller gets trailers with the status a
+    /// direct call would have ended with (a reset stream reads as INTERNAL to gRPC clients,
+    /// whatever the cause); any other caller gets the error, so its stream is reset too.
+    fn broke_off(&mut self, source: BoxError) -> Option<Result<Frame<Bytes>, BoxError>> {
+        let Some(r) = self.recorder.take() else {
+            return Some(Err(source));
+        };
+        if !r.grpc {
+            r.finish_broken(StreamError::Reset, None);
+            return Some(Err(source));
+        }
+        let err = ProxyError::ResponseBroken {
+            upstream: r.upstream.clone(),
+            source,
+        };
+        tracing::debug!("{err}");
+        let trailers = error_trailers(&err, true);
+        r.finish_broken(StreamError::Reset, grpc_status(&trailers));
+        self.rescued = true;
+        Some(Ok(Frame::trailers(trailers)))
+    }
+}
+
+impl Drop for ObservedBody {
+    fn drop(&mut self) {
+        if let Some(r) = self.recorder.take() {
+            // HTTP servers stop polling a body that says it is at its end: that is its end.
+            // Dropped before it, the caller went away (it reset the stream or hung up).
+            if self.inner.is_end_stream() {
                 r.finish(None);
+            } else {
+                r.finish_broken(StreamError::Cancel, None);
             }
         }
     }
 }
 
-impl<B> ObservedBody<B> {
-    /// Watches `inner` for `recorder`.
-    pub fn new(inner: B, recorder: Recorder) -> Self {
-        ObservedBody {
-            inner,
-            recorder: Some(recorder),
-        }
-    }
-}
-
-impl<B: Body<Data = Bytes>> Body for ObservedBody<B> {
+impl Body for ObservedBody {
     type Data = Bytes;
-    type Error = B::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.rescued {
+            return Poll::Ready(None);
+        }
+        let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            Some(Err(source)) => return Poll::Ready(this.broke_off(source)),
+            frame => frame,
+        };
         match &frame {
             Some(Ok(f)) => {
                 // Bytes are counted only for a tapped request: one branch otherwise.
@@ -213,12 +331,8 @@ impl<B: Body<Data = Bytes>> Body for ObservedBody<B> {
                     }
                 }
             }
-            Some(Err(_)) => {
-                if let Some(r) = this.recorder.take() {
-                    r.finish_broken();
-                }
-            }
-            None => {
+            // The end.
+            _ => {
                 if let Some(r) = this.recorder.take() {
                     r.finish(None);
                 }
@@ -228,10 +342,13 @@ impl<B: Body<Data = Bytes>> Body for ObservedBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rescued || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -228,8 +228,8 @@ async fn tunnel(
             peer: endpoint.identity.clone(),
         })
     };
-    let connect_timeout = state.config.limits.connect.connect_timeout;
-    let mut upstream = match connect_tcp(endpoint.addr, connect_timeout, &counter).await {
+    let connect = &state.config.limits.connect;
+    let mut upstream = match connect_tcp(endpoint.addr, connect, &counter).await {
         Ok(io) => io,
         Err(source) => {
             if source.is_connect() {

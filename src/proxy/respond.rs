@@ -2,9 +2,14 @@
 //!
 //! Every response the proxy makes itself carries a `mesh-proxy-error` header whose text names the
 //! cause and what to change; the same text is logged once per cause per interval, never once per
-//! request.
+//! request. gRPC callers get a gRPC status instead ([`grpc`]): trailers-only when no response has
+//! started, trailers ending the body when the upstream's response broke off mid-stream.
 
+mod grpc;
+
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -13,10 +18,9 @@ use tokio::time::Instant;
 
 use super::balance::Saturation;
 use super::body::is_client_body_error;
-use super::body::{empty, full, ProxyBody};
+use super::body::{empty, full, BoxError, ProxyBody};
 use super::connect::UpstreamError;
 use super::request_target::BadRequest;
-use crate::grpc::Code;
 
 /// The header naming why the proxy answered instead of the upstream.
 pub const ERROR_HEADER: &str = "mesh-proxy-error";
@@ -171,6 +175,15 @@ pub enum ProxyError {
          call one of those services (NAME:PORT)"
     )]
     NoAppPort { authority: String, services: String },
+    /// The upstream's response broke off after it had started (its headers were passed on): the
+    /// upstream reset the stream or its connection failed mid-body. Only gRPC callers are told
+    /// (in trailers); others see their stream reset or connection closed, as the upstream did.
+    #[error("{upstream} {}", broke_off(.source.as_ref()))]
+    ResponseBroken {
+        upstream: SentTo,
+        #[source]
+        source: BoxError,
+    },
 }
 
 /// Says how a loop was found and where to look.
@@ -185,6 +198,44 @@ fn looped(authority: &str, sign: &super::policy::LoopSign) -> String {
             "loop detected: the request for {authority:?} already passed through this proxy (its \
              mesh-hop marker came back); an endpoint of {authority:?} forwards back here: check \
              where discovery sends it (endpoints file, registry) and --allow-destination"
+        ),
+    }
+}
+
+/// Where a request went, for the text of an error that happened there.
+#[derive(Debug, Clone)]
+pub enum SentTo {
+    /// The local app (inbound).
+    App(SocketAddr),
+    /// An endpoint of a service (outbound).
+    Endpoint {
+        authority: Arc<str>,
+        addr: SocketAddr,
+    },
+    /// A service before any of its endpoints was chosen (outbound).
+    Service(Arc<str>),
+}
+
+impl fmt::Display for SentTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SentTo::App(addr) => write!(f, "the app at {addr}"),
+            SentTo::Endpoint { authority, addr } => write!(f, "{authority}: endpoint {addr}"),
+            SentTo::Service(authority) => write!(f, "{authority}"),
+        }
+    }
+}
+
+/// Says how a response broke off mid-stream.
+fn broke_off(e: &(dyn std::error::Error + Send + Sync + 'static)) -> String {
+    match grpc::h2_cause(e) {
+        Some(h2) if h2.is_reset() => format!(
+            "reset the stream ({}) after its response had started",
+            h2.reason().unwrap_or(h2::Reason::INTERNAL_ERROR)
+        ),
+        _ => format!(
+            "broke off the response after it had started (is it crashing or being restarted?): {}",
+            chain(e)
         ),
     }
 }
@@ -358,6 +409,7 @@ impl ProxyError {
             ProxyError::UnknownDestination { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::NoAppPort { .. } => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::TrailersTooLarge { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::ResponseBroken { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -378,14 +430,16 @@ impl ProxyError {
             ProxyError::TunnelNotOpaque { port, .. } => format!("tunnel to {port}"),
             ProxyError::NoAppPort { .. } => "no app port".into(),
             ProxyError::TrailersTooLarge { addr, .. } => format!("trailers over limit {addr}"),
+            ProxyError::ResponseBroken { upstream, .. } => format!("broken {upstream}"),
             other => other.to_string(),
         }
     }
 }
 
 /// Builds the response for `err`: its status, the `mesh-proxy-error` header and the text as body.
-/// A gRPC caller gets a gRPC answer instead — HTTP 200 with `grpc-status` (UNAVAILABLE,
-/// DEADLINE_EXCEEDED, …) and `grpc-message` in the headers, no body — as gRPC clients expect.
+/// A gRPC caller gets a gRPC answer instead — a trailers-only response: HTTP 200 with
+/// `grpc-status` (the code a direct call would get, [`ProxyError::grpc_code`]), `grpc-message`
+/// (the text) and `mesh-proxy-error` in the headers, no body — as gRPC clients expect.
 pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
     let text = err.to_string();
     let mut resp = if grpc {
@@ -395,13 +449,7 @@ pub fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static(crate::grpc::CONTENT_TYPE),
         );
-        headers.insert(
-            crate::grpc::GRPC_STATUS,
-            HeaderValue::from(grpc_code(err.status()).as_u32()),
-        );
-        if let Ok(v) = HeaderValue::from_str(&crate::grpc::encode_message(&text)) {
-            headers.insert(crate::grpc::GRPC_MESSAGE, v);
-        }
+        grpc::insert_status(headers, err.grpc_code(), &text);
         resp
     } else {
         let mut resp = Response::new(full(format!("{text}\n")));
@@ -441,13 +489,7 @@ pub fn error_trailers(err: &ProxyError, grpc: bool) -> http::HeaderMap {
     let text = err.to_string();
     let mut trailers = http::HeaderMap::new();
     if grpc {
-        trailers.insert(
-            crate::grpc::GRPC_STATUS,
-            HeaderValue::from(grpc_code(err.status()).as_u32()),
-        );
-        if let Ok(v) = HeaderValue::from_str(&crate::grpc::encode_message(&text)) {
-            trailers.insert(crate::grpc::GRPC_MESSAGE, v);
-        }
+        grpc::insert_status(&mut trailers, err.grpc_code(), &text);
     }
     if let Ok(v) = HeaderValue::from_str(&header_text(&text)) {
         trailers.insert(ERROR_HEADER, v);
@@ -455,7 +497,7 @@ pub fn error_trailers(err: &ProxyError, grpc: bool) -> http::HeaderMap {
     trailers
 }
 
-/// `text` as a header value: printable ASCII, anything else as `?`.
+/// `text` as a header value can carry it: printable ASCII, anything else as `?`.
 fn header_text(text: &str) -> String {
     text.chars()
         .map(|c| {
@@ -466,16 +508,6 @@ fn header_text(text: &str) -> String {
             }
         })
         .collect()
-}
-
-/// The gRPC status a caller gets for what would be an HTTP error status.
-fn grpc_code(status: StatusCode) -> Code {
-    match status {
-        StatusCode::GATEWAY_TIMEOUT => Code::DeadlineExceeded,
-        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
-        StatusCode::BAD_REQUEST => Code::Internal,
-        _ => Code::Unknown,
-    }
 }
 
 /// Logs each cause at most once per interval, with how many times it was suppressed.

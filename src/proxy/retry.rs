@@ -25,10 +25,10 @@ use super::deadline::DispatchDeadline;
 use super::discovery::Endpoint;
 use super::forward::{downstream_response, BadResponse};
 use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
-use super::observe::{Observation, Record};
+use super::observe::{Observation, Pending, Record};
 use super::profiles::ServiceRoutes;
 use super::replay::Replayable;
-use super::respond::{error_response, ProxyError};
+use super::respond::{error_response, ProxyError, SentTo};
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use crate::tap_event::ProxyDirection;
@@ -89,8 +89,9 @@ pub async fn send(
     budget.deposit();
     let route_retryable = rule.is_some_and(|r| r.is_retryable) && client_upgrade.is_none();
     let mut req = Replayable::new(Request::from_parts(head, body));
-    let mut labels: Option<TrafficLabels> = None;
-    let mut tap = None;
+    // The request's observation once it is counted (on its first endpoint): held across tries,
+    // so a caller that goes away during any of them is recorded as a cancel.
+    let mut pending: Option<Pending> = None;
     let mut tries = 0;
     loop {
         tries += 1;
@@ -108,9 +109,14 @@ pub async fn send(
         let in_flight = match placed {
             Ok(f) => f,
             Err(saturation) => {
-                let labels = labels
-                    .get_or_insert_with(|| count(state, dst, None, &route_name))
-                    .clone();
+                let observation = match pending.take() {
+                    Some(p) => p.settle(),
+                    None => {
+                        let labels = count(state, dst, None, &route_name);
+                        let unplaced = SentTo::Service(labels.authority.clone());
+                        observe(state, labels, &route, grpc, start, unplaced)
+                    }
+                };
                 let err = match (deadline, timeout) {
                     (Some(d), Some(t)) if Instant::now() >= d => timed_out(dst, &route_name, t),
                     _ => ProxyError::FailFast {
@@ -118,32 +124,43 @@ pub async fn send(
                         saturation,
                     },
                 };
-                return fail(state, observe(state, labels, &route, grpc, start), err);
+                return fail(state, observation, err);
             }
         };
-        let peer = in_flight.endpoint.identity.clone();
-        let labels = labels
-            .get_or_insert_with(|| count(state, dst, peer, &route_name))
-            .clone();
-        if tries == 1 {
-            // Tapped once the first endpoint is chosen (the destination is known), not per try.
-            tap = state.tap.request(
-                start,
-                || TapRequestInfo {
-                    direction: ProxyDirection::Outbound,
-                    source: tap_peer(remote, Some(&state.identity)),
-                    destination: tap_peer(
-                        in_flight.endpoint.addr,
-                        in_flight.endpoint.identity.as_deref(),
-                    ),
-                    method: req.head().method.clone(),
-                    authority: dst.authority.clone(),
-                    path: req.head().uri.path().to_string(),
-                },
-                || req.head().headers.clone(),
-            );
-        }
-        let mut observation = observe(state, labels, &route, grpc, start);
+        let addr = in_flight.endpoint.addr;
+        let observation = match &mut pending {
+            Some(p) => {
+                let o = p.get_mut();
+                let authority = o.labels.authority.clone();
+                o.upstream = SentTo::Endpoint { authority, addr };
+                p
+            }
+            None => {
+                let peer = in_flight.endpoint.identity.clone();
+                let labels = count(state, dst, peer, &route_name);
+                let authority = labels.authority.clone();
+                let upstream = SentTo::Endpoint { authority, addr };
+                let mut observation = observe(state, labels, &route, grpc, start, upstream);
+                // Tapped once the first endpoint is chosen (the destination is known), not per try.
+                observation.tap = state.tap.request(
+                    start,
+                    || TapRequestInfo {
+                        direction: ProxyDirection::Outbound,
+                        source: tap_peer(remote, Some(&state.identity)),
+                        destination: tap_peer(
+                            in_flight.endpoint.addr,
+                            in_flight.endpoint.identity.as_deref(),
+                        ),
+                        method: req.head().method.clone(),
+                        authority: dst.authority.clone(),
+                        path: req.head().uri.path().to_string(),
+                    },
+                    || req.head().headers.clone(),
+                );
+                pending.insert(observation.pending())
+            }
+        };
+        let labels = &observation.get_mut().labels;
         let try_start = Instant::now();
         let sent = send_once(state, &in_flight, version, &mut req, dispatch);
         let result = match deadline {
@@ -151,10 +168,15 @@ pub async fn send(
             Some(d) => tokio::time::timeout_at(d, sent).await.ok(),
             None => Some(sent.await),
         };
+        let settle = |pending: &mut Option<Pending>| {
+            pending
+                .take()
+                .expect("a placed request is observed")
+                .settle()
+        };
         let Some(result) = result else {
-            observation.tap = tap.take();
             let t = timeout.unwrap_or_default();
-            return fail(state, observation, timed_out(dst, &route_name, t));
+            return fail(state, settle(&mut pending), timed_out(dst, &route_name, t));
         };
         let retry = |failure, req: &Replayable| {
             let attempted = Attempted {
@@ -171,16 +193,14 @@ pub async fn send(
                 let addr = in_flight.endpoint.addr;
                 let outcome = header_outcome(&route, &resp, grpc);
                 if outcome.failure && retry(Failure::Failed, &req) {
-                    state.metrics.actual_response(
-                        &observation.labels,
-                        outcome,
-                        try_start.elapsed(),
-                    );
+                    state
+                        .metrics
+                        .actual_response(labels, outcome, try_start.elapsed());
                     continue;
                 }
                 drop(in_flight);
-                observation.tap = tap.take();
                 let upgrade = client_upgrade.take();
+                let observation = settle(&mut pending);
                 return match downstream_response(resp, version, upgrade.is_some()) {
                     Ok(resp) => observation.upstream(resp, upgrade),
                     Err(BadResponse::UnsolicitedSwitch) => {
@@ -213,12 +233,11 @@ pub async fn send(
                         status: err.status().as_u16(),
                         grpc_status: None,
                         failure: true,
+                        error: None,
                     };
-                    state.metrics.actual_response(
-                        &observation.labels,
-                        outcome,
-                        try_start.elapsed(),
-                    );
+                    state
+                        .metrics
+                        .actual_response(labels, outcome, try_start.elapsed());
                     if refused {
                         let addr = in_flight.endpoint.addr;
                         drop(in_flight);
@@ -227,8 +246,7 @@ pub async fn send(
                     }
                     continue;
                 }
-                observation.tap = tap.take();
-                return fail(state, observation, err);
+                return fail(state, settle(&mut pending), err);
             }
         }
     }
@@ -289,6 +307,7 @@ fn observe(
     route: &Option<(Arc<ServiceRoutes>, usize)>,
     grpc: bool,
     start: Instant,
+    upstream: SentTo,
 ) -> Observation {
     Observation {
         metrics: state.metrics.clone(),
@@ -298,6 +317,7 @@ fn observe(
         start,
         record: Record::EffectiveAndActual,
         tap: None,
+        upstream,
     }
 }
 
@@ -333,5 +353,6 @@ fn header_outcome(
         status,
         grpc_status: in_headers.filter(|_| grpc),
         failure,
+        error: None,
     }
 }

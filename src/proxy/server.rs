@@ -469,7 +469,7 @@ async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
             peer: None,
         })
     };
-    match connect_tcp(app, state.config.limits.connect.connect_timeout, &counter).await {
+    match connect_tcp(app, &state.config.limits.connect, &counter).await {
         Ok(mut upstream) => {
             if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
                 tracing::debug!(%app, "opaque connection ended: {e}");

@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::time::Instant;
 
 use super::body::ProxyBody;
+use super::metrics::StreamError;
 use crate::tap_event::{Peer, ProxyDirection, StreamId, TapQuery};
 
 pub use stream::TapStreamsBusy;
@@ -83,7 +84,8 @@ pub enum PublishedKind {
         since_response: std::time::Duration,
         bytes: u64,
         grpc_status: Option<u32>,
-        reset: bool,
+        /// Set when the exchange broke off instead of ending (`reset: true` in the event).
+        error: Option<StreamError>,
     },
 }
 
@@ -195,15 +197,16 @@ impl TappedRequest {
         self.bytes += n as u64;
     }
 
-    /// The response ended (`reset`: it was cut off).
-    pub fn response_end(self, grpc_status: Option<u32>, reset: bool) {
+    /// The exchange ended: its response ended, or it broke off (`error`) — possibly before any
+    /// response, as when the caller cancels a request still waiting for one.
+    pub fn response_end(self, grpc_status: Option<u32>, error: Option<StreamError>) {
         let now = Instant::now();
         self.publish(PublishedKind::ResponseEnd {
             since_request: now.duration_since(self.start),
             since_response: now.duration_since(self.response_at.unwrap_or(now)),
             bytes: self.bytes,
             grpc_status,
-            reset,
+            error,
         });
     }
 

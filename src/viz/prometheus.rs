@@ -98,6 +98,7 @@ pub async fn fetch(base: &str, window: Duration) -> Result<Vec<ProxyStats>, Stri
                 .unwrap_or(0);
             let grpc_status = s.metric.get("grpc_status").and_then(|v| v.parse().ok());
             let classification = s.metric.get("classification").cloned().unwrap_or_default();
+            let error = s.metric.get("error").cloned();
             let stats = b.http.get_mut(&key).expect("entry made by http_entry");
             let r = if effective {
                 &mut stats.responses
@@ -114,6 +115,7 @@ pub async fn fetch(base: &str, window: Duration) -> Result<Vec<ProxyStats>, Stri
                     status_code,
                     grpc_status,
                     classification,
+                    error,
                     count,
                 });
             }

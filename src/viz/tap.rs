@@ -104,7 +104,8 @@ pub fn render_text(event: &TapEvent) -> String {
                 let _ = write!(line, " grpc-status={}", grpc_code_name(code));
             }
             if r.reset {
-                line.push_str(" reset-error=true");
+                line.push_str(" reset-error=");
+                line.push_str(r.error.as_deref().unwrap_or("true"));
             }
             write!(
                 line,

@@ -1,15 +1,19 @@
 //! Integration tests: one binary (one link on a 2-core machine), one module per area.
 
+mod grpc_mesh;
 mod harness;
 mod net;
 mod process;
 mod python;
 mod raw_http;
 
+mod cancellations;
 mod completions;
 mod crd_schema;
 mod demo;
 mod fuzz_regressions;
+mod grpc_errors;
+mod grpc_keepalive;
 mod help;
 mod profile_bad_input;
 mod profile_check;

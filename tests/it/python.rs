@@ -77,6 +77,11 @@ impl PyPeer {
             });
         Some(PyPeer { child, addr })
     }
+
+    /// The process id (to kill it mid-call).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for PyPeer {

@@ -71,10 +71,37 @@ pub struct TrafficLabels {
 /// What a response was, as the labels of `response_total` see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ResponseOutcome {
+    /// The response's HTTP status; 0 when the request was cancelled before any response.
     pub status: u16,
     /// The gRPC status for gRPC responses that carried one.
     pub grpc_status: Option<u32>,
     pub failure: bool,
+    /// Why the exchange did not end normally, if it did not (the `error` label).
+    pub error: Option<StreamError>,
+}
+
+/// How an exchange broke off instead of ending normally: the `error` label of `response_total`
+/// and the route families (always with `classification="failure"`), and `error` in tap's
+/// `responseEndEvent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StreamError {
+    /// `cancel`: the caller went away before the response ended — it reset its HTTP/2 stream (a
+    /// gRPC deadline or cancel) or closed its connection — whether or not the response had
+    /// started (`status_code="0"` when it had not).
+    Cancel,
+    /// `reset`: the response broke off upstream after it had started — the server reset the
+    /// stream or its connection failed mid-body.
+    Reset,
+}
+
+impl StreamError {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamError::Cancel => "cancel",
+            StreamError::Reset => "reset",
+        }
+    }
 }
 
 impl ResponseOutcome {

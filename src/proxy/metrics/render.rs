@@ -10,7 +10,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::histogram::{HistogramSnapshot, LATENCY_BOUNDS_MS};
-use super::labels::{push_identity, push_label, Direction, ResponseOutcome};
+use super::labels::{push_identity, push_label, Direction, ResponseOutcome, StreamError};
 use super::Snapshot;
 use crate::identity::Identity;
 
@@ -24,10 +24,10 @@ struct Totals {
 }
 
 /// Orderable form of a [`ResponseOutcome`], so output is stable.
-type OutcomeKey = (u16, Option<u32>, bool);
+type OutcomeKey = (u16, Option<u32>, bool, Option<StreamError>);
 
 fn key(o: &ResponseOutcome) -> OutcomeKey {
-    (o.status, o.grpc_status, o.failure)
+    (o.status, o.grpc_status, o.failure, o.error)
 }
 
 /// Facts about the proxy process itself.
@@ -294,7 +294,7 @@ fn by_status<'a>(
     m
 }
 
-fn outcome_labels(base: &str, (status, grpc, failure): &OutcomeKey) -> String {
+fn outcome_labels(base: &str, (status, grpc, failure, error): &OutcomeKey) -> String {
     let mut l = base.to_string();
     push_label(
         &mut l,
@@ -304,6 +304,9 @@ fn outcome_labels(base: &str, (status, grpc, failure): &OutcomeKey) -> String {
     push_label(&mut l, "status_code", &status.to_string());
     if let Some(g) = grpc {
         push_label(&mut l, "grpc_status", &g.to_string());
+    }
+    if let Some(e) = error {
+        push_label(&mut l, "error", e.as_str());
     }
     l
 }

@@ -22,6 +22,7 @@ fn ok() -> ResponseOutcome {
         status: 200,
         grpc_status: Some(0),
         failure: false,
+        error: None,
     }
 }
 
@@ -30,6 +31,7 @@ fn failed() -> ResponseOutcome {
         status: 200,
         grpc_status: Some(2),
         failure: true,
+        error: None,
     }
 }
 

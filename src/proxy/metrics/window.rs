@@ -174,12 +174,18 @@ fn responses(
             status_code: outcome.status,
             grpc_status: outcome.grpc_status,
             classification: outcome.classification().to_string(),
+            error: outcome.error.map(|e| e.as_str().to_string()),
             count,
         });
     }
-    stats
-        .by_status
-        .sort_by_key(|s| (s.status_code, s.grpc_status, s.classification.clone()));
+    stats.by_status.sort_by_key(|s| {
+        (
+            s.status_code,
+            s.grpc_status,
+            s.classification.clone(),
+            s.error.clone(),
+        )
+    });
     stats.latency_ms = LatencyHistogram {
         counts: latency.buckets.to_vec(),
         sum_ms: latency.sum_us as f64 / 1000.0,

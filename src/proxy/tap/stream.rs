@@ -211,14 +211,15 @@ fn to_event(event: &Published, with_headers: bool) -> TapEvent {
             since_response,
             bytes,
             grpc_status,
-            reset,
+            error,
         } => TapEventKind::ResponseEndEvent(ResponseEnd {
             id: r.id,
             since_request_init: since_request.into(),
             since_response_init: since_response.into(),
             response_bytes: bytes,
             grpc_status,
-            reset,
+            reset: error.is_some(),
+            error: error.map(|e| e.as_str().to_string()),
         }),
     };
     TapEvent {
