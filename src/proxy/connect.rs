@@ -167,6 +167,9 @@ pub enum UpstreamError {
         why: NotReplayable,
     },
     /// The connection failed before or while the request was answered.
+    /// The upstream answered the HTTP/2 connection preface in HTTP/1.
+    #[error("{addr} does not speak HTTP/2")]
+    NotHttp2 { addr: SocketAddr },
     #[error("{addr}: {source}")]
     Http {
         addr: SocketAddr,
@@ -341,6 +344,9 @@ impl EndpointPool {
                     spawn_connection(self.addr, conn, &pools.panics);
                     // Learn the server's stream limit before sending anything.
                     self.h2_max_streams.wait_known(config.connect_timeout).await;
+                    if self.h2_max_streams.answered_in_http1() {
+                        return Err(UpstreamError::NotHttp2 { addr: self.addr });
+                    }
                     *slot = Some(sender.clone());
                     sender
                 }
@@ -357,9 +363,12 @@ impl EndpointPool {
             .open(deadline.at())
             .await
             .ok_or_else(busy)?;
-        let http = |source| UpstreamError::Http {
-            addr: self.addr,
-            source,
+        let http = |source| match self.h2_max_streams.answered_in_http1() {
+            true => UpstreamError::NotHttp2 { addr: self.addr },
+            false => UpstreamError::Http {
+                addr: self.addr,
+                source,
+            },
         };
         let ready_until = deadline.within(config.ready_timeout);
         match tokio::time::timeout_at(ready_until, sender.ready()).await {

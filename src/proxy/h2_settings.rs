@@ -9,10 +9,14 @@
 //! payload by its length without copying it. So the balancer and the fail-fast text always use
 //! the limit in force now ("max_concurrent_streams 10"), with a fixed few bytes of state per
 //! connection; the bytes pass through untouched.
+//!
+//! A server that does not speak HTTP/2 answers the connection preface in HTTP/1 (`HTTP/1.1 400
+//! Bad Request`), which an HTTP/2 client can only report as a malformed frame. The first bytes
+//! tell: [`StreamLimit::answered_in_http1`] lets the pool say what happened.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -33,6 +37,8 @@ pub struct StreamLimit {
     learned: Notify,
     open: AtomicU32,
     closed: Notify,
+    /// The server answered the preface in HTTP/1: it does not speak HTTP/2.
+    http1: AtomicBool,
 }
 
 /// One open stream; dropping it (when the response has ended) frees the slot.
@@ -58,6 +64,7 @@ impl StreamLimit {
 
     fn set(&self, limit: u32) {
         self.value.store(limit.max(1), Ordering::Release);
+        self.http1.store(false, Ordering::Release);
         self.learned.notify_waiters();
         // A raised limit makes room for requests waiting to open a stream.
         self.closed.notify_waiters();
@@ -95,13 +102,25 @@ impl StreamLimit {
         let _ = tokio::time::timeout_at(deadline, closed).await;
     }
 
-    /// Waits (at most `timeout`) until the limit is known.
+    /// Whether the server answered in HTTP/1 instead of HTTP/2.
+    pub fn answered_in_http1(&self) -> bool {
+        self.http1.load(Ordering::Acquire)
+    }
+
+    fn mark_http1(&self) {
+        self.http1.store(true, Ordering::Release);
+        // No SETTINGS will come: nobody waits for them.
+        self.learned.notify_waiters();
+    }
+
+    /// Waits (at most `timeout`) until the limit is known, or the server has shown it speaks
+    /// HTTP/1.
     pub async fn wait_known(&self, timeout: Duration) -> Option<u32> {
         let learned = self.learned.notified();
         tokio::pin!(learned);
         learned.as_mut().enable();
-        if let Some(n) = self.get() {
-            return Some(n);
+        if self.get().is_some() || self.answered_in_http1() {
+            return self.get();
         }
         let _ = tokio::time::timeout(timeout, learned).await;
         self.get()
@@ -223,8 +242,13 @@ pin_project_lite::pin_project! {
         io: I,
         tracker: FrameTracker,
         max_streams: MaxStreams,
+        // The first bytes the server sent, until there are enough to tell HTTP/1 from HTTP/2.
+        first: Option<([u8; HTTP1.len()], usize)>,
     }
 }
+
+/// How an HTTP/1 server's answer starts.
+const HTTP1: &[u8; 5] = b"HTTP/";
 
 impl<I> SettingsSniffer<I> {
     /// Wraps an upstream connection; the limit in force lands in `max_streams`.
@@ -233,8 +257,18 @@ impl<I> SettingsSniffer<I> {
             io,
             tracker: FrameTracker::new(),
             max_streams,
+            first: Some(([0; HTTP1.len()], 0)),
         }
     }
+}
+
+/// Adds `new` to the first bytes seen; `Some(answered_in_http1)` once there are enough.
+fn first_bytes(first: &mut ([u8; HTTP1.len()], usize), new: &[u8]) -> Option<bool> {
+    let (seen, len) = first;
+    let take = new.len().min(HTTP1.len() - *len);
+    seen[*len..*len + take].copy_from_slice(&new[..take]);
+    *len += take;
+    (*len == HTTP1.len()).then(|| seen == HTTP1)
 }
 
 impl<I: AsyncRead> AsyncRead for SettingsSniffer<I> {
@@ -247,8 +281,18 @@ impl<I: AsyncRead> AsyncRead for SettingsSniffer<I> {
         let before = buf.filled().len();
         let res = this.io.poll_read(cx, buf);
         let max_streams = this.max_streams;
-        this.tracker
-            .track(&buf.filled()[before..], &mut |n| max_streams.set(n));
+        let new = &buf.filled()[before..];
+        if let Some(first) = this.first.as_mut().filter(|_| !new.is_empty()) {
+            match first_bytes(first, new) {
+                Some(true) => {
+                    max_streams.mark_http1();
+                    *this.first = None;
+                }
+                Some(false) => *this.first = None,
+                None => {}
+            }
+        }
+        this.tracker.track(new, &mut |n| max_streams.set(n));
         res
     }
 }
@@ -282,6 +326,20 @@ impl<I: AsyncWrite> AsyncWrite for SettingsSniffer<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_http1_answer_is_told_from_a_settings_frame_in_any_pieces() {
+        let answer = b"HTTP/1.1 400 Bad Request\r\n";
+        for split in 0..=HTTP1.len() {
+            let mut first = ([0; HTTP1.len()], 0);
+            let early = first_bytes(&mut first, &answer[..split]);
+            assert_eq!(early, (split == HTTP1.len()).then_some(true));
+            assert_eq!(first_bytes(&mut first, &answer[split..]), Some(true));
+        }
+        let mut first = ([0; HTTP1.len()], 0);
+        let settings = [0, 0, 6, SETTINGS, 0, 0, 0, 0, 0];
+        assert_eq!(first_bytes(&mut first, &settings), Some(false));
+    }
 
     fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
         let len = payload.len();

@@ -290,6 +290,11 @@ fn describe(e: &UpstreamError) -> String {
         UpstreamError::Refused { .. } => {
             "refused the connection: is it running and listening there?".into()
         }
+        UpstreamError::NotHttp2 { .. } => "does not speak HTTP/2: it answered the HTTP/2 \
+            connection preface in HTTP/1.1. Each hop speaks the caller's HTTP version, and the \
+            caller spoke HTTP/2: call it with HTTP/1.1, or serve HTTP/2 with prior knowledge \
+            (h2c) in the app"
+            .into(),
         UpstreamError::ConnectTimeout { after, .. } => {
             format!(
                 "did not accept the connection within {after:?}: is it overloaded or unreachable?"

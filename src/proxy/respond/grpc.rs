@@ -67,7 +67,9 @@ fn upstream_code(e: &UpstreamError) -> Code {
         | UpstreamError::Connect { .. }
         | UpstreamError::Busy { .. } => Code::Unavailable,
         UpstreamError::NoResponse { .. } => Code::DeadlineExceeded,
-        UpstreamError::ReusedConnectionClosed { .. }
+        // A direct gRPC call to an HTTP/1 server cannot set up its connection either.
+        UpstreamError::NotHttp2 { .. }
+        | UpstreamError::ReusedConnectionClosed { .. }
         | UpstreamError::NotProcessed { .. }
         | UpstreamError::NotReplayable { .. }
         | UpstreamError::ConnectionAbandoned { .. } => Code::Unavailable,
