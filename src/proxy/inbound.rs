@@ -92,6 +92,16 @@ pub async fn handle(
     );
 
     let grpc_request = is_grpc(req.headers());
+    let observation = Observation {
+        metrics: state.metrics.clone(),
+        labels,
+        route,
+        grpc_request,
+        start,
+        record: Record::Effective,
+        tap,
+        upstream: SentTo::App(app),
+    };
     if let Err(NoAppPort { services }) = chosen {
         state.metrics.refused(Refused::NoAppPort);
         let err = ProxyError::NoAppPort {
@@ -99,16 +109,6 @@ pub async fn handle(
             services,
         };
         state.errors.log("inbound", &err);
-        let observation = Observation {
-            metrics: state.metrics.clone(),
-            labels,
-            route,
-            grpc_request,
-            start,
-            record: Record::Effective,
-            tap,
-            upstream: SentTo::App(app),
-        };
         return observation.local(error_response(&err, grpc_request));
     }
     let upgrade = wants_upgrade(&req);
@@ -127,17 +127,7 @@ pub async fn handle(
         version,
         counter: &counter,
     };
-    let budget = state.retry_budget(&route, &labels.authority);
-    let observation = Observation {
-        metrics: state.metrics.clone(),
-        labels,
-        route,
-        grpc_request,
-        start,
-        record: Record::Effective,
-        tap,
-        upstream: SentTo::App(app),
-    };
+    let budget = state.retry_budget(&observation.route, &observation.labels.authority);
     // Dropped while awaiting the app (the caller went away), it records a cancel.
     let observation = observation.pending();
     let sent = send(&state, &to, upstream, &budget, start).await;

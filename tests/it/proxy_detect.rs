@@ -72,24 +72,9 @@ async fn what_starts_like_a_request_is_parsed_never_relayed() {
     assert_eq!(app.requests().len(), 3, "{:?}", app.requests());
 }
 
-/// A TCP app that echoes every byte.
-async fn echo_app() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn positively_non_http_bytes_are_relayed() {
-    let app = echo_app().await;
+    let app = crate::proxy_tcp::echo_server().await;
     let (proxy, _dir) = inbound(app, PATIENCE).await;
     // A TLS ClientHello's first bytes: not a method token.
     let hello = b"\x16\x03\x01\x00\x05hello";

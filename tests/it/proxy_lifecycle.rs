@@ -26,6 +26,28 @@ fn profile(service: &str, routes: &[&str]) -> String {
     yaml
 }
 
+/// A request to `voting-svc` that the app answers after `delay_ms`, sent through `inbound`; returns
+/// once the app has it (so it is in flight through the proxy).
+async fn slow_request_in_flight(
+    inbound: SocketAddr,
+    app: &crate::net::Upstream,
+    delay_ms: u64,
+) -> tokio::task::JoinHandle<Result<testsvc::HttpReply, testsvc::ClientError>> {
+    let slow = tokio::spawn(async move {
+        let req = Request::get("/slow")
+            .header("host", "voting-svc:8080")
+            .header("x-test-delay-ms", delay_ms.to_string())
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        testsvc::http1_request(inbound, req).await
+    });
+    eventually("request reached the app", || async {
+        app.requests.get() > 0
+    })
+    .await;
+    slow
+}
+
 async fn get(inbound: SocketAddr, host: &str, path: &str) -> u16 {
     let req = Request::get(path)
         .header("host", host)
@@ -120,19 +142,8 @@ async fn profiles_reload_without_restart_and_a_broken_file_keeps_the_last_good_o
 async fn graceful_shutdown_finishes_an_in_flight_slow_request() {
     let (mut proxy, app, _dir) = voting_proxy().await;
     let inbound = proxy.inbound.unwrap();
-    let slow = tokio::spawn(async move {
-        let req = Request::get("/slow")
-            .header("host", "voting-svc:8080")
-            .header("x-test-delay-ms", "400")
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        testsvc::http1_request(inbound, req).await
-    });
     // Shut down once the app has the request (it is then in flight through the proxy).
-    eventually("request reached the app", || async {
-        app.requests.get() > 0
-    })
-    .await;
+    let slow = slow_request_in_flight(inbound, &app, 400).await;
     let serving = proxy.signal_stop();
     let reply = slow
         .await
@@ -152,19 +163,7 @@ async fn graceful_shutdown_finishes_an_in_flight_slow_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_and_metrics_answer_through_the_drain() {
     let (mut proxy, app, _dir) = voting_proxy().await;
-    let inbound = proxy.inbound.unwrap();
-    let slow = tokio::spawn(async move {
-        let req = Request::get("/slow")
-            .header("host", "voting-svc:8080")
-            .header("x-test-delay-ms", "1500")
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        testsvc::http1_request(inbound, req).await
-    });
-    eventually("request reached the app", || async {
-        app.requests.get() > 0
-    })
-    .await;
+    let slow = slow_request_in_flight(proxy.inbound.unwrap(), &app, 1500).await;
     let serving = proxy.signal_stop();
     // While the slow request drains, the kubelet sees a live container that takes no traffic.
     let (mut live, mut ready, mut metrics) = (Vec::new(), Vec::new(), Vec::new());

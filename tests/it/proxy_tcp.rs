@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 use crate::net::{bind, config, metric, TestProxy, PATIENCE};
 
 /// A TCP server that echoes every byte, one connection at a time per task.
-async fn echo_server() -> SocketAddr {
+pub async fn echo_server() -> SocketAddr {
     let listener = bind().await;
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
