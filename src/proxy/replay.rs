@@ -126,12 +126,16 @@ impl Body for ReplayBody {
             // An earlier try read past what was kept: this one cannot be sent whole.
             return Poll::Ready(Some(Err("request body too large to send again".into())));
         }
-        if let Some(rest) = shared.rest.as_mut() {
+        while let Some(rest) = shared.rest.as_mut() {
             let frame = match Pin::new(rest).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(frame) => frame,
             };
             match frame {
+                // An empty DATA frame carries nothing, and sent on without ending the stream it
+                // counts against the peer's patience: h2 servers close the connection after 100
+                // of them (ENHANCE_YOUR_CALM "too_many_data_frames").
+                Some(Ok(frame)) if frame.data_ref().is_some_and(|d| d.is_empty()) => {}
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
                         record(&mut shared, data);
@@ -163,8 +167,16 @@ impl Body for ReplayBody {
         Poll::Ready(None)
     }
 
+    /// True as soon as this try has sent everything and the caller's body has said it ends, so
+    /// the last DATA frame carries END_STREAM (instead of an empty frame after it).
     fn is_end_stream(&self) -> bool {
-        self.done
+        if self.done {
+            return true;
+        }
+        let shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let caught_up = self.position >= shared.frames_read;
+        let ended = shared.rest.as_ref().is_none_or(|rest| rest.is_end_stream());
+        caught_up && ended && (self.trailers_sent || shared.trailers.is_none())
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -314,6 +326,18 @@ mod tests {
         let collected = body.collect().await.unwrap();
         let trailers = collected.trailers().cloned();
         (collected.to_bytes().to_vec(), trailers)
+    }
+
+    #[tokio::test]
+    async fn empty_data_frames_are_not_passed_on() {
+        let replay = Replay::new(caller_body(vec![b"a", b"", b"b", b""], false));
+        let mut body = replay.body();
+        let mut sent = Vec::new();
+        while let Some(frame) = body.frame().await {
+            sent.push(frame.unwrap().into_data().unwrap());
+        }
+        assert_eq!(sent, ["a", "b"]);
+        assert!(body.is_end_stream());
     }
 
     #[tokio::test]

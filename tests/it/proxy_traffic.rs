@@ -344,3 +344,28 @@ async fn grpc_calls_keep_messages_and_trailers_and_are_classified_by_grpc_status
         );
     }
 }
+
+/// A proxy must not frame bodies worse than it got them: h2 servers (hyper's among them) close a
+/// connection with GOAWAY ENHANCE_YOUR_CALM "too_many_data_frames" after 100 empty DATA frames
+/// that do not end their stream. 150 calls over the pooled connections of two hops stay clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_calls_on_pooled_connections_never_send_empty_data_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let app = grpc_upstream().await;
+    let _emoji = TestProxy::start(config(
+        &registry,
+        "emoji",
+        &["emoji-svc:8080"],
+        Some(app.addr),
+    ))
+    .await;
+    let web = TestProxy::start(config(&registry, "web", &[], None)).await;
+    let path = "/emojivoto.v1.EmojiService/FindByShortcode";
+    for i in 0..150 {
+        let reply = testsvc::grpc_call(web.outbound, "emoji-svc:8080", path, b"msg", &[])
+            .await
+            .unwrap();
+        assert_eq!(reply.grpc_status, Some(0), "call {i}: {reply:?}");
+    }
+}
