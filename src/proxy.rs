@@ -45,4 +45,4 @@ pub mod state;
 pub mod tap;
 
 pub use config::{AdminAccess, Limits, ProxyConfig};
-pub use server::{serve, Listeners, ServeError};
+pub use server::{check, serve, Listeners, ServeError};

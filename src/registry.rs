@@ -87,10 +87,25 @@ pub struct ProxyRecord {
     pub inbound: Option<SocketAddr>,
     /// The admin port (`/metrics`, `/stats`, `/tap`).
     pub admin: SocketAddr,
+    /// The outbound listener, so another proxy can tell that its `--app` would be this proxy (a
+    /// loop). Absent in records of older proxies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<SocketAddr>,
     pub pid: u32,
 }
 
 impl ProxyRecord {
+    /// Which of this proxy's listeners `addr` is, if any: `"inbound"`, `"outbound"` or `"admin"`.
+    pub fn listener_at(&self, addr: SocketAddr) -> Option<&'static str> {
+        [
+            ("inbound", self.inbound),
+            ("outbound", self.outbound),
+            ("admin", Some(self.admin)),
+        ]
+        .into_iter()
+        .find_map(|(name, a)| (a == Some(addr)).then_some(name))
+    }
+
     /// The record's identity, if its workload parses.
     pub fn identity(&self) -> Option<Identity> {
         Some(Identity {
@@ -185,6 +200,7 @@ mod tests {
             services: vec!["web-svc:8080".parse().unwrap()],
             inbound: Some("127.0.0.1:4143".parse().unwrap()),
             admin: "127.0.0.1:4191".parse().unwrap(),
+            outbound: None,
             pid,
         }
     }

@@ -24,7 +24,7 @@ use crate::identity::{Identity, Workload};
 use crate::proxy::connect::ConnectConfig;
 use crate::proxy::policy::{AllowList, AllowRule};
 use crate::proxy::readiness::{self, POLL_INTERVAL};
-use crate::proxy::{serve, Limits, Listeners, ProxyConfig, ServeError};
+use crate::proxy::{check, serve, Limits, Listeners, ProxyConfig, ServeError};
 use crate::registry::ServicePort;
 
 /// How long `mesh proxy -- APP` waits for its own proxy to be ready before giving up.
@@ -257,13 +257,6 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         outbound: local_addr(&outbound)?,
         admin: local_addr(&admin)?,
     };
-    // One line on stdout, so scripts that bind port 0 learn the ports.
-    super::print_stdout(&format!(
-        "listening inbound={} outbound={} admin={}\n",
-        bound.inbound.map_or("-".to_string(), |a| a.to_string()),
-        bound.outbound,
-        bound.admin
-    ))?;
     let pod = args
         .pod
         .clone()
@@ -299,6 +292,16 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         outbound: Some(outbound),
         admin,
     };
+    // Refused before the ports are announced: a script that waits for the line below must not
+    // take a proxy that is about to exit for a running one.
+    check(&config, &listeners)?;
+    // One line on stdout, so scripts that bind port 0 learn the ports.
+    super::print_stdout(&format!(
+        "listening inbound={} outbound={} admin={}\n",
+        bound.inbound.map_or("-".to_string(), |a| a.to_string()),
+        bound.outbound,
+        bound.admin
+    ))?;
     if args.command.is_empty() {
         serve(config, listeners, async move {
             signals.recv().await;

@@ -3,10 +3,11 @@
 //!
 //! Detection fails closed: a connection is opaque only when its first bytes are positively not
 //! HTTP/1 — after any empty lines (which RFC 9112 §2.2 asks a server to tolerate, and hyper does),
-//! a byte that cannot start a method token (RFC 9110 §9.1: a `tchar`), as TLS, PostgreSQL or any
-//! binary protocol sends. Anything that starts like a request goes to the HTTP/1 parser, which
-//! either reads it or answers 400: a request the detector merely failed to recognise is never
-//! relayed to the app unparsed, past the proxy's checks.
+//! a byte that is not text: a control character or a byte over 0x7E, as TLS, PostgreSQL or any
+//! binary protocol sends first. Anything textual goes to the HTTP/1 parser, which either reads it
+//! as a request or answers 400 (a space or a tab before the method included): a request the
+//! detector merely failed to recognise, or one a lenient app would accept, is never relayed to the
+//! app unparsed, past the proxy's checks.
 //!
 //! Bytes read while deciding are not lost: [`PrefixedIo`] replays them to whoever reads next. The read
 //! is bounded in size ([`DETECT_BYTES`]) and in time (the caller's timeout): a client that sends
@@ -68,7 +69,7 @@ pub fn classify(buf: &[u8]) -> Option<Protocol> {
         return (n == H2_PREFACE.len()).then_some(Protocol::Http2);
     }
     match buf.iter().find(|b| !matches!(b, b'\r' | b'\n')) {
-        Some(&b) if is_tchar(b) => Some(Protocol::Http1),
+        Some(&b) if is_text(b) => Some(Protocol::Http1),
         Some(_) => Some(Protocol::Opaque),
         // Only empty lines so far: whatever follows is the HTTP/1 parser's to judge.
         None if buf.len() >= DETECT_BYTES => Some(Protocol::Http1),
@@ -76,8 +77,9 @@ pub fn classify(buf: &[u8]) -> Option<Protocol> {
     }
 }
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// Printable ASCII, a space or a tab: what an HTTP/1 request line (or a mangled one) is made of.
+fn is_text(b: u8) -> bool {
+    b.is_ascii_graphic() || b == b' ' || b == b'\t'
 }
 
 pin_project_lite::pin_project! {
@@ -182,6 +184,9 @@ mod tests {
             b"AVERYLONGMETHODTOKENOFMORETHAN24BYTES / HTTP/1.1",
             &[b'A'; 30],
             &[b'\n'; DETECT_BYTES],
+            b" GET / HTTP/1.1",
+            b"\tGET / HTTP/1.1",
+            b"(GET) / HTTP/1.1",
         ] {
             assert_eq!(
                 classify(start),

@@ -154,11 +154,15 @@ pub async fn handle(
 /// a logged reason; startup already refuses `--opaque-ports` in this configuration.
 pub fn unroutable_opaque(state: &ProxyState) {
     state.metrics.refused(Refused::NoAppPort);
-    let err = ProxyError::NoAppPort {
-        authority: "(a connection that is not HTTP)".into(),
-        services: state.app_ports.describe(),
-    };
-    state.errors.log("inbound", &err);
+    let text = format!(
+        "closed a connection that is not HTTP: this workload has several app ports ({}), and \
+         without transparent capture a TCP connection does not say which one it is for; run one \
+         proxy per port for such protocols, each with its own --service and --app",
+        state.app_ports.describe()
+    );
+    state
+        .errors
+        .note("inbound", "unroutable opaque connection".into(), &text);
 }
 
 /// Sends the request to the app; one the app did not process (an HTTP/2 stream it refused) is

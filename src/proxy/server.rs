@@ -37,7 +37,7 @@ use super::profiles::{log_report, ProfileStore};
 use super::respond::{error_response, ProxyError};
 use super::state::ProxyState;
 use super::{admin, inbound, outbound, request_target};
-use crate::registry::{ProxyRecord, Registration};
+use crate::registry::{read_records, ProxyRecord, Registration};
 
 /// The proxy's listeners, bound by the caller.
 pub struct Listeners {
@@ -78,18 +78,10 @@ pub async fn serve(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    if listeners.inbound.is_some() && config.app.is_none() {
-        return Err(ServeError::Config(
-            "an inbound listener needs the app's address (--app)".into(),
-        ));
-    }
+    let (own, app_ports) = check(&config, &listeners)?;
     let metrics = Metrics::new(config.identity.clone());
     let profiles = ProfileStore::new(config.profiles_dir.clone());
     let resolve = resolvers(&config)?;
-    let own = own_listeners(&listeners)?;
-    let app_ports = AppPorts::new(config.app, &config.services, &config.opaque_ports)
-        .and_then(|ports| ports.outside(&own))
-        .map_err(|e| ServeError::Config(e.to_string()))?;
     let grace = config.limits.shutdown_grace;
     let state = Arc::new(ProxyState::new(
         config,
@@ -149,7 +141,7 @@ pub async fn serve(
     // answers (`/live` 200, `/ready` 503) until the process exits.
     let (admin_stop, admin_stopped) = watch::channel(false);
     tokio::spawn(admin_loop(listeners.admin, state.clone(), admin_stopped));
-    let _registration = register(&state.config, inbound_addr, admin_addr);
+    let _registration = register(&state.config, &state.policy.own);
     state.ready.store(true, Ordering::Release);
     tracing::info!(identity = %state.identity, ?inbound_addr, %admin_addr, "proxy ready");
 
@@ -184,6 +176,44 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
 }
 
 /// The addresses this proxy listens on, which it never forwards to.
+/// Checks that `config` can run on `listeners` before anything is served, so a caller can refuse
+/// to start (and say why) before announcing its addresses: an inbound listener needs an app;
+/// the app ports must be routable and none of this proxy's own listeners; and the app must not be
+/// a listener of another proxy in the local registry (requests would go round between proxies).
+pub fn check(
+    config: &ProxyConfig,
+    listeners: &Listeners,
+) -> Result<(OwnListeners, AppPorts), ServeError> {
+    if listeners.inbound.is_some() && config.app.is_none() {
+        return Err(ServeError::Config(
+            "an inbound listener needs the app's address (--app)".into(),
+        ));
+    }
+    let own = own_listeners(listeners)?;
+    let app_ports = AppPorts::new(config.app, &config.services, &config.opaque_ports)
+        .and_then(|ports| ports.outside(&own))
+        .map_err(|e| ServeError::Config(e.to_string()))?;
+    if let (Some(app), Some(dir)) = (config.app, &config.registry_dir) {
+        let others = read_records(dir);
+        let other = others
+            .iter()
+            .filter(|r| r.pid != std::process::id())
+            .find_map(|r| Some((r, r.listener_at(app)?)));
+        if let Some((record, listener)) = other {
+            return Err(ServeError::Config(format!(
+                "--app {app} is the {listener} listener of another mesh proxy ({} in namespace \
+                 {}, pid {}, in the registry {}): requests would go from proxy to proxy in a \
+                 loop; give --app the address the app itself listens on",
+                record.workload,
+                record.namespace,
+                record.pid,
+                dir.display()
+            )));
+        }
+    }
+    Ok((own, app_ports))
+}
+
 fn own_listeners(listeners: &Listeners) -> io::Result<OwnListeners> {
     Ok(OwnListeners {
         inbound: listeners
@@ -200,19 +230,16 @@ fn own_listeners(listeners: &Listeners) -> io::Result<OwnListeners> {
     })
 }
 
-fn register(
-    config: &ProxyConfig,
-    inbound: Option<SocketAddr>,
-    admin: SocketAddr,
-) -> Option<Registration> {
+fn register(config: &ProxyConfig, own: &OwnListeners) -> Option<Registration> {
     let dir = config.registry_dir.as_ref()?;
     let record = ProxyRecord {
         namespace: config.identity.namespace.clone(),
         workload: config.identity.workload.to_string(),
         pod: config.identity.pod.clone(),
         services: config.services.clone(),
-        inbound,
-        admin,
+        inbound: own.inbound,
+        admin: own.admin?,
+        outbound: own.outbound,
         pid: std::process::id(),
     };
     match Registration::publish(dir, &record) {

@@ -206,6 +206,7 @@ mod tests {
             services: vec![],
             inbound: None,
             admin: "127.0.0.1:4191".parse().unwrap(),
+            outbound: None,
             pid: 1,
         }
     }

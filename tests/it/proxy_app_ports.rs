@@ -1,10 +1,7 @@
 //! Several service ports, one app: each service port reaches its own app port
 //! (`--service NAME:PORT[=APP_PORT]`), and nothing is ever sent to a guessed port.
 
-use std::process::Stdio;
-
-use crate::harness::mesh_process;
-use crate::net::{config, http_upstream, metric, TestProxy, PATIENCE};
+use crate::net::{config, http_upstream, metric, TestProxy};
 use crate::raw_http::{ask, get, request, Reply};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,43 +73,40 @@ async fn each_service_port_reaches_its_own_app_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opaque_ports_with_several_app_ports_are_refused_at_startup() {
-    let mut child = mesh_process()
-        .args([
-            "proxy",
-            "-n",
-            "emojivoto",
-            "--workload",
-            "sts/zk",
-            "--no-registry",
-        ])
-        .args(["--inbound", "127.0.0.1:0", "--outbound", "127.0.0.1:0"])
-        .args(["--admin", "127.0.0.1:0", "--app", "127.0.0.1:3888"])
-        .args(["--service", "zk:2181", "--service", "zk-hs:2888"])
-        .args(["--service", "zk-hs:3888", "--opaque-ports", "2888"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mesh proxy started with opaque ports and several app ports");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let refused = refused_at_startup(&[
+        "--workload",
+        "sts/zk",
+        "--no-registry",
+        "--app",
+        "127.0.0.1:3888",
+        "--service",
+        "zk:2181",
+        "--service",
+        "zk-hs:2888",
+        "--service",
+        "zk-hs:3888",
+        "--opaque-ports",
+        "2888",
+    ]);
     for says in [
         "several app ports (zk:2181 -> 127.0.0.1:2181, zk-hs:2888 -> 127.0.0.1:2888, zk-hs:3888 -> 127.0.0.1:3888)",
         "--opaque-ports names 2888",
         "without traffic capture the inbound cannot learn which port the caller meant",
     ] {
-        assert!(stderr.contains(says), "{says:?} not in {stderr}");
+        assert!(refused.contains(says), "{says:?} not in {refused}");
     }
+}
+
+/// Runs `mesh proxy -n emojivoto ARGS` on port-0 listeners, which must refuse to start: exit 1,
+/// without announcing its addresses first. Returns what it said on stderr.
+pub fn refused_at_startup(args: &[&str]) -> String {
+    let base = ["proxy", "-n", "emojivoto", "--inbound", "127.0.0.1:0"];
+    let ports = ["--outbound", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
+    let r = crate::harness::run(&[&base[..], &ports, args].concat());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stdout, "",
+        "a proxy that refuses to start announces no addresses"
+    );
+    r.stderr
 }

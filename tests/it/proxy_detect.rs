@@ -54,6 +54,15 @@ async fn what_starts_like_a_request_is_parsed_never_relayed() {
             "an obs-fold",
             "GET /x HTTP/1.1\r\nHost: voting-svc:8080\r\nX-A: 1\r\n 2\r\n\r\n",
         ),
+        // Lenient apps (Python's http.server) would take these: they must not get them raw.
+        (
+            "a space before the method",
+            " GET /x HTTP/1.1\r\nHost: voting-svc:8080\r\nmesh-peer: forged\r\n\r\n",
+        ),
+        (
+            "a tab before the method",
+            "\tGET /x HTTP/1.1\r\nHost: voting-svc:8080\r\nmesh-peer: forged\r\n\r\n",
+        ),
     ];
     for (what, bytes) in refused {
         let resp = send(entry, bytes.as_bytes()).await;

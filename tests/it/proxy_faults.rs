@@ -319,6 +319,7 @@ fn record(pod: &str, inbound: SocketAddr) -> ProxyRecord {
         services: vec!["voting-svc:8080".parse().unwrap()],
         inbound: Some(inbound),
         admin: "127.0.0.1:9".parse().unwrap(),
+        outbound: None,
         // The test process: alive, so the records count.
         pid: std::process::id(),
     }

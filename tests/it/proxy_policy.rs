@@ -409,3 +409,46 @@ async fn apps_never_see_the_proxies_own_headers() {
         assert!(!headers.contains_key(name), "{name}: {headers:?}");
     }
 }
+
+/// An inbound whose app is another proxy's listener would pass requests from proxy to proxy for
+/// ever (the inbound removes the proxies' markers before its app, so no marker can stop it): a
+/// proxy refuses to start so, naming the other proxy, when the registry knows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_that_is_another_proxys_listener_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let reg = registry.to_str().unwrap();
+    let app = crate::net::http_upstream().await;
+    let app_s = app.addr.to_string();
+    let first = ProxyProcess::start(&[
+        "--workload",
+        "deploy/ia",
+        "--service",
+        "ia:80",
+        "--app",
+        &app_s,
+        "--registry",
+        reg,
+    ])
+    .await;
+    for (listener, addr) in [
+        ("inbound", first.inbound.unwrap()),
+        ("outbound", first.outbound),
+        ("admin", first.admin),
+    ] {
+        let addr = addr.to_string();
+        let said = crate::proxy_app_ports::refused_at_startup(&[
+            "--workload",
+            "deploy/ib",
+            "--service",
+            "ib:80",
+            "--app",
+            &addr,
+            "--registry",
+            reg,
+        ]);
+        let expected =
+            format!("--app {addr} is the {listener} listener of another mesh proxy (deploy/ia");
+        assert!(said.contains(&expected), "{said}");
+    }
+}
