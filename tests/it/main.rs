@@ -16,7 +16,7 @@ mod profile_generate;
 mod proxy_bad_input;
 mod proxy_faults;
 mod proxy_lifecycle;
-mod proxy_memory;
+mod proxy_load;
 mod proxy_reliability;
 mod proxy_startup;
 mod proxy_tcp;
