@@ -468,10 +468,20 @@ fn admin_access(
     })
 }
 
+/// Binds a listener with the backlog of [`Limits::accept_backlog`], not the 128 of
+/// `TcpListener::bind`: a burst of 500 uploads overflowed that and got 504s.
 async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the {what} listener to {addr}"))
+    let listen = || {
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        // As TcpListener::bind does: a restarted proxy can bind while old connections linger.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(Limits::default().accept_backlog)
+    };
+    listen().with_context(|| format!("binding the {what} listener to {addr}"))
 }
 
 #[cfg(test)]

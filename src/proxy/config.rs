@@ -65,6 +65,11 @@ pub struct Limits {
     /// needs a file descriptor (two when relayed), so the proxy raises its open-file limit to
     /// fit, up to the hard limit.
     pub max_connections: usize,
+    /// Connections the kernel completes and queues per listener until the proxy accepts them (the
+    /// `listen` backlog; the kernel caps it at `net.core.somaxconn`). When a burst of new
+    /// connections overflows it, their SYNs are dropped and clients retry only after 1 s (an
+    /// upstream connect from another proxy times out at 1 s: a 504).
+    pub accept_backlog: u32,
     /// Largest request head (HTTP/1 line and headers, HTTP/2 header list); larger gets 431.
     pub max_header_bytes: usize,
     /// Longest wait for a complete HTTP/1 request head, and for the next one on an idle
@@ -94,6 +99,7 @@ impl Default for Limits {
         Limits {
             detect_timeout: Duration::from_secs(10),
             max_connections: 20_000,
+            accept_backlog: 4096,
             max_header_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
             max_concurrent_streams: 1000,

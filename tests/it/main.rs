@@ -27,6 +27,7 @@ mod proxy_framing;
 mod proxy_h2_limits;
 mod proxy_keepalive;
 mod proxy_lifecycle;
+mod proxy_load;
 mod proxy_policy;
 mod proxy_reliability;
 mod proxy_startup;
