@@ -14,15 +14,15 @@ use http::{Request, Version};
 /// Why a request was refused before it was passed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BadRequest {
-    #[error("the request has more than one Host field (RFC 9112 §3.2): send exactly one")]
+    #[error("the request has more than one Host field (RFC 9112 section 3.2): send exactly one")]
     SeveralHosts,
-    #[error("an HTTP/1.1 request needs a Host field (RFC 9112 §3.2): send the service's authority, e.g. `Host: web-svc:8080`")]
+    #[error("an HTTP/1.1 request needs a Host field (RFC 9112 section 3.2): send the service's authority, e.g. `Host: web-svc:8080`")]
     NoHost,
-    #[error("the Host field is not a valid authority HOST[:PORT] (RFC 9112 §3.2)")]
+    #[error("the Host field is not a valid authority HOST[:PORT] (RFC 9112 section 3.2)")]
     InvalidHost,
-    #[error("the request's authority carries userinfo (user@host), which HTTP deprecates (RFC 9110 §4.2.4) and the proxy refuses: send credentials in an Authorization header")]
+    #[error("the request's authority carries userinfo (user@host), which HTTP deprecates (RFC 9110 section 4.2.4) and the proxy refuses: send credentials in an Authorization header")]
     Userinfo,
-    #[error("the Host field names another authority than :authority (RFC 9113 §8.3.1): send one authority")]
+    #[error("the Host field names another authority than :authority (RFC 9113 section 8.3.1): send one authority")]
     HostMismatch,
 }
 

@@ -128,7 +128,7 @@ pub enum ProxyError {
     /// The upstream switched protocols although the request asked for no switch.
     #[error(
         "{upstream} answered 101 Switching Protocols to a request that asked for no protocol \
-         switch (RFC 9110 §15.2.2): the proxy carries only switches it sees asked for; check how \
+         switch (RFC 9110 section 15.2.2): the proxy carries only switches it sees asked for; check how \
          the app handles Upgrade"
     )]
     UnsolicitedSwitch { upstream: String },
@@ -370,12 +370,17 @@ fn describe(e: &UpstreamError) -> String {
 }
 
 /// An error and its causes, `outer: inner: …` (hyper's own text is often just "http2 error").
+/// A cause whose text the error already shows (many wrap their source into their own text) is
+/// not repeated.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
         cause = c.source();
     }
     text

@@ -106,6 +106,8 @@ pub fn render_text(event: &TapEvent) -> String {
             if r.reset {
                 line.push_str(" reset-error=");
                 line.push_str(r.error.as_deref().unwrap_or("true"));
+                // Cut off before a response began there is no response to time: say when.
+                let _ = write!(line, " after={}µs", r.since_request_init.micros);
             }
             write!(
                 line,
