@@ -370,10 +370,13 @@ impl EndpointPool {
                 source,
             },
         };
-        let ready_until = deadline.within(config.ready_timeout);
-        match tokio::time::timeout_at(ready_until, sender.ready()).await {
-            Ok(ready) => ready.map_err(http)?,
-            Err(_) => return Err(busy()),
+        // Usually ready at once: no timer for that.
+        if !sender.is_ready() {
+            let ready_until = deadline.within(config.ready_timeout);
+            match tokio::time::timeout_at(ready_until, sender.ready()).await {
+                Ok(ready) => ready.map_err(http)?,
+                Err(_) => return Err(busy()),
+            }
         }
         let request = req
             .next_send()

@@ -36,7 +36,11 @@ pub struct StreamLimit {
     value: AtomicU32,
     learned: Notify,
     open: AtomicU32,
+    /// Notified once per stream that ends: a waiter may open one.
     closed: Notify,
+    /// Notified when a stream ends while retries of refused streams wait (`after_refusal`).
+    ended: Notify,
+    after_refusal: AtomicU32,
     /// The server answered the preface in HTTP/1: it does not speak HTTP/2.
     http1: AtomicBool,
 }
@@ -47,9 +51,30 @@ pub struct StreamSlot(Arc<StreamLimit>);
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::AcqRel);
-        // Every waiter looks again: one may open a stream, and retries of refused streams go.
-        self.0.closed.notify_waiters();
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+        // One freed stream is one request's turn: waking every waiter would have them all race
+        // for it (with hundreds queued, a herd for each stream that ends).
+        self.0.closed.notify_one();
+        // Retries of refused streams wait for any stream to end; usually there are none.
+        if self.0.after_refusal.load(Ordering::SeqCst) > 0 {
+            self.0.ended.notify_waiters();
+        }
+    }
+}
+
+/// Counts a task waiting for a stream to end, while it waits.
+struct Waiting<'a>(&'a AtomicU32);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicU32) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -73,33 +98,44 @@ impl StreamLimit {
     /// A stream under the limit (none known yet: no limit), waiting until `deadline` at most.
     /// After the limit is lowered below the streams open, none opens until enough have closed.
     pub async fn open(self: &Arc<Self>, deadline: Instant) -> Option<StreamSlot> {
+        if let Some(slot) = self.try_open() {
+            return Some(slot);
+        }
         loop {
             let closed = self.closed.notified();
             tokio::pin!(closed);
             closed.as_mut().enable();
-            let limit = self.get().unwrap_or(u32::MAX);
-            let took = self
-                .open
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < limit).then_some(n + 1)
-                });
-            if took.is_ok() {
-                return Some(StreamSlot(self.clone()));
+            // Looked at again once registered, so a stream that ended meanwhile is not missed.
+            // (A wake-up this waiter received and does not need passes to the next one when
+            // `closed` is dropped: tokio's `Notified` hands it on.)
+            if let Some(slot) = self.try_open() {
+                return Some(slot);
             }
             tokio::time::timeout_at(deadline, closed).await.ok()?;
         }
     }
 
+    fn try_open(self: &Arc<Self>) -> Option<StreamSlot> {
+        let limit = self.get().unwrap_or(u32::MAX);
+        self.open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| StreamSlot(self.clone()))
+    }
+
     /// Waits until one of the streams open now has ended, or until `deadline`; at once when none
     /// is open. A server that refused a stream had too many: the next try waits for one to end.
     pub async fn one_ended(&self, deadline: Instant) {
-        let closed = self.closed.notified();
-        tokio::pin!(closed);
-        closed.as_mut().enable();
-        if self.open.load(Ordering::Acquire) == 0 {
+        let _waiting = Waiting::new(&self.after_refusal);
+        let ended = self.ended.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        if self.open.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let _ = tokio::time::timeout_at(deadline, closed).await;
+        let _ = tokio::time::timeout_at(deadline, ended).await;
     }
 
     /// Whether the server answered in HTTP/1 instead of HTTP/2.
