@@ -73,7 +73,9 @@ pub fn upstream_request(
     let (mut parts, body) = req.into_parts();
     let codings = transfer_codings(&parts.headers);
     let body_open = !http_body::Body::is_end_stream(&body);
-    strip_hop_by_hop(&mut parts.headers, upgrade);
+    if version == Version::Http1 {
+        strip_hop_by_hop(&mut parts.headers, upgrade);
+    }
     let path = parts
         .uri
         .path_and_query()
@@ -131,6 +133,12 @@ pub fn downstream_response<B>(
     if switching && !upgrade {
         return Err(BadResponse::UnsolicitedSwitch);
     }
+    if client == Version::Http2 {
+        // The upstream spoke HTTP/2 too (each hop speaks the caller's version), whose layer
+        // refuses connection-specific fields: nothing to strip.
+        *resp.version_mut() = HttpVersion::HTTP_2;
+        return Ok(resp);
+    }
     let headers = resp.headers_mut();
     let codings = transfer_codings(headers);
     if headers.contains_key(header::TRANSFER_ENCODING) {
@@ -139,16 +147,10 @@ pub fn downstream_response<B>(
     strip_hop_by_hop(headers, switching);
     // `TE` is a request field; in a response it means nothing to pass on.
     headers.remove(header::TE);
-    *resp.version_mut() = match client {
-        Version::Http1 => {
-            if let Some(codings) = codings {
-                resp.headers_mut()
-                    .insert(header::TRANSFER_ENCODING, codings);
-            }
-            HttpVersion::HTTP_11
-        }
-        Version::Http2 => HttpVersion::HTTP_2,
-    };
+    if let Some(codings) = codings {
+        headers.insert(header::TRANSFER_ENCODING, codings);
+    }
+    *resp.version_mut() = HttpVersion::HTTP_11;
     Ok(resp)
 }
 

@@ -11,15 +11,16 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Fields meaningful for one connection only (RFC 9110 §7.6.1; `proxy-connection` and
 /// `keep-alive` by common use; `http2-settings` by RFC 9113 §3.1's predecessor, RFC 7540 §3.2.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "transfer-encoding",
-    "http2-settings",
+/// As `HeaderName`s, so removing them hashes no strings.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRANSFER_ENCODING,
+    HeaderName::from_static("http2-settings"),
 ];
 
 /// The tokens of every `Connection` field, trimmed.
@@ -50,7 +51,8 @@ pub fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
 
 /// Removes hop-by-hop fields and those the `Connection` field names. On a request `te: trailers`
 /// survives; a protocol switch the proxy carries (`upgrade`) keeps `Connection: upgrade` and
-/// `Upgrade`, any other loses `Upgrade`.
+/// `Upgrade`, any other loses `Upgrade`. (HTTP/2 messages have none of these: the HTTP/2 layer
+/// refuses them, RFC 9113 §8.2.2, so callers skip this for HTTP/2.)
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     let named: Vec<HeaderName> = connection_tokens(headers)
         .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
@@ -60,7 +62,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
         headers.remove(name);
     }
     let te_trailers = has_token(headers, header::TE, "trailers");
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
     if te_trailers {

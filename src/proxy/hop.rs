@@ -21,6 +21,10 @@ use crate::identity::PEER_HEADER;
 /// The header carrying the markers of the proxies a request passed through.
 pub const HOP_HEADER: &str = "mesh-hop";
 
+// As `HeaderName`s, so the per-request lookups hash no strings.
+const HOP: HeaderName = HeaderName::from_static(HOP_HEADER);
+const PEER: HeaderName = HeaderName::from_static(PEER_HEADER);
+
 /// One proxy's loop marker.
 #[derive(Debug, Clone)]
 pub struct HopMarker {
@@ -55,7 +59,7 @@ impl HopMarker {
     pub fn seen_in(&self, headers: &HeaderMap) -> bool {
         let token = self.token.as_bytes();
         headers
-            .get_all(HOP_HEADER)
+            .get_all(&HOP)
             .iter()
             .flat_map(|v| v.as_bytes().split(|b| *b == b','))
             .any(|t| t.trim_ascii() == token)
@@ -63,21 +67,21 @@ impl HopMarker {
 
     /// Adds this marker to the ones `headers` already carry.
     pub fn add_to(&self, headers: &mut HeaderMap) {
-        headers.append(HOP_HEADER, self.token.clone());
+        headers.append(HOP, self.token.clone());
     }
 }
 
 /// Outbound: removes what an app must not send, `mesh-peer` and `l5d-*` headers. `mesh-hop`
 /// stays: markers only ever stop a loop.
 pub fn strip_from_app(headers: &mut HeaderMap) {
-    headers.remove(PEER_HEADER);
+    headers.remove(&PEER);
     remove_l5d(headers);
 }
 
 /// Inbound: removes the proxies' own headers before a request goes to the app.
 pub fn strip_before_app(headers: &mut HeaderMap) {
-    headers.remove(PEER_HEADER);
-    headers.remove(HOP_HEADER);
+    headers.remove(&PEER);
+    headers.remove(&HOP);
     remove_l5d(headers);
 }
 

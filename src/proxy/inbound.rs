@@ -127,7 +127,7 @@ pub async fn handle(
         version,
         counter: &counter,
     };
-    let budget = state.retry_budget(&observation.route, &observation.labels.authority);
+    let budget = state.inbound_budget(&observation.route);
     // Dropped while awaiting the app (the caller went away), it records a cancel.
     let observation = observation.pending();
     let sent = send(&state, &to, upstream, &budget, start).await;

@@ -34,8 +34,11 @@ pub struct ProxyState {
     pub resolve: Box<dyn Resolve>,
     pub pools: Pools,
     pub balancer: Balancer,
-    /// Retry budgets of services without a ServiceProfile.
+    /// Retry budgets of services without a ServiceProfile (outbound).
     pub default_budgets: DefaultBudgets,
+    /// The default retry budget of inbound requests to the app, whichever service they name:
+    /// one app, one budget (and no lookup per request).
+    pub app_budget: Arc<RetryBudget>,
     pub errors: ErrorLog,
     /// Set once listeners are bound and the first profile load is done (`/ready`).
     pub ready: AtomicBool,
@@ -84,6 +87,7 @@ impl ProxyState {
                 max_queued: config.limits.max_queued,
             }),
             default_budgets: DefaultBudgets::new(MEMO_CAPACITY),
+            app_budget: Arc::new(RetryBudget::from_profile(None)),
             errors: ErrorLog::new(config.limits.error_log_interval),
             policy: Policy {
                 mode: Mode::Explicit,
@@ -127,8 +131,8 @@ impl ProxyState {
         }
     }
 
-    /// The retry budget of a request to `service` on `route`: its profile's, or the service's
-    /// default budget.
+    /// The retry budget of an outbound request to `service` on `route`: its profile's, or the
+    /// service's default budget.
     pub fn retry_budget(
         &self,
         route: &Option<(Arc<ServiceRoutes>, usize)>,
@@ -137,6 +141,14 @@ impl ProxyState {
         match route {
             Some((profile, _)) => profile.retry_budget.clone(),
             None => self.default_budgets.get(service),
+        }
+    }
+
+    /// The retry budget of an inbound request on `route`: its profile's, or the app's.
+    pub fn inbound_budget(&self, route: &Option<(Arc<ServiceRoutes>, usize)>) -> Arc<RetryBudget> {
+        match route {
+            Some((profile, _)) => profile.retry_budget.clone(),
+            None => self.app_budget.clone(),
         }
     }
 
