@@ -19,7 +19,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use super::io::{Hooks, PassThrough};
 
 /// The HTTP/2 connection preface a prior-knowledge client sends first.
 pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -82,68 +84,34 @@ fn is_text(b: u8) -> bool {
     b.is_ascii_graphic() || b == b' ' || b == b'\t'
 }
 
-pin_project_lite::pin_project! {
-    /// An I/O whose first reads return bytes already read from it.
-    #[derive(Debug)]
-    pub struct PrefixedIo<I> {
-        prefix: Bytes,
-        #[pin]
-        io: I,
-    }
-}
+/// An I/O whose first reads return bytes already read from it.
+pub type PrefixedIo<I> = PassThrough<I, Replay>;
+
+/// The hooks of [`PrefixedIo`]: the bytes still to replay.
+#[derive(Debug)]
+pub struct Replay(Bytes);
 
 impl<I> PrefixedIo<I> {
     /// Replays `prefix` before reading from `io`.
     pub fn new(prefix: Bytes, io: I) -> Self {
-        PrefixedIo { prefix, io }
-    }
-
-    /// The underlying I/O.
-    pub fn get_ref(&self) -> &I {
-        &self.io
+        PassThrough::with_hooks(io, Replay(prefix))
     }
 }
 
-impl<I: AsyncRead> AsyncRead for PrefixedIo<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
+impl Hooks for Replay {
+    fn poll_read<I: AsyncRead>(
+        &mut self,
+        io: Pin<&mut I>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
+        if !self.0.is_empty() {
+            let n = self.0.len().min(buf.remaining());
+            buf.put_slice(&self.0[..n]);
+            self.0.advance(n);
             return Poll::Ready(Ok(()));
         }
-        this.io.poll_read(cx, buf)
-    }
-}
-
-impl<I: AsyncWrite> AsyncWrite for PrefixedIo<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        io.poll_read(cx, buf)
     }
 }
 

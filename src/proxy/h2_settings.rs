@@ -14,16 +14,14 @@
 //! Bad Request`), which an HTTP/2 client can only report as a malformed frame. The first bytes
 //! tell: [`StreamLimit::answered_in_http1`] lets the pool say what happened.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use super::io::{Hooks, PassThrough};
 
 /// The limit as shared with the pool and the balancer.
 pub type MaxStreams = Arc<StreamLimit>;
@@ -271,16 +269,16 @@ impl FrameTracker {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// Passes `io` through, following the SETTINGS frames the server sends.
-    pub struct SettingsSniffer<I> {
-        #[pin]
-        io: I,
-        tracker: FrameTracker,
-        max_streams: MaxStreams,
-        // The first bytes the server sent, until there are enough to tell HTTP/1 from HTTP/2.
-        first: Option<([u8; HTTP1.len()], usize)>,
-    }
+/// Passes `io` through, following the SETTINGS frames the server sends.
+pub type SettingsSniffer<I> = PassThrough<I, SettingsTracker>;
+
+/// The hooks of [`SettingsSniffer`]: what the server's bytes have said so far.
+#[derive(Debug)]
+pub struct SettingsTracker {
+    tracker: FrameTracker,
+    max_streams: MaxStreams,
+    // The first bytes the server sent, until there are enough to tell HTTP/1 from HTTP/2.
+    first: Option<([u8; HTTP1.len()], usize)>,
 }
 
 /// How an HTTP/1 server's answer starts.
@@ -289,12 +287,12 @@ const HTTP1: &[u8; 5] = b"HTTP/";
 impl<I> SettingsSniffer<I> {
     /// Wraps an upstream connection; the limit in force lands in `max_streams`.
     pub fn new(io: I, max_streams: MaxStreams) -> Self {
-        SettingsSniffer {
-            io,
+        let tracker = SettingsTracker {
             tracker: FrameTracker::new(),
             max_streams,
             first: Some(([0; HTTP1.len()], 0)),
-        }
+        };
+        PassThrough::with_hooks(io, tracker)
     }
 }
 
@@ -307,55 +305,20 @@ fn first_bytes(first: &mut ([u8; HTTP1.len()], usize), new: &[u8]) -> Option<boo
     (*len == HTTP1.len()).then(|| seen == HTTP1)
 }
 
-impl<I: AsyncRead> AsyncRead for SettingsSniffer<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let before = buf.filled().len();
-        let res = this.io.poll_read(cx, buf);
-        let max_streams = this.max_streams;
-        let new = &buf.filled()[before..];
-        if let Some(first) = this.first.as_mut().filter(|_| !new.is_empty()) {
+impl Hooks for SettingsTracker {
+    fn on_read(&mut self, new: &[u8]) {
+        let max_streams = &self.max_streams;
+        if let Some(first) = self.first.as_mut() {
             match first_bytes(first, new) {
                 Some(true) => {
                     max_streams.mark_http1();
-                    *this.first = None;
+                    self.first = None;
                 }
-                Some(false) => *this.first = None,
+                Some(false) => self.first = None,
                 None => {}
             }
         }
-        this.tracker.track(new, &mut |n| max_streams.set(n));
-        res
-    }
-}
-
-impl<I: AsyncWrite> AsyncWrite for SettingsSniffer<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write(cx, buf)
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
+        self.tracker.track(new, &mut |n| max_streams.set(n));
     }
 }
 

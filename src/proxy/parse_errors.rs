@@ -20,12 +20,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWrite;
 
+use super::io::{Hooks, PassThrough};
 use super::respond::{self, ProxyError};
 
 /// hyper's fixed limit on an HTTP/1 request target (`MAX_URI_LEN` in hyper 1.x).
 pub const HYPER_MAX_URI_LEN: usize = (u16::MAX - 1) as usize;
+
+/// hyper's parse-error answers are shorter than this; longer writes are not looked into.
+const MAX_ANSWER: usize = 128;
 
 /// Requests the service has been called with on one connection.
 pub type ServiceCalls = Arc<AtomicU64>;
@@ -36,29 +40,28 @@ pub trait OnParseError: Send + Sync {
     fn explain(&self, status: u16) -> Option<ProxyError>;
 }
 
-pin_project_lite::pin_project! {
-    /// An HTTP/1 server connection's I/O that replaces hyper's bare parse-error answers.
-    pub struct ExplainParseErrors<I, E> {
-        #[pin]
-        io: I,
-        calls: ServiceCalls,
-        calls_at_last_write: u64,
-        explain: E,
-        // The explained answer being written, and the length of hyper's answer it stands for.
-        replacing: Option<(Bytes, usize)>,
-    }
+/// An HTTP/1 server connection's I/O that replaces hyper's bare parse-error answers.
+pub type ExplainParseErrors<I, E> = PassThrough<I, ParseErrorAnswers<E>>;
+
+/// The hooks of [`ExplainParseErrors`], on the write path.
+pub struct ParseErrorAnswers<E> {
+    calls: ServiceCalls,
+    calls_at_last_write: u64,
+    explain: E,
+    // The explained answer being written, and the length of hyper's answer it stands for.
+    replacing: Option<(Bytes, usize)>,
 }
 
 impl<I, E> ExplainParseErrors<I, E> {
     /// Wraps `io`; the service counts its calls in `calls`.
     pub fn new(io: I, calls: ServiceCalls, explain: E) -> Self {
-        ExplainParseErrors {
-            io,
+        let answers = ParseErrorAnswers {
             calls,
             calls_at_last_write: 0,
             explain,
             replacing: None,
-        }
+        };
+        PassThrough::with_hooks(io, answers)
     }
 }
 
@@ -79,96 +82,84 @@ fn hyper_parse_error(bytes: &[u8]) -> Option<u16> {
     (date.len() == 29 && date.ends_with(" GMT")).then_some(status)
 }
 
-impl<I: AsyncWrite, E: OnParseError> ExplainParseErrors<I, E> {
+impl<E: OnParseError> ParseErrorAnswers<E> {
     /// Starts replacing `bytes` if they are hyper's answer and no request was served since the
     /// last write.
-    fn inspect(self: Pin<&mut Self>, bytes: &[u8]) {
-        let this = self.project();
-        let calls = this.calls.load(Ordering::Acquire);
-        let since_last = calls != *this.calls_at_last_write;
-        *this.calls_at_last_write = calls;
-        if since_last || this.replacing.is_some() || bytes.len() > 128 {
+    fn inspect(&mut self, bytes: &[u8]) {
+        let calls = self.calls.load(Ordering::Acquire);
+        let since_last = calls != self.calls_at_last_write;
+        self.calls_at_last_write = calls;
+        if since_last || self.replacing.is_some() || bytes.len() > MAX_ANSWER {
             return;
         }
         let Some(status) = hyper_parse_error(bytes) else {
             return;
         };
-        if let Some(err) = this.explain.explain(status) {
-            *this.replacing = Some((respond::error_response_bytes(&err), bytes.len()));
+        if let Some(err) = self.explain.explain(status) {
+            self.replacing = Some((respond::error_response_bytes(&err), bytes.len()));
         }
     }
 
     /// Writes the replacement; `Ready(n)` reports hyper's `n` bytes written once it all is.
-    fn write_replacement(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let mut this = self.project();
-        while let Some((bytes, _)) = this.replacing.as_mut().filter(|(b, _)| !b.is_empty()) {
-            let n = std::task::ready!(this.io.as_mut().poll_write(cx, bytes))?;
+    fn write_replacement<I: AsyncWrite>(
+        &mut self,
+        mut io: Pin<&mut I>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        while let Some((bytes, _)) = self.replacing.as_mut().filter(|(b, _)| !b.is_empty()) {
+            let n = std::task::ready!(io.as_mut().poll_write(cx, bytes))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             bytes.advance(n);
         }
-        let (_, stood_for) = this.replacing.take().unwrap_or_default();
+        let (_, stood_for) = self.replacing.take().unwrap_or_default();
         Poll::Ready(Ok(stood_for))
     }
 }
 
-impl<I: AsyncWrite, E: OnParseError> AsyncWrite for ExplainParseErrors<I, E> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
+impl<E: OnParseError> Hooks for ParseErrorAnswers<E> {
+    fn poll_write<I: AsyncWrite>(
+        &mut self,
+        io: Pin<&mut I>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         if self.replacing.is_none() {
-            self.as_mut().inspect(buf);
+            self.inspect(buf);
         }
         if self.replacing.is_some() {
-            return self.write_replacement(cx);
+            return self.write_replacement(io, cx);
         }
-        self.project().io.poll_write(cx, buf)
+        io.poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+    fn poll_write_vectored<I: AsyncWrite>(
+        &mut self,
+        io: Pin<&mut I>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         if self.replacing.is_none() {
             let total: usize = bufs.iter().map(|b| b.len()).sum();
-            if total <= 128 {
-                let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-                self.as_mut().inspect(&joined);
+            if total <= MAX_ANSWER {
+                // Joined on the stack: a small write must not cost an allocation.
+                let mut joined = [0u8; MAX_ANSWER];
+                let mut len = 0;
+                for b in bufs {
+                    joined[len..len + b.len()].copy_from_slice(b);
+                    len += b.len();
+                }
+                self.inspect(&joined[..len]);
             } else {
                 // Too long to be hyper's answer: just note that a write happened.
-                self.as_mut().inspect(&[]);
+                self.inspect(&[]);
             }
         }
         if self.replacing.is_some() {
-            return self.write_replacement(cx);
+            return self.write_replacement(io, cx);
         }
-        self.project().io.poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
-    }
-}
-
-impl<I: AsyncRead, E> AsyncRead for ExplainParseErrors<I, E> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.project().io.poll_read(cx, buf)
+        io.poll_write_vectored(cx, bufs)
     }
 }
 
@@ -220,6 +211,20 @@ mod tests {
             out.contains("mesh-proxy-error: the request target is over"),
             "{out}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_parse_error_written_vectored_is_explained() {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let mut io = ExplainParseErrors::new(client, ServiceCalls::default(), Explain);
+        let (head, rest) = HYPER_414.split_at(30);
+        let bufs = [io::IoSlice::new(head), io::IoSlice::new(rest)];
+        let n = io.write_vectored(&bufs).await.unwrap();
+        assert_eq!(n, HYPER_414.len(), "hyper is told its answer was written");
+        drop(io);
+        let mut out = String::new();
+        server.read_to_string(&mut out).await.unwrap();
+        assert!(out.contains("mesh-proxy-error"), "{out}");
     }
 
     #[tokio::test]
