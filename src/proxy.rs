@@ -28,6 +28,7 @@ pub mod headers;
 pub mod hop;
 pub mod inbound;
 pub mod io;
+pub mod listener;
 pub mod memo;
 pub mod metrics;
 pub mod observe;

@@ -65,6 +65,8 @@ pub struct Limits {
     /// needs a file descriptor (two when relayed), so the proxy raises its open-file limit to
     /// fit, up to the hard limit.
     pub max_connections: usize,
+    /// Admin connections open at once; more wait in the kernel's backlog.
+    pub max_admin_connections: usize,
     /// Connections the kernel completes and queues per listener until the proxy accepts them (the
     /// `listen` backlog; the kernel caps it at `net.core.somaxconn`). When a burst of new
     /// connections overflows it, their SYNs are dropped and clients retry only after 1 s (an
@@ -99,6 +101,7 @@ impl Default for Limits {
         Limits {
             detect_timeout: Duration::from_secs(10),
             max_connections: 20_000,
+            max_admin_connections: 128,
             accept_backlog: 4096,
             max_header_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),

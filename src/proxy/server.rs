@@ -1,8 +1,10 @@
 //! Listeners, connections and lifecycle: [`serve`] takes already-bound listeners and a shutdown
 //! future (binding and signals belong to the CLI), so tests bind port 0.
 //!
-//! Each accepted connection runs in its own task, bounded by a semaphore. Its first bytes decide
-//! HTTP/1, HTTP/2 or opaque TCP. On shutdown the listeners stop accepting, HTTP connections are
+//! Every listener runs the one accept loop in [`super::listener`] (connection limit, backoff on
+//! accept errors, drain) with its own per-connection handler: `connection` for inbound and
+//! outbound, `admin_connection` for the admin port. A connection's first bytes decide HTTP/1,
+//! HTTP/2 or opaque TCP. On shutdown the listeners stop accepting, HTTP connections are
 //! asked to finish (in-flight requests complete, idle keep-alive connections close), and `serve`
 //! returns once every connection is done or the grace period is over.
 
@@ -19,7 +21,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::app_ports::AppPorts;
 use super::classify::is_grpc;
@@ -28,8 +29,9 @@ use super::connect::connect_tcp;
 use super::detect::{detect, Protocol};
 use super::discovery::{RegistryResolver, Resolve, Resolvers, StaticResolver};
 use super::forward::head_bytes;
-use super::guard::{self, GuardedExecutor};
+use super::guard::GuardedExecutor;
 use super::io::CountingIo;
+use super::listener::{self, Drain, Listener};
 use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
 use super::parse_errors::{ExplainParseErrors, OnParseError, ServiceCalls, HYPER_MAX_URI_LEN};
 use super::policy::OwnListeners;
@@ -58,20 +60,6 @@ pub enum ServeError {
     Io(#[from] io::Error),
 }
 
-/// Tells connections to finish, and learns when they have.
-#[derive(Clone)]
-struct Drain {
-    signal: watch::Receiver<bool>,
-    // Every connection task holds a clone; when all are dropped, draining is complete.
-    _alive: mpsc::Sender<()>,
-}
-
-impl Drain {
-    async fn signaled(&mut self) {
-        let _ = self.signal.wait_for(|stop| *stop).await;
-    }
-}
-
 /// Runs a proxy until `shutdown` completes, then drains for at most the configured grace period.
 pub async fn serve(
     config: ProxyConfig,
@@ -92,28 +80,19 @@ pub async fn serve(
         app_ports,
     ));
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-    // Background tasks watch the stop signal without holding the drain open.
-    let stopped = || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
-    let drain = Drain {
-        signal: stop_rx.clone(),
-        _alive: alive_tx,
-    };
-
-    let _sampler = metrics.spawn_sampler(stopped());
+    let (draining, drain) = listener::drain();
+    // Background tasks stop with the drain without holding it open.
+    let _sampler = metrics.spawn_sampler(draining.signaled());
     let p = profiles.clone();
     log_report(
         &tokio::task::spawn_blocking(move || p.reload())
             .await
             .unwrap_or_default(),
     );
-    let _watcher = profiles.spawn_watcher(state.config.limits.profile_poll_interval, stopped());
+    let _watcher = profiles.spawn_watcher(
+        state.config.limits.profile_poll_interval,
+        draining.signaled(),
+    );
 
     let inbound_addr = listeners
         .inbound
@@ -121,26 +100,39 @@ pub async fn serve(
         .map(TcpListener::local_addr)
         .transpose()?;
     let admin_addr = listeners.admin.local_addr()?;
-    if let Some(l) = listeners.inbound {
-        tokio::spawn(accept_loop(
+    let limits = &state.config.limits;
+    let panics = state.metrics.panics();
+    for (l, direction) in [
+        (listeners.inbound, Direction::Inbound),
+        (listeners.outbound, Direction::Outbound),
+    ] {
+        let Some(l) = l else { continue };
+        let listener = Listener::new(
             l,
-            Direction::Inbound,
-            state.clone(),
-            drain.clone(),
-        ));
-    }
-    if let Some(l) = listeners.outbound {
-        tokio::spawn(accept_loop(
-            l,
-            Direction::Outbound,
-            state.clone(),
-            drain.clone(),
-        ));
+            direction.as_str(),
+            "connection",
+            limits.max_connections,
+            panics,
+        );
+        let st = state.clone();
+        tokio::spawn(listener.run(drain.clone(), move |stream, remote, drain| {
+            connection(stream, remote, direction, st.clone(), drain)
+        }));
     }
     // The admin port outlives the drain: the kubelet's probes and Prometheus must keep getting
     // answers (`/live` 200, `/ready` 503) until the process exits.
-    let (admin_stop, admin_stopped) = watch::channel(false);
-    tokio::spawn(admin_loop(listeners.admin, state.clone(), admin_stopped));
+    let (admin_draining, admin_drain) = listener::drain();
+    let admin = Listener::new(
+        listeners.admin,
+        "admin",
+        "admin connection",
+        limits.max_admin_connections,
+        panics,
+    );
+    let st = state.clone();
+    tokio::spawn(admin.run(admin_drain, move |stream, _, drain| {
+        admin_connection(stream, st.clone(), drain)
+    }));
     let _registration = register(&state.config, &state.policy.own);
     state.ready.store(true, Ordering::Release);
     tracing::info!(identity = %state.identity, ?inbound_addr, %admin_addr, "proxy ready");
@@ -151,14 +143,14 @@ pub async fn serve(
     }
     tracing::info!("shutting down: draining connections for up to {grace:?}");
     state.ready.store(false, Ordering::Release);
-    let _ = stop_tx.send(true);
+    draining.signal();
     // Open taps would hold their admin connections (and so the drain) open: end them.
     state.tap.close();
     drop(drain);
-    if tokio::time::timeout(grace, alive_rx.recv()).await.is_err() {
+    if !draining.drain(grace).await {
         tracing::warn!("shutdown grace period of {grace:?} over; closing remaining connections");
     }
-    let _ = admin_stop.send(true);
+    admin_draining.signal();
     Ok(())
 }
 
@@ -247,51 +239,6 @@ fn register(config: &ProxyConfig, own: &OwnListeners) -> Option<Registration> {
         Err(e) => {
             tracing::error!(dir = %dir.display(), "could not register in the local registry; other proxies and the CLI will not find this one: {e}");
             None
-        }
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    direction: Direction,
-    state: Arc<ProxyState>,
-    mut drain: Drain,
-) {
-    let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let permit = tokio::select! {
-            _ = drain.signaled() => return,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-        };
-        let accepted = tokio::select! {
-            _ = drain.signaled() => return,
-            a = listener.accept() => a,
-        };
-        match accepted {
-            Ok((stream, remote)) => {
-                backoff = Duration::from_millis(5);
-                let _ = stream.set_nodelay(true);
-                let (st, drain) = (state.clone(), drain.clone());
-                guard::spawn(state.metrics.panics(), "connection", async move {
-                    let _permit = permit;
-                    connection(stream, remote, direction, st, drain).await;
-                });
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                let hint = if e.raw_os_error() == Some(nix::errno::Errno::EMFILE as i32) {
-                    " (the open-file limit is reached: raise `ulimit -n` or lower --max-connections)"
-                } else {
-                    ""
-                };
-                tracing::warn!(
-                    ?direction,
-                    "accept failed: {e}{hint}; retrying in {backoff:?}"
-                );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
         }
     }
 }
@@ -512,47 +459,23 @@ async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Admin connections open at once; more wait in the kernel's backlog.
-const MAX_ADMIN_CONNECTIONS: usize = 128;
+/// How long an admin client may take to send a request head, or stay idle between requests.
+const ADMIN_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves the admin port until `stop` says the proxy is done (after its drain).
-async fn admin_loop(listener: TcpListener, state: Arc<ProxyState>, stop: watch::Receiver<bool>) {
-    let permits = Arc::new(Semaphore::new(MAX_ADMIN_CONNECTIONS));
-    let stopped = || {
-        let mut stop = stop.clone();
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }
-    };
-    loop {
-        let permit = tokio::select! {
-            _ = stopped() => return,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-        };
-        let accepted = tokio::select! {
-            _ = stopped() => return,
-            a = listener.accept() => a,
-        };
-        let Ok((stream, _)) = accepted else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let (st, stop) = (state.clone(), stopped());
-        guard::spawn(state.metrics.panics(), "admin connection", async move {
-            let _permit = permit;
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let st = st.clone();
-                async move { Ok::<_, std::convert::Infallible>(admin::handle(&st, &req)) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = stop => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
-            }
-        });
+/// Serves one admin connection until it closes, or finishes it once `drain` is signaled (after
+/// the proxy's own drain).
+async fn admin_connection(stream: TcpStream, state: Arc<ProxyState>, mut drain: Drain) {
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let st = state.clone();
+        async move { Ok::<_, std::convert::Infallible>(admin::handle(&st, &req)) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(ADMIN_HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = drain.signaled() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
     }
 }
