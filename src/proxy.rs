@@ -40,6 +40,7 @@ pub mod replay;
 pub mod request_target;
 pub mod respond;
 pub mod retry;
+pub mod route;
 pub mod server;
 pub mod state;
 pub mod tap;

@@ -29,6 +29,7 @@ use super::observe::{Observation, Record};
 use super::replay::Replayable;
 use super::respond::{error_response, ProxyError, SentTo};
 use super::retry::policy::{self, Attempted, Failure};
+use super::route::MatchedRoute;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use crate::identity::{Identity, PEER_HEADER};
@@ -66,7 +67,8 @@ pub async fn handle(
     let fqdn_authority = state
         .own_services
         .get_or(&raw_authority, || own_service(&state, &raw_authority));
-    let (route, route_name) = state.route(
+    let route = MatchedRoute::inbound(
+        &state,
         fqdn_authority.as_ref().map(|(fqdn, _)| &**fqdn),
         req.method().as_str(),
         req.uri().path(),
@@ -75,7 +77,7 @@ pub async fn handle(
         direction: Direction::Inbound,
         authority: fqdn_authority.map_or_else(|| Arc::from(raw_authority.as_str()), |(_, a)| a),
         peer,
-        route: route_name,
+        route: route.name().clone(),
     };
     state.metrics.request(&labels);
     let tap = state.tap.request(
@@ -127,7 +129,7 @@ pub async fn handle(
         version,
         counter: &counter,
     };
-    let budget = state.inbound_budget(&observation.route);
+    let budget = observation.route.budget().clone();
     // Dropped while awaiting the app (the caller went away), it records a cancel.
     let observation = observation.pending();
     let sent = send(&state, &to, upstream, &budget, start).await;

@@ -28,6 +28,7 @@ use super::metrics::{Direction, PeerSide, Refused, TcpLabels};
 use super::policy::{LoopSign, Named, Refusal};
 use super::respond::{error_response, ProxyError};
 use super::retry::{self, Destination, Outgoing};
+use super::route::MatchedRoute;
 use super::state::ProxyState;
 
 /// Handles one request from the app (connected from `remote`).
@@ -50,8 +51,13 @@ pub async fn handle(
     if connect {
         return tunnel(state, req, dst).await;
     }
-    let (route, route_name) =
-        state.route(dst.fqdn.as_deref(), req.method().as_str(), req.uri().path());
+    let route = MatchedRoute::outbound(
+        &state,
+        dst.fqdn.as_deref(),
+        &dst.authority,
+        req.method().as_str(),
+        req.uri().path(),
+    );
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let version = version_of(&req);
@@ -68,7 +74,6 @@ pub async fn handle(
         grpc,
         client_upgrade,
         route,
-        route_name,
         start,
         remote,
     };

@@ -19,16 +19,16 @@ use tokio::time::Instant;
 
 use super::balance::InFlight;
 use super::body::ProxyBody;
-use super::classify::{grpc_status, is_failure, is_grpc};
+use super::classify::{grpc_status, is_grpc};
 use super::connect::{Upstream, UpstreamError, Version};
 use super::deadline::DispatchDeadline;
 use super::discovery::Endpoint;
 use super::forward::{downstream_response, BadResponse};
 use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Pending, Record};
-use super::profiles::ServiceRoutes;
 use super::replay::Replayable;
 use super::respond::{error_response, ProxyError, SentTo};
+use super::route::MatchedRoute;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use crate::tap_event::ProxyDirection;
@@ -55,9 +55,8 @@ pub struct Outgoing {
     pub grpc: bool,
     /// The caller's side of an upgrade (WebSocket), when asked for; such requests are not retried.
     pub client_upgrade: Option<OnUpgrade>,
-    /// The route, for its timeout, retryability and response classes.
-    pub route: Option<(Arc<ServiceRoutes>, usize)>,
-    pub route_name: Arc<str>,
+    /// The route, for its timeout, retryability, response classes and budget.
+    pub route: MatchedRoute,
     /// When the request arrived.
     pub start: Instant,
     /// The app's end of the connection (the tap's source).
@@ -77,17 +76,16 @@ pub async fn send(
         grpc,
         mut client_upgrade,
         route,
-        route_name,
         start,
         remote,
     } = out;
-    let rule = route.as_ref().and_then(|(p, i)| p.matcher.routes().get(*i));
-    let timeout = rule.and_then(|r| r.timeout);
+    let route_name = route.name();
+    let timeout = route.timeout();
     let deadline = timeout.map(|t| start + t);
     let dispatch = state.dispatch_deadline(start);
-    let budget = state.retry_budget(&route, &dst.authority);
+    let budget = route.budget();
     budget.deposit();
-    let route_retryable = rule.is_some_and(|r| r.is_retryable) && client_upgrade.is_none();
+    let route_retryable = route.is_retryable() && client_upgrade.is_none();
     let mut req = Replayable::new(Request::from_parts(head, body));
     // The request's observation once it is counted (on its first endpoint): held across tries,
     // so a caller that goes away during any of them is recorded as a cancel.
@@ -112,13 +110,13 @@ pub async fn send(
                 let observation = match pending.take() {
                     Some(p) => p.settle(),
                     None => {
-                        let labels = count(state, dst, None, &route_name);
+                        let labels = count(state, dst, None, route_name);
                         let unplaced = SentTo::Service(labels.authority.clone());
                         observe(state, labels, &route, grpc, start, unplaced)
                     }
                 };
                 let err = match (deadline, timeout) {
-                    (Some(d), Some(t)) if Instant::now() >= d => timed_out(dst, &route_name, t),
+                    (Some(d), Some(t)) if Instant::now() >= d => timed_out(dst, route_name, t),
                     _ => ProxyError::FailFast {
                         authority: dst.authority.clone(),
                         saturation,
@@ -137,7 +135,7 @@ pub async fn send(
             }
             None => {
                 let peer = in_flight.endpoint.identity.clone();
-                let labels = count(state, dst, peer, &route_name);
+                let labels = count(state, dst, peer, route_name);
                 let authority = labels.authority.clone();
                 let upstream = SentTo::Endpoint { authority, addr };
                 let mut observation = observe(state, labels, &route, grpc, start, upstream);
@@ -176,7 +174,7 @@ pub async fn send(
         };
         let Some(result) = result else {
             let t = timeout.unwrap_or_default();
-            return fail(state, settle(&mut pending), timed_out(dst, &route_name, t));
+            return fail(state, settle(&mut pending), timed_out(dst, route_name, t));
         };
         let retry = |failure, req: &Replayable| {
             let attempted = Attempted {
@@ -185,7 +183,7 @@ pub async fn send(
                 deadline,
                 body: req.can_replay(),
             };
-            policy::retry(failure, attempted, &budget)
+            policy::retry(failure, attempted, budget)
         };
         match result {
             Ok(resp) => {
@@ -304,7 +302,7 @@ fn count(
 fn observe(
     state: &ProxyState,
     labels: TrafficLabels,
-    route: &Option<(Arc<ServiceRoutes>, usize)>,
+    route: &MatchedRoute,
     grpc: bool,
     start: Instant,
     upstream: SentTo,
@@ -337,17 +335,16 @@ fn timed_out(dst: &Destination, route: &str, timeout: Duration) -> ProxyError {
 
 /// How a response looks from its headers alone (a gRPC status in trailers comes later).
 fn header_outcome(
-    route: &Option<(Arc<ServiceRoutes>, usize)>,
+    route: &MatchedRoute,
     resp: &Response<ProxyBody>,
     grpc_request: bool,
 ) -> ResponseOutcome {
-    let rule = route.as_ref().and_then(|(p, i)| p.matcher.routes().get(*i));
     let status = resp.status().as_u16();
     let grpc = grpc_request || is_grpc(resp.headers());
     let in_headers = grpc_status(resp.headers());
     let failure = match (grpc, in_headers) {
-        (true, Some(g)) => is_failure(rule, status, true, Some(g)),
-        _ => is_failure(rule, status, false, None),
+        (true, Some(g)) => route.is_failure(status, true, Some(g)),
+        _ => route.is_failure(status, false, None),
     };
     ResponseOutcome {
         status,
