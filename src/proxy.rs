@@ -17,7 +17,6 @@ pub mod budget;
 pub mod classify;
 pub mod config;
 pub mod connect;
-pub mod deadline;
 pub mod detect;
 pub mod discovery;
 pub mod expect;
@@ -44,6 +43,7 @@ pub mod route;
 pub mod server;
 pub mod state;
 pub mod tap;
+pub mod timeout;
 
 pub use config::{AdminAccess, Limits, ProxyConfig};
 pub use server::{check, serve, Listeners, ServeError};

@@ -25,11 +25,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::body::{boxed, Guarded, ProxyBody};
-use super::deadline::DispatchDeadline;
 use super::guard::{self, GuardedExecutor, PanicCounter};
 use super::h2_settings::{MaxStreams, SettingsSniffer};
 use super::io::{ByteCounter, CountingIo};
 use super::replay::{NotReplayable, Replayable};
+use super::timeout::Deadline;
 
 pub use unprocessed::NotProcessed;
 
@@ -51,11 +51,14 @@ pub struct ConnectConfig {
     pub idle_timeout: Duration,
     /// Endpoints with pooled connections; beyond this, requests use one-off connections.
     pub max_pooled_endpoints: usize,
-    /// Longest wait for the HTTP/2 client to take a request, within what is left of the
-    /// request's dispatch deadline.
+    /// Longest wait for the HTTP/2 client to take a request (its connection's flow control and
+    /// pending-stream limits): a bound of its own, within what is left of the request's dispatch
+    /// deadline; when it is the one that ends the wait, the caller is told so
+    /// ([`UpstreamError::NotReady`]).
     pub ready_timeout: Duration,
-    /// Longest wait for a response head once a request is sent, when no shorter route timeout
-    /// applies: an upstream that accepts but never answers cannot hold callers forever.
+    /// Longest wait for a response head, from the request's arrival, when no shorter route
+    /// timeout applies (`--response-timeout`): an upstream that accepts but never answers cannot
+    /// hold callers forever. Part of the request's [`Deadline`].
     pub response_timeout: Duration,
     /// How long an upstream HTTP/2 connection with open streams may go without a frame read
     /// before it is PINGed (and closed when the PING is not answered within 20 s). gRPC servers
@@ -119,6 +122,9 @@ pub enum UpstreamError {
         waited: Duration,
         max_streams: Option<u32>,
     },
+    /// The HTTP/2 client did not take the request within `ConnectConfig::ready_timeout`.
+    #[error("{addr}: the HTTP/2 connection was not ready within {after:?}")]
+    NotReady { addr: SocketAddr, after: Duration },
     /// The request was sent but no response head came within the response timeout.
     #[error("{addr}: no response within {after:?}")]
     NoResponse { addr: SocketAddr, after: Duration },
@@ -251,30 +257,22 @@ impl Pools {
         }
     }
 
-    /// Sends `req` to `to`, waiting for an HTTP/2 stream no later than `deadline`. The pool sends
-    /// it a second time only after a reused HTTP/1 connection failed before any response byte.
+    /// Sends `req` to `to`, waiting for an HTTP/2 stream no later than `deadline`'s dispatch
+    /// deadline. The pool sends it a second time only after a reused HTTP/1 connection failed
+    /// before any response byte. The wait for the response is the caller's to cut
+    /// ([`Deadline::cut`]).
     pub async fn send(
         &self,
         to: &Upstream<'_>,
         req: &mut Replayable,
-        deadline: DispatchDeadline,
+        deadline: &Deadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let pool = self.pool(to.addr, to.version);
-        let sent = async {
-            let resp = match to.version {
-                Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await?,
-                Version::Http1 => pool.h1.send(to, req, self).await?.map(boxed),
-            };
-            heads::limit(resp, to.addr, to.version, self.head_limit)
+        let resp = match to.version {
+            Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await?,
+            Version::Http1 => pool.h1.send(to, req, self).await?.map(boxed),
         };
-        // Dropping the send on expiry resets the HTTP/2 stream or closes the HTTP/1 connection.
-        let after = self.config.response_timeout;
-        tokio::time::timeout(after, sent)
-            .await
-            .unwrap_or(Err(UpstreamError::NoResponse {
-                addr: to.addr,
-                after,
-            }))
+        heads::limit(resp, to.addr, to.version, self.head_limit)
     }
 
     /// Waits, until `deadline` at most, for one of the streams open to the HTTP/2 endpoint `addr`
@@ -320,7 +318,7 @@ impl EndpointPool {
         req: &mut Replayable,
         pools: &Pools,
         counter: NewCounter<'_>,
-        deadline: DispatchDeadline,
+        deadline: &Deadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let config = &pools.config;
         let mut sender = {
@@ -360,7 +358,7 @@ impl EndpointPool {
         };
         let stream = self
             .h2_max_streams
-            .open(deadline.at())
+            .open(deadline.dispatch_at())
             .await
             .ok_or_else(busy)?;
         let http = |source| match self.h2_max_streams.answered_in_http1() {
@@ -370,11 +368,19 @@ impl EndpointPool {
                 source,
             },
         };
-        // Usually ready at once: no timer for that.
+        // Usually ready at once: no timer for that. Otherwise the ready timeout bounds the wait,
+        // within what is left of the dispatch deadline; the caller is told which one ended it.
         if !sender.is_ready() {
-            let ready_until = deadline.within(config.ready_timeout);
-            match tokio::time::timeout_at(ready_until, sender.ready()).await {
+            let ready_at = tokio::time::Instant::now() + config.ready_timeout;
+            let until = ready_at.min(deadline.dispatch_at());
+            match tokio::time::timeout_at(until, sender.ready()).await {
                 Ok(ready) => ready.map_err(http)?,
+                Err(_) if until == ready_at => {
+                    return Err(UpstreamError::NotReady {
+                        addr: self.addr,
+                        after: config.ready_timeout,
+                    })
+                }
                 Err(_) => return Err(busy()),
             }
         }

@@ -32,6 +32,7 @@ use super::retry::policy::{self, Attempted, Failure};
 use super::route::MatchedRoute;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
+use super::timeout::Expired;
 use crate::identity::{Identity, PEER_HEADER};
 use crate::tap_event::ProxyDirection;
 
@@ -177,26 +178,39 @@ async fn send(
     start: Instant,
 ) -> Result<Response<ProxyBody>, UpstreamError> {
     budget.deposit();
-    let dispatch = state.dispatch_deadline(start);
+    // Inbound applies no route timeout: the caller's proxy does.
+    let deadline = state.deadline(start, None);
     let mut req = Replayable::new(req);
     let mut tries = 1;
     loop {
-        let err = match state.pools.send(to, &mut req, dispatch).await {
-            Ok(resp) => return Ok(resp),
-            Err(e) if e.is_not_processed() => e,
-            Err(e) => return Err(e),
+        let sent = deadline
+            .cut(state.pools.send(to, &mut req, &deadline))
+            .await;
+        let err = match sent {
+            Ok(Ok(resp)) => return Ok(resp),
+            Ok(Err(e)) if e.is_not_processed() => e,
+            Ok(Err(e)) => return Err(e),
+            Err(Expired(bound)) => {
+                return Err(UpstreamError::NoResponse {
+                    addr: to.addr,
+                    after: bound.duration(),
+                })
+            }
         };
         let attempted = Attempted {
             tries,
             route_retryable: false,
-            deadline: None,
+            deadline: Some(deadline.response_at()),
             body: req.can_replay(),
         };
         if !policy::retry(Failure::NotProcessed, attempted, budget) {
             return Err(err);
         }
         if err.is_refused_stream() {
-            state.pools.after_refusal(to.addr, dispatch.at()).await;
+            state
+                .pools
+                .after_refusal(to.addr, deadline.dispatch_at())
+                .await;
         }
         tries += 1;
     }

@@ -312,6 +312,10 @@ fn describe(e: &UpstreamError) -> String {
             ),
             None => format!("had no free HTTP/2 stream for {waited:?}: it is overloaded"),
         },
+        UpstreamError::NotReady { after, .. } => format!(
+            "has an HTTP/2 connection that did not take a new stream within {after:?} (the HTTP/2 \
+             ready timeout): its flow control or stream limit is exhausted; it is overloaded"
+        ),
         UpstreamError::NoResponse { after, .. } => format!(
             "took the request but sent no response within {after:?} (--response-timeout): is it \
              stuck? Give the route a shorter timeout in its ServiceProfile, or raise \
@@ -400,9 +404,9 @@ impl ProxyError {
                 UpstreamError::ConnectTimeout { .. } | UpstreamError::NoResponse { .. } => {
                     StatusCode::GATEWAY_TIMEOUT
                 }
-                UpstreamError::Busy { .. } | UpstreamError::NotProcessed { .. } => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                UpstreamError::Busy { .. }
+                | UpstreamError::NotReady { .. }
+                | UpstreamError::NotProcessed { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_GATEWAY,
             },
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,

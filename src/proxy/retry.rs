@@ -21,7 +21,6 @@ use super::balance::InFlight;
 use super::body::ProxyBody;
 use super::classify::{grpc_status, is_grpc};
 use super::connect::{Upstream, UpstreamError, Version};
-use super::deadline::DispatchDeadline;
 use super::discovery::Endpoint;
 use super::forward::{downstream_response, BadResponse};
 use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
@@ -31,6 +30,7 @@ use super::respond::{error_response, ProxyError, SentTo};
 use super::route::MatchedRoute;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
+use super::timeout::{Bound, Deadline, Expired};
 use crate::tap_event::ProxyDirection;
 
 pub mod policy;
@@ -80,9 +80,7 @@ pub async fn send(
         remote,
     } = out;
     let route_name = route.name();
-    let timeout = route.timeout();
-    let deadline = timeout.map(|t| start + t);
-    let dispatch = state.dispatch_deadline(start);
+    let deadline = state.deadline(start, route.timeout());
     let budget = route.budget();
     budget.deposit();
     let route_retryable = route.is_retryable() && client_upgrade.is_none();
@@ -94,7 +92,7 @@ pub async fn send(
     loop {
         tries += 1;
         // The balancer's wait and the HTTP/2 stream waits share the one dispatch deadline.
-        let until = deadline.map_or(dispatch.at(), |d| d.min(dispatch.at()));
+        let until = deadline.dispatch_at();
         let placed = state
             .balancer
             .acquire(
@@ -115,8 +113,8 @@ pub async fn send(
                         observe(state, labels, &route, grpc, start, unplaced)
                     }
                 };
-                let err = match (deadline, timeout) {
-                    (Some(d), Some(t)) if Instant::now() >= d => timed_out(dst, route_name, t),
+                let err = match deadline.passed() {
+                    Some(Bound::Route(t)) => timed_out(dst, route_name, t),
                     _ => ProxyError::FailFast {
                         authority: dst.authority.clone(),
                         saturation,
@@ -160,27 +158,36 @@ pub async fn send(
         };
         let labels = &observation.get_mut().labels;
         let try_start = Instant::now();
-        let sent = send_once(state, &in_flight, version, &mut req, dispatch);
-        let result = match deadline {
-            // On expiry the try is dropped: HTTP/2 resets the stream, HTTP/1 closes the connection.
-            Some(d) => tokio::time::timeout_at(d, sent).await.ok(),
-            None => Some(sent.await),
-        };
+        let sent = send_once(state, &in_flight, version, &mut req, &deadline);
+        let result = deadline.cut(sent).await;
         let settle = |pending: &mut Option<Pending>| {
             pending
                 .take()
                 .expect("a placed request is observed")
                 .settle()
         };
-        let Some(result) = result else {
-            let t = timeout.unwrap_or_default();
-            return fail(state, settle(&mut pending), timed_out(dst, route_name, t));
+        let result = match result {
+            Ok(result) => result,
+            Err(Expired(Bound::Route(t))) => {
+                return fail(state, settle(&mut pending), timed_out(dst, route_name, t));
+            }
+            Err(Expired(Bound::Response(after))) => {
+                let addr = in_flight.endpoint.addr;
+                let source = UpstreamError::NoResponse { addr, after };
+                let authority = dst.authority.clone();
+                let err = ProxyError::Endpoint {
+                    authority,
+                    addr,
+                    source,
+                };
+                return fail(state, settle(&mut pending), err);
+            }
         };
         let retry = |failure, req: &Replayable| {
             let attempted = Attempted {
                 tries,
                 route_retryable,
-                deadline,
+                deadline: Some(deadline.response_at()),
                 body: req.can_replay(),
             };
             policy::retry(failure, attempted, budget)
@@ -239,8 +246,10 @@ pub async fn send(
                     if refused {
                         let addr = in_flight.endpoint.addr;
                         drop(in_flight);
-                        let until = deadline.map_or(dispatch.at(), |d| d.min(dispatch.at()));
-                        state.pools.after_refusal(addr, until).await;
+                        state
+                            .pools
+                            .after_refusal(addr, deadline.dispatch_at())
+                            .await;
                     }
                     continue;
                 }
@@ -257,7 +266,7 @@ async fn send_once(
     placed: &InFlight,
     version: Version,
     req: &mut Replayable,
-    dispatch: DispatchDeadline,
+    deadline: &Deadline,
 ) -> Result<Response<ProxyBody>, UpstreamError> {
     let peer = placed.endpoint.identity.clone();
     // Per try: a retry may land on an endpoint of another kind than the try before.
@@ -279,7 +288,7 @@ async fn send_once(
         version,
         counter: &counter,
     };
-    state.pools.send(&to, req, dispatch).await
+    state.pools.send(&to, req, deadline).await
 }
 
 /// Counts the request under its labels (once, whatever the tries).

@@ -10,7 +10,6 @@ use super::balance::{Balancer, DispatchLimits};
 use super::budget::{DefaultBudgets, RetryBudget};
 use super::config::ProxyConfig;
 use super::connect::Pools;
-use super::deadline::DispatchDeadline;
 use super::discovery::Resolve;
 use super::hop::HopMarker;
 use super::io::ByteCounter;
@@ -20,6 +19,7 @@ use super::policy::{Mode, OwnListeners, Policy};
 use super::profiles::ProfileStore;
 use super::respond::ErrorLog;
 use super::tap::Tap;
+use super::timeout::Deadline;
 use crate::identity::Identity;
 
 /// One proxy's shared state.
@@ -109,9 +109,13 @@ impl ProxyState {
         }
     }
 
-    /// The dispatch deadline of a request that arrived at `arrived`.
-    pub fn dispatch_deadline(&self, arrived: tokio::time::Instant) -> DispatchDeadline {
-        DispatchDeadline::new(arrived, self.config.limits.dispatch_timeout)
+    /// The deadline of a request that arrived at `arrived` on a route with `route_timeout`.
+    pub fn deadline(
+        &self,
+        arrived: tokio::time::Instant,
+        route_timeout: Option<std::time::Duration>,
+    ) -> Deadline {
+        Deadline::new(arrived, route_timeout, &self.config.limits)
     }
 
     /// A byte counter for a new TCP connection with `labels`.

@@ -136,7 +136,10 @@ mod tests {
     async fn a_shorter_bound_gets_only_what_is_left() {
         let deadline = Deadline::new(Instant::now(), None, &limits(3, 300));
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(deadline.within(Duration::from_secs(3)), deadline.dispatch_at());
+        assert_eq!(
+            deadline.within(Duration::from_secs(3)),
+            deadline.dispatch_at()
+        );
         assert_eq!(
             deadline.within(Duration::from_millis(500)),
             Instant::now() + Duration::from_millis(500)
@@ -163,6 +166,9 @@ mod tests {
         let cut = deadline.cut(std::future::pending::<()>()).await;
         assert_eq!(cut, Err(Expired(Bound::Route(Duration::from_millis(250)))));
         assert_eq!(start.elapsed(), Duration::from_millis(250));
-        assert_eq!(deadline.passed(), Some(Bound::Route(Duration::from_millis(250))));
+        assert_eq!(
+            deadline.passed(),
+            Some(Bound::Route(Duration::from_millis(250)))
+        );
     }
 }
