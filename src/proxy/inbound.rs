@@ -16,7 +16,6 @@ use tokio::time::Instant;
 
 use super::app_ports::NoAppPort;
 use super::body::ProxyBody;
-use super::budget::RetryBudget;
 use super::classify::is_grpc;
 use super::connect::{Upstream, UpstreamError};
 use super::discovery::{target_of, Target};
@@ -24,15 +23,16 @@ use super::forward::{
     authority_of, downstream_response, upstream_request, version_of, wants_upgrade, BadResponse,
 };
 use super::hop::strip_before_app;
-use super::metrics::{Direction, PeerSide, Refused, TcpLabels, TrafficLabels};
+use super::metrics::{Direction, PeerSide, Refused, ResponseOutcome, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::replay::Replayable;
 use super::respond::{error_response, ProxyError, SentTo};
-use super::retry::policy::{self, Attempted, Failure};
+use super::retry::policy::Failure;
+use super::retry::{self, RetryPolicy, SendTry, Tried, TryFailed};
 use super::route::MatchedRoute;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
-use super::timeout::Expired;
+use super::timeout::{Bound, Deadline};
 use crate::identity::{Identity, PEER_HEADER};
 use crate::tap_event::ProxyDirection;
 
@@ -98,7 +98,7 @@ pub async fn handle(
     let observation = Observation {
         metrics: state.metrics.clone(),
         labels,
-        route,
+        route: route.clone(),
         grpc_request,
         start,
         record: Record::Effective,
@@ -130,10 +130,23 @@ pub async fn handle(
         version,
         counter: &counter,
     };
-    let budget = observation.route.budget().clone();
+    // Inbound applies no route timeout (the caller's proxy does), and retries only requests the
+    // app did not process: other failures are the caller's proxy's to retry.
+    let deadline = state.deadline(start, None);
+    let policy = RetryPolicy {
+        route: &route,
+        retryable: false,
+        grpc: grpc_request,
+        deadline: &deadline,
+    };
+    let mut tries = AppTries {
+        state: &state,
+        to: &to,
+        deadline: &deadline,
+    };
     // Dropped while awaiting the app (the caller went away), it records a cancel.
     let observation = observation.pending();
-    let sent = send(&state, &to, upstream, &budget, start).await;
+    let sent = retry::send(&policy, upstream, &mut tries).await;
     match sent {
         Ok(resp) => match downstream_response(resp, version, client_upgrade.is_some()) {
             Ok(resp) => observation.upstream(resp, client_upgrade),
@@ -144,8 +157,7 @@ pub async fn handle(
                 observation.local(error_response(&err, grpc_request))
             }
         },
-        Err(source) => {
-            let err = ProxyError::App { addr: app, source };
+        Err(err) => {
             state.errors.log("inbound", &err);
             observation.local(error_response(&err, grpc_request))
         }
@@ -168,51 +180,42 @@ pub fn unroutable_opaque(state: &ProxyState) {
         .note("inbound", "unroutable opaque connection".into(), &text);
 }
 
-/// Sends the request to the app; one the app did not process (an HTTP/2 stream it refused) is
-/// sent again within the retry budget. Inbound retries nothing else: the caller's proxy does.
-async fn send(
-    state: &ProxyState,
-    to: &Upstream<'_>,
-    req: Request<ProxyBody>,
-    budget: &RetryBudget,
-    start: Instant,
-) -> Result<Response<ProxyBody>, UpstreamError> {
-    budget.deposit();
-    // Inbound applies no route timeout: the caller's proxy does.
-    let deadline = state.deadline(start, None);
-    let mut req = Replayable::new(req);
-    let mut tries = 1;
-    loop {
-        let sent = deadline
-            .cut(state.pools.send(to, &mut req, &deadline))
-            .await;
-        let err = match sent {
-            Ok(Ok(resp)) => return Ok(resp),
-            Ok(Err(e)) if e.is_not_processed() => e,
-            Ok(Err(e)) => return Err(e),
-            Err(Expired(bound)) => {
-                return Err(UpstreamError::NoResponse {
-                    addr: to.addr,
-                    after: bound.duration(),
-                })
-            }
-        };
-        let attempted = Attempted {
-            tries,
-            route_retryable: false,
-            deadline: Some(deadline.response_at()),
-            body: req.can_replay(),
-        };
-        if !policy::retry(Failure::NotProcessed, attempted, budget) {
-            return Err(err);
+/// Tries of an inbound request: each sent to the app.
+struct AppTries<'a> {
+    state: &'a ProxyState,
+    to: &'a Upstream<'a>,
+    deadline: &'a Deadline,
+}
+
+impl SendTry for AppTries<'_> {
+    async fn send(&mut self, req: &mut Replayable) -> Tried {
+        let sent = self.state.pools.send(self.to, req, self.deadline).await;
+        sent.map_err(|source| TryFailed {
+            failure: match source.is_not_processed() {
+                true => Failure::NotProcessed,
+                false => Failure::Failed,
+            },
+            refused: source.is_refused_stream(),
+            err: ProxyError::App {
+                addr: self.to.addr,
+                source,
+            },
+        })
+    }
+
+    async fn retrying(&mut self, _: ResponseOutcome, failed: Option<&TryFailed>) {
+        // Inbound counts what the caller saw only; a refused stream waits for room.
+        if failed.is_some_and(|f| f.refused) {
+            let until = self.deadline.dispatch_at();
+            self.state.pools.after_refusal(self.to.addr, until).await;
         }
-        if err.is_refused_stream() {
-            state
-                .pools
-                .after_refusal(to.addr, deadline.dispatch_at())
-                .await;
-        }
-        tries += 1;
+    }
+
+    fn expired(&self, bound: Bound) -> ProxyError {
+        let addr = self.to.addr;
+        let after = bound.duration();
+        let source = UpstreamError::NoResponse { addr, after };
+        ProxyError::App { addr, source }
     }
 }
 

@@ -81,6 +81,13 @@ pub enum ProxyError {
         route: String,
         timeout: Duration,
     },
+    /// No endpoint could take the request before its response deadline (`--response-timeout`
+    /// shorter than `--dispatch-timeout`).
+    #[error(
+        "{authority}: no endpoint could take the request within {after:?} (--response-timeout, \
+         shorter here than --dispatch-timeout): add replicas, or raise --response-timeout"
+    )]
+    Unplaced { authority: String, after: Duration },
     /// The request head is over the proxy's limit.
     #[error(
         "the request head is {bytes} bytes, over this proxy's limit of {limit} bytes: send fewer \
@@ -409,7 +416,7 @@ impl ProxyError {
                 | UpstreamError::NotProcessed { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_GATEWAY,
             },
-            ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Timeout { .. } | ProxyError::Unplaced { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BadRequest(_) | ProxyError::MalformedRequest => StatusCode::BAD_REQUEST,

@@ -34,7 +34,7 @@ impl ProxyError {
             ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => {
                 upstream_code(source)
             }
-            ProxyError::Timeout { .. } => Code::DeadlineExceeded,
+            ProxyError::Timeout { .. } | ProxyError::Unplaced { .. } => Code::DeadlineExceeded,
             ProxyError::FailFast { .. } => Code::Unavailable,
             ProxyError::HeadTooLarge { .. }
             | ProxyError::UriTooLong { .. }
