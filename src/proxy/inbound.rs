@@ -26,7 +26,7 @@ use super::hop::strip_before_app;
 use super::metrics::{Direction, PeerSide, Refused, ResponseOutcome, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::replay::Replayable;
-use super::respond::{error_response, ProxyError, SentTo};
+use super::respond::{self, ProxyError, Seen, SentTo};
 use super::retry::policy::Failure;
 use super::retry::{self, RetryPolicy, SendTry, Tried, TryFailed};
 use super::route::MatchedRoute;
@@ -111,8 +111,7 @@ pub async fn handle(
             authority: raw_authority,
             services,
         };
-        state.errors.log("inbound", &err);
-        return observation.local(error_response(&err, grpc_request));
+        return fail(&state, observation, err);
     }
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -153,15 +152,16 @@ pub async fn handle(
             Err(BadResponse::UnsolicitedSwitch) => {
                 let upstream = format!("the app at {app}");
                 let err = ProxyError::UnsolicitedSwitch { upstream };
-                state.errors.log("inbound", &err);
-                observation.local(error_response(&err, grpc_request))
+                fail(&state, observation.settle(), err)
             }
         },
-        Err(err) => {
-            state.errors.log("inbound", &err);
-            observation.local(error_response(&err, grpc_request))
-        }
+        Err(err) => fail(&state, observation.settle(), err),
     }
+}
+
+/// Respond: answers a request that cannot go on (the rescue point).
+fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Response<ProxyBody> {
+    respond::rescue(state, Direction::Inbound, err, Seen::Observed(observation))
 }
 
 /// A connection that is not HTTP, to a workload with several app ports: it names no port, so

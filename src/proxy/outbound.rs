@@ -24,8 +24,9 @@ use super::classify::is_grpc;
 use super::forward::{authority_of, downstream_response, upstream_request, version_of};
 use super::forward::{wants_upgrade, BadResponse};
 use super::hop::strip_from_app;
+use super::metrics::Direction;
 use super::observe::Observation;
-use super::respond::{error_response, ProxyError};
+use super::respond::{self, ProxyError, RefusedRequest, Seen};
 use super::retry::{self, RetryPolicy};
 use super::route::MatchedRoute;
 use super::state::ProxyState;
@@ -43,16 +44,16 @@ pub async fn handle(
     let start = Instant::now();
     let grpc = is_grpc(req.headers());
     let Some(raw_authority) = authority_of(&req) else {
-        return reject(&state, ProxyError::NoAuthority, grpc);
+        return refuse(&state, ProxyError::NoAuthority, &req, remote);
     };
     let connect = req.method() == Method::CONNECT;
     let marked = state.hop.seen_in(req.headers());
     let dst = match destination(&state, &raw_authority, connect, marked).await {
         Ok(dst) => dst,
-        Err(err) => return reject(&state, err, grpc),
+        Err(err) => return refuse(&state, err, &req, remote),
     };
     if connect {
-        return tunnel::open(state, req, dst).await;
+        return tunnel::open(state, remote, req, dst).await;
     }
     let route = MatchedRoute::outbound(
         &state,
@@ -104,15 +105,18 @@ pub async fn handle(
     }
 }
 
-/// Answers a request that was counted with what went wrong.
+/// Respond: answers a counted request that cannot go on (the rescue point).
 fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Response<ProxyBody> {
-    state.errors.log("outbound", &err);
-    let grpc = observation.grpc_request;
-    observation.local(error_response(&err, grpc))
+    respond::rescue(state, Direction::Outbound, err, Seen::Observed(observation))
 }
 
-/// Answers a request refused before it was counted.
-fn reject(state: &ProxyState, err: ProxyError, grpc: bool) -> Response<ProxyBody> {
-    state.errors.log("outbound", &err);
-    error_response(&err, grpc)
+/// Respond: answers a request refused before it was counted (the rescue point).
+fn refuse<B>(
+    state: &ProxyState,
+    err: ProxyError,
+    req: &Request<B>,
+    remote: SocketAddr,
+) -> Response<ProxyBody> {
+    let seen = Seen::Refused(RefusedRequest::of(req, remote));
+    respond::rescue(state, Direction::Outbound, err, seen)
 }

@@ -2,13 +2,14 @@
 //! (the forwarding policy checked that). Placed by the balancer like a request, then relayed
 //! byte for byte; the tunnel holds no request capacity on the endpoint once open.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-use super::{reject, Destination};
+use super::{refuse, Destination};
 use crate::proxy::body::{empty, ProxyBody};
 use crate::proxy::connect::connect_tcp;
 use crate::proxy::metrics::{Direction, PeerSide, TcpLabels};
@@ -18,6 +19,7 @@ use crate::proxy::state::ProxyState;
 /// `CONNECT`: connect to an endpoint, answer 200, then relay bytes both ways as opaque TCP.
 pub async fn open(
     state: Arc<ProxyState>,
+    remote: SocketAddr,
     req: Request<Incoming>,
     dst: Destination,
 ) -> Response<ProxyBody> {
@@ -30,14 +32,11 @@ pub async fn open(
         Ok(placed) => placed,
         Err(saturation) => {
             let authority = dst.authority;
-            return reject(
-                &state,
-                ProxyError::FailFast {
-                    authority,
-                    saturation,
-                },
-                false,
-            );
+            let err = ProxyError::FailFast {
+                authority,
+                saturation,
+            };
+            return refuse(&state, err, &req, remote);
         }
     };
     let endpoint = placed.endpoint.clone();
@@ -56,15 +55,12 @@ pub async fn open(
                 placed.unreachable();
             }
             let (authority, addr) = (dst.authority, endpoint.addr);
-            return reject(
-                &state,
-                ProxyError::Endpoint {
-                    authority,
-                    addr,
-                    source,
-                },
-                false,
-            );
+            let err = ProxyError::Endpoint {
+                authority,
+                addr,
+                source,
+            };
+            return refuse(&state, err, &req, remote);
         }
     };
     placed.answered();
