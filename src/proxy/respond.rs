@@ -95,13 +95,16 @@ pub fn rescue(
 ) -> Response<ProxyBody> {
     record(state, direction, &err);
     match seen {
-        Seen::Observed(observation) => {
+        Seen::Observed(mut observation) => {
+            if let Some(t) = &mut observation.tap {
+                t.answered_by_proxy(err.reason());
+            }
             let grpc = observation.grpc_request;
             observation.local(error_response(&err, grpc))
         }
         Seen::Refused(req) => {
             let resp = error_response(&err, is_grpc(req.headers));
-            tap_refused(state, direction, &req, &resp);
+            tap_refused(state, direction, &req, &err, &resp);
             resp
         }
     }
@@ -120,6 +123,7 @@ fn tap_refused(
     state: &ProxyState,
     direction: Direction,
     req: &RefusedRequest<'_>,
+    err: &ProxyError,
     resp: &Response<ProxyBody>,
 ) {
     // Refused before any destination was chosen: outbound shows none (`0.0.0.0:0`); inbound,
@@ -149,6 +153,7 @@ fn tap_refused(
     else {
         return;
     };
+    tapped.answered_by_proxy(err.reason());
     tapped.response_init(resp.status().as_u16());
     let bytes = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
     tapped.add_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
