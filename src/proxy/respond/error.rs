@@ -336,3 +336,6 @@ fn upstream_reason(e: &UpstreamError) -> ErrorReason {
         UpstreamError::Http { .. } | UpstreamError::NotReplayable { .. } => ErrorReason::Unexpected,
     }
 }
+
+#[cfg(test)]
+mod tests;
