@@ -6,6 +6,13 @@
 //! authority is canonicalised against the services this workload serves, so `web-svc:8080` and
 //! `web-svc.emojivoto.svc.cluster.local:8080` count as one, and picks the app port when there are
 //! several ([`super::app_ports`]).
+//!
+//! [`handle`] reads as the walk: the caller's identity and the app port → the
+//! [route match](super::route) → counted and tapped ([`super::observe`]) → the request's
+//! [deadline](super::timeout) (no route timeout inbound: the caller's proxy applies it) →
+//! [retry](super::retry), which inbound uses only for requests the app did not process, over tries
+//! sent to the app through the [connection pool](super::connect) → the response, or the
+//! [rescue](super::respond) of an error.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
