@@ -10,7 +10,7 @@
 //! [`handle`] reads as the walk: the caller's identity and the app port → the
 //! [route match](super::route) → counted and tapped ([`super::observe`]) → the request's
 //! [deadline](super::timeout) (no route timeout inbound: the caller's proxy applies it) →
-//! [retry](super::retry), which inbound uses only for requests the app did not process, over tries
+//! [retry], which inbound uses only for requests the app did not process, over tries
 //! sent to the app through the [connection pool](super::connect) → the response, or the
 //! [rescue](super::respond) of an error.
 

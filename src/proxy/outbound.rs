@@ -1,9 +1,9 @@
 //! Outbound: requests from the local app to other services, one walk per request.
 //!
 //! The app sends requests here as to an HTTP proxy (absolute URI) or with the target in `Host` /
-//! `:authority`. [`handle`] reads as the walk: the authority → its [destination] (discovery and
+//! `:authority`. [`handle`] reads as the walk: the authority → its [destination](mod@destination) (discovery and
 //! the forwarding policy; `CONNECT` opens a [tunnel]) → the [route match](super::route) → the
-//! request's [deadline](super::timeout) → [retry](super::retry) over [tries] (each one
+//! request's [deadline](super::timeout) → [retry] over [tries] (each one
 //! [balanced](super::balance) onto an endpoint, then sent over its [connection](super::connect),
 //! with this proxy's identity in `mesh-peer` when the endpoint is meshed and its loop marker in
 //! `mesh-hop`, [`super::hop`]) → the response, or the [rescue](super::respond) of an error.

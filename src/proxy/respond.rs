@@ -7,7 +7,7 @@
 //! [`ErrorLog`]); counts it in `{inbound,outbound}_http_errors_total{error}` by its closed reason
 //! ([`ProxyError::reason`]); builds the response, with a `mesh-proxy-error` header whose text names
 //! the cause and what to change (gRPC callers get the `grpc-status` a direct call would have,
-//! [`grpc`]: trailers-only when no response has started); and shows it in tap — through the
+//! `respond/grpc.rs`: trailers-only when no response has started); and shows it in tap — through the
 //! request's observation when it was counted (then it is in `response_total` as well), or as a
 //! request of its own when it was refused before that.
 //!
@@ -190,7 +190,7 @@ fn error_response(err: &ProxyError, grpc: bool) -> Response<ProxyBody> {
     resp
 }
 
-/// The HTTP/1.1 bytes of [`error_response`] for `err` (not gRPC), ending the connection: for
+/// The HTTP/1.1 bytes of the response [`rescue`] builds for `err` (not gRPC), ending the connection: for
 /// answers written below hyper, in place of its own (see `parse_errors`).
 pub fn error_response_bytes(err: &ProxyError) -> bytes::Bytes {
     let text = err.to_string();

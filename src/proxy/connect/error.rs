@@ -110,7 +110,7 @@ impl UpstreamError {
     }
 
     /// Whether the HTTP/2 server refused the stream (it had too many open): a try sent again
-    /// waits for one of them to end ([`Pools::after_refusal`]).
+    /// waits for one of them to end ([`Pools::after_refusal`](super::Pools::after_refusal)).
     pub fn is_refused_stream(&self) -> bool {
         matches!(
             self,
