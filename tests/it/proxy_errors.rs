@@ -5,7 +5,7 @@
 use mesh::tap_event::{TapEvent, TapEventKind, TapLine, TapQuery};
 use mesh::viz::tap::TapStream;
 
-use crate::net::{config, metric, voting_proxy, TestProxy, PATIENCE};
+use crate::net::{bind, config, metric, voting_proxy, TestProxy, PATIENCE};
 use crate::raw_http::{ask, get, request};
 
 /// The next event of `stream`, failing the test after [`PATIENCE`].
@@ -108,4 +108,37 @@ async fn inbound_errors_are_counted_by_reason_and_tapped() {
     let errors = |dir, reason| metric(&text, dir, &[("error", reason)]);
     assert_eq!(errors("inbound_http_errors_total", "head too large"), 1);
     assert_eq!(errors("outbound_http_errors_total", "head too large"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_after_the_request_was_counted_is_in_both_families_and_tapped() {
+    // An endpoint nothing listens on.
+    let down = bind().await.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = dir.path().join("endpoints.yaml");
+    std::fs::write(&endpoints, format!("down-svc:8080:\n- address: {down}\n")).unwrap();
+    let mut cfg = config(&dir.path().join("registry"), "web", &[], None);
+    cfg.registry_dir = None;
+    cfg.endpoints_file = Some(endpoints);
+    let web = TestProxy::start(cfg).await;
+    let mut stream = TapStream::open(web.admin, &TapQuery::parse(Some("")).unwrap())
+        .await
+        .unwrap();
+
+    let reply = ask(web.outbound, &get("down-svc:8080", "/")).await;
+    assert_eq!(reply.status, 502, "{}", reply.head);
+    assert!(reply
+        .error_text()
+        .unwrap()
+        .contains("refused the connection"));
+    let (authority, status, error) = next_exchange(&mut stream).await;
+    assert_eq!((status, error.as_deref()), (502, Some("connect error")));
+    assert!(authority.starts_with("down-svc"), "{authority}");
+
+    let text = web.metrics().await;
+    let errors = |reason| metric(&text, "outbound_http_errors_total", &[("error", reason)]);
+    assert_eq!(errors("connect error"), 1, "{text}");
+    // Counted once it was placed on an endpoint: the traffic metrics have it too.
+    let failed = [("classification", "failure"), ("status_code", "502")];
+    assert_eq!(metric(&text, "response_total", &failed), 1, "{text}");
 }
