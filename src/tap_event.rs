@@ -112,6 +112,10 @@ pub struct ResponseInit {
     pub id: StreamId,
     pub since_request_init: Micros,
     pub http_status: u16,
+    /// Set when the proxy answered itself: the `error` label of the proxy's
+    /// `{inbound,outbound}_http_errors_total` (`"no endpoints"`, `"response timeout"`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_error: Option<String>,
 }
 
 /// The response body ended (or was cut off).

@@ -9,6 +9,7 @@
 //! policy of the caller's (`retry.rs`), which this module informs: an HTTP/2 stream the server
 //! did not process ([`UpstreamError::NotProcessed`]) may be sent again whatever its method.
 
+mod error;
 mod h1;
 mod heads;
 mod unprocessed;
@@ -25,12 +26,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::body::{boxed, Guarded, ProxyBody};
-use super::deadline::DispatchDeadline;
 use super::guard::{self, GuardedExecutor, PanicCounter};
 use super::h2_settings::{MaxStreams, SettingsSniffer};
 use super::io::{ByteCounter, CountingIo};
-use super::replay::{NotReplayable, Replayable};
+use super::replay::Replayable;
+use super::timeout::Deadline;
 
+pub use error::UpstreamError;
 pub use unprocessed::NotProcessed;
 
 /// How long an idle HTTP/1 upstream connection is kept by default: shorter than the keep-alive
@@ -51,11 +53,14 @@ pub struct ConnectConfig {
     pub idle_timeout: Duration,
     /// Endpoints with pooled connections; beyond this, requests use one-off connections.
     pub max_pooled_endpoints: usize,
-    /// Longest wait for the HTTP/2 client to take a request, within what is left of the
-    /// request's dispatch deadline.
+    /// Longest wait for the HTTP/2 client to take a request (its connection's flow control and
+    /// pending-stream limits): a bound of its own, within what is left of the request's dispatch
+    /// deadline; when it is the one that ends the wait, the caller is told so
+    /// ([`UpstreamError::NotReady`]).
     pub ready_timeout: Duration,
-    /// Longest wait for a response head once a request is sent, when no shorter route timeout
-    /// applies: an upstream that accepts but never answers cannot hold callers forever.
+    /// Longest wait for a response head, from the request's arrival, when no shorter route
+    /// timeout applies (`--response-timeout`): an upstream that accepts but never answers cannot
+    /// hold callers forever. Part of the request's [`Deadline`].
     pub response_timeout: Duration,
     /// How long an upstream HTTP/2 connection with open streams may go without a frame read
     /// before it is PINGed (and closed when the PING is not answered within 20 s). gRPC servers
@@ -94,117 +99,6 @@ impl Default for ConnectConfig {
 pub enum Version {
     Http1,
     Http2,
-}
-
-/// Why an upstream request failed before a response arrived.
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    /// Nothing listens at the address.
-    #[error("connection to {addr} refused")]
-    Refused { addr: SocketAddr },
-    /// The TCP handshake did not finish in time.
-    #[error("connecting to {addr} timed out after {after:?}")]
-    ConnectTimeout { addr: SocketAddr, after: Duration },
-    /// Another connect failure.
-    #[error("connecting to {addr} failed: {source}")]
-    Connect {
-        addr: SocketAddr,
-        #[source]
-        source: io::Error,
-    },
-    /// An HTTP/2 connection had no free stream before the request's dispatch deadline.
-    #[error("{addr}: no free HTTP/2 stream within {waited:?}")]
-    Busy {
-        addr: SocketAddr,
-        waited: Duration,
-        max_streams: Option<u32>,
-    },
-    /// The request was sent but no response head came within the response timeout.
-    #[error("{addr}: no response within {after:?}")]
-    NoResponse { addr: SocketAddr, after: Duration },
-    /// A pooled HTTP/1 connection was closed by the server before any byte of the response, and
-    /// the request could not be sent again on a fresh one.
-    #[error("{addr}: a reused connection (idle {idle:?}) closed before answering; not sent again: {why}")]
-    ReusedConnectionClosed {
-        addr: SocketAddr,
-        /// How long the connection had been pooled.
-        idle: Duration,
-        /// `--upstream-idle-timeout`.
-        idle_timeout: Duration,
-        why: NotReplayable,
-    },
-    /// The HTTP/2 server did not process the request (RFC 9113 §8.7).
-    #[error("{addr}: the HTTP/2 stream was not processed: {how}")]
-    NotProcessed {
-        addr: SocketAddr,
-        how: NotProcessed,
-        /// The server's `max_concurrent_streams` when it refused.
-        max_streams: Option<u32>,
-    },
-    /// The upstream's response head is over the head limit.
-    #[error("{addr}: a response head of {bytes} bytes, over the limit of {limit} bytes")]
-    ResponseHeadTooLarge {
-        addr: SocketAddr,
-        bytes: usize,
-        limit: usize,
-    },
-    /// This proxy's HTTP/2 client refused the response on its stream: a head over what it reads
-    /// at most, or a malformed one. Other streams on the connection go on.
-    #[error("{addr}: response refused by the HTTP/2 client (over {most} bytes, or malformed)")]
-    HeadRejected { addr: SocketAddr, most: usize },
-    /// This proxy's HTTP/2 library closed the connection after the upstream broke its limits on
-    /// some stream (e.g. a header block in more frames than it accepts); every request in flight
-    /// on it failed with it.
-    #[error("{addr}: HTTP/2 connection closed by this proxy ({reason})")]
-    ConnectionAbandoned {
-        addr: SocketAddr,
-        reason: h2::Reason,
-    },
-    /// A request that had to be sent again could not be: its body was already sent.
-    #[error("{addr}: the request could not be sent again: {why}")]
-    NotReplayable {
-        addr: SocketAddr,
-        why: NotReplayable,
-    },
-    /// The connection failed before or while the request was answered.
-    /// The upstream answered the HTTP/2 connection preface in HTTP/1.
-    #[error("{addr} does not speak HTTP/2")]
-    NotHttp2 { addr: SocketAddr },
-    #[error("{addr}: {source}")]
-    Http {
-        addr: SocketAddr,
-        #[source]
-        source: hyper::Error,
-    },
-}
-
-impl UpstreamError {
-    /// Whether the endpoint could not be connected at all (so it should be left out a while).
-    pub fn is_connect(&self) -> bool {
-        matches!(
-            self,
-            UpstreamError::Refused { .. }
-                | UpstreamError::ConnectTimeout { .. }
-                | UpstreamError::Connect { .. }
-        )
-    }
-
-    /// Whether the upstream never processed the request, so any request may be sent again.
-    pub fn is_not_processed(&self) -> bool {
-        matches!(self, UpstreamError::NotProcessed { .. })
-    }
-
-    /// Whether the HTTP/2 server refused the stream (it had too many open): a try sent again
-    /// waits for one of them to end ([`Pools::after_refusal`]).
-    pub fn is_refused_stream(&self) -> bool {
-        matches!(
-            self,
-            UpstreamError::NotProcessed {
-                how: NotProcessed::Refused,
-                ..
-            }
-        )
-    }
 }
 
 /// Creates the byte counter of a new upstream connection.
@@ -251,30 +145,22 @@ impl Pools {
         }
     }
 
-    /// Sends `req` to `to`, waiting for an HTTP/2 stream no later than `deadline`. The pool sends
-    /// it a second time only after a reused HTTP/1 connection failed before any response byte.
+    /// Sends `req` to `to`, waiting for an HTTP/2 stream no later than `deadline`'s dispatch
+    /// deadline. The pool sends it a second time only after a reused HTTP/1 connection failed
+    /// before any response byte. The wait for the response is the caller's to cut
+    /// ([`Deadline::cut`]).
     pub async fn send(
         &self,
         to: &Upstream<'_>,
         req: &mut Replayable,
-        deadline: DispatchDeadline,
+        deadline: &Deadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let pool = self.pool(to.addr, to.version);
-        let sent = async {
-            let resp = match to.version {
-                Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await?,
-                Version::Http1 => pool.h1.send(to, req, self).await?.map(boxed),
-            };
-            heads::limit(resp, to.addr, to.version, self.head_limit)
+        let resp = match to.version {
+            Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await?,
+            Version::Http1 => pool.h1.send(to, req, self).await?.map(boxed),
         };
-        // Dropping the send on expiry resets the HTTP/2 stream or closes the HTTP/1 connection.
-        let after = self.config.response_timeout;
-        tokio::time::timeout(after, sent)
-            .await
-            .unwrap_or(Err(UpstreamError::NoResponse {
-                addr: to.addr,
-                after,
-            }))
+        heads::limit(resp, to.addr, to.version, self.head_limit)
     }
 
     /// Waits, until `deadline` at most, for one of the streams open to the HTTP/2 endpoint `addr`
@@ -320,7 +206,7 @@ impl EndpointPool {
         req: &mut Replayable,
         pools: &Pools,
         counter: NewCounter<'_>,
-        deadline: DispatchDeadline,
+        deadline: &Deadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let config = &pools.config;
         let mut sender = {
@@ -360,7 +246,7 @@ impl EndpointPool {
         };
         let stream = self
             .h2_max_streams
-            .open(deadline.at())
+            .open(deadline.dispatch_at())
             .await
             .ok_or_else(busy)?;
         let http = |source| match self.h2_max_streams.answered_in_http1() {
@@ -370,11 +256,19 @@ impl EndpointPool {
                 source,
             },
         };
-        // Usually ready at once: no timer for that.
+        // Usually ready at once: no timer for that. Otherwise the ready timeout bounds the wait,
+        // within what is left of the dispatch deadline; the caller is told which one ended it.
         if !sender.is_ready() {
-            let ready_until = deadline.within(config.ready_timeout);
-            match tokio::time::timeout_at(ready_until, sender.ready()).await {
+            let ready_at = tokio::time::Instant::now() + config.ready_timeout;
+            let until = ready_at.min(deadline.dispatch_at());
+            match tokio::time::timeout_at(until, sender.ready()).await {
                 Ok(ready) => ready.map_err(http)?,
+                Err(_) if until == ready_at => {
+                    return Err(UpstreamError::NotReady {
+                        addr: self.addr,
+                        after: config.ready_timeout,
+                    })
+                }
                 Err(_) => return Err(busy()),
             }
         }

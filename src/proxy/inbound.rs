@@ -6,6 +6,13 @@
 //! authority is canonicalised against the services this workload serves, so `web-svc:8080` and
 //! `web-svc.emojivoto.svc.cluster.local:8080` count as one, and picks the app port when there are
 //! several ([`super::app_ports`]).
+//!
+//! [`handle`] reads as the walk: the caller's identity and the app port → the
+//! [route match](super::route) → counted and tapped ([`super::observe`]) → the request's
+//! [deadline](super::timeout) (no route timeout inbound: the caller's proxy applies it) →
+//! [retry], which inbound uses only for requests the app did not process, over tries
+//! sent to the app through the [connection pool](super::connect) → the response, or the
+//! [rescue](super::respond) of an error.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +23,6 @@ use tokio::time::Instant;
 
 use super::app_ports::NoAppPort;
 use super::body::ProxyBody;
-use super::budget::RetryBudget;
 use super::classify::is_grpc;
 use super::connect::{Upstream, UpstreamError};
 use super::discovery::{target_of, Target};
@@ -24,13 +30,16 @@ use super::forward::{
     authority_of, downstream_response, upstream_request, version_of, wants_upgrade, BadResponse,
 };
 use super::hop::strip_before_app;
-use super::metrics::{Direction, PeerSide, Refused, TcpLabels, TrafficLabels};
+use super::metrics::{Direction, PeerSide, Refused, ResponseOutcome, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::replay::Replayable;
-use super::respond::{error_response, ProxyError, SentTo};
-use super::retry::policy::{self, Attempted, Failure};
+use super::respond::{self, ProxyError, Seen, SentTo};
+use super::retry::policy::Failure;
+use super::retry::{self, RetryPolicy, SendTry, Tried, TryFailed};
+use super::route::MatchedRoute;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
+use super::timeout::{Bound, Deadline};
 use crate::identity::{Identity, PEER_HEADER};
 use crate::tap_event::ProxyDirection;
 
@@ -66,7 +75,8 @@ pub async fn handle(
     let fqdn_authority = state
         .own_services
         .get_or(&raw_authority, || own_service(&state, &raw_authority));
-    let (route, route_name) = state.route(
+    let route = MatchedRoute::inbound(
+        &state,
         fqdn_authority.as_ref().map(|(fqdn, _)| &**fqdn),
         req.method().as_str(),
         req.uri().path(),
@@ -75,7 +85,7 @@ pub async fn handle(
         direction: Direction::Inbound,
         authority: fqdn_authority.map_or_else(|| Arc::from(raw_authority.as_str()), |(_, a)| a),
         peer,
-        route: route_name,
+        route: route.name().clone(),
     };
     state.metrics.request(&labels);
     let tap = state.tap.request(
@@ -95,7 +105,7 @@ pub async fn handle(
     let observation = Observation {
         metrics: state.metrics.clone(),
         labels,
-        route,
+        route: route.clone(),
         grpc_request,
         start,
         record: Record::Effective,
@@ -108,8 +118,7 @@ pub async fn handle(
             authority: raw_authority,
             services,
         };
-        state.errors.log("inbound", &err);
-        return observation.local(error_response(&err, grpc_request));
+        return fail(&state, observation, err);
     }
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -127,26 +136,39 @@ pub async fn handle(
         version,
         counter: &counter,
     };
-    let budget = state.inbound_budget(&observation.route);
+    // Inbound applies no route timeout (the caller's proxy does), and retries only requests the
+    // app did not process: other failures are the caller's proxy's to retry.
+    let deadline = state.deadline(start, None);
+    let policy = RetryPolicy {
+        route: &route,
+        retryable: false,
+        grpc: grpc_request,
+        deadline: &deadline,
+    };
+    let mut tries = AppTries {
+        state: &state,
+        to: &to,
+        deadline: &deadline,
+    };
     // Dropped while awaiting the app (the caller went away), it records a cancel.
     let observation = observation.pending();
-    let sent = send(&state, &to, upstream, &budget, start).await;
+    let sent = retry::send(&policy, upstream, &mut tries).await;
     match sent {
         Ok(resp) => match downstream_response(resp, version, client_upgrade.is_some()) {
             Ok(resp) => observation.upstream(resp, client_upgrade),
             Err(BadResponse::UnsolicitedSwitch) => {
                 let upstream = format!("the app at {app}");
                 let err = ProxyError::UnsolicitedSwitch { upstream };
-                state.errors.log("inbound", &err);
-                observation.local(error_response(&err, grpc_request))
+                fail(&state, observation.settle(), err)
             }
         },
-        Err(source) => {
-            let err = ProxyError::App { addr: app, source };
-            state.errors.log("inbound", &err);
-            observation.local(error_response(&err, grpc_request))
-        }
+        Err(err) => fail(&state, observation.settle(), err),
     }
+}
+
+/// Respond: answers a request that cannot go on (the rescue point).
+fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Response<ProxyBody> {
+    respond::rescue(state, Direction::Inbound, err, Seen::Observed(observation))
 }
 
 /// A connection that is not HTTP, to a workload with several app ports: it names no port, so
@@ -165,38 +187,42 @@ pub fn unroutable_opaque(state: &ProxyState) {
         .note("inbound", "unroutable opaque connection".into(), &text);
 }
 
-/// Sends the request to the app; one the app did not process (an HTTP/2 stream it refused) is
-/// sent again within the retry budget. Inbound retries nothing else: the caller's proxy does.
-async fn send(
-    state: &ProxyState,
-    to: &Upstream<'_>,
-    req: Request<ProxyBody>,
-    budget: &RetryBudget,
-    start: Instant,
-) -> Result<Response<ProxyBody>, UpstreamError> {
-    budget.deposit();
-    let dispatch = state.dispatch_deadline(start);
-    let mut req = Replayable::new(req);
-    let mut tries = 1;
-    loop {
-        let err = match state.pools.send(to, &mut req, dispatch).await {
-            Ok(resp) => return Ok(resp),
-            Err(e) if e.is_not_processed() => e,
-            Err(e) => return Err(e),
-        };
-        let attempted = Attempted {
-            tries,
-            route_retryable: false,
-            deadline: None,
-            body: req.can_replay(),
-        };
-        if !policy::retry(Failure::NotProcessed, attempted, budget) {
-            return Err(err);
+/// Tries of an inbound request: each sent to the app.
+struct AppTries<'a> {
+    state: &'a ProxyState,
+    to: &'a Upstream<'a>,
+    deadline: &'a Deadline,
+}
+
+impl SendTry for AppTries<'_> {
+    async fn send(&mut self, req: &mut Replayable) -> Tried {
+        let sent = self.state.pools.send(self.to, req, self.deadline).await;
+        sent.map_err(|source| TryFailed {
+            failure: match source.is_not_processed() {
+                true => Failure::NotProcessed,
+                false => Failure::Failed,
+            },
+            refused: source.is_refused_stream(),
+            err: ProxyError::App {
+                addr: self.to.addr,
+                source,
+            },
+        })
+    }
+
+    async fn retrying(&mut self, _: ResponseOutcome, failed: Option<&TryFailed>) {
+        // Inbound counts what the caller saw only; a refused stream waits for room.
+        if failed.is_some_and(|f| f.refused) {
+            let until = self.deadline.dispatch_at();
+            self.state.pools.after_refusal(self.to.addr, until).await;
         }
-        if err.is_refused_stream() {
-            state.pools.after_refusal(to.addr, dispatch.at()).await;
-        }
-        tries += 1;
+    }
+
+    fn expired(&self, bound: Bound) -> ProxyError {
+        let addr = self.to.addr;
+        let after = bound.duration();
+        let source = UpstreamError::NoResponse { addr, after };
+        ProxyError::App { addr, source }
     }
 }
 

@@ -6,6 +6,7 @@
 //! either render it as Prometheus text ([`render`]) or subtract an older one kept in the
 //! [`window`] ring to answer `/stats?window=60s`.
 
+mod errors;
 mod histogram;
 mod labels;
 mod refusals;
@@ -22,8 +23,11 @@ use dashmap::DashMap;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use errors::ProxyErrors;
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
-pub use labels::{Direction, PeerSide, ResponseOutcome, StreamError, TcpLabels, TrafficLabels};
+pub use labels::{
+    Direction, ErrorReason, PeerSide, ResponseOutcome, StreamError, TcpLabels, TrafficLabels,
+};
 pub use refusals::{Refusals, Refused};
 
 use super::guard::PanicCounter;
@@ -57,6 +61,8 @@ pub struct Metrics {
     detect_timeouts: AtomicU64,
     /// Requests the forwarding policy refused, for `proxy_refused_total`.
     refusals: Refusals,
+    /// Requests the proxy answered itself, for `{inbound,outbound}_http_errors_total`.
+    errors: ProxyErrors,
 }
 
 /// Counters of one HTTP series.
@@ -127,6 +133,7 @@ impl Metrics {
             panics: PanicCounter::default(),
             detect_timeouts: AtomicU64::new(0),
             refusals: Refusals::default(),
+            errors: ProxyErrors::default(),
         })
     }
 
@@ -138,6 +145,16 @@ impl Metrics {
     /// Counts a request the forwarding policy refused.
     pub fn refused(&self, reason: Refused) {
         self.refusals.count(reason);
+    }
+
+    /// Counts a request the proxy answered itself (`respond::rescue`).
+    pub fn proxy_error(&self, direction: Direction, reason: ErrorReason) {
+        self.errors.count(direction, reason);
+    }
+
+    /// The requests the proxy answered itself so far.
+    pub fn proxy_errors(&self) -> &ProxyErrors {
+        &self.errors
     }
 
     /// Where connection tasks count their panics.
@@ -262,6 +279,7 @@ impl Metrics {
             panics: self.panics.get(),
             detect_timeouts: self.detect_timeouts.load(Ordering::Relaxed),
             refusals: &self.refusals,
+            errors: &self.errors,
         };
         render::prometheus(&self.identity, &self.snapshot(), &process)
     }

@@ -21,11 +21,11 @@ use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
 
 use super::body::{boxed, BoxError, ProxyBody};
-use super::classify::{grpc_status, is_failure, is_grpc};
+use super::classify::{grpc_status, is_grpc};
 use super::forward::bridge_upgrade;
 use super::metrics::{Metrics, ResponseOutcome, StreamError, TrafficLabels};
-use super::profiles::ServiceRoutes;
 use super::respond::{error_trailers, ProxyError, SentTo};
+use super::route::MatchedRoute;
 use super::tap::TappedRequest;
 
 /// Which counters a response lands in.
@@ -41,8 +41,8 @@ pub enum Record {
 pub struct Observation {
     pub metrics: Arc<Metrics>,
     pub labels: TrafficLabels,
-    /// The route's profile and index, for its response classes.
-    pub route: Option<(Arc<ServiceRoutes>, usize)>,
+    /// The route, for its response classes.
+    pub route: MatchedRoute,
     /// Whether the request was gRPC (a response without `content-type` still counts as gRPC).
     pub grpc_request: bool,
     /// When the request arrived.
@@ -124,14 +124,12 @@ impl Observation {
     pub fn local(self, resp: Response<ProxyBody>) -> Response<ProxyBody> {
         let status = resp.status().as_u16();
         let grpc_status = grpc_status(resp.headers());
-        let rule = self
-            .route
-            .as_ref()
-            .and_then(|(p, i)| p.matcher.routes().get(*i));
         let outcome = ResponseOutcome {
             status,
             grpc_status,
-            failure: is_failure(rule, status, self.grpc_request, grpc_status),
+            failure: self
+                .route
+                .is_failure(status, self.grpc_request, grpc_status),
             error: None,
         };
         self.count(outcome);
@@ -190,8 +188,8 @@ impl Drop for Pending {
 pub struct Recorder {
     pub metrics: Arc<Metrics>,
     pub labels: TrafficLabels,
-    /// The route's profile and index, for its response classes.
-    pub route: Option<(Arc<ServiceRoutes>, usize)>,
+    /// The route, for its response classes.
+    pub route: MatchedRoute,
     pub status: u16,
     pub grpc: bool,
     /// `grpc-status` already in the response headers (a trailers-only response).
@@ -209,14 +207,10 @@ impl Recorder {
     /// Records the response, with the `grpc-status` of its trailers if any.
     pub fn finish(self, trailer_grpc_status: Option<u32>) {
         let grpc_status = trailer_grpc_status.or(self.header_grpc_status);
-        let route = self
-            .route
-            .as_ref()
-            .and_then(|(p, i)| p.matcher.routes().get(*i));
         let outcome = ResponseOutcome {
             status: self.status,
             grpc_status: if self.grpc { grpc_status } else { None },
-            failure: is_failure(route, self.status, self.grpc, grpc_status),
+            failure: self.route.is_failure(self.status, self.grpc, grpc_status),
             error: None,
         };
         self.record(outcome);

@@ -1,353 +1,143 @@
-//! Sending an outbound request: placed by the balancer, bounded by the route's timeout, and tried
-//! again within the service's retry budget when a try fails before its response streams to the
-//! caller — on a retryable route, or on any route when the upstream did not process it
-//! ([`policy`]).
+//! Retry: the step that decides whether and when a request is sent again, over a seam that sends
+//! one try ([`SendTry`]) — so the decisions are tested against a scripted endpoint on paused time
+//! (`retry/tests.rs`), and each hop plugs in how it sends: outbound places each try on an
+//! endpoint of the service (`outbound::tries`), inbound sends it to the app.
 //!
 //! A try fails when its connection fails or its response headers classify as a failure (a 5xx, a
 //! gRPC status in the headers, or the route's response classes); a gRPC status that only comes in
-//! the trailers is known too late, as the body is already streaming. Every try lands in
-//! `route_actual_response_total`; what the caller finally sees, in `route_response_total`.
+//! the trailers is known too late, as the body is already streaming. A failed try is sent again
+//! when [`policy::retry`] allows it: the upstream did not process it (any route), or the route is
+//! retryable (`isRetryable`, not an upgrade); a body that can be sent again (under the replay
+//! cap); fewer tries than the most; time left; and the budget's consent. The whole exchange —
+//! every try and the waits between them — is cut by the request's [`Deadline`].
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::future::Future;
 
-use http::request::Parts;
 use http::{Request, Response};
-use hyper::upgrade::OnUpgrade;
-use tokio::time::Instant;
 
-use super::balance::InFlight;
 use super::body::ProxyBody;
-use super::classify::{grpc_status, is_failure, is_grpc};
-use super::connect::{Upstream, UpstreamError, Version};
-use super::deadline::DispatchDeadline;
-use super::discovery::Endpoint;
-use super::forward::{downstream_response, BadResponse};
-use super::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
-use super::observe::{Observation, Pending, Record};
-use super::profiles::ServiceRoutes;
+use super::classify::{grpc_status, is_grpc};
+use super::metrics::ResponseOutcome;
 use super::replay::Replayable;
-use super::respond::{error_response, ProxyError, SentTo};
-use super::state::ProxyState;
-use super::tap::{tap_peer, TapRequestInfo};
-use crate::tap_event::ProxyDirection;
+use super::respond::ProxyError;
+use super::route::MatchedRoute;
+use super::timeout::{Bound, Deadline, Expired};
 
 pub mod policy;
 
 pub use policy::MAX_TRIES;
 use policy::{Attempted, Failure};
 
-/// Where a request goes.
-pub struct Destination {
-    /// The service's authority (`web-svc.emojivoto.svc.cluster.local:8080`) or `ip:port`.
-    pub authority: String,
-    /// The service's profile name, when it is a service.
-    pub fqdn: Option<String>,
-    pub endpoints: Vec<Endpoint>,
-}
-
-/// A request ready to go upstream.
-pub struct Outgoing {
-    pub head: Parts,
-    pub body: ProxyBody,
-    pub version: Version,
+/// What the retry loop reads about a request.
+pub struct RetryPolicy<'a> {
+    /// The request's route: its response classes and budget.
+    pub route: &'a MatchedRoute,
+    /// Whether failures other than unprocessed requests may be retried: the route is retryable
+    /// and the request is not an upgrade (inbound: never; the caller's proxy retries).
+    pub retryable: bool,
+    /// Whether the request is gRPC (a response without `content-type` still counts as gRPC).
     pub grpc: bool,
-    /// The caller's side of an upgrade (WebSocket), when asked for; such requests are not retried.
-    pub client_upgrade: Option<OnUpgrade>,
-    /// The route, for its timeout, retryability and response classes.
-    pub route: Option<(Arc<ServiceRoutes>, usize)>,
-    pub route_name: Arc<str>,
-    /// When the request arrived.
-    pub start: Instant,
-    /// The app's end of the connection (the tap's source).
-    pub remote: SocketAddr,
+    pub deadline: &'a Deadline,
 }
 
-/// Sends `out` to `dst`, with the route's timeout and retries; always answers.
-pub async fn send(
-    state: &Arc<ProxyState>,
-    dst: &Destination,
-    out: Outgoing,
-) -> Response<ProxyBody> {
-    let Outgoing {
-        head,
-        body,
-        version,
-        grpc,
-        mut client_upgrade,
-        route,
-        route_name,
-        start,
-        remote,
-    } = out;
-    let rule = route.as_ref().and_then(|(p, i)| p.matcher.routes().get(*i));
-    let timeout = rule.and_then(|r| r.timeout);
-    let deadline = timeout.map(|t| start + t);
-    let dispatch = state.dispatch_deadline(start);
-    let budget = state.retry_budget(&route, &dst.authority);
+/// A try that ended without a response.
+#[derive(Debug)]
+pub struct TryFailed {
+    /// What the caller is told if it is not sent again.
+    pub err: ProxyError,
+    /// How the failure reads to the retry policy.
+    pub failure: Failure,
+    /// The HTTP/2 server refused the stream: the next try first waits for one of its streams to
+    /// end ([`SendTry::retrying`]).
+    pub refused: bool,
+}
+
+/// What one try came to: the upstream's response head, or why there is none.
+pub type Tried = Result<Response<ProxyBody>, TryFailed>;
+
+/// The seam: sends one try of a request to wherever the hop sends it.
+pub trait SendTry {
+    /// Sends one try of `req` (held so it can be sent again).
+    fn send(&mut self, req: &mut Replayable) -> impl Future<Output = Tried> + Send;
+
+    /// The try that just ended as `outcome` (`failed`: without a response) will be sent again:
+    /// count it as one the upstream saw, and wait before the next try where `failed` asks it.
+    fn retrying(
+        &mut self,
+        outcome: ResponseOutcome,
+        failed: Option<&TryFailed>,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// What the caller is told when the request's deadline (`bound`) passed during a try.
+    fn expired(&self, bound: Bound) -> ProxyError;
+}
+
+/// Sends `req` through `tries` under `policy`: the response head of the last try, or what the
+/// caller is told instead.
+pub async fn send<S: SendTry>(
+    policy: &RetryPolicy<'_>,
+    req: Request<ProxyBody>,
+    tries: &mut S,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let budget = policy.route.budget();
     budget.deposit();
-    let route_retryable = rule.is_some_and(|r| r.is_retryable) && client_upgrade.is_none();
-    let mut req = Replayable::new(Request::from_parts(head, body));
-    // The request's observation once it is counted (on its first endpoint): held across tries,
-    // so a caller that goes away during any of them is recorded as a cancel.
-    let mut pending: Option<Pending> = None;
-    let mut tries = 0;
+    let mut req = Replayable::new(req);
+    let mut sent = 0;
     loop {
-        tries += 1;
-        // The balancer's wait and the HTTP/2 stream waits share the one dispatch deadline.
-        let until = deadline.map_or(dispatch.at(), |d| d.min(dispatch.at()));
-        let placed = state
-            .balancer
-            .acquire(
-                &dst.authority,
-                &dst.endpoints,
-                |a| state.pools.max_streams(a),
-                Some(until),
-            )
-            .await;
-        let in_flight = match placed {
-            Ok(f) => f,
-            Err(saturation) => {
-                let observation = match pending.take() {
-                    Some(p) => p.settle(),
-                    None => {
-                        let labels = count(state, dst, None, &route_name);
-                        let unplaced = SentTo::Service(labels.authority.clone());
-                        observe(state, labels, &route, grpc, start, unplaced)
-                    }
-                };
-                let err = match (deadline, timeout) {
-                    (Some(d), Some(t)) if Instant::now() >= d => timed_out(dst, &route_name, t),
-                    _ => ProxyError::FailFast {
-                        authority: dst.authority.clone(),
-                        saturation,
-                    },
-                };
-                return fail(state, observation, err);
-            }
+        sent += 1;
+        // The one place the exchange is cut: on expiry the try is dropped (an HTTP/2 stream is
+        // reset, an HTTP/1 connection closed).
+        let tried = match policy.deadline.cut(tries.send(&mut req)).await {
+            Ok(tried) => tried,
+            Err(Expired(bound)) => return Err(tries.expired(bound)),
         };
-        let addr = in_flight.endpoint.addr;
-        let observation = match &mut pending {
-            Some(p) => {
-                let o = p.get_mut();
-                let authority = o.labels.authority.clone();
-                o.upstream = SentTo::Endpoint { authority, addr };
-                p
-            }
-            None => {
-                let peer = in_flight.endpoint.identity.clone();
-                let labels = count(state, dst, peer, &route_name);
-                let authority = labels.authority.clone();
-                let upstream = SentTo::Endpoint { authority, addr };
-                let mut observation = observe(state, labels, &route, grpc, start, upstream);
-                // Tapped once the first endpoint is chosen (the destination is known), not per try.
-                observation.tap = state.tap.request(
-                    start,
-                    || TapRequestInfo {
-                        direction: ProxyDirection::Outbound,
-                        source: tap_peer(remote, Some(&state.identity)),
-                        destination: tap_peer(
-                            in_flight.endpoint.addr,
-                            in_flight.endpoint.identity.as_deref(),
-                        ),
-                        method: req.head().method.clone(),
-                        authority: dst.authority.clone(),
-                        path: req.head().uri.path().to_string(),
-                    },
-                    || req.head().headers.clone(),
-                );
-                pending.insert(observation.pending())
-            }
+        let attempted = |req: &Replayable| Attempted {
+            tries: sent,
+            route_retryable: policy.retryable,
+            deadline: Some(policy.deadline.response_at()),
+            body: req.can_replay(),
         };
-        let labels = &observation.get_mut().labels;
-        let try_start = Instant::now();
-        let sent = send_once(state, &in_flight, version, &mut req, dispatch);
-        let result = match deadline {
-            // On expiry the try is dropped: HTTP/2 resets the stream, HTTP/1 closes the connection.
-            Some(d) => tokio::time::timeout_at(d, sent).await.ok(),
-            None => Some(sent.await),
-        };
-        let settle = |pending: &mut Option<Pending>| {
-            pending
-                .take()
-                .expect("a placed request is observed")
-                .settle()
-        };
-        let Some(result) = result else {
-            let t = timeout.unwrap_or_default();
-            return fail(state, settle(&mut pending), timed_out(dst, &route_name, t));
-        };
-        let retry = |failure, req: &Replayable| {
-            let attempted = Attempted {
-                tries,
-                route_retryable,
-                deadline,
-                body: req.can_replay(),
-            };
-            policy::retry(failure, attempted, &budget)
-        };
-        match result {
+        match tried {
             Ok(resp) => {
-                in_flight.answered();
-                let addr = in_flight.endpoint.addr;
-                let outcome = header_outcome(&route, &resp, grpc);
-                if outcome.failure && retry(Failure::Failed, &req) {
-                    state
-                        .metrics
-                        .actual_response(labels, outcome, try_start.elapsed());
+                // Inbound never retries a response: no need to classify it here.
+                if !policy.retryable {
+                    return Ok(resp);
+                }
+                let outcome = header_outcome(policy.route, &resp, policy.grpc);
+                if outcome.failure && policy::retry(Failure::Failed, attempted(&req), budget) {
+                    tries.retrying(outcome, None).await;
                     continue;
                 }
-                drop(in_flight);
-                let upgrade = client_upgrade.take();
-                let observation = settle(&mut pending);
-                return match downstream_response(resp, version, upgrade.is_some()) {
-                    Ok(resp) => observation.upstream(resp, upgrade),
-                    Err(BadResponse::UnsolicitedSwitch) => {
-                        let upstream = format!("{}: endpoint {}", dst.authority, addr);
-                        fail(
-                            state,
-                            observation,
-                            ProxyError::UnsolicitedSwitch { upstream },
-                        )
-                    }
-                };
+                return Ok(resp);
             }
-            Err(source) => {
-                if source.is_connect() {
-                    in_flight.unreachable();
+            Err(failed) => {
+                if !policy::retry(failed.failure, attempted(&req), budget) {
+                    return Err(failed.err);
                 }
-                let failure = match source.is_not_processed() {
-                    true => Failure::NotProcessed,
-                    false => Failure::Failed,
+                let outcome = ResponseOutcome {
+                    status: failed.err.status().as_u16(),
+                    grpc_status: None,
+                    failure: true,
+                    error: None,
                 };
-                let refused = source.is_refused_stream();
-                let err = ProxyError::Endpoint {
-                    authority: dst.authority.clone(),
-                    addr: in_flight.endpoint.addr,
-                    source,
-                };
-                if retry(failure, &req) {
-                    state.errors.log("outbound", &err);
-                    let outcome = ResponseOutcome {
-                        status: err.status().as_u16(),
-                        grpc_status: None,
-                        failure: true,
-                        error: None,
-                    };
-                    state
-                        .metrics
-                        .actual_response(labels, outcome, try_start.elapsed());
-                    if refused {
-                        let addr = in_flight.endpoint.addr;
-                        drop(in_flight);
-                        let until = deadline.map_or(dispatch.at(), |d| d.min(dispatch.at()));
-                        state.pools.after_refusal(addr, until).await;
-                    }
-                    continue;
-                }
-                return fail(state, settle(&mut pending), err);
+                tries.retrying(outcome, Some(&failed)).await;
             }
         }
     }
 }
 
-/// Sends one try to the endpoint it was placed on, with this proxy's identity (`mesh-peer`) when
-/// the endpoint is meshed: a plain destination never learns it.
-async fn send_once(
-    state: &ProxyState,
-    placed: &InFlight,
-    version: Version,
-    req: &mut Replayable,
-    dispatch: DispatchDeadline,
-) -> Result<Response<ProxyBody>, UpstreamError> {
-    let peer = placed.endpoint.identity.clone();
-    // Per try: a retry may land on an endpoint of another kind than the try before.
-    if peer.is_some() {
-        req.headers_mut()
-            .insert(crate::identity::PEER_HEADER, state.peer_header.clone());
-    } else {
-        req.headers_mut().remove(crate::identity::PEER_HEADER);
-    }
-    let counter = || {
-        state.tcp_counter(TcpLabels {
-            direction: Direction::Outbound,
-            side: PeerSide::Dst,
-            peer: peer.clone(),
-        })
-    };
-    let to = Upstream {
-        addr: placed.endpoint.addr,
-        version,
-        counter: &counter,
-    };
-    state.pools.send(&to, req, dispatch).await
-}
-
-/// Counts the request under its labels (once, whatever the tries).
-fn count(
-    state: &ProxyState,
-    dst: &Destination,
-    peer: Option<Arc<crate::identity::Identity>>,
-    route: &Arc<str>,
-) -> TrafficLabels {
-    let labels = TrafficLabels {
-        direction: Direction::Outbound,
-        authority: Arc::from(dst.authority.as_str()),
-        peer,
-        route: route.clone(),
-    };
-    state.metrics.request(&labels);
-    labels
-}
-
-fn observe(
-    state: &ProxyState,
-    labels: TrafficLabels,
-    route: &Option<(Arc<ServiceRoutes>, usize)>,
-    grpc: bool,
-    start: Instant,
-    upstream: SentTo,
-) -> Observation {
-    Observation {
-        metrics: state.metrics.clone(),
-        labels,
-        route: route.clone(),
-        grpc_request: grpc,
-        start,
-        record: Record::EffectiveAndActual,
-        tap: None,
-        upstream,
-    }
-}
-
-fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Response<ProxyBody> {
-    state.errors.log("outbound", &err);
-    let grpc = observation.grpc_request;
-    observation.local(error_response(&err, grpc))
-}
-
-fn timed_out(dst: &Destination, route: &str, timeout: Duration) -> ProxyError {
-    ProxyError::Timeout {
-        authority: dst.authority.clone(),
-        route: route.to_string(),
-        timeout,
-    }
-}
-
 /// How a response looks from its headers alone (a gRPC status in trailers comes later).
-fn header_outcome(
-    route: &Option<(Arc<ServiceRoutes>, usize)>,
+pub fn header_outcome(
+    route: &MatchedRoute,
     resp: &Response<ProxyBody>,
     grpc_request: bool,
 ) -> ResponseOutcome {
-    let rule = route.as_ref().and_then(|(p, i)| p.matcher.routes().get(*i));
     let status = resp.status().as_u16();
     let grpc = grpc_request || is_grpc(resp.headers());
     let in_headers = grpc_status(resp.headers());
     let failure = match (grpc, in_headers) {
-        (true, Some(g)) => is_failure(rule, status, true, Some(g)),
-        _ => is_failure(rule, status, false, None),
+        (true, Some(g)) => route.is_failure(status, true, Some(g)),
+        _ => route.is_failure(status, false, None),
     };
     ResponseOutcome {
         status,
@@ -356,3 +146,6 @@ fn header_outcome(
         error: None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -23,7 +23,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::app_ports::AppPorts;
-use super::classify::is_grpc;
 use super::config::ProxyConfig;
 use super::connect::connect_tcp;
 use super::detect::{detect, Protocol};
@@ -36,7 +35,7 @@ use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
 use super::parse_errors::{ExplainParseErrors, OnParseError, ServiceCalls, HYPER_MAX_URI_LEN};
 use super::policy::OwnListeners;
 use super::profiles::{log_report, ProfileStore};
-use super::respond::{error_response, ProxyError};
+use super::respond::{self, ProxyError, RefusedRequest, Seen};
 use super::state::ProxyState;
 use super::{admin, inbound, outbound, request_target};
 use crate::registry::{read_records, ProxyRecord, Registration};
@@ -302,7 +301,7 @@ async fn connection(
                 let st = st.clone();
                 called.fetch_add(1, Ordering::AcqRel);
                 async move {
-                    if let Some(refused) = refuse_before_forwarding(&st, direction, &req) {
+                    if let Some(refused) = refuse_before_forwarding(&st, direction, remote, &req) {
                         return Ok(refused);
                     }
                     Ok::<_, std::convert::Infallible>(match (direction, st.config.app) {
@@ -336,6 +335,7 @@ const H2_KEEPALIVE: Duration = Duration::from_secs(20);
 fn refuse_before_forwarding<B>(
     state: &ProxyState,
     direction: Direction,
+    remote: SocketAddr,
     req: &Request<B>,
 ) -> Option<http::Response<super::body::ProxyBody>> {
     let limit = state.config.limits.max_header_bytes;
@@ -345,8 +345,8 @@ fn refuse_before_forwarding<B>(
     } else {
         ProxyError::BadRequest(request_target::check(req).err()?)
     };
-    state.errors.log(direction.as_str(), &err);
-    Some(error_response(&err, is_grpc(req.headers())))
+    let seen = Seen::Refused(RefusedRequest::of(req, remote));
+    Some(respond::rescue(state, direction, err, seen))
 }
 
 /// Serves HTTP on one connection until it closes or the drain asks it to finish.
@@ -419,7 +419,7 @@ impl OnParseError for ParseErrorLog {
             },
             _ => return None,
         };
-        self.state.errors.log(self.direction.as_str(), &err);
+        respond::record(&self.state, self.direction, &err);
         Some(err)
     }
 }

@@ -10,18 +10,17 @@ use super::balance::{Balancer, DispatchLimits};
 use super::budget::{DefaultBudgets, RetryBudget};
 use super::config::ProxyConfig;
 use super::connect::Pools;
-use super::deadline::DispatchDeadline;
 use super::discovery::Resolve;
 use super::hop::HopMarker;
 use super::io::ByteCounter;
 use super::memo::Memo;
 use super::metrics::{Metrics, TcpConnection, TcpLabels};
 use super::policy::{Mode, OwnListeners, Policy};
-use super::profiles::{ProfileStore, ServiceRoutes};
+use super::profiles::ProfileStore;
 use super::respond::ErrorLog;
 use super::tap::Tap;
+use super::timeout::Deadline;
 use crate::identity::Identity;
-use crate::profile::matcher::DEFAULT_ROUTE;
 
 /// One proxy's shared state.
 pub struct ProxyState {
@@ -56,7 +55,6 @@ pub struct ProxyState {
     pub hop: HopMarker,
     /// Which app port each inbound request goes to.
     pub app_ports: AppPorts,
-    default_route: Arc<str>,
 }
 
 /// Distinct `mesh-peer` values and inbound authorities remembered.
@@ -108,53 +106,16 @@ impl ProxyState {
             own_services: Memo::new(MEMO_CAPACITY),
             tap: Tap::new(),
             shutdown: tokio::sync::Notify::new(),
-            default_route: Arc::from(DEFAULT_ROUTE),
         }
     }
 
-    /// The route a request takes in a profile: (profile and route index, route name for labels).
-    pub fn route(
+    /// The deadline of a request that arrived at `arrived` on a route with `route_timeout`.
+    pub fn deadline(
         &self,
-        fqdn: Option<&str>,
-        method: &str,
-        path: &str,
-    ) -> (Option<(Arc<ServiceRoutes>, usize)>, Arc<str>) {
-        let Some(profile) = fqdn.and_then(|f| self.profiles.get(f)) else {
-            return (None, self.default_route.clone());
-        };
-        match profile.matcher.find(method, path) {
-            Some(i) => {
-                let name = profile.matcher.routes()[i].name.clone();
-                (Some((profile, i)), name)
-            }
-            None => (None, self.default_route.clone()),
-        }
-    }
-
-    /// The retry budget of an outbound request to `service` on `route`: its profile's, or the
-    /// service's default budget.
-    pub fn retry_budget(
-        &self,
-        route: &Option<(Arc<ServiceRoutes>, usize)>,
-        service: &str,
-    ) -> Arc<RetryBudget> {
-        match route {
-            Some((profile, _)) => profile.retry_budget.clone(),
-            None => self.default_budgets.get(service),
-        }
-    }
-
-    /// The retry budget of an inbound request on `route`: its profile's, or the app's.
-    pub fn inbound_budget(&self, route: &Option<(Arc<ServiceRoutes>, usize)>) -> Arc<RetryBudget> {
-        match route {
-            Some((profile, _)) => profile.retry_budget.clone(),
-            None => self.app_budget.clone(),
-        }
-    }
-
-    /// The dispatch deadline of a request that arrived at `arrived`.
-    pub fn dispatch_deadline(&self, arrived: tokio::time::Instant) -> DispatchDeadline {
-        DispatchDeadline::new(arrived, self.config.limits.dispatch_timeout)
+        arrived: tokio::time::Instant,
+        route_timeout: Option<std::time::Duration>,
+    ) -> Deadline {
+        Deadline::new(arrived, route_timeout, &self.config.limits)
     }
 
     /// A byte counter for a new TCP connection with `labels`.

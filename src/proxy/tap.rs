@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::time::Instant;
 
 use super::body::ProxyBody;
-use super::metrics::StreamError;
+use super::metrics::{ErrorReason, StreamError};
 use crate::tap_event::{Peer, ProxyDirection, StreamId, TapQuery};
 
 pub use stream::TapStreamsBusy;
@@ -78,6 +78,8 @@ pub enum PublishedKind {
     ResponseInit {
         status: u16,
         since_request: std::time::Duration,
+        /// Why the proxy answered itself, when it did (`proxyError` in the event).
+        proxy_error: Option<ErrorReason>,
     },
     ResponseEnd {
         since_request: std::time::Duration,
@@ -96,6 +98,7 @@ pub struct TappedRequest {
     start: Instant,
     response_at: Option<Instant>,
     bytes: u64,
+    proxy_error: Option<ErrorReason>,
 }
 
 // === impl Tap ===
@@ -156,6 +159,7 @@ impl Tap {
             start,
             response_at: None,
             bytes: 0,
+            proxy_error: None,
         };
         tapped.publish(PublishedKind::RequestInit);
         Some(tapped)
@@ -182,6 +186,12 @@ impl Default for Tap {
 // === impl TappedRequest ===
 
 impl TappedRequest {
+    /// The response the proxy is about to give is its own answer to an error of `reason`
+    /// (`respond::rescue`): its response init event says so.
+    pub fn answered_by_proxy(&mut self, reason: ErrorReason) {
+        self.proxy_error = Some(reason);
+    }
+
     /// The response headers arrived with `status`.
     pub fn response_init(&mut self, status: u16) {
         let now = Instant::now();
@@ -189,6 +199,7 @@ impl TappedRequest {
         self.publish(PublishedKind::ResponseInit {
             status,
             since_request: now.duration_since(self.start),
+            proxy_error: self.proxy_error,
         });
     }
 

@@ -94,11 +94,17 @@ pub fn render_text(event: &TapEvent) -> String {
             " :method={} :authority={} :path={}",
             r.method, r.authority, r.path
         ),
-        TapEventKind::ResponseInitEvent(r) => write!(
-            line,
-            " :status={} latency={}µs",
-            r.http_status, r.since_request_init.micros
-        ),
+        TapEventKind::ResponseInitEvent(r) => {
+            let _ = write!(
+                line,
+                " :status={} latency={}µs",
+                r.http_status, r.since_request_init.micros
+            );
+            match &r.proxy_error {
+                Some(e) => write!(line, " proxy-error=\"{e}\""),
+                None => Ok(()),
+            }
+        }
         TapEventKind::ResponseEndEvent(r) => {
             if let Some(code) = r.grpc_status {
                 let _ = write!(line, " grpc-status={}", grpc_code_name(code));

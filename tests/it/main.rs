@@ -22,6 +22,7 @@ mod proxy_app_ports;
 mod proxy_bad_input;
 mod proxy_big_heads;
 mod proxy_detect;
+mod proxy_errors;
 mod proxy_faults;
 mod proxy_framing;
 mod proxy_h2_limits;

@@ -115,6 +115,95 @@ impl ResponseOutcome {
     }
 }
 
+/// Why the proxy answered a request itself: the `error` label of `inbound_http_errors_total` and
+/// `outbound_http_errors_total`, as linkerd2-proxy counts its own errors. A closed set, each value
+/// documented in docs/proxy.md; the text (`mesh-proxy-error`) says more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorReason {
+    /// `no authority`: no `Host`, `:authority` or absolute URI (400).
+    NoAuthority,
+    /// `bad request`: an authority, target or `Host` that breaks HTTP's rules, a head the
+    /// parser refused, or a request body the client broke off (400).
+    BadRequest,
+    /// `head too large`: a request head or target over the proxy's limits (431, 414).
+    HeadTooLarge,
+    /// `no endpoints`: a service discovery has no endpoints for (503).
+    NoEndpoints,
+    /// `unknown destination`: an address discovery does not know, or a name that is no cluster
+    /// service (502).
+    UnknownDestination,
+    /// `forbidden`: a local address the caller named, or `CONNECT` to a port that is not opaque
+    /// (403).
+    Forbidden,
+    /// `loop`: the request would come back to this proxy (508).
+    Loop,
+    /// `no app port`: inbound, a request naming none of the workload's service ports (421).
+    NoAppPort,
+    /// `failfast`: the service is failing fast, or too many requests wait for it (503).
+    FailFast,
+    /// `dispatch timeout`: no endpoint, HTTP/2 stream or HTTP/2 connection took the request
+    /// within `--dispatch-timeout` (or the HTTP/2 ready timeout) (503).
+    DispatchTimeout,
+    /// `response timeout`: the route's timeout or `--response-timeout` passed (504).
+    ResponseTimeout,
+    /// `connect error`: the upstream could not be connected (502, 504).
+    Connect,
+    /// `not processed`: the upstream refused the request's HTTP/2 stream (or it was above a
+    /// GOAWAY), and the retries such requests get are spent (503).
+    NotProcessed,
+    /// `connection closed`: the upstream closed the connection before answering (502).
+    ConnectionClosed,
+    /// `protocol error`: the upstream broke HTTP or the proxy's limits — not HTTP/2 where the
+    /// caller spoke it, a response head over the limit, an unasked protocol switch (502).
+    Protocol,
+    /// `unexpected`: any other failure (502).
+    Unexpected,
+}
+
+impl ErrorReason {
+    /// Every reason, in the order rendered.
+    pub const ALL: [ErrorReason; 16] = [
+        ErrorReason::NoAuthority,
+        ErrorReason::BadRequest,
+        ErrorReason::HeadTooLarge,
+        ErrorReason::NoEndpoints,
+        ErrorReason::UnknownDestination,
+        ErrorReason::Forbidden,
+        ErrorReason::Loop,
+        ErrorReason::NoAppPort,
+        ErrorReason::FailFast,
+        ErrorReason::DispatchTimeout,
+        ErrorReason::ResponseTimeout,
+        ErrorReason::Connect,
+        ErrorReason::NotProcessed,
+        ErrorReason::ConnectionClosed,
+        ErrorReason::Protocol,
+        ErrorReason::Unexpected,
+    ];
+
+    /// The `error` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::NoAuthority => "no authority",
+            ErrorReason::BadRequest => "bad request",
+            ErrorReason::HeadTooLarge => "head too large",
+            ErrorReason::NoEndpoints => "no endpoints",
+            ErrorReason::UnknownDestination => "unknown destination",
+            ErrorReason::Forbidden => "forbidden",
+            ErrorReason::Loop => "loop",
+            ErrorReason::NoAppPort => "no app port",
+            ErrorReason::FailFast => "failfast",
+            ErrorReason::DispatchTimeout => "dispatch timeout",
+            ErrorReason::ResponseTimeout => "response timeout",
+            ErrorReason::Connect => "connect error",
+            ErrorReason::NotProcessed => "not processed",
+            ErrorReason::ConnectionClosed => "connection closed",
+            ErrorReason::Protocol => "protocol error",
+            ErrorReason::Unexpected => "unexpected",
+        }
+    }
+}
+
 /// The labels of one TCP series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TcpLabels {

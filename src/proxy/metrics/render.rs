@@ -40,6 +40,8 @@ pub struct Process<'a> {
     pub detect_timeouts: u64,
     /// Requests the forwarding policy refused.
     pub refusals: &'a super::Refusals,
+    /// Requests the proxy answered itself.
+    pub errors: &'a super::ProxyErrors,
 }
 
 /// Renders `snap` and `process` as Prometheus text.
@@ -280,6 +282,7 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
         process.detect_timeouts
     );
     process.refusals.render(&mut out, &own);
+    process.errors.render(&mut out, &own);
     out
 }
 

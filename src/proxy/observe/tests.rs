@@ -5,6 +5,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 
 use super::*;
 use crate::identity::Identity;
+use crate::proxy::budget::RetryBudget;
 use crate::proxy::metrics::{Direction, HttpSnapshot};
 
 const APP: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
@@ -22,7 +23,7 @@ fn observation(metrics: &Arc<Metrics>, grpc: bool) -> Observation {
     Observation {
         metrics: metrics.clone(),
         labels: labels(),
-        route: None,
+        route: MatchedRoute::unmatched(Arc::new(RetryBudget::from_profile(None))),
         grpc_request: grpc,
         start: Instant::now(),
         record: Record::Effective,

@@ -34,7 +34,7 @@ impl ProxyError {
             ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => {
                 upstream_code(source)
             }
-            ProxyError::Timeout { .. } => Code::DeadlineExceeded,
+            ProxyError::Timeout { .. } | ProxyError::Unplaced { .. } => Code::DeadlineExceeded,
             ProxyError::FailFast { .. } => Code::Unavailable,
             ProxyError::HeadTooLarge { .. }
             | ProxyError::UriTooLong { .. }
@@ -65,7 +65,8 @@ fn upstream_code(e: &UpstreamError) -> Code {
         UpstreamError::Refused { .. }
         | UpstreamError::ConnectTimeout { .. }
         | UpstreamError::Connect { .. }
-        | UpstreamError::Busy { .. } => Code::Unavailable,
+        | UpstreamError::Busy { .. }
+        | UpstreamError::NotReady { .. } => Code::Unavailable,
         UpstreamError::NoResponse { .. } => Code::DeadlineExceeded,
         // A direct gRPC call to an HTTP/1 server cannot set up its connection either.
         UpstreamError::NotHttp2 { .. }

@@ -28,6 +28,9 @@ pub enum Failure {
     NotProcessed,
     /// It may have: the connection failed, or the response is a failure.
     Failed,
+    /// No endpoint could take it (fail-fast): never sent again, as the balancer already waited
+    /// for capacity as long as the request's dispatch deadline allows.
+    Unplaced,
 }
 
 /// Everything a retry decision reads about the request.
@@ -48,6 +51,7 @@ pub fn retry(failure: Failure, attempted: Attempted, budget: &RetryBudget) -> bo
     let (allowed, most) = match failure {
         Failure::NotProcessed => (true, MAX_TRIES_NOT_PROCESSED),
         Failure::Failed => (attempted.route_retryable, MAX_TRIES),
+        Failure::Unplaced => (false, 1),
     };
     allowed
         && attempted.body.is_ok()
@@ -77,6 +81,7 @@ mod tests {
         assert!(retry(Failure::NotProcessed, first_try(false), &budget));
         assert!(!retry(Failure::Failed, first_try(false), &budget));
         assert!(retry(Failure::Failed, first_try(true), &budget));
+        assert!(!retry(Failure::Unplaced, first_try(true), &budget));
     }
 
     #[tokio::test(start_paused = true)]

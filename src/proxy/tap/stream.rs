@@ -201,10 +201,12 @@ fn to_event(event: &Published, with_headers: bool) -> TapEvent {
         PublishedKind::ResponseInit {
             status,
             since_request,
+            proxy_error,
         } => TapEventKind::ResponseInitEvent(ResponseInit {
             id: r.id,
             since_request_init: since_request.into(),
             http_status: status,
+            proxy_error: proxy_error.map(|e| e.as_str().to_string()),
         }),
         PublishedKind::ResponseEnd {
             since_request,

@@ -1,0 +1,277 @@
+//! One try of an outbound request, as the [retry](crate::proxy::retry) loop sends it: placed on
+//! an endpoint of the service by the [balancer](crate::proxy::balance), counted and tapped once
+//! the first endpoint is chosen (its identity is the `dst_*` labels and the tap's destination),
+//! then sent over that endpoint's [pooled connection](crate::proxy::connect), with this proxy's
+//! identity (`mesh-peer`) when the endpoint is meshed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::Response;
+use tokio::time::Instant;
+
+use super::Destination;
+use crate::identity::Identity;
+use crate::proxy::balance::InFlight;
+use crate::proxy::body::ProxyBody;
+use crate::proxy::connect::{Upstream, UpstreamError, Version};
+use crate::proxy::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
+use crate::proxy::observe::{Observation, Pending, Record};
+use crate::proxy::replay::Replayable;
+use crate::proxy::respond::{ProxyError, SentTo};
+use crate::proxy::retry::policy::Failure;
+use crate::proxy::retry::{SendTry, Tried, TryFailed};
+use crate::proxy::route::MatchedRoute;
+use crate::proxy::state::ProxyState;
+use crate::proxy::tap::{tap_peer, TapRequestInfo};
+use crate::proxy::timeout::{Bound, Deadline};
+use crate::tap_event::ProxyDirection;
+
+/// The tries of one outbound request to `dst`.
+pub struct EndpointTries<'a> {
+    state: &'a ProxyState,
+    dst: &'a Destination,
+    route: &'a MatchedRoute,
+    deadline: &'a Deadline,
+    version: Version,
+    grpc: bool,
+    /// When the request arrived.
+    start: Instant,
+    /// The app's end of the connection (the tap's source).
+    remote: SocketAddr,
+    /// The request's observation once it is counted (on its first endpoint): held across tries,
+    /// so a caller that goes away during any of them is recorded as a cancel.
+    pending: Option<Pending>,
+    /// The endpoint of the latest try, and when that try started.
+    last: Option<(SocketAddr, Instant)>,
+}
+
+impl<'a> EndpointTries<'a> {
+    /// Tries of a request to `dst` on `route` under `deadline`, spoken in `version`; `grpc` when
+    /// the request is gRPC; it arrived at `start` from the app's `remote`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        state: &'a ProxyState,
+        dst: &'a Destination,
+        route: &'a MatchedRoute,
+        deadline: &'a Deadline,
+        version: Version,
+        grpc: bool,
+        start: Instant,
+        remote: SocketAddr,
+    ) -> Self {
+        EndpointTries {
+            state,
+            dst,
+            route,
+            deadline,
+            version,
+            grpc,
+            start,
+            remote,
+            pending: None,
+            last: None,
+        }
+    }
+
+    /// The endpoint the latest try went to, if any was placed.
+    pub fn last_endpoint(&self) -> Option<SocketAddr> {
+        self.last.map(|(addr, _)| addr)
+    }
+
+    /// The request's observation, no longer awaited, to record what the caller gets. A request
+    /// no endpoint took is counted now, without a peer.
+    pub fn into_observation(mut self) -> Observation {
+        if let Some(pending) = self.pending.take() {
+            return pending.settle();
+        }
+        let labels = self.count(None);
+        let unplaced = SentTo::Service(labels.authority.clone());
+        self.observation(labels, unplaced)
+    }
+
+    /// Balance: an endpoint with capacity, waiting no longer than the dispatch deadline.
+    async fn place(&self) -> Result<InFlight, TryFailed> {
+        let state = self.state;
+        let placed = state
+            .balancer
+            .acquire(
+                &self.dst.authority,
+                &self.dst.endpoints,
+                |a| state.pools.max_streams(a),
+                Some(self.deadline.dispatch_at()),
+            )
+            .await;
+        placed.map_err(|saturation| {
+            let err = match self.deadline.passed() {
+                Some(bound @ Bound::Route(_)) => self.expired(bound),
+                _ => ProxyError::FailFast {
+                    authority: self.dst.authority.clone(),
+                    saturation,
+                },
+            };
+            TryFailed {
+                err,
+                failure: Failure::Unplaced,
+                refused: false,
+            }
+        })
+    }
+
+    /// Counts and taps the request once, on its first endpoint.
+    fn observe(&mut self, placed: &InFlight, req: &Replayable) {
+        let addr = placed.endpoint.addr;
+        if let Some(p) = &mut self.pending {
+            let o = p.get_mut();
+            let authority = o.labels.authority.clone();
+            o.upstream = SentTo::Endpoint { authority, addr };
+            return;
+        }
+        let labels = self.count(placed.endpoint.identity.clone());
+        let authority = labels.authority.clone();
+        let mut observation = self.observation(labels, SentTo::Endpoint { authority, addr });
+        let state = self.state;
+        observation.tap = state.tap.request(
+            self.start,
+            || TapRequestInfo {
+                direction: ProxyDirection::Outbound,
+                source: tap_peer(self.remote, Some(&state.identity)),
+                destination: tap_peer(addr, placed.endpoint.identity.as_deref()),
+                method: req.head().method.clone(),
+                authority: self.dst.authority.clone(),
+                path: req.head().uri.path().to_string(),
+            },
+            || req.head().headers.clone(),
+        );
+        self.pending = Some(observation.pending());
+    }
+
+    /// Counts the request under its labels (once, whatever the tries).
+    fn count(&self, peer: Option<Arc<Identity>>) -> TrafficLabels {
+        let labels = TrafficLabels {
+            direction: Direction::Outbound,
+            authority: Arc::from(self.dst.authority.as_str()),
+            peer,
+            route: self.route.name().clone(),
+        };
+        self.state.metrics.request(&labels);
+        labels
+    }
+
+    fn observation(&self, labels: TrafficLabels, upstream: SentTo) -> Observation {
+        Observation {
+            metrics: self.state.metrics.clone(),
+            labels,
+            route: self.route.clone(),
+            grpc_request: self.grpc,
+            start: self.start,
+            record: Record::EffectiveAndActual,
+            tap: None,
+            upstream,
+        }
+    }
+}
+
+impl SendTry for EndpointTries<'_> {
+    async fn send(&mut self, req: &mut Replayable) -> Tried {
+        let placed = self.place().await?;
+        self.observe(&placed, req);
+        let addr = placed.endpoint.addr;
+        self.last = Some((addr, Instant::now()));
+        match connect(self.state, &placed, self.version, req, self.deadline).await {
+            Ok(resp) => {
+                placed.answered();
+                Ok(resp)
+            }
+            Err(source) => {
+                if source.is_connect() {
+                    placed.unreachable();
+                }
+                let failure = match source.is_not_processed() {
+                    true => Failure::NotProcessed,
+                    false => Failure::Failed,
+                };
+                let refused = source.is_refused_stream();
+                let err = ProxyError::Endpoint {
+                    authority: self.dst.authority.clone(),
+                    addr,
+                    source,
+                };
+                Err(TryFailed {
+                    err,
+                    failure,
+                    refused,
+                })
+            }
+        }
+    }
+
+    async fn retrying(&mut self, outcome: ResponseOutcome, failed: Option<&TryFailed>) {
+        if let Some(f) = failed {
+            self.state.errors.log("outbound", &f.err);
+        }
+        let Some((addr, started)) = self.last else {
+            return;
+        };
+        if let Some(p) = &mut self.pending {
+            let labels = &p.get_mut().labels;
+            self.state
+                .metrics
+                .actual_response(labels, outcome, started.elapsed());
+        }
+        if failed.is_some_and(|f| f.refused) {
+            let until = self.deadline.dispatch_at();
+            self.state.pools.after_refusal(addr, until).await;
+        }
+    }
+
+    fn expired(&self, bound: Bound) -> ProxyError {
+        let authority = self.dst.authority.clone();
+        match (bound, self.last) {
+            (Bound::Route(timeout), _) => ProxyError::Timeout {
+                authority,
+                route: self.route.name().to_string(),
+                timeout,
+            },
+            (Bound::Response(after), Some((addr, _))) => ProxyError::Endpoint {
+                authority,
+                addr,
+                source: UpstreamError::NoResponse { addr, after },
+            },
+            (Bound::Response(after), None) => ProxyError::Unplaced { authority, after },
+        }
+    }
+}
+
+/// Connect: sends one try over the pooled connection to the endpoint it was placed on, with this
+/// proxy's identity (`mesh-peer`) when the endpoint is meshed: a plain destination never learns
+/// it.
+async fn connect(
+    state: &ProxyState,
+    placed: &InFlight,
+    version: Version,
+    req: &mut Replayable,
+    deadline: &Deadline,
+) -> Result<Response<ProxyBody>, UpstreamError> {
+    let peer = placed.endpoint.identity.clone();
+    // Per try: a retry may land on an endpoint of another kind than the try before.
+    if peer.is_some() {
+        req.headers_mut()
+            .insert(crate::identity::PEER_HEADER, state.peer_header.clone());
+    } else {
+        req.headers_mut().remove(crate::identity::PEER_HEADER);
+    }
+    let counter = || {
+        state.tcp_counter(TcpLabels {
+            direction: Direction::Outbound,
+            side: PeerSide::Dst,
+            peer: peer.clone(),
+        })
+    };
+    let to = Upstream {
+        addr: placed.endpoint.addr,
+        version,
+        counter: &counter,
+    };
+    state.pools.send(&to, req, deadline).await
+}
