@@ -304,11 +304,15 @@ async fn connection(
                     if let Some(refused) = refuse_before_forwarding(&st, direction, remote, &req) {
                         return Ok(refused);
                     }
+                    // Boxed per request: hyper keeps room for one service future in every
+                    // HTTP/1 connection (`Box<Option<S::Future>>`, allocated when the connection
+                    // opens), so an inline request path (≈7.5 KiB) would cost each idle
+                    // keep-alive connection that much; one allocation per request is cheaper.
                     Ok::<_, std::convert::Infallible>(match (direction, st.config.app) {
                         (Direction::Inbound, Some(app)) => {
-                            inbound::handle(st, app, remote, req).await
+                            Box::pin(inbound::handle(st, app, remote, req)).await
                         }
-                        _ => outbound::handle(st, remote, req).await,
+                        _ => Box::pin(outbound::handle(st, remote, req)).await,
                     })
                 }
             });
