@@ -7,6 +7,7 @@
 //! - [`yaml`]: the single seam to the YAML library.
 #![forbid(unsafe_code)]
 
+pub mod admin_api;
 pub mod cli;
 pub mod demo;
 #[doc(hidden)]
@@ -16,8 +17,13 @@ pub mod identity;
 pub mod profile;
 pub mod proxy;
 pub mod registry;
-pub mod stats;
-pub mod tap_event;
 pub mod testsvc;
 pub mod viz;
 pub mod yaml;
+
+/// The old path of [`admin_api::stats`], kept while the proxy's files still name it.
+#[doc(hidden)]
+pub use admin_api::stats;
+/// The old path of [`admin_api::tap`], kept while the proxy's files still name it.
+#[doc(hidden)]
+pub use admin_api::tap as tap_event;

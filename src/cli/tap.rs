@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
 use super::signal::StopSignals;
-use crate::tap_event::{ProxyDirection, TapLine, TapQuery, DEFAULT_MAX_RPS};
+use crate::admin_api::tap::{ProxyDirection, TapLine, TapQuery, DEFAULT_MAX_RPS};
 use crate::viz::resource::Resource;
 use crate::viz::tap::{self as tap, TapItem, TapStream};
 

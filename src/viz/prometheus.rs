@@ -13,11 +13,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::source::ProxyStats;
-use crate::identity::{Identity, Workload, WorkloadKind};
-use crate::stats::{
+use crate::admin_api::stats::{
     Direction, HttpStats, LatencyHistogram, PeerSide, ResponseStats, StatsReport, StatsWindow,
     StatusCount, TcpStats, WorkloadRef, LATENCY_BOUNDS_MS, STATS_VERSION,
 };
+use crate::identity::{Identity, Workload, WorkloadKind};
 
 /// Longest wait for one query.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);

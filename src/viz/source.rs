@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use crate::admin_api::stats::{StatsReport, STATS_VERSION};
 use crate::identity::Identity;
 use crate::registry::{read_records, ProxyRecord};
-use crate::stats::{StatsReport, STATS_VERSION};
 
 /// Proxies asked at once at most.
 pub const MAX_CONCURRENT: usize = 32;

@@ -11,9 +11,9 @@ pub mod source;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use crate::admin_api::tap::{ProxyDirection, TapEvent, TapEventKind, TapQuery};
 use crate::identity::WorkloadKind;
 use crate::registry::ProxyRecord;
-use crate::tap_event::{ProxyDirection, TapEvent, TapEventKind, TapQuery};
 use crate::viz::resource::{Resource, ResourceKind};
 
 pub use source::{merge, TapError, TapItem, TapStream};
@@ -182,7 +182,7 @@ pub async fn observe_requests(
             _ = tokio::time::sleep_until(deadline) => break,
             _ = ticks.tick() => tick(start.elapsed()),
             line = lines.recv() => match line {
-                Some(TapItem::Line(crate::tap_event::TapLine::Event(event))) => {
+                Some(TapItem::Line(crate::admin_api::tap::TapLine::Event(event))) => {
                     if let TapEventKind::RequestInitEvent(r) = event.kind {
                         seen.push((r.method, r.path));
                     }

@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::tap_event::{TapLine, TapQuery};
+use crate::admin_api::tap::{TapLine, TapQuery};
 
 /// Longest wait for a proxy to accept the connection and answer the tap request.
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
