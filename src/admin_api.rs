@@ -4,11 +4,14 @@
 //!
 //! - [`stats`]: the `/stats?window=60s` JSON report (`docs/stats-api.md`), with the [`Direction`]
 //!   and [`PeerSide`] words the proxy's metric labels use too;
-//! - [`tap`]: the `/tap` query and its newline-delimited JSON events (`docs/tap.md`).
+//! - [`tap`]: the `/tap` query and its newline-delimited JSON events (`docs/tap.md`);
+//! - [`client`]: the one HTTP client for admin ports, with bounded waits and bodies.
 //!
 //! Nothing here imports `proxy`, `viz` or the CLI.
 
+pub mod client;
 pub mod stats;
 pub mod tap;
 
+pub use client::{AdminAnswer, AdminClient, AdminError};
 pub use stats::{Direction, PeerSide};

@@ -288,12 +288,10 @@ impl LocalPrometheus {
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let req = http::Request::get("/-/ready")
-                .body(http_body_util::Empty::<bytes::Bytes>::new())
-                .expect("a valid request");
-            if crate::testsvc::http1_request(addr, req)
+            if crate::admin_api::AdminClient::new()
+                .get(addr, "/-/ready")
                 .await
-                .is_ok_and(|r| r.head.status == 200)
+                .is_ok_and(|r| r.status == http::StatusCode::OK)
             {
                 return Ok(prometheus);
             }

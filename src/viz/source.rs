@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::admin_api::stats::{StatsReport, STATS_VERSION};
+use crate::admin_api::{AdminClient, AdminError};
 use crate::identity::Identity;
 use crate::registry::{read_records, ProxyRecord};
 
@@ -46,24 +47,9 @@ pub async fn fetch(
     proxies: Vec<(SocketAddr, Option<Identity>, Vec<String>)>,
     window: Duration,
 ) -> Vec<ProxyStats> {
-    let client = match reqwest::Client::builder()
-        .timeout(PROXY_TIMEOUT)
-        .no_proxy()
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return proxies
-                .into_iter()
-                .map(|(admin, id, services)| ProxyStats {
-                    admin,
-                    identity: id.unwrap_or_else(unknown),
-                    services,
-                    stats: Err(format!("no HTTP client: {e}")),
-                })
-                .collect()
-        }
-    };
+    let client = AdminClient::new()
+        .with_timeout(PROXY_TIMEOUT)
+        .with_max_body(MAX_ANSWER);
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (admin, id, services)) in proxies.into_iter().enumerate() {
@@ -98,27 +84,17 @@ pub async fn fetch(
 }
 
 async fn one(
-    client: &reqwest::Client,
+    client: &AdminClient,
     admin: SocketAddr,
     window: Duration,
 ) -> Result<StatsReport, String> {
-    let url = format!("http://{admin}/stats?window={}ms", window.as_millis());
-    let resp = client.get(&url).send().await.map_err(|e| describe(&e))?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        return Err(format!("{status}: {}", text.trim()));
+    let path = format!("/stats?window={}ms", window.as_millis());
+    let answer = client.get(admin, &path).await.map_err(describe)?;
+    if !answer.status.is_success() {
+        let text = String::from_utf8_lossy(&answer.body);
+        return Err(format!("{}: {}", answer.status, text.trim()));
     }
-    // Read at most one byte over the limit, so a huge answer is refused without being held.
-    let mut resp = resp;
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
-        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER + 1 - body.len())]);
-        if body.len() > MAX_ANSWER {
-            break;
-        }
-    }
-    decode_stats(&body)
+    decode_stats(&answer.body)
 }
 
 /// Reads a proxy's `/stats` answer: at most [`MAX_ANSWER`] bytes of JSON, of this build's
@@ -138,13 +114,14 @@ pub fn decode_stats(body: &[u8]) -> Result<StatsReport, String> {
     Ok(report)
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        format!("no answer within {PROXY_TIMEOUT:?}")
-    } else if e.is_connect() {
-        "connection refused (is the proxy still running?)".to_string()
-    } else {
-        e.to_string()
+fn describe(e: AdminError) -> String {
+    match e {
+        AdminError::Timeout { timeout, .. } => format!("no answer within {timeout:?}"),
+        AdminError::Connect { .. } => {
+            "connection refused (is the proxy still running?)".to_string()
+        }
+        AdminError::TooLarge { .. } => format!("answer over {MAX_ANSWER} bytes"),
+        other => other.to_string(),
     }
 }
 
