@@ -34,6 +34,7 @@
 //! (one module per subcommand), `demo` (the emojivoto-style demo), `testsvc` (test upstreams and
 //! clients) and `fuzzing` (the fuzz targets' entry points).
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod admin_api;
 #[doc(hidden)]
