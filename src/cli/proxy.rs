@@ -448,20 +448,10 @@ fn admin_access(
     loopback: bool,
     token_file: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::proxy::AdminAccess> {
-    let token = match token_file {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--admin-token-file: reading {}", path.display()))?;
-            let token = text.trim();
-            anyhow::ensure!(
-                !token.is_empty(),
-                "--admin-token-file: {} is empty",
-                path.display()
-            );
-            Some(std::sync::Arc::from(token))
-        }
-    };
+    let token = token_file
+        .map(crate::admin_api::read_token_file)
+        .transpose()
+        .context("--admin-token-file")?;
     Ok(crate::proxy::AdminAccess {
         public: !loopback,
         token,

@@ -125,15 +125,12 @@ pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
     };
     let query = query(&args, admins.len());
     let runtime = super::runtime(super::Threads::PerCore)?;
-    let token = match &args.admin_token_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("--admin-token-file: reading {}", path.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => None,
-    };
+    let token = args
+        .admin_token_file
+        .as_deref()
+        .map(crate::admin_api::read_token_file)
+        .transpose()
+        .context("--admin-token-file")?;
     runtime.block_on(run_async(admins, described, query, args.output, token))
 }
 
@@ -161,7 +158,7 @@ async fn run_async(
     described: String,
     query: TapQuery,
     output: OutputArg,
-    token: Option<String>,
+    token: Option<std::sync::Arc<str>>,
 ) -> anyhow::Result<ExitCode> {
     let mut signals = StopSignals::install()?;
     let mut opening = tokio::task::JoinSet::new();
