@@ -19,7 +19,7 @@ pub fn query(args: &VizArgs, resources: &[String]) -> anyhow::Result<Query> {
     };
     Ok(Query {
         resources: parse_resources(resources).map_err(anyhow::Error::msg)?,
-        namespace: (!args.all_namespaces).then(|| args.namespace.clone()),
+        namespace: args.namespaces.scope().map(str::to_string),
         from: parse(&args.from).context("--from")?,
         to: parse(&args.to).context("--to")?,
     })
@@ -52,18 +52,16 @@ pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> 
         }
         return Ok(proxies);
     }
-    if !args.proxy_admin.is_empty() {
+    if !args.proxy_admin.proxy_admin.is_empty() {
         let proxies = args
+            .proxy_admin
             .proxy_admin
             .iter()
             .map(|a| (*a, None, Vec::new()))
             .collect();
         return Ok(runtime.block_on(source::fetch(proxies, args.window)));
     }
-    let dir = args
-        .registry
-        .clone()
-        .unwrap_or_else(crate::registry::default_dir);
+    let dir = args.registry.dir();
     // With --from/--to the peer's proxies matter only as labels; the resource's own are asked.
     let namespace = query.namespace.as_deref();
     let proxies: Vec<_> = source::registered(&dir)
