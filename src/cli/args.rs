@@ -202,3 +202,51 @@ pub struct VizArgs {
 fn parse_namespace(s: &str) -> Result<String, String> {
     check_dns1123_label(s).map(|()| s.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn every_namespace_flag_is_validated_alike() {
+        let commands: [&[&str]; 4] = [
+            &["mesh", "proxy", "--workload", "deploy/web"],
+            &["mesh", "tap", "deploy"],
+            &["mesh", "stat", "deploy"],
+            &["mesh", "profile", "--template", "web"],
+        ];
+        for command in commands {
+            let argv = [command, &["-n", "Prod"]].concat();
+            let err = Cli::try_parse_from(&argv).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{argv:?}");
+            let text = err.to_string();
+            assert!(
+                text.contains("invalid value 'Prod' for '--namespace <NAMESPACE>'"),
+                "{argv:?}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_defaults_to_each_commands_own_format() {
+        let parse = |argv: &[&str]| Cli::try_parse_from(argv).unwrap().command;
+        match parse(&["mesh", "stat", "deploy"]) {
+            Command::Stat(args) => assert_eq!(args.viz.output.output, super::VizOutput::Table),
+            _ => unreachable!(),
+        }
+        match parse(&["mesh", "tap", "deploy", "-o", "json"]) {
+            Command::Tap(args) => assert_eq!(args.output.output, crate::cli::tap::TapOutput::Json),
+            _ => unreachable!(),
+        }
+        match parse(&["mesh", "profile", "--template", "web"]) {
+            Command::Profile(args) => assert!(matches!(
+                args.output.output,
+                crate::cli::profile::OutputFormat::Yaml
+            )),
+            _ => unreachable!(),
+        }
+    }
+}
