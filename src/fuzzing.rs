@@ -199,7 +199,9 @@ pub fn stats(data: &[u8]) {
             admin,
             identity: registered,
             services: Vec::new(),
-            stats: Err("no answer".into()),
+            stats: Err(crate::viz::source::StatsError::Timeout(
+                crate::viz::source::PROXY_TIMEOUT,
+            )),
         },
     ];
     let all: Vec<Resource> = ["ns", "deploy", "po", "sts", "svc"]

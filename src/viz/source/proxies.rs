@@ -1,12 +1,13 @@
 //! The embedded source: the proxies themselves. Proxies are found in the local registry (or
-//! named with `--proxy-admin`), and their `/stats?window=…` is fetched concurrently, each with a
-//! timeout; a proxy that does not answer is reported, not fatal.
+//! named with `--proxy-admin`), and their `/stats?window=…` is fetched concurrently through the
+//! admin client, each with a timeout; a proxy that does not answer is reported, not fatal.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::StatusCode;
 use tokio::sync::Semaphore;
 
 use crate::admin_api::stats::{StatsReport, STATS_VERSION};
@@ -21,6 +22,38 @@ pub const PROXY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest `/stats` answer read.
 pub const MAX_ANSWER: usize = 16 << 20;
 
+/// Why a proxy has no numbers to show: the footnote naming the proxy says it.
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("connection refused (is the proxy still running?)")]
+    Refused,
+    #[error("answer over {MAX_ANSWER} bytes")]
+    TooLarge,
+    #[error("{status}: {message}")]
+    Status { status: StatusCode, message: String },
+    #[error("not a /stats answer: {0}")]
+    NotStats(#[source] serde_json::Error),
+    #[error(
+        "/stats version {0} (this mesh reads version {STATS_VERSION}): use the same mesh release"
+    )]
+    Version(u32),
+    #[error(transparent)]
+    Admin(AdminError),
+}
+
+impl From<AdminError> for StatsError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Timeout { timeout, .. } => StatsError::Timeout(timeout),
+            AdminError::Connect { .. } => StatsError::Refused,
+            AdminError::TooLarge { .. } => StatsError::TooLarge,
+            other => StatsError::Admin(other),
+        }
+    }
+}
+
 /// One proxy and what it said.
 #[derive(Debug)]
 pub struct ProxyStats {
@@ -29,7 +62,7 @@ pub struct ProxyStats {
     pub identity: Identity,
     /// The services it serves (known from the registry; empty otherwise).
     pub services: Vec<String>,
-    pub stats: Result<StatsReport, String>,
+    pub stats: Result<StatsReport, StatsError>,
 }
 
 /// The registry's proxies, with their identities (records that do not parse are skipped).
@@ -87,42 +120,30 @@ async fn one(
     client: &AdminClient,
     admin: SocketAddr,
     window: Duration,
-) -> Result<StatsReport, String> {
+) -> Result<StatsReport, StatsError> {
     let path = format!("/stats?window={}ms", window.as_millis());
-    let answer = client.get(admin, &path).await.map_err(describe)?;
+    let answer = client.get(admin, &path).await?;
     if !answer.status.is_success() {
         let text = String::from_utf8_lossy(&answer.body);
-        return Err(format!("{}: {}", answer.status, text.trim()));
+        return Err(StatsError::Status {
+            status: answer.status,
+            message: text.trim().to_string(),
+        });
     }
     decode_stats(&answer.body)
 }
 
 /// Reads a proxy's `/stats` answer: at most [`MAX_ANSWER`] bytes of JSON, of this build's
 /// [`STATS_VERSION`]. The error says what was wrong, for the footnote naming the proxy.
-pub fn decode_stats(body: &[u8]) -> Result<StatsReport, String> {
+pub fn decode_stats(body: &[u8]) -> Result<StatsReport, StatsError> {
     if body.len() > MAX_ANSWER {
-        return Err(format!("answer over {MAX_ANSWER} bytes"));
+        return Err(StatsError::TooLarge);
     }
-    let report: StatsReport =
-        serde_json::from_slice(body).map_err(|e| format!("not a /stats answer: {e}"))?;
+    let report: StatsReport = serde_json::from_slice(body).map_err(StatsError::NotStats)?;
     if report.version != STATS_VERSION {
-        return Err(format!(
-            "/stats version {} (this mesh reads version {STATS_VERSION}): use the same mesh release",
-            report.version
-        ));
+        return Err(StatsError::Version(report.version));
     }
     Ok(report)
-}
-
-fn describe(e: AdminError) -> String {
-    match e {
-        AdminError::Timeout { timeout, .. } => format!("no answer within {timeout:?}"),
-        AdminError::Connect { .. } => {
-            "connection refused (is the proxy still running?)".to_string()
-        }
-        AdminError::TooLarge { .. } => format!("answer over {MAX_ANSWER} bytes"),
-        other => other.to_string(),
-    }
 }
 
 /// Who a proxy known only by its address is, by what its report says.
