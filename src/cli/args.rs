@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use crate::profile::duration::parse_go_duration;
-use crate::profile::names::{check_dns1123_label, check_dns1123_subdomain};
+use crate::profile::names::{check_dns1123_label, check_dns1123_subdomain, NameError};
 
 /// Where a proxy's admin port is unless `--admin` (or `MESH_ADMIN`) says otherwise: `mesh proxy`
 /// listens there, `mesh await` asks there.
@@ -130,7 +130,7 @@ pub struct ClusterDomainArg {
     pub cluster_domain: String,
 }
 
-fn parse_cluster_domain(s: &str) -> Result<String, String> {
+fn parse_cluster_domain(s: &str) -> Result<String, NameError> {
     check_dns1123_subdomain(s).map(|()| s.to_string())
 }
 
@@ -199,7 +199,7 @@ pub struct VizArgs {
     pub prometheus: Option<String>,
 }
 
-fn parse_namespace(s: &str) -> Result<String, String> {
+fn parse_namespace(s: &str) -> Result<String, NameError> {
     check_dns1123_label(s).map(|()| s.to_string())
 }
 

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::args::{ClusterDomainArg, NamespaceArg, OutputArg, OutputFormats, RegistryArg};
 use super::print_stdout;
 use crate::profile::check::check_profiles;
-use crate::profile::names::check_dns1035_label;
+use crate::profile::names::{check_dns1035_label, NameError};
 use crate::profile::openapi::profile_from_openapi;
 use crate::profile::proto::profile_from_protos;
 use crate::profile::render::{render, Format};
@@ -132,7 +132,7 @@ impl OutputFormats for OutputFormat {
     const DEFAULT: &'static str = "yaml";
 }
 
-fn parse_service(s: &str) -> Result<String, String> {
+fn parse_service(s: &str) -> Result<String, NameError> {
     check_dns1035_label(s).map(|()| s.to_string())
 }
 
