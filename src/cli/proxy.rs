@@ -215,7 +215,7 @@ pub struct ProxyArgs {
     pub command: Vec<String>,
 }
 
-fn parse_workload(s: &str) -> Result<Workload, String> {
+fn parse_workload(s: &str) -> Result<Workload, crate::identity::WorkloadError> {
     s.parse()
 }
 
