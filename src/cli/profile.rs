@@ -188,10 +188,7 @@ fn from_tap(
     target: &ProfileTarget,
     opts: &TapOptions,
 ) -> anyhow::Result<Generated> {
-    let resource: crate::viz::resource::Resource = resource
-        .parse()
-        .map_err(anyhow::Error::msg)
-        .context("--tap")?;
+    let resource: crate::viz::resource::Resource = resource.parse().context("--tap")?;
     let dir = opts.registry.dir();
     let records = crate::registry::read_records(&dir);
     let selected = crate::viz::tap::select(&records, &resource, Some(&target.namespace));

@@ -89,7 +89,7 @@ impl OutputFormats for TapOutput {
     const DEFAULT: &'static str = "text";
 }
 
-fn parse_resource(s: &str) -> Result<Resource, String> {
+fn parse_resource(s: &str) -> Result<Resource, crate::viz::resource::ResourceError> {
     s.parse()
 }
 

@@ -10,14 +10,9 @@ use crate::viz::source::{ProxyStats, StatsSource};
 
 /// The query the flags and resource words ask for.
 pub fn query(args: &VizArgs, resources: &[String]) -> anyhow::Result<Query> {
-    let parse = |r: &Option<String>| {
-        r.as_deref()
-            .map(parse_one)
-            .transpose()
-            .map_err(anyhow::Error::msg)
-    };
+    let parse = |r: &Option<String>| r.as_deref().map(parse_one).transpose();
     Ok(Query {
-        resources: parse_resources(resources).map_err(anyhow::Error::msg)?,
+        resources: parse_resources(resources)?,
         namespace: args.namespaces.scope().map(str::to_string),
         from: parse(&args.from).context("--from")?,
         to: parse(&args.to).context("--to")?,
