@@ -69,9 +69,7 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let prometheus = if args.prometheus {
         let admins: Vec<_> = running.workloads.iter().map(|w| w.admin).collect();
-        let p = crate::demo::LocalPrometheus::start(&work, &admins)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let p = crate::demo::LocalPrometheus::start(&work, &admins).await?;
         text += &format!("\nPrometheus scrapes the proxies every second at {}; add --prometheus {} to the commands\n", p.url, p.url);
         Some(p)
     } else {
