@@ -4,15 +4,17 @@
 //!
 //! # Layout
 //!
-//! Each layer imports only the ones below it (`tests/it/layering.rs` checks this):
+//! Each layer imports only the layers below it (`tests/it/layering.rs` checks this):
 //!
 //! ```text
-//! cli (binary's commands)   demo   testsvc          ← use everything below; not public API
-//!         │                   │       │
-//!   proxy ┴─────────┐    viz ─┘       │             ← the data plane; what operators ask
-//!         │         │     │           │
-//!   admin_api ◄─────┴─────┘           │             ← the admin port's contracts and client
-//!   profile   registry   identity   grpc   yaml     ← the words every layer uses
+//! cli · demo · testsvc · fuzzing      commands, demo, test services: may use anything below
+//! ─────────────────────────────
+//! proxy · viz                         the data plane; what operators ask (apart: neither
+//!                                     imports the other)
+//! ─────────────────────────────
+//! admin_api                           the admin port's contracts and its client
+//! ─────────────────────────────
+//! profile · registry · identity · grpc · yaml     the words every layer uses
 //! ```
 //!
 //! - [`profile`]: the ServiceProfile model, its generators (OpenAPI, proto, template, tap),
@@ -21,8 +23,9 @@
 //!   balance → connect → respond, and every step feeds metrics, windows and tap, which the admin
 //!   port serves (`/metrics`, `/stats`, `/tap`, `/ready`).
 //! - [`admin_api`]: what the admin port speaks, as both ends see it: the `/stats` report
-//!   ([`admin_api::stats`]), the `/tap` events and query ([`admin_api::tap`]), and the one client
-//!   that asks admin ports ([`admin_api::client`]).
+//!   ([`admin_api::stats`]), the `/tap` events and query ([`admin_api::tap`]), the bearer token
+//!   of a public admin port ([`admin_api::token`]), and the one client that asks admin ports
+//!   ([`admin_api::client`]).
 //! - [`viz`]: `mesh stat/routes/edges/tap`: resource selector → source (the proxies' admin ports
 //!   or Prometheus) → one Stats model → table, wide or JSON.
 //! - [`registry`]: the local registry of running proxies: discovery on one machine.
