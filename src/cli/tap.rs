@@ -95,27 +95,12 @@ fn parse_resource(s: &str) -> Result<Resource, crate::viz::resource::ResourceErr
 
 /// Runs `mesh tap` until Ctrl-C or SIGTERM, or until every proxy ends its stream.
 pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
-    let namespace = args.namespaces.scope();
-    let (admins, described) = if args.proxy_admin.proxy_admin.is_empty() {
-        let dir = args.registry.dir();
-        let records = crate::registry::read_records(&dir);
-        let selected = tap::select(&records, &args.resource, namespace);
-        if selected.is_empty() {
-            let place = namespace.map_or("any namespace".to_string(), |n| format!("namespace {n}"));
-            bail!(
-                "no running proxy of {} in {place} in the registry {} (start one with `mesh proxy --workload …`, or pass --proxy-admin ADDR)",
-                args.resource,
-                dir.display()
-            );
-        }
-        (tap::admin_addrs(&selected), tap::describe(&selected))
-    } else {
-        let place = namespace.unwrap_or("all namespaces");
-        (
-            args.proxy_admin.proxy_admin.clone(),
-            format!("{} ({place})", args.resource),
-        )
-    };
+    let tap::TapTargets { admins, described } = tap::targets(
+        &args.resource,
+        args.namespaces.scope(),
+        &args.proxy_admin.proxy_admin,
+        &args.registry.dir(),
+    )?;
     let query = query(&args, admins.len());
     let runtime = super::runtime(super::Threads::PerCore)?;
     let token = args.admin_token.read()?;
