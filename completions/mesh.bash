@@ -454,7 +454,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__profile)
-            opts="-I -n -o -h -V --open-api --proto --template --tap --proto-path --qualified-names --namespace --cluster-domain --output --tap-duration --tap-route-limit --tap-collapse --registry --help --version check help"
+            opts="-I -o -n -h -V --open-api --proto --template --tap --proto-path --qualified-names --cluster-domain --output --tap-duration --tap-route-limit --tap-collapse --namespace --registry --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -480,14 +480,6 @@ _mesh() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --cluster-domain)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -505,6 +497,14 @@ _mesh() {
                     return 0
                     ;;
                 --tap-route-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -576,7 +576,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__proxy)
-            opts="-n -h -V --inbound --outbound --admin --admin-public --admin-token-file --app --namespace --workload --pod --service --profiles --endpoints --registry --no-registry --opaque-ports --allow-destination --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --response-timeout --upstream-idle-timeout --upstream-ping-interval --header-read-timeout --detect-timeout --max-connections --log-level --help --version"
+            opts="-n -h -V --inbound --outbound --admin --admin-public --app --workload --pod --service --profiles --endpoints --registry --no-registry --opaque-ports --allow-destination --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --response-timeout --upstream-idle-timeout --upstream-ping-interval --header-read-timeout --detect-timeout --max-connections --log-level --namespace --admin-token-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -594,19 +594,7 @@ _mesh() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --admin-token-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --app)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -683,6 +671,18 @@ _mesh() {
                     return 0
                     ;;
                 --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -42,12 +42,12 @@ complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_s
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l proto -d 'Read one route per rpc from a .proto file (repeatable)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap -d 'Build routes from live requests to RESOURCE\'s proxies (deploy/web, po/web-0)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s I -l proto-path -d 'Directory searched for imports of --proto files (after each file\'s own directory)' -r -F
-complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s n -l namespace -d 'Namespace of the service or resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l cluster-domain -d 'Kubernetes cluster DNS domain' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s o -l output -d 'Output format' -r -f -a "yaml\t''
 json\t''"
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap-duration -d 'How long to watch live requests' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap-route-limit -d 'Most routes to write' -r
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s n -l namespace -d 'Namespace of the service or resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l template -d 'Print a commented scaffold that documents every field'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l qualified-names -d 'Name proto routes Service/Rpc instead of Rpc'
@@ -63,15 +63,13 @@ complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subco
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound -d 'Where callers reach this workload\'s services (requests go on to --app)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l outbound -d 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin -d 'The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-token-file -d 'File holding the bearer token /tap and /shutdown require on a public admin port (without it, both are off there)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local app inbound requests go to; without it there is no inbound listener' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s n -l namespace -d 'Namespace of this workload' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l pod -d 'This pod\'s name (default: the workload\'s name)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app\'s host; without it, to --app when the workload has one service port, else to the service port itself on the app\'s host' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profiles -d 'Directory of ServiceProfile YAML files, reloaded when they change' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l endpoints -d 'Static endpoints file (YAML: service authority -> addresses with labels)' -r -F
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local registry directory (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l opaque-ports -d 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888; `none` for none). The default is Linkerd\'s: SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l allow-destination -d 'Also forward to these addresses, which discovery does not know: CIDR[:PORT[-PORT]] (repeatable). Loopback and link-local addresses open only to a rule inside those ranges (127.0.0.1/32:8080); see docs/security.md for the risk' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l cluster-domain -d 'Kubernetes cluster DNS domain' -r
@@ -85,13 +83,15 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l header-read-timeout 
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l detect-timeout -d 'Longest wait for a new connection\'s first bytes; inbound, a silent client is then treated as opaque TCP (server-speaks-first protocols), outbound it is closed' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-connections -d 'Client connections open at once per listener; more wait in the kernel\'s backlog' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l log-level -d 'Log filter (error, warn, info, debug, trace, or tracing directives)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s n -l namespace -d 'Namespace of this workload' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-token-file -d 'File holding the bearer token /tap and /shutdown require on a public admin port (without it, both are off there)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-public -d 'Allow the admin port on a non-loopback address (as in Kubernetes, for Prometheus)'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l no-registry -d 'Neither register in nor discover from the local registry'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l duration -d 'Stop after this long (default: run until Ctrl-C or SIGTERM)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l vote-interval -d 'Time between the vote bot\'s requests' -r
-complete -c mesh -n "__fish_mesh_using_subcommand demo" -l registry -d 'Local registry the demo\'s proxies register in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand demo" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l prometheus -d 'Also start a local Prometheus (the `prometheus` binary) scraping every demo proxy'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -s V -l version -d 'Print version'
@@ -138,7 +138,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand edges" -l prometheus -d 'Read 
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s A -l all-namespaces -d 'Look in every namespace'
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -s n -l namespace -d 'Namespace of the resource' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -s n -l namespace -d 'Namespace of the resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l to -d 'Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l path -d 'Only requests whose path starts with this' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l method -d 'Only requests with this HTTP method' -r
@@ -148,10 +148,10 @@ out\t''"
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l max-rps -d 'Requests per second shown at most, split evenly over the proxies tapped' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s o -l output -d 'Output format' -r -f -a "text\t'One line per event, as `linkerd viz tap` prints them'
 json\t'One pretty-printed JSON object per event'"
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -l registry -d 'Local registry directory to find proxies in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -l proxy-admin -d 'Tap the proxy with this admin address instead of looking in the registry (repeatable)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -l admin-token-file -d 'File holding the bearer token of proxies whose admin port is public (--admin-token-file)' -r -F
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -s A -l all-namespaces -d 'Tap the resource in every namespace'
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l proxy-admin -d 'Ask this proxy admin address instead of the registry (repeatable)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l admin-token-file -d 'File holding the bearer token of proxies whose admin port is public' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -s A -l all-namespaces -d 'Look in every namespace'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l headers -d 'Include request header values (JSON output)'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s V -l version -d 'Print version'

@@ -247,6 +247,22 @@ impl Running {
     }
 }
 
+/// Why the demo's Prometheus did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PrometheusStartError {
+    #[error("writing {}: {source}", path.display())]
+    Config {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("choosing a port for Prometheus: {0}")]
+    Port(#[source] std::io::Error),
+    #[error("running prometheus: {0} (install it, e.g. `apt-get install prometheus`)")]
+    Spawn(#[source] std::io::Error),
+    #[error("Prometheus at {0} not ready within 30s")]
+    NotReady(SocketAddr),
+}
+
 /// A local Prometheus server scraping the demo's proxies every second; stopped when dropped.
 pub struct LocalPrometheus {
     child: std::process::Child,
@@ -255,19 +271,25 @@ pub struct LocalPrometheus {
 
 impl LocalPrometheus {
     /// Starts `prometheus` with its data and configuration under `dir`, waiting until it is ready.
-    pub async fn start(dir: &Path, targets: &[SocketAddr]) -> Result<LocalPrometheus, String> {
+    pub async fn start(
+        dir: &Path,
+        targets: &[SocketAddr],
+    ) -> Result<LocalPrometheus, PrometheusStartError> {
         let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
         let config = format!(
             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mesh\n    static_configs:\n      - targets: [{}]\n",
             targets.join(", ")
         );
         let file = dir.join("prometheus.yml");
-        std::fs::write(&file, config).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        std::fs::write(&file, config).map_err(|source| PrometheusStartError::Config {
+            path: file.clone(),
+            source,
+        })?;
         // Prometheus cannot report a port it chose: take a free one and hand it over.
         let addr = bind()
             .await
             .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?;
+            .map_err(PrometheusStartError::Port)?;
         let child = std::process::Command::new("prometheus")
             .arg(format!("--config.file={}", file.display()))
             .arg(format!(
@@ -279,26 +301,22 @@ impl LocalPrometheus {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .map_err(|e| {
-                format!("running prometheus: {e} (install it, e.g. `apt-get install prometheus`)")
-            })?;
+            .map_err(PrometheusStartError::Spawn)?;
         let prometheus = LocalPrometheus {
             child,
             url: format!("http://{addr}"),
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let req = http::Request::get("/-/ready")
-                .body(http_body_util::Empty::<bytes::Bytes>::new())
-                .expect("a valid request");
-            if crate::testsvc::http1_request(addr, req)
+            if crate::admin_api::AdminClient::new()
+                .get(addr, "/-/ready")
                 .await
-                .is_ok_and(|r| r.head.status == 200)
+                .is_ok_and(|r| r.status == http::StatusCode::OK)
             {
                 return Ok(prometheus);
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(format!("Prometheus at {addr} not ready within 30s"));
+                return Err(PrometheusStartError::NotReady(addr));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::admin_api::tap::{TapEventKind, TapLine};
 use crate::identity::Identity;
 use crate::profile::check::{check_profile, check_profiles, DocumentReport};
 use crate::profile::matcher::RouteMatcher;
@@ -19,7 +20,6 @@ use crate::profile::model::ServiceProfile;
 use crate::profile::render::{render, Format};
 use crate::profile::ProfileTarget;
 use crate::proxy::detect::{classify, Protocol, DETECT_BYTES};
-use crate::tap_event::{TapEventKind, TapLine};
 use crate::viz::model::{edges, route_rows, service_of, stat_rows, Query};
 use crate::viz::resource::{parse_one, Resource};
 use crate::viz::source::{decode_stats, identity_of, ProxyStats};
@@ -199,7 +199,9 @@ pub fn stats(data: &[u8]) {
             admin,
             identity: registered,
             services: Vec::new(),
-            stats: Err("no answer".into()),
+            stats: Err(crate::viz::source::StatsError::Timeout(
+                crate::viz::source::PROXY_TIMEOUT,
+            )),
         },
     ];
     let all: Vec<Resource> = ["ns", "deploy", "po", "sts", "svc"]

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::profile::names::{check_dns1123_subdomain, NameError};
+
 /// Kinds of workload, as Kubernetes names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum WorkloadKind {
@@ -73,19 +75,33 @@ pub struct Workload {
     pub name: String,
 }
 
+/// Why a text is not a workload (`deploy/web`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("{text:?} is not a workload: expected KIND/NAME, e.g. deploy/web")]
+    NotKindSlashName { text: String },
+    #[error("{text:?}: unknown workload kind {kind:?} (expected deploy, sts, ds, job, rs or po)")]
+    UnknownKind { text: String, kind: String },
+    #[error("{text:?}: {source}")]
+    BadName { text: String, source: NameError },
+}
+
 impl FromStr for Workload {
-    type Err = String;
+    type Err = WorkloadError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (kind, name) = s.split_once('/').ok_or_else(|| {
-            format!("{s:?} is not a workload: expected KIND/NAME, e.g. deploy/web")
+        let text = || s.to_string();
+        let (kind, name) = s
+            .split_once('/')
+            .ok_or_else(|| WorkloadError::NotKindSlashName { text: text() })?;
+        let kind = WorkloadKind::parse(kind).ok_or_else(|| WorkloadError::UnknownKind {
+            text: text(),
+            kind: kind.to_string(),
         })?;
-        let kind = WorkloadKind::parse(kind).ok_or_else(|| {
-            format!(
-                "{s:?}: unknown workload kind {kind:?} (expected deploy, sts, ds, job, rs or po)"
-            )
+        check_dns1123_subdomain(name).map_err(|source| WorkloadError::BadName {
+            text: text(),
+            source,
         })?;
-        crate::profile::names::check_dns1123_subdomain(name).map_err(|e| format!("{s:?}: {e}"))?;
         Ok(Workload {
             kind,
             name: name.to_string(),

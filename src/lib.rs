@@ -1,13 +1,48 @@
-//! mesh: an operator toolkit for a lightweight service mesh.
+//! mesh: an operator toolkit for a lightweight service mesh — ServiceProfiles, a sidecar proxy,
+//! and the tables that read what it measured. The library holds the domain; the `mesh` binary
+//! parses arguments and prints (`docs/` and `DESIGN.md` say how the parts fit).
 //!
-//! The library holds the domain; the `mesh` binary only parses arguments and prints. See
-//! `DESIGN.md`-style overview in `docs/` for how the parts fit:
-//! - [`profile`]: the ServiceProfile model, its generators (OpenAPI, proto, template), validation, and
-//!   the request matcher shared by the proxy and tap.
+//! # Layout
+//!
+//! Each layer imports only the layers below it (`tests/it/layering.rs` checks this):
+//!
+//! ```text
+//! cli · demo · testsvc · fuzzing      commands, demo, test services: may use anything below
+//! ─────────────────────────────
+//! proxy · viz                         the data plane; what operators ask (apart: neither
+//!                                     imports the other)
+//! ─────────────────────────────
+//! admin_api                           the admin port's contracts and its client
+//! ─────────────────────────────
+//! profile · registry · identity · grpc · yaml     the words every layer uses
+//! ```
+//!
+//! - [`profile`]: the ServiceProfile model, its generators (OpenAPI, proto, template, tap),
+//!   validation, and the request matcher shared by the proxy and tap.
+//! - [`proxy`]: the sidecar. A request flows listener → detect → route match → deadline → retry →
+//!   balance → connect → respond, and every step feeds metrics, windows and tap, which the admin
+//!   port serves (`/metrics`, `/stats`, `/tap`, `/ready`).
+//! - [`admin_api`]: what the admin port speaks, as both ends see it: the `/stats` report
+//!   ([`admin_api::stats`]), the `/tap` events and query ([`admin_api::tap`]), the bearer token
+//!   of a public admin port ([`admin_api::token`]), and the one client that asks admin ports
+//!   ([`admin_api::client`]).
+//! - [`viz`]: `mesh stat/routes/edges/tap`: resource selector → source (the proxies' admin ports
+//!   or Prometheus) → one Stats model → table, wide or JSON.
+//! - [`registry`]: the local registry of running proxies: discovery on one machine.
+//! - [`identity`]: who a workload is (namespace, `deploy/web`, pod).
+//! - [`grpc`]: gRPC message framing and status, for the proxy's answers and the test services.
 //! - [`yaml`]: the single seam to the YAML library.
+//!
+//! Outside the documented API (hidden, public only for the binary, the tests and `fuzz/`): `cli`
+//! (one module per subcommand), `demo` (the emojivoto-style demo), `testsvc` (test upstreams and
+//! clients) and `fuzzing` (the fuzz targets' entry points).
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod admin_api;
+#[doc(hidden)]
 pub mod cli;
+#[doc(hidden)]
 pub mod demo;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -16,8 +51,14 @@ pub mod identity;
 pub mod profile;
 pub mod proxy;
 pub mod registry;
-pub mod stats;
-pub mod tap_event;
+#[doc(hidden)]
 pub mod testsvc;
 pub mod viz;
 pub mod yaml;
+
+/// The old path of [`admin_api::stats`], kept while the proxy's files still name it.
+#[doc(hidden)]
+pub use admin_api::stats;
+/// The old path of [`admin_api::tap`], kept while the proxy's files still name it.
+#[doc(hidden)]
+pub use admin_api::tap as tap_event;

@@ -1,6 +1,8 @@
 //! The `mesh` binary: parse arguments, run one subcommand, map the outcome to an exit code.
 //!
 //! Exit codes: 0 success, 1 bad input or a failed check, 2 usage errors (clap's own).
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 

@@ -31,15 +31,33 @@ pub struct ServicePort {
     pub app_port: Option<u16>,
 }
 
+/// Why a text is not a service port (`NAME[:PORT][=APP_PORT]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServicePortError {
+    #[error("{text:?}: the app port {port:?} is not a number from 1 to 65535")]
+    AppPort { text: String, port: String },
+    #[error("{text:?}: the port {port:?} is not a number from 1 to 65535")]
+    Port { text: String, port: String },
+    #[error("{text:?}: {source}")]
+    Name {
+        text: String,
+        source: crate::profile::names::NameError,
+    },
+}
+
 impl std::str::FromStr for ServicePort {
-    type Err = String;
+    type Err = ServicePortError;
     /// `NAME[:PORT][=APP_PORT]`; the port defaults to 80.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, ServicePortError> {
+        let text = || s.to_string();
         let (service, app_port) = match s.split_once('=') {
             Some((service, app)) => (
                 service,
                 Some(app.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                    format!("{s:?}: the app port {app:?} is not a number from 1 to 65535")
+                    ServicePortError::AppPort {
+                        text: text(),
+                        port: app.to_string(),
+                    }
                 })?),
             ),
             None => (s, None),
@@ -47,13 +65,19 @@ impl std::str::FromStr for ServicePort {
         let (name, port) = match service.rsplit_once(':') {
             Some((name, port)) => (
                 name,
-                port.parse::<u16>().map_err(|_| {
-                    format!("{s:?}: the port {port:?} is not a number from 1 to 65535")
+                port.parse::<u16>().map_err(|_| ServicePortError::Port {
+                    text: text(),
+                    port: port.to_string(),
                 })?,
             ),
             None => (service, 80),
         };
-        crate::profile::names::check_dns1035_label(name).map_err(|e| format!("{s:?}: {e}"))?;
+        crate::profile::names::check_dns1035_label(name).map_err(|source| {
+            ServicePortError::Name {
+                text: text(),
+                source,
+            }
+        })?;
         Ok(ServicePort {
             name: name.to_string(),
             port,

@@ -1,22 +1,125 @@
-//! Flags shared by several subcommands, defined once and flattened where used.
+//! Flags shared by several subcommands, each defined once (as cargo's `arg_*` helpers) with one
+//! validation, and flattened where used. A command words a shared flag's help for itself with
+//! `#[command(mut_arg("namespace", |a| a.help(…)))]`; name, env, default and parser stay here.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
 
 use crate::profile::duration::parse_go_duration;
-use crate::profile::names::{check_dns1123_label, check_dns1123_subdomain};
+use crate::profile::names::{check_dns1123_label, check_dns1123_subdomain, NameError};
 
 /// Where a proxy's admin port is unless `--admin` (or `MESH_ADMIN`) says otherwise: `mesh proxy`
 /// listens there, `mesh await` asks there.
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:4191";
 
-/// `-n/--namespace`.
+/// `-n/--namespace`: a Kubernetes namespace (a DNS-1123 label), `MESH_NAMESPACE` in a pod.
 #[derive(Debug, Clone, Args)]
 pub struct NamespaceArg {
-    /// Namespace of the service or resources
-    #[arg(short = 'n', long = "namespace", default_value = "default", value_parser = parse_namespace)]
+    /// Namespace of the resources
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        default_value = "default",
+        env = "MESH_NAMESPACE",
+        value_parser = parse_namespace
+    )]
     pub namespace: String,
+}
+
+/// `-n` with `-A/--all-namespaces`: where the viz commands look.
+#[derive(Debug, Clone, Args)]
+pub struct NamespacesArgs {
+    #[command(flatten)]
+    pub namespace: NamespaceArg,
+
+    /// Look in every namespace
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+}
+
+impl NamespacesArgs {
+    /// The namespace to look in; `None` with `-A`.
+    pub fn scope(&self) -> Option<&str> {
+        (!self.all_namespaces).then_some(self.namespace())
+    }
+
+    /// The namespace `-n` names (also with `-A`, where `--to` still needs one).
+    pub fn namespace(&self) -> &str {
+        &self.namespace.namespace
+    }
+}
+
+/// A command's output formats, and which one `-o` defaults to.
+pub trait OutputFormats: ValueEnum + Clone + Send + Sync + 'static {
+    /// The name of the default format.
+    const DEFAULT: &'static str;
+}
+
+/// `-o/--output`, over the command's own formats `F`.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArg<F: OutputFormats> {
+    /// Output format
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_enum,
+        default_value = F::DEFAULT,
+        value_parser = clap::builder::EnumValueParser::<F>::new()
+    )]
+    pub output: F,
+}
+
+/// `--registry`: the local registry directory.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArg {
+    /// Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
+    #[arg(long = "registry", value_name = "DIR", env = "MESH_REGISTRY")]
+    pub registry: Option<PathBuf>,
+}
+
+impl RegistryArg {
+    /// The directory given, or the default one.
+    pub fn dir(&self) -> PathBuf {
+        self.registry
+            .clone()
+            .unwrap_or_else(crate::registry::default_dir)
+    }
+}
+
+/// `--admin-token-file`: the bearer token of public admin ports.
+#[derive(Debug, Clone, Args)]
+pub struct AdminTokenArg {
+    /// File holding the bearer token of proxies whose admin port is public
+    #[arg(
+        long = "admin-token-file",
+        env = "MESH_ADMIN_TOKEN_FILE",
+        value_name = "FILE"
+    )]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+impl AdminTokenArg {
+    /// The token in the file, if one is given (an empty file is an error).
+    pub fn read(&self) -> anyhow::Result<Option<Arc<str>>> {
+        self.admin_token_file
+            .as_deref()
+            .map(crate::admin_api::read_token_file)
+            .transpose()
+            .context("--admin-token-file")
+    }
+}
+
+/// `--proxy-admin`: admin addresses asked instead of the registry's proxies.
+#[derive(Debug, Clone, Args)]
+pub struct ProxyAdminArg {
+    /// Ask this proxy admin address instead of the registry (repeatable)
+    #[arg(long = "proxy-admin", value_name = "ADDR")]
+    pub proxy_admin: Vec<SocketAddr>,
 }
 
 /// `--cluster-domain`.
@@ -27,11 +130,7 @@ pub struct ClusterDomainArg {
     pub cluster_domain: String,
 }
 
-fn parse_namespace(s: &str) -> Result<String, String> {
-    check_dns1123_label(s).map(|()| s.to_string())
-}
-
-fn parse_cluster_domain(s: &str) -> Result<String, String> {
+fn parse_cluster_domain(s: &str) -> Result<String, NameError> {
     check_dns1123_subdomain(s).map(|()| s.to_string())
 }
 
@@ -59,16 +158,15 @@ pub enum VizOutput {
     Json,
 }
 
+impl OutputFormats for VizOutput {
+    const DEFAULT: &'static str = "table";
+}
+
 /// The flags every viz command shares.
 #[derive(Debug, Clone, Args)]
 pub struct VizArgs {
-    /// Namespace of the resources
-    #[arg(short = 'n', long = "namespace", default_value = "default", env = "MESH_NAMESPACE", value_parser = parse_namespace)]
-    pub namespace: String,
-
-    /// Look in every namespace
-    #[arg(short = 'A', long = "all-namespaces")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub namespaces: NamespacesArgs,
 
     /// Only traffic from this resource (e.g. deploy/vote-bot)
     #[arg(long, value_name = "RESOURCE", conflicts_with = "to")]
@@ -82,17 +180,14 @@ pub struct VizArgs {
     #[arg(short = 't', long = "time-window", value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
     pub window: Duration,
 
-    /// Output format
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: VizOutput,
+    #[command(flatten)]
+    pub output: OutputArg<VizOutput>,
 
-    /// Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
-    #[arg(long, value_name = "DIR", env = "MESH_REGISTRY")]
-    pub registry: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArg,
 
-    /// Ask this proxy admin address instead of the registry (repeatable)
-    #[arg(long = "proxy-admin", value_name = "ADDR")]
-    pub proxy_admin: Vec<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub proxy_admin: ProxyAdminArg,
 
     /// Read the numbers from this Prometheus server (which scrapes the proxies) instead
     #[arg(
@@ -102,4 +197,56 @@ pub struct VizArgs {
         conflicts_with = "proxy_admin"
     )]
     pub prometheus: Option<String>,
+}
+
+fn parse_namespace(s: &str) -> Result<String, NameError> {
+    check_dns1123_label(s).map(|()| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn every_namespace_flag_is_validated_alike() {
+        let commands: [&[&str]; 4] = [
+            &["mesh", "proxy", "--workload", "deploy/web"],
+            &["mesh", "tap", "deploy"],
+            &["mesh", "stat", "deploy"],
+            &["mesh", "profile", "--template", "web"],
+        ];
+        for command in commands {
+            let argv = [command, &["-n", "Prod"]].concat();
+            let err = Cli::try_parse_from(&argv).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{argv:?}");
+            let text = err.to_string();
+            assert!(
+                text.contains("invalid value 'Prod' for '--namespace <NAMESPACE>'"),
+                "{argv:?}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_defaults_to_each_commands_own_format() {
+        let parse = |argv: &[&str]| Cli::try_parse_from(argv).unwrap().command;
+        match parse(&["mesh", "stat", "deploy"]) {
+            Command::Stat(args) => assert_eq!(args.viz.output.output, super::VizOutput::Table),
+            _ => unreachable!(),
+        }
+        match parse(&["mesh", "tap", "deploy", "-o", "json"]) {
+            Command::Tap(args) => assert_eq!(args.output.output, crate::cli::tap::TapOutput::Json),
+            _ => unreachable!(),
+        }
+        match parse(&["mesh", "profile", "--template", "web"]) {
+            Command::Profile(args) => assert!(matches!(
+                args.output.output,
+                crate::cli::profile::OutputFormat::Yaml
+            )),
+            _ => unreachable!(),
+        }
+    }
 }

@@ -26,9 +26,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub prometheus: bool,
 
-    /// Local registry the demo's proxies register in (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
-    #[arg(long, value_name = "DIR", env = "MESH_REGISTRY")]
-    pub registry: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub registry: super::args::RegistryArg,
 }
 
 /// Runs `mesh demo`.
@@ -40,7 +39,7 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let shutdown = super::signal::shutdown_signal()?;
     let work = tempfile_dir()?;
     let opts = DemoOptions {
-        registry: args.registry.unwrap_or_else(crate::registry::default_dir),
+        registry: args.registry.dir(),
         work_dir: work.clone(),
         vote_interval: args.vote_interval,
     };
@@ -70,9 +69,7 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let prometheus = if args.prometheus {
         let admins: Vec<_> = running.workloads.iter().map(|w| w.admin).collect();
-        let p = crate::demo::LocalPrometheus::start(&work, &admins)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let p = crate::demo::LocalPrometheus::start(&work, &admins).await?;
         text += &format!("\nPrometheus scrapes the proxies every second at {}; add --prometheus {} to the commands\n", p.url, p.url);
         Some(p)
     } else {

@@ -28,7 +28,7 @@ pub fn run(args: EdgesArgs) -> anyhow::Result<ExitCode> {
     let query = query(&args.viz, std::slice::from_ref(&args.kind))?;
     let proxies = gather(&args.viz, &query)?;
     let edges = model::edges(&query, &proxies);
-    let text = match args.viz.output {
+    let text = match args.viz.output.output {
         VizOutput::Json => print::edges_json(&edges),
         o => print::edges_table(&edges, o == VizOutput::Wide),
     };

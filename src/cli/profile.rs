@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::args::{ClusterDomainArg, NamespaceArg};
+use super::args::{ClusterDomainArg, NamespaceArg, OutputArg, OutputFormats, RegistryArg};
 use super::print_stdout;
 use crate::profile::check::check_profiles;
-use crate::profile::names::check_dns1035_label;
+use crate::profile::names::{check_dns1035_label, NameError};
 use crate::profile::openapi::profile_from_openapi;
 use crate::profile::proto::profile_from_protos;
 use crate::profile::render::{render, Format};
@@ -22,6 +22,8 @@ use crate::profile::{Generated, ProfileTarget, ServiceProfile};
 #[command(
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
+    mut_arg("namespace", |a| a.help("Namespace of the service or resources")),
+    mut_arg("registry", |a| a.requires("tap")),
     after_help = "Examples:\n  mesh profile --open-api web.swagger web-svc -n emojivoto > web-profile.yaml\n  \
                   mesh profile --proto voting.proto voting-svc -n emojivoto\n  \
                   mesh profile --template web-svc\n  mesh profile check web-profile.yaml"
@@ -56,9 +58,8 @@ pub struct ProfileArgs {
     #[command(flatten)]
     pub cluster_domain: ClusterDomainArg,
 
-    /// Output format
-    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArg<OutputFormat>,
 
     #[command(flatten)]
     pub tap: TapOptions,
@@ -105,9 +106,8 @@ pub struct TapOptions {
     #[arg(long = "tap-collapse", requires = "tap")]
     pub collapse: bool,
 
-    /// Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
-    #[arg(long, value_name = "DIR", env = "MESH_REGISTRY", requires = "tap")]
-    pub registry: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArg,
 }
 
 /// `mesh profile check`.
@@ -128,7 +128,11 @@ pub enum OutputFormat {
     Json,
 }
 
-fn parse_service(s: &str) -> Result<String, String> {
+impl OutputFormats for OutputFormat {
+    const DEFAULT: &'static str = "yaml";
+}
+
+fn parse_service(s: &str) -> Result<String, NameError> {
     check_dns1035_label(s).map(|()| s.to_string())
 }
 
@@ -142,7 +146,7 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<ExitCode> {
         namespace: args.namespace.namespace,
         cluster_domain: args.cluster_domain.cluster_domain,
     };
-    let format = match args.output {
+    let format = match args.output.output {
         OutputFormat::Yaml => Format::Yaml,
         OutputFormat::Json => Format::Json,
     };
@@ -184,14 +188,8 @@ fn from_tap(
     target: &ProfileTarget,
     opts: &TapOptions,
 ) -> anyhow::Result<Generated> {
-    let resource: crate::viz::resource::Resource = resource
-        .parse()
-        .map_err(anyhow::Error::msg)
-        .context("--tap")?;
-    let dir = opts
-        .registry
-        .clone()
-        .unwrap_or_else(crate::registry::default_dir);
+    let resource: crate::viz::resource::Resource = resource.parse().context("--tap")?;
+    let dir = opts.registry.dir();
     let records = crate::registry::read_records(&dir);
     let selected = crate::viz::tap::select(&records, &resource, Some(&target.namespace));
     anyhow::ensure!(

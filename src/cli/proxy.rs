@@ -17,7 +17,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::args::{parse_duration, parse_positive_duration, ClusterDomainArg, DEFAULT_ADMIN_ADDR};
+use super::args::{
+    parse_duration, parse_positive_duration, AdminTokenArg, ClusterDomainArg, NamespaceArg,
+    RegistryArg, DEFAULT_ADMIN_ADDR,
+};
 use super::child;
 use super::signal::StopSignals;
 use crate::identity::{Identity, Workload};
@@ -36,6 +39,11 @@ const APP_STOP_GRACE: Duration = Duration::from_secs(10);
 /// Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port
 #[derive(Debug, Args)]
 #[command(
+    mut_arg("namespace", |a| a.help("Namespace of this workload")),
+    mut_arg("admin_token_file", |a| a.help(
+        "File holding the bearer token /tap and /shutdown require on a public admin port (without \
+         it, both are off there)"
+    )),
     after_help = "Example:\n  mesh proxy --workload deploy/web -n emojivoto --service web-svc:8080 \\\n    \
                   --app 127.0.0.1:8080 --profiles ./profiles -- ./web --port 8080"
 )]
@@ -71,18 +79,15 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub admin_public: bool,
 
-    /// File holding the bearer token /tap and /shutdown require on a public admin port (without
-    /// it, both are off there)
-    #[arg(long, env = "MESH_ADMIN_TOKEN_FILE", value_name = "FILE")]
-    pub admin_token_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub admin_token: AdminTokenArg,
 
     /// The local app inbound requests go to; without it there is no inbound listener
     #[arg(long, env = "MESH_APP", value_name = "ADDR")]
     pub app: Option<SocketAddr>,
 
-    /// Namespace of this workload
-    #[arg(short = 'n', long, env = "MESH_NAMESPACE", default_value = "default")]
-    pub namespace: String,
+    #[command(flatten)]
+    pub namespace: NamespaceArg,
 
     /// This workload, as KIND/NAME (deploy/web, sts/zk)
     #[arg(long, env = "MESH_WORKLOAD", value_parser = parse_workload)]
@@ -111,9 +116,8 @@ pub struct ProxyArgs {
     #[arg(long, env = "MESH_ENDPOINTS", value_name = "FILE")]
     pub endpoints: Option<PathBuf>,
 
-    /// Local registry directory (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)
-    #[arg(long, env = "MESH_REGISTRY", value_name = "DIR")]
-    pub registry: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArg,
 
     /// Neither register in nor discover from the local registry
     #[arg(long, conflicts_with = "registry")]
@@ -211,7 +215,7 @@ pub struct ProxyArgs {
     pub command: Vec<String>,
 }
 
-fn parse_workload(s: &str) -> Result<Workload, String> {
+fn parse_workload(s: &str) -> Result<Workload, crate::identity::WorkloadError> {
     s.parse()
 }
 
@@ -236,8 +240,6 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             args.admin
         );
     }
-    crate::profile::names::check_dns1123_label(&args.namespace)
-        .map_err(|e| anyhow::anyhow!("--namespace: {e}"))?;
     let runtime = super::runtime(super::Threads::PerCore)?;
     runtime.block_on(run_async(args))
 }
@@ -265,7 +267,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let opaque_ports = args.opaque_ports.into_iter().flatten().collect();
     let config = ProxyConfig {
         identity: Identity {
-            namespace: args.namespace,
+            namespace: args.namespace.namespace,
             workload: args.workload,
             pod,
         },
@@ -279,13 +281,13 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         registry_dir: if args.no_registry {
             None
         } else {
-            Some(args.registry.unwrap_or_else(crate::registry::default_dir))
+            Some(args.registry.dir())
         },
         limits,
-        admin: admin_access(
-            args.admin.ip().is_loopback(),
-            args.admin_token_file.as_deref(),
-        )?,
+        admin: crate::proxy::AdminAccess {
+            public: !args.admin.ip().is_loopback(),
+            token: args.admin_token.read()?,
+        },
     };
     let listeners = Listeners {
         inbound,
@@ -441,31 +443,6 @@ fn local_addr(listener: &TcpListener) -> anyhow::Result<SocketAddr> {
     listener
         .local_addr()
         .context("reading a listener's bound address")
-}
-
-/// The admin port's access policy; a token file that is unreadable or empty is an error.
-fn admin_access(
-    loopback: bool,
-    token_file: Option<&std::path::Path>,
-) -> anyhow::Result<crate::proxy::AdminAccess> {
-    let token = match token_file {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--admin-token-file: reading {}", path.display()))?;
-            let token = text.trim();
-            anyhow::ensure!(
-                !token.is_empty(),
-                "--admin-token-file: {} is empty",
-                path.display()
-            );
-            Some(std::sync::Arc::from(token))
-        }
-    };
-    Ok(crate::proxy::AdminAccess {
-        public: !loopback,
-        token,
-    })
 }
 
 /// Binds a listener with the backlog of [`Limits::accept_backlog`], not the 128 of

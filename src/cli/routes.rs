@@ -29,8 +29,8 @@ pub fn run(args: RoutesArgs) -> anyhow::Result<ExitCode> {
     let query = query(&args.viz, &args.resources)?;
     let proxies = gather(&args.viz, &query)?;
     let rows = model::route_rows(&query, &proxies);
-    let wide = args.viz.output == VizOutput::Wide;
-    let text = match args.viz.output {
+    let wide = args.viz.output.output == VizOutput::Wide;
+    let text = match args.viz.output.output {
         VizOutput::Json => print::routes_json(&rows, wide),
         _ => print::routes_table(&rows, wide),
     };

@@ -27,9 +27,13 @@ pub fn run(args: StatArgs) -> anyhow::Result<ExitCode> {
     let query = query(&args.viz, &args.resources)?;
     let proxies = gather(&args.viz, &query)?;
     let rows = model::stat_rows(&query, &proxies);
-    let text = match args.viz.output {
+    let text = match args.viz.output.output {
         VizOutput::Json => print::stat_json(&rows),
-        o => print::stat_table(&rows, args.viz.all_namespaces, o == VizOutput::Wide),
+        o => print::stat_table(
+            &rows,
+            args.viz.namespaces.all_namespaces,
+            o == VizOutput::Wide,
+        ),
     };
     super::print_stdout(&text)?;
     Ok(if report_unreachable(&proxies) {

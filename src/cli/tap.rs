@@ -2,14 +2,16 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
+use super::args::{
+    AdminTokenArg, NamespacesArgs, OutputArg, OutputFormats, ProxyAdminArg, RegistryArg,
+};
 use super::signal::StopSignals;
-use crate::tap_event::{ProxyDirection, TapLine, TapQuery, DEFAULT_MAX_RPS};
+use crate::admin_api::tap::{ProxyDirection, TapLine, TapQuery, DEFAULT_MAX_RPS};
 use crate::viz::resource::Resource;
 use crate::viz::tap::{self as tap, TapItem, TapStream};
 
@@ -23,13 +25,8 @@ pub struct TapArgs {
     #[arg(value_name = "RESOURCE", value_parser = parse_resource)]
     pub resource: Resource,
 
-    /// Namespace of the resource
-    #[arg(short = 'n', long, env = "MESH_NAMESPACE", default_value = "default")]
-    pub namespace: String,
-
-    /// Tap the resource in every namespace
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub namespaces: NamespacesArgs,
 
     /// Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace
     #[arg(long, value_name = "RESOURCE", value_parser = parse_resource)]
@@ -59,22 +56,17 @@ pub struct TapArgs {
     #[arg(long)]
     pub headers: bool,
 
-    /// Output format
-    #[arg(short = 'o', long, value_enum, default_value = "text")]
-    pub output: OutputArg,
+    #[command(flatten)]
+    pub output: OutputArg<TapOutput>,
 
-    /// Local registry directory to find proxies in (default: $XDG_RUNTIME_DIR/mesh/registry or
-    /// the temp dir)
-    #[arg(long, env = "MESH_REGISTRY", value_name = "DIR")]
-    pub registry: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArg,
 
-    /// Tap the proxy with this admin address instead of looking in the registry (repeatable)
-    #[arg(long, value_name = "ADDR")]
-    pub proxy_admin: Vec<SocketAddr>,
+    #[command(flatten)]
+    pub proxy_admin: ProxyAdminArg,
 
-    /// File holding the bearer token of proxies whose admin port is public (--admin-token-file)
-    #[arg(long, env = "MESH_ADMIN_TOKEN_FILE", value_name = "FILE")]
-    pub admin_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub admin_token: AdminTokenArg,
 }
 
 /// `--direction`.
@@ -84,57 +76,41 @@ pub enum DirectionArg {
     Out,
 }
 
-/// `-o`.
+/// `-o` values of `mesh tap`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputArg {
+pub enum TapOutput {
     /// One line per event, as `linkerd viz tap` prints them
     Text,
     /// One pretty-printed JSON object per event
     Json,
 }
 
-fn parse_resource(s: &str) -> Result<Resource, String> {
+impl OutputFormats for TapOutput {
+    const DEFAULT: &'static str = "text";
+}
+
+fn parse_resource(s: &str) -> Result<Resource, crate::viz::resource::ResourceError> {
     s.parse()
 }
 
 /// Runs `mesh tap` until Ctrl-C or SIGTERM, or until every proxy ends its stream.
 pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
-    let namespace = (!args.all_namespaces).then_some(args.namespace.as_str());
-    let (admins, described) = if args.proxy_admin.is_empty() {
-        let dir = args
-            .registry
-            .clone()
-            .unwrap_or_else(crate::registry::default_dir);
-        let records = crate::registry::read_records(&dir);
-        let selected = tap::select(&records, &args.resource, namespace);
-        if selected.is_empty() {
-            let place = namespace.map_or("any namespace".to_string(), |n| format!("namespace {n}"));
-            bail!(
-                "no running proxy of {} in {place} in the registry {} (start one with `mesh proxy --workload …`, or pass --proxy-admin ADDR)",
-                args.resource,
-                dir.display()
-            );
-        }
-        (tap::admin_addrs(&selected), tap::describe(&selected))
-    } else {
-        let place = namespace.unwrap_or("all namespaces");
-        (
-            args.proxy_admin.clone(),
-            format!("{} ({place})", args.resource),
-        )
-    };
+    let tap::TapTargets { admins, described } = tap::targets(
+        &args.resource,
+        args.namespaces.scope(),
+        &args.proxy_admin.proxy_admin,
+        &args.registry.dir(),
+    )?;
     let query = query(&args, admins.len());
     let runtime = super::runtime(super::Threads::PerCore)?;
-    let token = match &args.admin_token_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("--admin-token-file: reading {}", path.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => None,
-    };
-    runtime.block_on(run_async(admins, described, query, args.output, token))
+    let token = args.admin_token.read()?;
+    runtime.block_on(run_async(
+        admins,
+        described,
+        query,
+        args.output.output,
+        token,
+    ))
 }
 
 fn query(args: &TapArgs, proxies: usize) -> TapQuery {
@@ -151,7 +127,7 @@ fn query(args: &TapArgs, proxies: usize) -> TapQuery {
         ..TapQuery::new()
     };
     if let Some(to) = &args.to {
-        tap::narrow_destination(to, &mut query, &args.namespace);
+        tap::narrow_destination(to, &mut query, args.namespaces.namespace());
     }
     query
 }
@@ -160,8 +136,8 @@ async fn run_async(
     admins: Vec<SocketAddr>,
     described: String,
     query: TapQuery,
-    output: OutputArg,
-    token: Option<String>,
+    output: TapOutput,
+    token: Option<std::sync::Arc<str>>,
 ) -> anyhow::Result<ExitCode> {
     let mut signals = StopSignals::install()?;
     let mut opening = tokio::task::JoinSet::new();
@@ -210,8 +186,8 @@ async fn run_async(
                 continue;
             }
             Some(TapItem::Line(TapLine::Event(event))) => match output {
-                OutputArg::Text => tap::render_text(&event),
-                OutputArg::Json => serde_json::to_string_pretty(&event)?,
+                TapOutput::Text => tap::render_text(&event),
+                TapOutput::Json => serde_json::to_string_pretty(&event)?,
             },
         };
         match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {

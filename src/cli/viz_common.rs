@@ -1,98 +1,34 @@
-//! What `mesh stat` and `mesh routes` share: from flags to the proxies' answers.
+//! What `mesh stat`, `mesh routes` and `mesh edges` share: from flags to the query and the
+//! source ([`StatsSource`] chooses and asks), and the footnotes of proxies that did not answer.
 
-use std::path::Path;
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::args::VizArgs;
 use crate::viz::model::Query;
 use crate::viz::resource::{parse_one, parse_resources};
-use crate::viz::source::{self, ProxyStats};
+use crate::viz::source::{ProxyStats, StatsSource};
 
 /// The query the flags and resource words ask for.
 pub fn query(args: &VizArgs, resources: &[String]) -> anyhow::Result<Query> {
-    let parse = |r: &Option<String>| {
-        r.as_deref()
-            .map(parse_one)
-            .transpose()
-            .map_err(anyhow::Error::msg)
-    };
+    let parse = |r: &Option<String>| r.as_deref().map(parse_one).transpose();
     Ok(Query {
-        resources: parse_resources(resources).map_err(anyhow::Error::msg)?,
-        namespace: (!args.all_namespaces).then(|| args.namespace.clone()),
+        resources: parse_resources(resources)?,
+        namespace: args.namespaces.scope().map(str::to_string),
         from: parse(&args.from).context("--from")?,
         to: parse(&args.to).context("--to")?,
     })
 }
 
-/// Finds the proxies concerned and fetches their windows; fails with what to do when there are none.
+/// Finds the proxies concerned and fetches their windows, from the source the flags choose;
+/// fails with what to do when there are none.
 pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> {
+    let source = StatsSource::choose(
+        args.prometheus.clone(),
+        args.proxy_admin.proxy_admin.clone(),
+        args.registry.dir(),
+    );
     let runtime = super::runtime(super::Threads::One)?;
-    if let Some(url) = &args.prometheus {
-        let proxies = runtime
-            .block_on(crate::viz::prometheus::fetch(url, args.window))
-            .map_err(anyhow::Error::msg)?;
-        let wanted = proxies.iter().any(|p| {
-            query
-                .resources
-                .iter()
-                .any(|r| r.covers(&p.identity, &p.services))
-        });
-        if !wanted {
-            bail!(
-                "Prometheus at {url} has no mesh series for {}: is it scraping the proxies' admin \
-                 ports (/metrics), and has the workload had traffic?",
-                query
-                    .resources
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        return Ok(proxies);
-    }
-    if !args.proxy_admin.is_empty() {
-        let proxies = args
-            .proxy_admin
-            .iter()
-            .map(|a| (*a, None, Vec::new()))
-            .collect();
-        return Ok(runtime.block_on(source::fetch(proxies, args.window)));
-    }
-    let dir = args
-        .registry
-        .clone()
-        .unwrap_or_else(crate::registry::default_dir);
-    // With --from/--to the peer's proxies matter only as labels; the resource's own are asked.
-    let namespace = query.namespace.as_deref();
-    let proxies: Vec<_> = source::registered(&dir)
-        .into_iter()
-        .filter(|(record, _)| query.resources.iter().any(|r| r.selects(record, namespace)))
-        .map(|(record, id)| {
-            let services = record.services.iter().map(|s| s.name.clone()).collect();
-            (record.admin, Some(id), services)
-        })
-        .collect();
-    if proxies.is_empty() {
-        bail!("{}", nothing_found(query, &dir));
-    }
-    Ok(runtime.block_on(source::fetch(proxies, args.window)))
-}
-
-fn nothing_found(query: &Query, dir: &Path) -> String {
-    let what: Vec<String> = query.resources.iter().map(ToString::to_string).collect();
-    let scope = query
-        .namespace
-        .as_ref()
-        .map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
-    format!(
-        "no proxies registered for {} in {scope} (registry {}): start the workload's proxy with \
-         `mesh proxy --workload KIND/NAME -n NAMESPACE`, pass -n or -A, or point --registry at the \
-         proxies' registry",
-        what.join(", "),
-        dir.display()
-    )
+    Ok(runtime.block_on(source.gather(query, args.window))?)
 }
 
 /// Prints a footnote for each proxy that did not answer; true when all did.

@@ -85,7 +85,7 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
         ));
     }
     if let Err(e) = check_dns1123_subdomain(&profile.metadata.name) {
-        errors.push(FieldError::new("metadata.name", e));
+        errors.push(FieldError::new("metadata.name", e.to_string()));
     } else if !profile.metadata.name.contains(".svc.") {
         report.warnings.push(FieldError::new(
             "metadata.name",
@@ -94,7 +94,7 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
     }
     if let Some(ns) = &profile.metadata.namespace {
         if let Err(e) = check_dns1123_label(ns) {
-            errors.push(FieldError::new("metadata.namespace", e));
+            errors.push(FieldError::new("metadata.namespace", e.to_string()));
         }
     }
 

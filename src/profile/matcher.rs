@@ -164,8 +164,17 @@ impl ResponseCondition {
     }
 }
 
+/// A `pathRegex` that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid regular expression {pattern:?}: {reason}")]
+pub struct PathRegexError {
+    pub pattern: String,
+    /// The regex library's reason, one line (`unclosed group`).
+    pub reason: String,
+}
+
 /// Compiles a `pathRegex` so that it must match the whole path, as Linkerd's proxy does.
-pub fn compile_path_regex(pattern: &str) -> Result<Regex, String> {
+pub fn compile_path_regex(pattern: &str) -> Result<Regex, PathRegexError> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
         // The library's message is a multi-line drawing; its last line names the problem.
         let text = e.to_string();
@@ -174,7 +183,10 @@ pub fn compile_path_regex(pattern: &str) -> Result<Regex, String> {
             .last()
             .unwrap_or_default()
             .trim_start_matches("error: ");
-        format!("invalid regular expression {pattern:?}: {reason}")
+        PathRegexError {
+            pattern: pattern.to_string(),
+            reason: reason.to_string(),
+        }
     })
 }
 
@@ -205,7 +217,7 @@ fn compile_request(m: &RequestMatch, at: &str) -> Result<RequestCondition, Field
     }
     if let Some(pattern) = &m.path_regex {
         let re = compile_path_regex(pattern)
-            .map_err(|e| FieldError::new(format!("{at}.pathRegex"), e))?;
+            .map_err(|e| FieldError::new(format!("{at}.pathRegex"), e.to_string()))?;
         parts.push(RequestCondition::Path(re));
     }
     match parts.len() {

@@ -1,51 +1,73 @@
 //! Kubernetes name rules for services, namespaces and profile names.
 
+/// Why a name is not a valid Kubernetes name; the text names the name and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("an empty name is not allowed")]
+    Empty,
+    #[error("{name:?} is longer than {max} characters")]
+    TooLong { name: String, max: usize },
+    #[error("{name:?} contains {found:?}: only lowercase letters, digits and '-' are allowed")]
+    BadCharacter { name: String, found: char },
+    #[error("{name:?} must start and end with a letter or digit")]
+    BadEnds { name: String },
+    #[error("{name:?} must start with a lowercase letter (a DNS-1035 label)")]
+    NotALetterFirst { name: String },
+}
+
 /// Checks a DNS-1035 label (a Kubernetes Service name): lowercase letters, digits and `-`, starting
 /// with a letter, ending with a letter or digit, at most 63 characters.
-pub fn check_dns1035_label(name: &str) -> Result<(), String> {
+pub fn check_dns1035_label(name: &str) -> Result<(), NameError> {
     check_label(name)?;
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Err(format!(
-            "{name:?} must start with a lowercase letter (a DNS-1035 label)"
-        ));
+        return Err(NameError::NotALetterFirst {
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
 
 /// Checks a DNS-1123 label (a namespace): lowercase letters, digits and `-`, starting and ending with
 /// a letter or digit, at most 63 characters.
-pub fn check_dns1123_label(name: &str) -> Result<(), String> {
+pub fn check_dns1123_label(name: &str) -> Result<(), NameError> {
     check_label(name)
 }
 
 /// Checks a DNS-1123 subdomain (a resource name or cluster domain): dot-separated labels, at most 253
 /// characters.
-pub fn check_dns1123_subdomain(name: &str) -> Result<(), String> {
+pub fn check_dns1123_subdomain(name: &str) -> Result<(), NameError> {
     if name.len() > 253 {
-        return Err(format!("{name:?} is longer than 253 characters"));
+        return Err(NameError::TooLong {
+            name: name.to_string(),
+            max: 253,
+        });
     }
     name.split('.').try_for_each(check_label)
 }
 
-fn check_label(name: &str) -> Result<(), String> {
+fn check_label(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
-        return Err("an empty name is not allowed".to_string());
+        return Err(NameError::Empty);
     }
     if name.len() > 63 {
-        return Err(format!("{name:?} is longer than 63 characters"));
+        return Err(NameError::TooLong {
+            name: name.to_string(),
+            max: 63,
+        });
     }
-    if let Some(c) = name
+    if let Some(found) = name
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
     {
-        return Err(format!(
-            "{name:?} contains {c:?}: only lowercase letters, digits and '-' are allowed"
-        ));
+        return Err(NameError::BadCharacter {
+            name: name.to_string(),
+            found,
+        });
     }
     if name.starts_with('-') || name.ends_with('-') {
-        return Err(format!(
-            "{name:?} must start and end with a letter or digit"
-        ));
+        return Err(NameError::BadEnds {
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
@@ -69,5 +91,17 @@ mod tests {
         assert!(check_dns1123_label("ns_1").is_err());
         assert!(check_dns1123_subdomain("web.emojivoto.svc.cluster.local").is_ok());
         assert!(check_dns1123_subdomain("web..local").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_name_and_the_rule() {
+        assert_eq!(
+            check_dns1123_label("ns_1").unwrap_err().to_string(),
+            "\"ns_1\" contains '_': only lowercase letters, digits and '-' are allowed"
+        );
+        assert_eq!(
+            check_dns1035_label("1web").unwrap_err().to_string(),
+            "\"1web\" must start with a lowercase letter (a DNS-1035 label)"
+        );
     }
 }

@@ -11,7 +11,7 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
 use super::body::{full, ProxyBody};
 use super::state::ProxyState;
-use crate::profile::duration::parse_go_duration;
+use crate::profile::duration::{parse_go_duration, DurationError};
 use crate::stats::{Direction, ProfileRoutes};
 use crate::tap_event::TapQuery;
 
@@ -195,21 +195,27 @@ fn stats_with_routes(state: &ProxyState, window: Duration) -> crate::stats::Stat
     report
 }
 
+/// Why a `/stats` request's `window` cannot be served (answered 400 with this text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("window: {0}")]
+    Duration(#[from] DurationError),
+    #[error("window must be longer than 0 and at most {}s", MAX_STATS_WINDOW.as_secs())]
+    OutOfRange,
+}
+
 /// The `window` query parameter (a duration such as `60s` or `5m`; default one minute).
-fn stats_window(query: Option<&str>) -> Result<Duration, String> {
+fn stats_window(query: Option<&str>) -> Result<Duration, WindowError> {
     let value = query
         .into_iter()
         .flat_map(|q| q.split('&'))
         .find_map(|kv| kv.strip_prefix("window="));
     let window = match value {
         None => Duration::from_secs(60),
-        Some(v) => parse_go_duration(v).map_err(|e| format!("window: {e}"))?,
+        Some(v) => parse_go_duration(v)?,
     };
     if window.is_zero() || window > MAX_STATS_WINDOW {
-        return Err(format!(
-            "window must be longer than 0 and at most {}s",
-            MAX_STATS_WINDOW.as_secs()
-        ));
+        return Err(WindowError::OutOfRange);
     }
     Ok(window)
 }

@@ -285,21 +285,54 @@ pub struct StaticResolver {
     services: HashMap<ServiceName, Vec<Endpoint>>,
 }
 
+/// Why an endpoints file (`--endpoints`) cannot be used; the text names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointsFileError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Yaml {
+        path: PathBuf,
+        source: crate::yaml::DecodeError,
+    },
+    #[error("{}: {authority:?} is not a service name (NAME[.NAMESPACE[.svc.DOMAIN]]:PORT)", path.display())]
+    NotAService { path: PathBuf, authority: String },
+    #[error("{}: {authority}: workload {workload:?}: {source}", path.display())]
+    BadWorkload {
+        path: PathBuf,
+        authority: String,
+        workload: String,
+        source: Box<crate::identity::WorkloadError>,
+    },
+}
+
 impl StaticResolver {
     /// Reads the file; service names are expanded as from `namespace`.
-    pub fn load(path: &Path, namespace: &str, cluster_domain: &str) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+    pub fn load(
+        path: &Path,
+        namespace: &str,
+        cluster_domain: &str,
+    ) -> Result<Self, EndpointsFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| EndpointsFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let raw: HashMap<String, Vec<FileEndpoint>> =
-            crate::yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            crate::yaml::from_str(&text).map_err(|source| EndpointsFileError::Yaml {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let mut services = HashMap::new();
         for (authority, endpoints) in raw {
             let Some(Target::Service(service)) = target_of(&authority, namespace, cluster_domain)
             else {
-                return Err(format!(
-                    "{}: {authority:?} is not a service name (NAME[.NAMESPACE[.svc.DOMAIN]]:PORT)",
-                    path.display()
-                ));
+                return Err(EndpointsFileError::NotAService {
+                    path: path.to_path_buf(),
+                    authority,
+                });
             };
             let endpoints = endpoints
                 .into_iter()
@@ -316,11 +349,13 @@ impl StaticResolver {
                             workload,
                             pod: e.pod.clone().unwrap_or_default(),
                         })),
-                        (Some(w), Some(Err(err))) => {
-                            return Err(format!(
-                                "{}: {authority}: workload {w:?}: {err}",
-                                path.display()
-                            ))
+                        (Some(w), Some(Err(source))) => {
+                            return Err(EndpointsFileError::BadWorkload {
+                                path: path.to_path_buf(),
+                                authority: authority.clone(),
+                                workload: w.clone(),
+                                source: Box::new(source),
+                            })
                         }
                         _ => None,
                     };
@@ -329,7 +364,7 @@ impl StaticResolver {
                         identity,
                     })
                 })
-                .collect::<Result<Vec<_>, String>>()?;
+                .collect::<Result<Vec<_>, EndpointsFileError>>()?;
             services.insert(service, endpoints);
         }
         Ok(StaticResolver {

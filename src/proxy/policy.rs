@@ -326,7 +326,10 @@ impl FromStr for AllowRule {
                 masked(addr, prefix)
             )));
         }
-        let ports = ports.map(parse_ports).transpose().map_err(fail)?;
+        let ports = ports
+            .map(parse_ports)
+            .transpose()
+            .map_err(|e| fail(e.to_string()))?;
         Ok(AllowRule {
             net: addr,
             prefix,
@@ -349,20 +352,29 @@ fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+/// Why the ports of an allow rule do not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PortsError {
+    #[error("the port {0:?} is not a number from 1 to 65535")]
+    NotAPort(String),
+    #[error("the port range {0:?} is empty")]
+    Empty(String),
+}
+
 /// `PORT` or `LOW-HIGH`, each 1 to 65535.
-fn parse_ports(s: &str) -> Result<(u16, u16), String> {
+fn parse_ports(s: &str) -> Result<(u16, u16), PortsError> {
     let port = |p: &str| {
         p.parse::<u16>()
             .ok()
             .filter(|p| *p > 0)
-            .ok_or_else(|| format!("the port {p:?} is not a number from 1 to 65535"))
+            .ok_or_else(|| PortsError::NotAPort(p.to_string()))
     };
     let (lo, hi) = match s.split_once('-') {
         Some((lo, hi)) => (port(lo)?, port(hi)?),
         None => (port(s)?, port(s)?),
     };
     if lo > hi {
-        return Err(format!("the port range {s:?} is empty"));
+        return Err(PortsError::Empty(s.to_string()));
     }
     Ok((lo, hi))
 }

@@ -8,12 +8,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::Empty;
+use http::StatusCode;
 use tokio::time::Instant;
 
-use crate::testsvc::http1_request;
+use crate::admin_api::{AdminClient, AdminError};
 
 /// How often `/ready` is asked while waiting.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -26,8 +24,22 @@ pub struct NotReady {
     pub admin: SocketAddr,
     /// How long the wait was allowed to take.
     pub timeout: Duration,
-    /// What the last attempt saw (`503 Service Unavailable`, a connect error, ...).
-    pub last: String,
+    /// What the last attempt saw.
+    pub last: Attempt,
+}
+
+/// What one `GET /ready` saw instead of 200.
+#[derive(Debug, thiserror::Error)]
+pub enum Attempt {
+    /// The admin port answered, not ready yet (`503 Service Unavailable`).
+    #[error("{0}")]
+    Status(StatusCode),
+    /// Nothing listened, or the answer was not HTTP.
+    #[error(transparent)]
+    Failed(#[from] AdminError),
+    /// The wait ended during the attempt.
+    #[error("no answer")]
+    NoAnswer,
 }
 
 /// Asks `http://ADMIN/ready` every `interval` until it answers 200, for at most `timeout`.
@@ -36,14 +48,15 @@ pub async fn wait_ready(
     interval: Duration,
     timeout: Duration,
 ) -> Result<(), NotReady> {
+    let client = AdminClient::new();
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         // Each attempt is bounded by what is left of the wait, not only by the client's timeout.
-        let last = match tokio::time::timeout(left, ask_ready(admin)).await {
+        let last = match tokio::time::timeout(left, ask_ready(&client, admin)).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(seen)) => seen,
-            Err(_) => "no answer".to_string(),
+            Err(_) => Attempt::NoAnswer,
         };
         if Instant::now() + interval > deadline {
             return Err(NotReady {
@@ -57,14 +70,10 @@ pub async fn wait_ready(
 }
 
 /// One `GET /ready`: `Ok` on 200, otherwise what was seen instead.
-async fn ask_ready(admin: SocketAddr) -> Result<(), String> {
-    let req = Request::get("/ready")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    match http1_request(admin, req).await {
-        Ok(reply) if reply.head.status == http::StatusCode::OK => Ok(()),
-        Ok(reply) => Err(reply.head.status.to_string()),
-        Err(e) => Err(e.to_string()),
+async fn ask_ready(client: &AdminClient, admin: SocketAddr) -> Result<(), Attempt> {
+    match client.get(admin, "/ready").await?.status {
+        StatusCode::OK => Ok(()),
+        status => Err(Attempt::Status(status)),
     }
 }
 

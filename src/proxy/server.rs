@@ -157,7 +157,7 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
     let mut list: Vec<Box<dyn Resolve>> = Vec::new();
     if let Some(file) = &config.endpoints_file {
         let r = StaticResolver::load(file, &config.identity.namespace, &config.cluster_domain)
-            .map_err(ServeError::Config)?;
+            .map_err(|e| ServeError::Config(e.to_string()))?;
         list.push(Box::new(r));
     }
     if let Some(dir) = &config.registry_dir {

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::identity::Identity;
-use crate::stats::{
+use crate::admin_api::stats::{
     Direction, HttpStats, LatencyHistogram, PeerSide, ResponseStats, WorkloadRef, LATENCY_BOUNDS_MS,
 };
+use crate::identity::Identity;
 use crate::viz::resource::{Resource, ResourceKind};
 use crate::viz::source::ProxyStats;
 

@@ -271,7 +271,7 @@ pub fn kind_plural(kind: ResourceKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::LatencyHistogram;
+    use crate::admin_api::stats::LatencyHistogram;
 
     #[test]
     fn tables_are_laid_out_as_linkerds() {

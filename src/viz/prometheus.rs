@@ -13,11 +13,30 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::source::ProxyStats;
-use crate::identity::{Identity, Workload, WorkloadKind};
-use crate::stats::{
+use crate::admin_api::stats::{
     Direction, HttpStats, LatencyHistogram, PeerSide, ResponseStats, StatsReport, StatsWindow,
     StatusCount, TcpStats, WorkloadRef, LATENCY_BOUNDS_MS, STATS_VERSION,
 };
+use crate::identity::{Identity, Workload, WorkloadKind};
+
+/// Why Prometheus gave no numbers.
+#[derive(Debug, thiserror::Error)]
+pub enum PrometheusError {
+    #[error("no HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    #[error("asking Prometheus at {url}: {source}")]
+    Ask { url: String, source: reqwest::Error },
+    #[error(
+        "Prometheus at {url} answered {status} with something else than its API's JSON: {source}"
+    )]
+    NotApi {
+        url: String,
+        status: reqwest::StatusCode,
+        source: reqwest::Error,
+    },
+    #[error("Prometheus refused {query:?}: {message}")]
+    Refused { query: String, message: String },
+}
 
 /// Longest wait for one query.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,12 +77,12 @@ struct Building {
 }
 
 /// Asks Prometheus at `base` for every proxy's increase over `window`.
-pub async fn fetch(base: &str, window: Duration) -> Result<Vec<ProxyStats>, String> {
+pub async fn fetch(base: &str, window: Duration) -> Result<Vec<ProxyStats>, PrometheusError> {
     let client = reqwest::Client::builder()
         .timeout(QUERY_TIMEOUT)
         .no_proxy()
         .build()
-        .map_err(|e| format!("no HTTP client: {e}"))?;
+        .map_err(PrometheusError::Client)?;
     let base = base.trim_end_matches('/');
     let w = format!("{}s", window.as_secs().max(1));
     let increase = |m: &str| format!("{m} - ((({m} offset {w}) * 1) or ({m} * 0))");
@@ -181,24 +200,34 @@ pub async fn fetch(base: &str, window: Duration) -> Result<Vec<ProxyStats>, Stri
         .collect())
 }
 
-async fn query(client: &reqwest::Client, url: &str, q: &str) -> Result<Vec<Sample>, String> {
+async fn query(
+    client: &reqwest::Client,
+    url: &str,
+    q: &str,
+) -> Result<Vec<Sample>, PrometheusError> {
     let resp = client
         .get(url)
         .query(&[("query", q)])
         .send()
         .await
-        .map_err(|e| format!("asking Prometheus at {url}: {e}"))?;
+        .map_err(|source| PrometheusError::Ask {
+            url: url.to_string(),
+            source,
+        })?;
     let status = resp.status();
-    let answer: Answer = resp.json().await.map_err(|e| {
-        format!(
-            "Prometheus at {url} answered {status} with something else than its API's JSON: {e}"
-        )
-    })?;
+    let answer: Answer = resp
+        .json()
+        .await
+        .map_err(|source| PrometheusError::NotApi {
+            url: url.to_string(),
+            status,
+            source,
+        })?;
     if answer.status != "success" {
-        return Err(format!(
-            "Prometheus refused {q:?}: {}",
-            answer.error.unwrap_or_default()
-        ));
+        return Err(PrometheusError::Refused {
+            query: q.to_string(),
+            message: answer.error.unwrap_or_default(),
+        });
     }
     Ok(answer.data.map(|d| d.result).unwrap_or_default())
 }

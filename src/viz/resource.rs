@@ -26,16 +26,31 @@ pub struct Resource {
 const ACCEPTED: &str =
     "ns, deploy, sts, ds, job, rs or po (e.g. deploy/web, po/web-0, ns/emojivoto)";
 
+/// Why words are not resource selectors; the text says what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceError {
+    #[error("unknown resource type {word:?}: expected one of {ACCEPTED}")]
+    UnknownType { word: String },
+    #[error("give a resource: one of {ACCEPTED}")]
+    Missing,
+    #[error(
+        "{name:?}: after a type, give plain names (deploy web voting), or use TYPE/NAME everywhere"
+    )]
+    NameAfterType { name: String },
+    #[error("{arg:?}: expected TYPE/NAME, e.g. deploy/web")]
+    NotTypeSlashName { arg: String },
+}
+
 impl ResourceKind {
     /// Parses a kind word (`deploy`, `deployments`, `ns`, …).
-    pub fn parse(word: &str) -> Result<Self, String> {
+    pub fn parse(word: &str) -> Result<Self, ResourceError> {
         match word.to_ascii_lowercase().as_str() {
             "ns" | "namespace" | "namespaces" => Ok(ResourceKind::Namespace),
             "svc" | "service" | "services" => Ok(ResourceKind::Service),
             other => WorkloadKind::parse(other)
                 .map(ResourceKind::Workload)
-                .ok_or_else(|| {
-                    format!("unknown resource type {word:?}: expected one of {ACCEPTED}")
+                .ok_or_else(|| ResourceError::UnknownType {
+                    word: word.to_string(),
                 }),
         }
     }
@@ -128,18 +143,18 @@ impl fmt::Display for Resource {
 }
 
 impl std::str::FromStr for Resource {
-    type Err = String;
+    type Err = ResourceError;
 
     /// One `TYPE` or `TYPE/NAME`.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, ResourceError> {
         parse_one(s)
     }
 }
 
 /// Parses `TYPE`, `TYPE/NAME`, `TYPE/NAME TYPE/NAME…` or `TYPE NAME NAME…`.
-pub fn parse_resources(args: &[String]) -> Result<Vec<Resource>, String> {
+pub fn parse_resources(args: &[String]) -> Result<Vec<Resource>, ResourceError> {
     let Some(first) = args.first() else {
-        return Err(format!("give a resource: one of {ACCEPTED}"));
+        return Err(ResourceError::Missing);
     };
     if !first.contains('/') {
         let kind = ResourceKind::parse(first)?;
@@ -150,9 +165,12 @@ pub fn parse_resources(args: &[String]) -> Result<Vec<Resource>, String> {
             .iter()
             .map(|name| {
                 if name.contains('/') {
-                    Err(format!("{name:?}: after a type, give plain names (deploy web voting), or use TYPE/NAME everywhere"))
+                    Err(ResourceError::NameAfterType { name: name.clone() })
                 } else {
-                    Ok(Resource { kind, name: Some(name.clone()) })
+                    Ok(Resource {
+                        kind,
+                        name: Some(name.clone()),
+                    })
                 }
             })
             .collect();
@@ -161,13 +179,15 @@ pub fn parse_resources(args: &[String]) -> Result<Vec<Resource>, String> {
 }
 
 /// Parses one `TYPE` or `TYPE/NAME`.
-pub fn parse_one(arg: &str) -> Result<Resource, String> {
+pub fn parse_one(arg: &str) -> Result<Resource, ResourceError> {
     match arg.split_once('/') {
         Some((kind, name)) if !name.is_empty() && !name.contains('/') => Ok(Resource {
             kind: ResourceKind::parse(kind)?,
             name: Some(name.to_string()),
         }),
-        Some(_) => Err(format!("{arg:?}: expected TYPE/NAME, e.g. deploy/web")),
+        Some(_) => Err(ResourceError::NotTypeSlashName {
+            arg: arg.to_string(),
+        }),
         None => Ok(Resource {
             kind: ResourceKind::parse(arg)?,
             name: None,
@@ -205,6 +225,7 @@ mod tests {
         );
         assert!(parse_resources(&args("cm/x"))
             .unwrap_err()
+            .to_string()
             .contains("unknown resource type"));
         assert_eq!(
             parse_resources(&args("svc/web")).unwrap()[0].kind,

@@ -1,170 +1,179 @@
-//! The embedded source: the proxies themselves. Proxies are found in the local registry (or
-//! named with `--proxy-admin`), and their `/stats?window=…` is fetched concurrently, each with a
-//! timeout; a proxy that does not answer is reported, not fatal.
+//! Where the viz commands read the proxies' numbers from, and the choice between them:
+//!
+//! - the proxies themselves ([`proxies`]): those of the local registry the query selects, or the
+//!   admin addresses given, each asked for `/stats?window=…` (the default: no Prometheus needed);
+//! - a Prometheus server scraping the proxies' `/metrics` ([`super::prometheus`]).
+//!
+//! Both fill the same [`ProxyStats`], so the model and printers do not know which one answered.
+
+pub mod proxies;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use super::model::Query;
+use super::prometheus::PrometheusError;
 
-use crate::identity::Identity;
-use crate::registry::{read_records, ProxyRecord};
-use crate::stats::{StatsReport, STATS_VERSION};
+pub(crate) use proxies::identity_of;
+pub use proxies::{
+    decode_stats, fetch, registered, ProxyStats, StatsError, MAX_ANSWER, MAX_CONCURRENT,
+    PROXY_TIMEOUT,
+};
 
-/// Proxies asked at once at most.
-pub const MAX_CONCURRENT: usize = 32;
-/// Longest wait for one proxy's answer.
-pub const PROXY_TIMEOUT: Duration = Duration::from_secs(2);
-/// Largest `/stats` answer read.
-pub const MAX_ANSWER: usize = 16 << 20;
-
-/// One proxy and what it said.
-#[derive(Debug)]
-pub struct ProxyStats {
-    pub admin: SocketAddr,
-    /// Who the registry (or the proxy itself) says it is.
-    pub identity: Identity,
-    /// The services it serves (known from the registry; empty otherwise).
-    pub services: Vec<String>,
-    pub stats: Result<StatsReport, String>,
+/// Where the numbers come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsSource {
+    /// A Prometheus server that scrapes the proxies (`--prometheus URL`).
+    Prometheus(String),
+    /// These proxies' admin addresses (`--proxy-admin`); who they are is what they report.
+    Admins(Vec<SocketAddr>),
+    /// The proxies registered in this local registry directory that the query selects.
+    Registry(PathBuf),
 }
 
-/// The registry's proxies, with their identities (records that do not parse are skipped).
-pub fn registered(dir: &Path) -> Vec<(ProxyRecord, Identity)> {
-    read_records(dir)
-        .into_iter()
-        .filter_map(|r| r.identity().map(|id| (r, id)))
-        .collect()
+/// Why there is nothing to show.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Prometheus(#[from] PrometheusError),
+    #[error(
+        "Prometheus at {url} has no mesh series for {resources}: is it scraping the proxies' admin \
+         ports (/metrics), and has the workload had traffic?"
+    )]
+    NoSeries { url: String, resources: String },
+    #[error(
+        "no proxies registered for {resources} in {scope} (registry {}): start the workload's \
+         proxy with `mesh proxy --workload KIND/NAME -n NAMESPACE`, pass -n or -A, or point \
+         --registry at the proxies' registry",
+        dir.display()
+    )]
+    NothingRegistered {
+        resources: String,
+        /// `namespace emojivoto` or `any namespace`.
+        scope: String,
+        dir: PathBuf,
+    },
 }
 
-/// Fetches `/stats?window=…` from every admin address, at most [`MAX_CONCURRENT`] at a time.
-/// `identities` are used when known (the registry's); a proxy named only by address is known by
-/// what it reports.
-pub async fn fetch(
-    proxies: Vec<(SocketAddr, Option<Identity>, Vec<String>)>,
-    window: Duration,
-) -> Vec<ProxyStats> {
-    let client = match reqwest::Client::builder()
-        .timeout(PROXY_TIMEOUT)
-        .no_proxy()
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return proxies
-                .into_iter()
-                .map(|(admin, id, services)| ProxyStats {
-                    admin,
-                    identity: id.unwrap_or_else(unknown),
-                    services,
-                    stats: Err(format!("no HTTP client: {e}")),
-                })
-                .collect()
-        }
-    };
-    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, (admin, id, services)) in proxies.into_iter().enumerate() {
-        let (client, permits) = (client.clone(), permits.clone());
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let stats = one(&client, admin, window).await;
-            let identity = match (&stats, id) {
-                (_, Some(id)) => id,
-                (Ok(report), None) => identity_of(report),
-                (Err(_), None) => unknown(),
-            };
-            (
-                i,
-                ProxyStats {
-                    admin,
-                    identity,
-                    services,
-                    stats,
-                },
-            )
-        });
-    }
-    let mut out = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(r) = done {
-            out.push(r);
+// === impl StatsSource ===
+
+impl StatsSource {
+    /// The source the flags ask for: Prometheus when given, else the admin addresses when any,
+    /// else the registry in `registry`.
+    pub fn choose(prometheus: Option<String>, admins: Vec<SocketAddr>, registry: PathBuf) -> Self {
+        match (prometheus, admins) {
+            (Some(url), _) => StatsSource::Prometheus(url),
+            (None, admins) if !admins.is_empty() => StatsSource::Admins(admins),
+            (None, _) => StatsSource::Registry(registry),
         }
     }
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, p)| p).collect()
-}
 
-async fn one(
-    client: &reqwest::Client,
-    admin: SocketAddr,
-    window: Duration,
-) -> Result<StatsReport, String> {
-    let url = format!("http://{admin}/stats?window={}ms", window.as_millis());
-    let resp = client.get(&url).send().await.map_err(|e| describe(&e))?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        return Err(format!("{status}: {}", text.trim()));
-    }
-    // Read at most one byte over the limit, so a huge answer is refused without being held.
-    let mut resp = resp;
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
-        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER + 1 - body.len())]);
-        if body.len() > MAX_ANSWER {
-            break;
+    /// The proxies `query` concerns, each with its increase over `window` or why it has none. An
+    /// error when there is no proxy to show at all (a proxy that does not answer is not one).
+    pub async fn gather(
+        &self,
+        query: &Query,
+        window: Duration,
+    ) -> Result<Vec<ProxyStats>, SourceError> {
+        match self {
+            StatsSource::Prometheus(url) => {
+                let proxies = super::prometheus::fetch(url, window).await?;
+                let wanted = proxies.iter().any(|p| {
+                    query
+                        .resources
+                        .iter()
+                        .any(|r| r.covers(&p.identity, &p.services))
+                });
+                if !wanted {
+                    return Err(SourceError::NoSeries {
+                        url: url.clone(),
+                        resources: resources(query),
+                    });
+                }
+                Ok(proxies)
+            }
+            StatsSource::Admins(admins) => {
+                let proxies = admins.iter().map(|a| (*a, None, Vec::new())).collect();
+                Ok(fetch(proxies, window).await)
+            }
+            StatsSource::Registry(dir) => {
+                // With --from/--to the peer's proxies matter only as labels; the resource's own
+                // are asked.
+                let namespace = query.namespace.as_deref();
+                let proxies: Vec<_> = registered(dir)
+                    .into_iter()
+                    .filter(|(record, _)| {
+                        query.resources.iter().any(|r| r.selects(record, namespace))
+                    })
+                    .map(|(record, id)| {
+                        let services = record.services.iter().map(|s| s.name.clone()).collect();
+                        (record.admin, Some(id), services)
+                    })
+                    .collect();
+                if proxies.is_empty() {
+                    return Err(SourceError::NothingRegistered {
+                        resources: resources(query),
+                        scope: namespace
+                            .map_or("any namespace".to_string(), |ns| format!("namespace {ns}")),
+                        dir: dir.clone(),
+                    });
+                }
+                Ok(fetch(proxies, window).await)
+            }
         }
     }
-    decode_stats(&body)
 }
 
-/// Reads a proxy's `/stats` answer: at most [`MAX_ANSWER`] bytes of JSON, of this build's
-/// [`STATS_VERSION`]. The error says what was wrong, for the footnote naming the proxy.
-pub fn decode_stats(body: &[u8]) -> Result<StatsReport, String> {
-    if body.len() > MAX_ANSWER {
-        return Err(format!("answer over {MAX_ANSWER} bytes"));
-    }
-    let report: StatsReport =
-        serde_json::from_slice(body).map_err(|e| format!("not a /stats answer: {e}"))?;
-    if report.version != STATS_VERSION {
-        return Err(format!(
-            "/stats version {} (this mesh reads version {STATS_VERSION}): use the same mesh release",
-            report.version
-        ));
-    }
-    Ok(report)
+/// `deploy/web, deploy/voting`: the query's resources, for messages.
+fn resources(query: &Query) -> String {
+    let words: Vec<String> = query.resources.iter().map(ToString::to_string).collect();
+    words.join(", ")
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        format!("no answer within {PROXY_TIMEOUT:?}")
-    } else if e.is_connect() {
-        "connection refused (is the proxy still running?)".to_string()
-    } else {
-        e.to_string()
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::viz::resource::parse_resources;
 
-/// Who a proxy known only by its address is, by what its report says.
-pub(crate) fn identity_of(report: &StatsReport) -> Identity {
-    Identity {
-        namespace: report.identity.namespace.clone(),
-        workload: report
-            .identity
-            .workload
-            .parse()
-            .unwrap_or_else(|_| unknown().workload),
-        pod: report.identity.pod.clone(),
+    #[test]
+    fn prometheus_wins_then_admin_addresses_then_the_registry() {
+        let admin: SocketAddr = ([127, 0, 0, 1], 4191).into();
+        let dir = PathBuf::from("/registry");
+        let url = Some("http://prom:9090".to_string());
+        assert_eq!(
+            StatsSource::choose(url, vec![admin], dir.clone()),
+            StatsSource::Prometheus("http://prom:9090".into())
+        );
+        assert_eq!(
+            StatsSource::choose(None, vec![admin], dir.clone()),
+            StatsSource::Admins(vec![admin])
+        );
+        assert_eq!(
+            StatsSource::choose(None, Vec::new(), dir.clone()),
+            StatsSource::Registry(dir)
+        );
     }
-}
 
-fn unknown() -> Identity {
-    Identity {
-        namespace: "unknown".into(),
-        workload: "po/unknown".parse().expect("a valid workload"),
-        pod: "unknown".into(),
+    #[tokio::test]
+    async fn a_registry_without_the_resource_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let query = Query {
+            resources: parse_resources(&["deploy/nope".to_string()]).unwrap(),
+            namespace: Some("emojivoto".into()),
+            from: None,
+            to: None,
+        };
+        let source = StatsSource::Registry(dir.path().to_path_buf());
+        let err = source
+            .gather(&query, Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("no proxies registered for deploy/nope in namespace emojivoto"),
+            "{text}"
+        );
+        assert!(text.contains("pass -n or -A"), "{text}");
     }
 }

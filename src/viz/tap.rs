@@ -10,13 +10,66 @@ pub mod source;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
+use crate::admin_api::tap::{ProxyDirection, TapEvent, TapEventKind, TapQuery};
 use crate::identity::WorkloadKind;
 use crate::registry::ProxyRecord;
-use crate::tap_event::{ProxyDirection, TapEvent, TapEventKind, TapQuery};
 use crate::viz::resource::{Resource, ResourceKind};
 
 pub use source::{merge, TapError, TapItem, TapStream};
+
+/// The proxies `mesh tap` opens a stream to: their admin addresses, and how to name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapTargets {
+    pub admins: Vec<SocketAddr>,
+    /// `deploy/web (emojivoto)`: what is tapped, for the "tapping …" line and errors.
+    pub described: String,
+}
+
+/// No proxy of the resource is registered.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no running proxy of {resource} in {scope} in the registry {} (start one with `mesh proxy \
+     --workload …`, or pass --proxy-admin ADDR)",
+    dir.display()
+)]
+pub struct NoProxyToTap {
+    pub resource: Resource,
+    /// `namespace emojivoto` or `any namespace`.
+    pub scope: String,
+    pub dir: PathBuf,
+}
+
+/// The proxies to tap for `resource` in `namespace` (every one with `None`): the admin addresses
+/// given, when any, else the proxies of the registry in `registry` that the resource selects.
+pub fn targets(
+    resource: &Resource,
+    namespace: Option<&str>,
+    admins: &[SocketAddr],
+    registry: &Path,
+) -> Result<TapTargets, NoProxyToTap> {
+    if !admins.is_empty() {
+        let place = namespace.unwrap_or("all namespaces");
+        return Ok(TapTargets {
+            admins: admins.to_vec(),
+            described: format!("{resource} ({place})"),
+        });
+    }
+    let records = crate::registry::read_records(registry);
+    let selected = select(&records, resource, namespace);
+    if selected.is_empty() {
+        return Err(NoProxyToTap {
+            resource: resource.clone(),
+            scope: namespace.map_or("any namespace".to_string(), |n| format!("namespace {n}")),
+            dir: registry.to_path_buf(),
+        });
+    }
+    Ok(TapTargets {
+        admins: admin_addrs(&selected),
+        described: describe(&selected),
+    })
+}
 
 /// Narrows `query` to requests whose destination is `resource` (`--to`), in `namespace`.
 pub fn narrow_destination(resource: &Resource, query: &mut TapQuery, namespace: &str) {
@@ -188,7 +241,7 @@ pub async fn observe_requests(
             _ = tokio::time::sleep_until(deadline) => break,
             _ = ticks.tick() => tick(start.elapsed()),
             line = lines.recv() => match line {
-                Some(TapItem::Line(crate::tap_event::TapLine::Event(event))) => {
+                Some(TapItem::Line(crate::admin_api::tap::TapLine::Event(event))) => {
                     if let TapEventKind::RequestInitEvent(r) = event.kind {
                         seen.push((r.method, r.path));
                     }
@@ -237,5 +290,23 @@ mod tests {
         assert!("cm/x".parse::<Resource>().is_err());
         assert_eq!(grpc_code_name(0), "OK");
         assert_eq!(grpc_code_name(666), "Code(666)");
+    }
+
+    #[test]
+    fn targets_are_the_addresses_given_or_the_registrys_proxies() {
+        let web: Resource = "deploy/web".parse().unwrap();
+        let admin: SocketAddr = ([127, 0, 0, 1], 4191).into();
+        let dir = tempfile::tempdir().unwrap();
+        let given = targets(&web, Some("emojivoto"), &[admin], dir.path()).unwrap();
+        assert_eq!(given.admins, [admin]);
+        assert_eq!(given.described, "deploy/web (emojivoto)");
+
+        let err = targets(&web, None, &[], dir.path()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("no running proxy of deploy/web in any namespace in the registry "),
+            "{text}"
+        );
+        assert!(text.ends_with("or pass --proxy-admin ADDR)"), "{text}");
     }
 }

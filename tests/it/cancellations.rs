@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use mesh::stats::StatsReport;
-use mesh::tap_event::{TapEventKind, TapLine, TapQuery};
+use mesh::admin_api::stats::StatsReport;
+use mesh::admin_api::tap::{TapEventKind, TapLine, TapQuery};
 use mesh::viz::tap::TapStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

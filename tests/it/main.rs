@@ -15,6 +15,7 @@ mod fuzz_regressions;
 mod grpc_errors;
 mod grpc_keepalive;
 mod help;
+mod layering;
 mod profile_bad_input;
 mod profile_check;
 mod profile_generate;

@@ -205,7 +205,7 @@ async fn http1_requests_are_counted_exactly_per_route_and_peer_on_both_sides() {
     // The JSON window agrees with the Prometheus counters.
     let (status, json) = crate::net::admin_get(web.admin, "/stats?window=1m").await;
     assert_eq!(status, 200);
-    let report: mesh::stats::StatsReport = serde_json::from_str(&json).unwrap();
+    let report: mesh::admin_api::stats::StatsReport = serde_json::from_str(&json).unwrap();
     let vote = report
         .http
         .iter()

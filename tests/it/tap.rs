@@ -7,7 +7,7 @@ use std::process::Stdio;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
-use mesh::tap_event::{TapEvent, TapEventKind, TapLine, TapQuery};
+use mesh::admin_api::tap::{TapEvent, TapEventKind, TapLine, TapQuery};
 use mesh::testsvc;
 use mesh::viz::tap::TapStream;
 use tokio::io::{AsyncBufReadExt, BufReader};

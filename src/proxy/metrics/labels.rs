@@ -4,57 +4,9 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::identity::Identity;
 
-/// Which way traffic flows through the proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// From callers to the local app.
-    Inbound,
-    /// From the local app to other services.
-    Outbound,
-}
-
-impl Direction {
-    /// The `direction` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Inbound => "inbound",
-            Direction::Outbound => "outbound",
-        }
-    }
-
-    /// The prefix of the peer's labels: inbound peers are sources, outbound peers destinations.
-    pub fn peer_prefix(self) -> &'static str {
-        match self {
-            Direction::Inbound => "src_",
-            Direction::Outbound => "dst_",
-        }
-    }
-}
-
-/// Which end of a TCP connection the proxy's peer is (Linkerd's `peer` label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PeerSide {
-    /// The connection was accepted from a client.
-    Src,
-    /// The proxy opened the connection to a server.
-    Dst,
-}
-
-impl PeerSide {
-    /// The `peer` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PeerSide::Src => "src",
-            PeerSide::Dst => "dst",
-        }
-    }
-}
+pub use crate::admin_api::stats::{Direction, PeerSide};
 
 /// The labels of one HTTP series: direction, authority, peer workload and route.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

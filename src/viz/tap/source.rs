@@ -2,17 +2,17 @@
 //! lines, and several streams merged into one bounded channel.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use http::{header, Request, StatusCode};
-use http_body_util::{BodyExt, Empty, Limited};
+use http::StatusCode;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::tap_event::{TapLine, TapQuery};
+use crate::admin_api::tap::{TapLine, TapQuery};
+use crate::admin_api::{AdminClient, AdminError};
 
 /// Longest wait for a proxy to accept the connection and answer the tap request.
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,9 +22,6 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Lines waiting between the streams and the printer.
 pub const MERGE_BUFFER: usize = 1024;
-
-/// Largest error body read from a proxy that refused the tap.
-const MAX_ERROR_BODY: usize = 4096;
 
 /// Why a proxy's tap stream could not be opened or read.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +51,29 @@ pub enum TapError {
         addr: SocketAddr,
         source: serde_json::Error,
     },
+    /// The request could not be sent (e.g. a token with a character a header cannot carry).
+    #[error(transparent)]
+    Admin(AdminError),
+}
+
+impl From<AdminError> for TapError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Connect { addr, source } => TapError::Connect { addr, source },
+            AdminError::Http { addr, source } => TapError::Http { addr, source },
+            AdminError::Timeout { addr, timeout } => TapError::Timeout { addr, timeout },
+            AdminError::Refused {
+                addr,
+                status,
+                message,
+            } => TapError::Refused {
+                addr,
+                status,
+                message,
+            },
+            other => TapError::Admin(other),
+        }
+    }
 }
 
 /// One proxy's open tap stream.
@@ -101,10 +121,7 @@ impl TapStream {
         query: &TapQuery,
         token: Option<&str>,
     ) -> Result<TapStream, TapError> {
-        let timeout = OPEN_TIMEOUT;
-        tokio::time::timeout(timeout, Self::open_now(addr, query, token))
-            .await
-            .map_err(|_| TapError::Timeout { addr, timeout })?
+        Self::open_now(addr, query, token).await
     }
 
     async fn open_now(
@@ -112,38 +129,12 @@ impl TapStream {
         query: &TapQuery,
         token: Option<&str>,
     ) -> Result<TapStream, TapError> {
-        let http = |source| TapError::Http { addr, source };
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|source| TapError::Connect { addr, source })?;
-        let _ = tcp.set_nodelay(true);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(http)?;
-        tokio::spawn(conn);
-        let mut req = Request::get(format!("/tap?{}", query.to_query_string()))
-            .header(header::HOST, addr.to_string());
-        if let Some(token) = token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let req = req
-            .body(Empty::<bytes::Bytes>::new())
-            .expect("a GET of a well-formed path is a valid request");
-        let resp = sender.send_request(req).await.map_err(http)?;
-        if resp.status() != StatusCode::OK {
-            let status = resp.status();
-            let body = Limited::new(resp.into_body(), MAX_ERROR_BODY)
-                .collect()
-                .await;
-            let message = body
-                .map(|b| String::from_utf8_lossy(&b.to_bytes()).trim().to_string())
-                .unwrap_or_default();
-            return Err(TapError::Refused {
-                addr,
-                status,
-                message,
-            });
-        }
+        let client = AdminClient::new()
+            .with_timeout(OPEN_TIMEOUT)
+            .with_token(token.map(Arc::from));
+        let resp = client
+            .open(addr, &format!("/tap?{}", query.to_query_string()))
+            .await?;
         Ok(TapStream {
             addr,
             body: resp.into_body(),

@@ -6,7 +6,53 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::proxy::metrics::{Direction, PeerSide};
+/// Which way traffic flows through the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From callers to the local app.
+    Inbound,
+    /// From the local app to other services.
+    Outbound,
+}
+
+impl Direction {
+    /// The `direction` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+
+    /// The prefix of the peer's labels: inbound peers are sources, outbound peers destinations.
+    pub fn peer_prefix(self) -> &'static str {
+        match self {
+            Direction::Inbound => "src_",
+            Direction::Outbound => "dst_",
+        }
+    }
+}
+
+/// Which end of a TCP connection the proxy's peer is (Linkerd's `peer` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerSide {
+    /// The connection was accepted from a client.
+    Src,
+    /// The proxy opened the connection to a server.
+    Dst,
+}
+
+impl PeerSide {
+    /// The `peer` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerSide::Src => "src",
+            PeerSide::Dst => "dst",
+        }
+    }
+}
 
 /// The schema version this build writes and reads.
 pub const STATS_VERSION: u32 = 1;

@@ -1,0 +1,283 @@
+//! The library's layering, checked on its source: the data plane never reaches up into the CLI,
+//! the demo or the test services; the admin API's contracts (`/stats`, `/tap`) and its client sit
+//! below both the proxy and viz; the domain modules never see clap (STYLE.md). A violation names
+//! the file and line.
+
+use std::path::{Path, PathBuf};
+
+/// Modules the files under a directory must not import, and why.
+struct Rule {
+    /// Files under `src/<dir>/` and `src/<dir>.rs`.
+    dir: &'static str,
+    /// Crate-root modules they must not name.
+    forbidden: &'static [&'static str],
+    why: &'static str,
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        dir: "proxy",
+        forbidden: &["testsvc", "demo", "cli", "viz"],
+        why: "the data plane sits below the CLI, the demo, the test services and viz",
+    },
+    Rule {
+        dir: "admin_api",
+        forbidden: BELOW_ALL,
+        why:
+            "the admin API's contracts sit below the proxy that serves them and viz that reads them",
+    },
+    Rule {
+        dir: "profile",
+        forbidden: BELOW_ALL,
+        why: "the ServiceProfile model sits below everything that uses it",
+    },
+    Rule {
+        dir: "registry",
+        forbidden: BELOW_ALL,
+        why: "the registry is read by the proxy and viz alike",
+    },
+    Rule {
+        dir: "identity",
+        forbidden: BELOW_ALL,
+        why: "workload identity is a word every layer uses",
+    },
+    Rule {
+        dir: "grpc",
+        forbidden: BELOW_ALL,
+        why: "gRPC framing serves the proxy and the test services alike",
+    },
+    Rule {
+        dir: "viz",
+        forbidden: &["proxy", "cli", "testsvc", "demo"],
+        why: "viz reads proxies through the admin API, not the proxy's internals",
+    },
+];
+
+/// What the leaf modules must not import: everything that builds on them.
+const BELOW_ALL: &[&str] = &["proxy", "viz", "cli", "testsvc", "demo"];
+
+/// Directories whose files must not use clap (flags belong to `cli/`).
+const NO_CLAP: &[&str] = &["profile", "proxy", "viz", "admin_api"];
+
+/// One import that breaks a rule.
+#[derive(Debug, PartialEq)]
+struct Violation {
+    line: usize,
+    module: String,
+}
+
+/// The code of a line: without a `//` comment (doc comments included) and string contents are
+/// kept, which is good enough for `use` lines and paths.
+fn code(line: &str) -> &str {
+    match line.find("//") {
+        Some(at) => &line[..at],
+        None => line,
+    }
+}
+
+/// Where `text` (a file under `src/<dir>/`, `depth` directories below `src/`) names one of the
+/// crate-root modules in `forbidden`: `crate::m`, `mesh::m`, `super::…::m` reaching the root, or
+/// `m` inside a `use crate::{…}` group.
+fn imports(text: &str, depth: usize, forbidden: &[&str]) -> Vec<Violation> {
+    let root_via_super = "super::".repeat(depth + 1);
+    let mut found = Vec::new();
+    let mut group: Option<usize> = None; // brace depth inside `use crate::{` … `}`
+    for (i, raw) in text.lines().enumerate() {
+        let line = code(raw);
+        for m in forbidden {
+            let prefixes = ["crate::", "mesh::", root_via_super.as_str()];
+            let named = prefixes.iter().filter(|p| !p.is_empty()).any(|p| {
+                line.match_indices(&format!("{p}{m}"))
+                    .any(|(at, s)| ends_word(line, at + s.len()) && starts_word(line, at))
+            });
+            if named {
+                found.push(Violation {
+                    line: i + 1,
+                    module: m.to_string(),
+                });
+            }
+        }
+        // `use crate::{a, b::c, …}`: the names at the group's top level are crate-root modules.
+        let mut rest = line;
+        if group.is_none() {
+            if let Some(at) = ["use crate::{", "use mesh::{"]
+                .iter()
+                .find_map(|p| line.find(p).map(|a| a + p.len()))
+            {
+                group = Some(1);
+                rest = &line[at..];
+            }
+        }
+        if let Some(depth_now) = group.as_mut() {
+            let mut word = String::new();
+            let mut at_top = *depth_now == 1;
+            let mut after_sep = true;
+            for c in rest.chars().chain(std::iter::once(' ')) {
+                if c.is_alphanumeric() || c == '_' {
+                    word.push(c);
+                    continue;
+                }
+                if !word.is_empty() {
+                    if at_top && after_sep && forbidden.contains(&word.as_str()) {
+                        found.push(Violation {
+                            line: i + 1,
+                            module: word.clone(),
+                        });
+                    }
+                    after_sep = false;
+                    word.clear();
+                }
+                match c {
+                    '{' => *depth_now += 1,
+                    '}' => *depth_now -= 1,
+                    ',' => after_sep = true,
+                    _ => {}
+                }
+                at_top = *depth_now == 1;
+                if *depth_now == 0 {
+                    break;
+                }
+            }
+            if *depth_now == 0 {
+                group = None;
+            }
+        }
+    }
+    found
+}
+
+fn starts_word(line: &str, at: usize) -> bool {
+    line[..at]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'))
+}
+
+fn ends_word(line: &str, at: usize) -> bool {
+    line[at..]
+        .chars()
+        .next()
+        .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+}
+
+/// Lines of `text` that use clap.
+fn clap_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = code(l);
+            l.match_indices("clap")
+                .any(|(at, _)| starts_word(l, at) && ends_word(l, at + 4))
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+/// `src/<dir>.rs` and every `.rs` file under `src/<dir>/`, with how deep below `src/` each is.
+fn files(src: &Path, dir: &str) -> Vec<(PathBuf, usize)> {
+    let mut out = Vec::new();
+    let top = src.join(format!("{dir}.rs"));
+    if top.exists() {
+        out.push((top, 0));
+    }
+    let mut stack = vec![(src.join(dir), 1)];
+    while let Some((d, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push((path, depth + 1));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push((path, depth));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+#[test]
+fn modules_import_only_what_sits_below_them() {
+    let src = src();
+    let mut broken = Vec::new();
+    for rule in RULES {
+        let found = files(&src, rule.dir);
+        assert!(!found.is_empty(), "no files for src/{}", rule.dir);
+        for (path, depth) in found {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for v in imports(&text, depth, rule.forbidden) {
+                broken.push(format!(
+                    "{}:{}: imports `{}` ({})",
+                    path.strip_prefix(src.parent().unwrap()).unwrap().display(),
+                    v.line,
+                    v.module,
+                    rule.why
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn only_the_cli_uses_clap() {
+    let src = src();
+    let mut broken = Vec::new();
+    for dir in NO_CLAP {
+        for (path, _) in files(&src, dir) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in clap_lines(&text) {
+                broken.push(format!(
+                    "{}:{line}: uses clap (flags belong to src/cli/)",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
+fn the_scan_sees_every_form_of_import() {
+    let forbidden = &["testsvc", "cli"];
+    let lines = |text: &str, depth| -> Vec<usize> {
+        imports(text, depth, forbidden)
+            .into_iter()
+            .map(|v| v.line)
+            .collect()
+    };
+    assert_eq!(lines("use crate::testsvc::http1_request;", 1), [1]);
+    assert_eq!(lines("let r = mesh::cli::run(x);", 1), [1]);
+    assert_eq!(lines("use super::super::testsvc::X;", 1), [1]);
+    assert_eq!(
+        lines("use super::testsvc;", 1),
+        Vec::<usize>::new(),
+        "a sibling, not the root's"
+    );
+    assert_eq!(
+        lines(
+            "use crate::{\n    proxy::body,\n    testsvc::{a, b},\n};",
+            1
+        ),
+        [3]
+    );
+    assert_eq!(
+        lines("use crate::{proxy::cli, identity};", 1),
+        Vec::<usize>::new(),
+        "a nested name"
+    );
+    assert_eq!(
+        lines("use crate::testsvc_like::X; // crate::cli", 1),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        clap_lines("use clap::Args;\n// clap\nlet clapper = 1;"),
+        [1]
+    );
+}
