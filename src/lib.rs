@@ -55,10 +55,3 @@ pub mod registry;
 pub mod testsvc;
 pub mod viz;
 pub mod yaml;
-
-/// The old path of [`admin_api::stats`], kept while the proxy's files still name it.
-#[doc(hidden)]
-pub use admin_api::stats;
-/// The old path of [`admin_api::tap`], kept while the proxy's files still name it.
-#[doc(hidden)]
-pub use admin_api::tap as tap_event;

@@ -11,9 +11,9 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
 use super::body::{full, ProxyBody};
 use super::state::ProxyState;
+use crate::admin_api::stats::{Direction, ProfileRoutes};
+use crate::admin_api::tap::TapQuery;
 use crate::profile::duration::{parse_go_duration, DurationError};
-use crate::stats::{Direction, ProfileRoutes};
-use crate::tap_event::TapQuery;
 
 /// Longest `/stats` window served (the proxy keeps this much history).
 pub const MAX_STATS_WINDOW: Duration = Duration::from_secs(3600);
@@ -148,7 +148,7 @@ fn tap(state: &ProxyState, query: Option<&str>) -> Response<ProxyBody> {
 
 /// The window's numbers, with the profile routes of this proxy's services (inbound) and of the
 /// destinations it sent requests to (outbound).
-fn stats_with_routes(state: &ProxyState, window: Duration) -> crate::stats::StatsReport {
+fn stats_with_routes(state: &ProxyState, window: Duration) -> crate::admin_api::stats::StatsReport {
     let mut report = state.metrics.stats(window);
     let config = &state.config;
     let mut wanted: Vec<(Direction, String)> = config

@@ -40,8 +40,8 @@ use super::route::MatchedRoute;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use super::timeout::{Bound, Deadline};
+use crate::admin_api::tap::ProxyDirection;
 use crate::identity::{Identity, PEER_HEADER};
-use crate::tap_event::ProxyDirection;
 
 /// Handles one inbound request from `remote` by passing it to the app: at `app`, or with several
 /// app ports, at the one of the service port the request names.

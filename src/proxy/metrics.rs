@@ -285,7 +285,7 @@ impl Metrics {
     }
 
     /// The increase of every counter over (about) the last `window`.
-    pub fn stats(&self, window: Duration) -> crate::stats::StatsReport {
+    pub fn stats(&self, window: Duration) -> crate::admin_api::stats::StatsReport {
         let now = self.snapshot();
         let base = self.lock_history().baseline(now.at, window);
         window::report(&self.identity, &now, &base, window)

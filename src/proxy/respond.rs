@@ -32,7 +32,7 @@ use super::metrics::Direction;
 use super::observe::Observation;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
-use crate::tap_event::ProxyDirection;
+use crate::admin_api::tap::ProxyDirection;
 
 pub use error::{ProxyError, SentTo};
 pub use log::ErrorLog;

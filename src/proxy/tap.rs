@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::body::ProxyBody;
 use super::metrics::{ErrorReason, StreamError};
-use crate::tap_event::{Peer, ProxyDirection, StreamId, TapQuery};
+use crate::admin_api::tap::{Peer, ProxyDirection, StreamId, TapQuery};
 
 pub use stream::TapStreamsBusy;
 
@@ -232,7 +232,7 @@ impl TappedRequest {
 
 /// A peer whose workload is known from `identity`, at `addr`.
 pub fn tap_peer(addr: SocketAddr, identity: Option<&crate::identity::Identity>) -> Peer {
-    let metadata = crate::tap_event::PeerMetadata {
+    let metadata = crate::admin_api::tap::PeerMetadata {
         namespace: identity.map(|i| i.namespace.clone()),
         workload: identity.map(|i| i.workload.to_string()),
         pod: identity.map(|i| i.pod.clone()),

@@ -2,7 +2,7 @@
 //! its reason and shown in tap as a request with its answer, whether or not the request got as
 //! far as the traffic metrics.
 
-use mesh::tap_event::{TapEvent, TapEventKind, TapLine, TapQuery};
+use mesh::admin_api::tap::{TapEvent, TapEventKind, TapLine, TapQuery};
 use mesh::viz::tap::TapStream;
 
 use crate::net::{bind, config, metric, voting_proxy, TestProxy, PATIENCE};

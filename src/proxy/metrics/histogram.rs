@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use crate::stats::LATENCY_BOUNDS_MS;
+pub use crate::admin_api::stats::LATENCY_BOUNDS_MS;
 
 /// Buckets: one per bound, plus `+Inf`.
 pub const BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;

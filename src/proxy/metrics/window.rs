@@ -12,11 +12,11 @@ use tokio::time::Instant;
 use super::histogram::{HistogramSnapshot, LATENCY_BOUNDS_MS};
 use super::labels::ResponseOutcome;
 use super::{HttpSnapshot, Snapshot, TcpSnapshot};
-use crate::identity::Identity;
-use crate::stats::{
+use crate::admin_api::stats::{
     HttpStats, LatencyHistogram, ResponseStats, StatsReport, StatsWindow, StatusCount, TcpStats,
     WorkloadRef, STATS_VERSION,
 };
+use crate::identity::Identity;
 
 /// How often the sampler copies the counters.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(5);

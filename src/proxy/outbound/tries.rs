@@ -11,6 +11,7 @@ use http::Response;
 use tokio::time::Instant;
 
 use super::Destination;
+use crate::admin_api::tap::ProxyDirection;
 use crate::identity::Identity;
 use crate::proxy::balance::InFlight;
 use crate::proxy::body::ProxyBody;
@@ -25,7 +26,6 @@ use crate::proxy::route::MatchedRoute;
 use crate::proxy::state::ProxyState;
 use crate::proxy::tap::{tap_peer, TapRequestInfo};
 use crate::proxy::timeout::{Bound, Deadline};
-use crate::tap_event::ProxyDirection;
 
 /// The tries of one outbound request to `dst`.
 pub struct EndpointTries<'a> {

@@ -15,10 +15,10 @@ use tokio::sync::{broadcast, mpsc, watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use super::{Published, PublishedKind, Tap, TapRequest};
-use crate::proxy::body::{boxed, BoxError, ProxyBody};
-use crate::tap_event::{
+use crate::admin_api::tap::{
     Header, RequestInit, ResponseEnd, ResponseInit, TapEvent, TapEventKind, TapQuery,
 };
+use crate::proxy::body::{boxed, BoxError, ProxyBody};
 
 /// Lines queued between a stream's task and its HTTP body.
 const LINE_BUFFER: usize = 64;
