@@ -167,8 +167,8 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
     pub dispatch_timeout: Duration,
 
-    /// Longest wait for a response once a request is sent upstream, for routes without a shorter
-    /// ServiceProfile timeout; past it the caller gets 504
+    /// Longest wait for a response, counted from the request's arrival (retries included), for
+    /// routes without a shorter ServiceProfile timeout; past it the caller gets 504
     #[arg(long, default_value = "5m", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub response_timeout: Duration,
 
