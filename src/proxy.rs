@@ -3,7 +3,8 @@
 //! The walk of one request, top to bottom, one module per step:
 //!
 //! ```text
-//! listener   server      accept (connection limit, drain), one task per connection
+//! listener   listener    accept (connection limit, backoff, drain), one task per connection,
+//!            server      which detects its protocol and serves it
 //! detect     detect      HTTP/1, HTTP/2 or opaque TCP from the first bytes
 //!            inbound | outbound   the two entry points; each `handle` reads as the steps below
 //!                        (outbound first asks discovery and the forwarding policy: outbound::destination)
