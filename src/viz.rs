@@ -5,7 +5,7 @@
 //! ```
 //!
 //! [`resource`] parses selectors; [`source`] finds proxies (the local registry, or admin addresses)
-//! and fetches their windows; [`model`] sums them into rows; [`print`] formats rows. Nothing here
+//! and fetches their windows; [`model`] sums them into rows; [`print`](mod@print) formats rows. Nothing here
 //! knows about clap.
 
 pub mod model;

@@ -6,7 +6,7 @@
 //! operations are included and `$ref`'d path items are followed.
 //!
 //! Real documents are often incomplete (no `info`, operations without `responses`); only what routes
-//! need is read (see [`document`]), so such documents are accepted.
+//! need is read (see `document`), so such documents are accepted.
 
 mod document;
 mod oas3;

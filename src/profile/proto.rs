@@ -4,7 +4,7 @@
 //! Routes are named by the rpc (`VoteDoughnut`) and match `POST /<package>.<Service>/<Rpc>`, as gRPC
 //! requests do; `idempotency_level` `IDEMPOTENT` or `NO_SIDE_EFFECTS` makes a route retryable. A route
 //! needs only the service definitions, so when imports cannot be found (or their types cannot be
-//! resolved) the services are read from the syntax-checked file by [`scan`] instead of failing.
+//! resolved) the services are read from the syntax-checked file by `scan` instead of failing.
 
 mod scan;
 

@@ -3,8 +3,8 @@
 //!
 //! The hot path is one sharded-map lookup and a few relaxed atomic adds per request and response;
 //! no lock is global or held across an `.await`. Readers take a [`Snapshot`] (a plain copy) and
-//! either render it as Prometheus text ([`render`]) or subtract an older one kept in the
-//! [`window`] ring to answer `/stats?window=60s`.
+//! either render it as Prometheus text (`render`) or subtract an older one kept in the
+//! `window` ring to answer `/stats?window=60s`.
 
 mod errors;
 mod histogram;
