@@ -2,24 +2,12 @@
 //! its reason and shown in tap as a request with its answer, whether or not the request got as
 //! far as the traffic metrics.
 
-use mesh::admin_api::tap::{TapEvent, TapEventKind, TapLine, TapQuery};
+use mesh::admin_api::tap::{TapEventKind, TapQuery};
 use mesh::viz::tap::TapStream;
 
-use crate::net::{bind, config, metric, voting_proxy, TestProxy, PATIENCE};
+use crate::net::{bind, config, metric, voting_proxy, TestProxy};
 use crate::raw_http::{ask, get, request};
-
-/// The next event of `stream`, failing the test after [`PATIENCE`].
-async fn next_event(stream: &mut TapStream) -> TapEvent {
-    let line = tokio::time::timeout(PATIENCE, stream.next_line())
-        .await
-        .expect("a tap event in time")
-        .expect("a readable tap stream")
-        .expect("the tap stream stays open");
-    match line {
-        TapLine::Event(e) => *e,
-        TapLine::Lost { lost } => panic!("{lost} events lost"),
-    }
-}
+use crate::tap::next_event;
 
 /// The next request's three events: its authority, its status and why the proxy answered it
 /// (`proxyError`), and that it ended normally.

@@ -34,7 +34,7 @@ async fn send(proxy: &TestProxy, method: &str, path: &str, headers: &[(&str, &st
 }
 
 /// The next event of `stream`, failing the test after [`PATIENCE`].
-async fn next_event(stream: &mut TapStream) -> TapEvent {
+pub(crate) async fn next_event(stream: &mut TapStream) -> TapEvent {
     let line = tokio::time::timeout(PATIENCE, stream.next_line())
         .await
         .expect("a tap event in time")
