@@ -20,6 +20,7 @@ mod error;
 mod explain;
 mod grpc;
 mod log;
+mod tries;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -36,6 +37,7 @@ use crate::admin_api::tap::ProxyDirection;
 
 pub use error::{ProxyError, SentTo};
 pub use log::ErrorLog;
+pub use tries::{rounded, Earlier, TriesMade};
 
 /// The header naming why the proxy answered instead of the upstream.
 pub const ERROR_HEADER: &str = "mesh-proxy-error";

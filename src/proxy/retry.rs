@@ -19,7 +19,7 @@ use super::body::ProxyBody;
 use super::classify::{grpc_status, is_grpc};
 use super::metrics::ResponseOutcome;
 use super::replay::Replayable;
-use super::respond::ProxyError;
+use super::respond::{Earlier, ProxyError, TriesMade};
 use super::route::MatchedRoute;
 use super::timeout::{Bound, Deadline, Expired};
 
@@ -68,8 +68,9 @@ pub trait SendTry {
         failed: Option<&TryFailed>,
     ) -> impl Future<Output = ()> + Send;
 
-    /// What the caller is told when the request's deadline (`bound`) passed during a try.
-    fn expired(&self, bound: Bound) -> ProxyError;
+    /// What the caller is told when the request's deadline (`bound`) passed during a try, after
+    /// the tries `made` (the last one included).
+    fn expired(&self, bound: Bound, made: TriesMade) -> ProxyError;
 }
 
 /// Sends `req` through `tries` under `policy`: the response head of the last try, or what the
@@ -83,13 +84,16 @@ pub async fn send<S: SendTry>(
     budget.deposit();
     let mut req = Replayable::new(req);
     let mut sent = 0;
+    // What the tries came to, for the text of a deadline that passes during a later one.
+    let mut made = TriesMade::default();
     loop {
         sent += 1;
+        made.start();
         // The one place the exchange is cut: on expiry the try is dropped (an HTTP/2 stream is
         // reset, an HTTP/1 connection closed).
         let tried = match policy.deadline.cut(tries.send(&mut req)).await {
             Ok(tried) => tried,
-            Err(Expired(bound)) => return Err(tries.expired(bound)),
+            Err(Expired(bound)) => return Err(tries.expired(bound, made)),
         };
         let attempted = |req: &Replayable| Attempted {
             tries: sent,
@@ -105,6 +109,7 @@ pub async fn send<S: SendTry>(
                 }
                 let outcome = header_outcome(policy.route, &resp, policy.grpc);
                 if outcome.failure && policy::retry(Failure::Failed, attempted(&req), budget) {
+                    made.retried(Earlier::Answered(outcome.status));
                     tries.retrying(outcome, None).await;
                     continue;
                 }
@@ -120,6 +125,7 @@ pub async fn send<S: SendTry>(
                     failure: true,
                     error: None,
                 };
+                made.retried(Earlier::Failed(failed.err.reason()));
                 tries.retrying(outcome, Some(&failed)).await;
             }
         }

@@ -19,7 +19,7 @@ use crate::proxy::connect::{Upstream, UpstreamError, Version};
 use crate::proxy::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
 use crate::proxy::observe::{Observation, Pending, Record};
 use crate::proxy::replay::Replayable;
-use crate::proxy::respond::{ProxyError, SentTo};
+use crate::proxy::respond::{ProxyError, SentTo, TriesMade};
 use crate::proxy::retry::policy::Failure;
 use crate::proxy::retry::{SendTry, Tried, TryFailed};
 use crate::proxy::route::MatchedRoute;
@@ -104,7 +104,7 @@ impl<'a> EndpointTries<'a> {
             .await;
         placed.map_err(|saturation| {
             let err = match self.deadline.passed() {
-                Some(bound @ Bound::Route(_)) => self.expired(bound),
+                Some(bound @ Bound::Route(_)) => self.expired(bound, TriesMade::default()),
                 _ => ProxyError::FailFast {
                     authority: self.dst.authority.clone(),
                     saturation,
@@ -225,18 +225,22 @@ impl SendTry for EndpointTries<'_> {
         }
     }
 
-    fn expired(&self, bound: Bound) -> ProxyError {
+    fn expired(&self, bound: Bound, made: TriesMade) -> ProxyError {
         let authority = self.dst.authority.clone();
         match (bound, self.last) {
             (Bound::Route(timeout), _) => ProxyError::Timeout {
                 authority,
                 route: self.route.name().to_string(),
                 timeout,
+                tries: made,
             },
-            (Bound::Response(after), Some((addr, _))) => ProxyError::Endpoint {
-                authority,
-                addr,
-                source: UpstreamError::NoResponse { addr, after },
+            (Bound::Response(after), Some((addr, _))) => ProxyError::NoResponse {
+                upstream: SentTo::Endpoint {
+                    authority: Arc::from(authority),
+                    addr,
+                },
+                after,
+                tries: made,
             },
             (Bound::Response(after), None) => ProxyError::Unplaced { authority, after },
         }

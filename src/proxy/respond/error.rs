@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use super::explain::{broke_off, describe, looped, saturated};
+use super::explain::{broke_off, describe, looped, no_response, route_timed_out, saturated};
+use super::tries::TriesMade;
 use crate::proxy::balance::Saturation;
 use crate::proxy::body::{is_client_body_error, BoxError};
 use crate::proxy::connect::UpstreamError;
@@ -63,15 +64,24 @@ pub enum ProxyError {
         #[source]
         source: UpstreamError,
     },
-    /// The route's timeout passed before a response.
-    #[error(
-        "{authority}: route {route:?} timed out after {timeout:?} (its ServiceProfile timeout), \
-         retries included; raise the route's timeout or make the service answer sooner"
-    )]
+    /// The route's timeout passed before a response: it counts from the request's arrival,
+    /// retries included.
+    #[error("{}", route_timed_out(.authority, .route, *.timeout, .tries))]
     Timeout {
         authority: String,
         route: String,
         timeout: Duration,
+        /// The tries made before it passed.
+        tries: TriesMade,
+    },
+    /// `--response-timeout` passed before a response: it counts from the request's arrival,
+    /// retries included; `upstream` is where the last try went.
+    #[error("{}", no_response(.upstream, *.after, .tries))]
+    NoResponse {
+        upstream: SentTo,
+        after: Duration,
+        /// The tries made before it passed.
+        tries: TriesMade,
     },
     /// No endpoint could take the request before its response deadline (`--response-timeout`
     /// shorter than `--dispatch-timeout`).
@@ -225,7 +235,9 @@ impl ProxyError {
                 | UpstreamError::NotProcessed { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_GATEWAY,
             },
-            ProxyError::Timeout { .. } | ProxyError::Unplaced { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Timeout { .. }
+            | ProxyError::NoResponse { .. }
+            | ProxyError::Unplaced { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BadRequest(_) | ProxyError::MalformedRequest => StatusCode::BAD_REQUEST,
@@ -273,6 +285,7 @@ impl ProxyError {
             ProxyError::UnknownService { .. } => "unknown service",
             ProxyError::External(_) => "external host",
             ProxyError::Timeout { .. } => "route timeout",
+            ProxyError::NoResponse { .. } => "response timeout",
             ProxyError::Unplaced { .. } => "unplaced",
             ProxyError::FailFast { .. } => "fail-fast",
             ProxyError::BadRequest(_) => "bad request",
@@ -320,9 +333,9 @@ impl ProxyError {
                     ErrorReason::DispatchTimeout
                 }
             }
-            ProxyError::Timeout { .. } | ProxyError::Unplaced { .. } => {
-                ErrorReason::ResponseTimeout
-            }
+            ProxyError::Timeout { .. }
+            | ProxyError::NoResponse { .. }
+            | ProxyError::Unplaced { .. } => ErrorReason::ResponseTimeout,
             ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => {
                 upstream_reason(source)
             }

@@ -2,6 +2,10 @@
 //! endpoints, the upstream's HTTP/2 `max_concurrent_streams` when that is the limit, which flag
 //! to turn).
 
+use std::time::Duration;
+
+use super::error::SentTo;
+use super::tries::{rounded, TriesMade};
 use crate::proxy::balance::Saturation;
 use crate::proxy::body::is_client_body_error;
 use crate::proxy::connect::UpstreamError;
@@ -35,6 +39,54 @@ pub(super) fn broke_off(e: &(dyn std::error::Error + Send + Sync + 'static)) -> 
             chain(e)
         ),
     }
+}
+
+/// Says that a route's timeout passed, and what the tries made before it got.
+pub(super) fn route_timed_out(
+    authority: &str,
+    route: &str,
+    timeout: Duration,
+    tries: &TriesMade,
+) -> String {
+    let made = match tries.count() {
+        0 | 1 => String::new(),
+        n => format!(
+            " ({n} tries: {tries}, sent again; the last had {:?})",
+            rounded(tries.last_had())
+        ),
+    };
+    format!(
+        "{authority}: route {route:?} timed out after {timeout:?} (its ServiceProfile timeout, \
+         counted from the request's arrival, retries included){made}; raise the route's timeout \
+         or make the service answer sooner"
+    )
+}
+
+/// Says that `--response-timeout` passed with no response from `upstream` (where the last try
+/// went), and what the tries made before it got: an endpoint that answered earlier tries is not
+/// blamed for the whole time.
+pub(super) fn no_response(upstream: &SentTo, after: Duration, tries: &TriesMade) -> String {
+    let had = rounded(tries.last_had());
+    if tries.earlier.is_empty() {
+        return format!(
+            "{upstream} took the request but sent no response within {after:?} of its arrival \
+             (--response-timeout; this one try had {had:?} of it): is it stuck? Give the route a \
+             shorter timeout in its ServiceProfile, or raise --response-timeout if it is meant \
+             to be this slow"
+        );
+    }
+    let (whom, last) = match upstream {
+        SentTo::Endpoint { authority, addr } => (authority.to_string(), format!("endpoint {addr}")),
+        SentTo::App(addr) => (format!("the app at {addr}"), "it".to_string()),
+        SentTo::Service(authority) => (authority.to_string(), "no endpoint".to_string()),
+    };
+    format!(
+        "{whom}: no response within {after:?} of the request's arrival (--response-timeout), \
+         retries included: {} tries, of which {tries} and were sent again; the last, to {last}, \
+         had {had:?} left and sent nothing: make failures come sooner, give the route a \
+         shorter timeout in its ServiceProfile, or raise --response-timeout",
+        tries.count()
+    )
 }
 
 /// Says why a service cannot take more requests and what to change.
