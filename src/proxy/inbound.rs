@@ -104,6 +104,7 @@ pub async fn handle(
     let grpc_request = is_grpc(req.headers());
     let observation = Observation {
         metrics: state.metrics.clone(),
+        errors: state.errors.clone(),
         labels,
         route: route.clone(),
         grpc_request,

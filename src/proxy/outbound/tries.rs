@@ -161,6 +161,7 @@ impl<'a> EndpointTries<'a> {
     fn observation(&self, labels: TrafficLabels, upstream: SentTo) -> Observation {
         Observation {
             metrics: self.state.metrics.clone(),
+            errors: self.state.errors.clone(),
             labels,
             route: self.route.clone(),
             grpc_request: self.grpc,
