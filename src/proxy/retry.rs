@@ -37,6 +37,8 @@ pub struct RetryPolicy<'a> {
     pub retryable: bool,
     /// Whether the request is gRPC (a response without `content-type` still counts as gRPC).
     pub grpc: bool,
+    /// The request's deadline: it cuts the whole exchange, every try and the waits between
+    /// them ([`Deadline::cut`]), and no retry starts past its response deadline.
     pub deadline: &'a Deadline,
 }
 

@@ -83,7 +83,6 @@ impl ProxyState {
             ),
             balancer: Balancer::new(DispatchLimits {
                 max_in_flight: config.limits.max_in_flight,
-                dispatch_timeout: config.limits.dispatch_timeout,
                 max_queued: config.limits.max_queued,
             }),
             default_budgets: DefaultBudgets::new(MEMO_CAPACITY),

@@ -99,7 +99,7 @@ impl<'a> EndpointTries<'a> {
                 &self.dst.authority,
                 &self.dst.endpoints,
                 |a| state.pools.max_streams(a),
-                Some(self.deadline.dispatch_at()),
+                self.deadline.dispatch_at(),
             )
             .await;
         placed.map_err(|saturation| {

@@ -102,7 +102,7 @@ pub(super) fn saturated(authority: &str, s: &Saturation) -> String {
         format!(
             "{authority}: no endpoint could take the request within {:?}; failing fast until a \
              request completes",
-            s.waited
+            rounded(s.waited)
         )
     };
     let counts = format!(
@@ -156,10 +156,14 @@ pub(super) fn describe(e: &UpstreamError) -> String {
             ..
         } => match max_streams {
             Some(n) => format!(
-                "had no free HTTP/2 stream for {waited:?}: its max_concurrent_streams ({n}) is \
-                 reached; raise the server's max_concurrent_streams (now {n}) or add replicas"
+                "had no free HTTP/2 stream for {:?}: its max_concurrent_streams ({n}) is \
+                 reached; raise the server's max_concurrent_streams (now {n}) or add replicas",
+                rounded(*waited)
             ),
-            None => format!("had no free HTTP/2 stream for {waited:?}: it is overloaded"),
+            None => format!(
+                "had no free HTTP/2 stream for {:?}: it is overloaded",
+                rounded(*waited)
+            ),
         },
         UpstreamError::NotReady { after, .. } => format!(
             "has an HTTP/2 connection that did not take a new stream within {after:?} (the HTTP/2 \
@@ -176,10 +180,11 @@ pub(super) fn describe(e: &UpstreamError) -> String {
             why,
             ..
         } => format!(
-            "closed a kept-alive connection (idle for {idle:?}) before answering, as a server does \
+            "closed a kept-alive connection (idle for {:?}) before answering, as a server does \
              when its keep-alive timeout ends just as a request arrives; the request was not sent \
              again because {why}: make the app's keep-alive timeout longer than \
-             --upstream-idle-timeout ({idle_timeout:?}), or lower --upstream-idle-timeout"
+             --upstream-idle-timeout ({idle_timeout:?}), or lower --upstream-idle-timeout",
+            rounded(*idle)
         ),
         UpstreamError::NotProcessed {
             how, max_streams, ..
