@@ -85,9 +85,7 @@ pub async fn handle(
         grpc,
         deadline: &deadline,
     };
-    let mut tries = EndpointTries::new(
-        &state, &dst, &route, &deadline, version, grpc, start, remote,
-    );
+    let mut tries = EndpointTries::new(&state, &dst, &route, &deadline, version, grpc, remote);
     let sent = retry::send(&policy, Request::from_parts(head, body), &mut tries).await;
     let endpoint = tries.last_endpoint();
     let observation = tries.into_observation();

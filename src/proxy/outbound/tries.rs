@@ -47,9 +47,8 @@ pub struct EndpointTries<'a> {
 }
 
 impl<'a> EndpointTries<'a> {
-    /// Tries of a request to `dst` on `route` under `deadline`, spoken in `version`; `grpc` when
-    /// the request is gRPC; it arrived at `start` from the app's `remote`.
-    #[allow(clippy::too_many_arguments)]
+    /// Tries of a request to `dst` on `route` under `deadline` (which knows when it arrived),
+    /// spoken in `version`; `grpc` when the request is gRPC; it came from the app's `remote`.
     pub fn new(
         state: &'a ProxyState,
         dst: &'a Destination,
@@ -57,7 +56,6 @@ impl<'a> EndpointTries<'a> {
         deadline: &'a Deadline,
         version: Version,
         grpc: bool,
-        start: Instant,
         remote: SocketAddr,
     ) -> Self {
         EndpointTries {
@@ -67,7 +65,7 @@ impl<'a> EndpointTries<'a> {
             deadline,
             version,
             grpc,
-            start,
+            start: deadline.arrived(),
             remote,
             pending: None,
             last: None,
