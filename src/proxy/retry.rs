@@ -118,6 +118,12 @@ pub async fn send<S: SendTry>(
                 return Ok(resp);
             }
             Err(failed) => {
+                // No endpoint took the try before the deadline passed (its dispatch deadline is
+                // never later): the caller is told about the deadline and the tries before.
+                if let (Failure::Unplaced, Some(bound)) = (failed.failure, policy.deadline.passed())
+                {
+                    return Err(tries.expired(bound, made));
+                }
                 if !policy::retry(failed.failure, attempted(&req), budget) {
                     return Err(failed.err);
                 }

@@ -100,13 +100,11 @@ impl<'a> EndpointTries<'a> {
                 self.deadline.dispatch_at(),
             )
             .await;
+        // Past the request's deadline, the retry loop says so instead ([`SendTry::expired`]).
         placed.map_err(|saturation| {
-            let err = match self.deadline.passed() {
-                Some(bound @ Bound::Route(_)) => self.expired(bound, TriesMade::default()),
-                _ => ProxyError::FailFast {
-                    authority: self.dst.authority.clone(),
-                    saturation,
-                },
+            let err = ProxyError::FailFast {
+                authority: self.dst.authority.clone(),
+                saturation,
             };
             TryFailed {
                 err,

@@ -29,6 +29,8 @@ enum Step {
     Refuse,
     /// Never answers.
     Hang,
+    /// No endpoint takes it: it waits for capacity until the dispatch deadline.
+    Unplaced(Duration),
 }
 
 /// An endpoint that plays `script` (then answers 200), recording what it saw.
@@ -80,6 +82,14 @@ impl SendTry for Scripted {
                 refused: true,
             }),
             Step::Hang => std::future::pending().await,
+            Step::Unplaced(wait) => {
+                tokio::time::sleep(wait).await;
+                Err(TryFailed {
+                    err: ProxyError::NoAuthority,
+                    failure: Failure::Unplaced,
+                    refused: false,
+                })
+            }
         }
     }
 
@@ -203,6 +213,14 @@ async fn the_deadline_text_says_what_the_tries_got_not_only_who_was_silent_last(
         why.contains("2 tries: 1 answered 503, sent again; the last had 100ms"),
         "{why}"
     );
+
+    // A try no endpoint took by then is the deadline's too: the tries before are told.
+    let slow_failure = Step::Answer(503, Duration::from_millis(200));
+    let unplaced = Step::Unplaced(Duration::from_millis(100));
+    let mut endpoint = Scripted::new([slow_failure, unplaced]);
+    let why = call(&route, Bytes::new(), &mut endpoint).await.unwrap_err();
+    assert!(why.contains("timed out after 300ms"), "{why}");
+    assert!(why.contains("2 tries: 1 answered 503"), "{why}");
 }
 
 #[tokio::test(start_paused = true)]
