@@ -4,7 +4,7 @@
 //! A cause is a closed kind wherever the error's text holds something the caller chose (an
 //! authority, a host): a hundred unknown services are one cause, logged once per interval with
 //! the first of them as its example ([`ProxyError::cause`]). The map of causes is bounded
-//! ([`MAX_CAUSES`]) whatever their ages: a new cause past the bound is logged as one shared
+//! (`MAX_CAUSES`, 1024) whatever their ages: a new cause past the bound is logged as one shared
 //! overflow cause.
 
 use std::borrow::Cow;
@@ -32,7 +32,7 @@ pub struct ErrorLog {
 }
 
 impl ErrorLog {
-    /// At most one line per cause per `interval`, at most [`MAX_CAUSES`] causes remembered.
+    /// At most one line per cause per `interval`, at most `MAX_CAUSES` causes remembered.
     pub fn new(interval: Duration) -> Self {
         Self::bounded(interval, MAX_CAUSES)
     }
