@@ -30,11 +30,14 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Endpoints and services tracked at most; beyond, their state is not shared between requests.
 const MAX_TRACKED: usize = 10_000;
 
-/// Bounds of dispatch.
+/// Bounds of dispatch. How long a request may wait for capacity is not one of them: that is
+/// its [`Deadline`](crate::proxy::timeout::Deadline)'s dispatch deadline, passed to
+/// [`Balancer::acquire`].
 #[derive(Debug, Clone)]
 pub struct DispatchLimits {
+    /// Requests in flight to one endpoint at most (`Limits::max_in_flight`).
     pub max_in_flight: usize,
-    pub dispatch_timeout: Duration,
+    /// Requests waiting for capacity per service at most (`Limits::max_queued`).
     pub max_queued: usize,
 }
 
@@ -193,14 +196,15 @@ impl Balancer {
             .clone()
     }
 
-    /// Places a request of `service` on one of `endpoints`, waiting for capacity until the
-    /// dispatch timeout (or `deadline`, if sooner). `max_streams` tells an endpoint's HTTP/2 limit.
+    /// Places a request of `service` on one of `endpoints`, waiting for capacity until `until`
+    /// (the request's dispatch deadline, `Deadline::dispatch_at`). `max_streams` tells an
+    /// endpoint's HTTP/2 limit.
     pub async fn acquire(
         &self,
         service: &str,
         endpoints: &[Endpoint],
         max_streams: impl Fn(SocketAddr) -> Option<u32>,
-        deadline: Option<Instant>,
+        until: Instant,
     ) -> Result<InFlight, Saturation> {
         let queue = self.queue(service);
         let loads: Vec<Arc<EndpointLoad>> = endpoints.iter().map(|e| self.load(e.addr)).collect();
@@ -209,10 +213,6 @@ impl Balancer {
             self.limits.max_in_flight.min(streams).max(1)
         };
         let start = Instant::now();
-        let mut until = start + self.limits.dispatch_timeout;
-        if let Some(d) = deadline {
-            until = until.min(d);
-        }
         loop {
             let notified = queue.notify.notified();
             tokio::pin!(notified);

@@ -259,11 +259,10 @@ impl EndpointPool {
         // Usually ready at once: no timer for that. Otherwise the ready timeout bounds the wait,
         // within what is left of the dispatch deadline; the caller is told which one ended it.
         if !sender.is_ready() {
-            let ready_at = tokio::time::Instant::now() + config.ready_timeout;
-            let until = ready_at.min(deadline.dispatch_at());
+            let until = deadline.within(config.ready_timeout);
             match tokio::time::timeout_at(until, sender.ready()).await {
                 Ok(ready) => ready.map_err(http)?,
-                Err(_) if until == ready_at => {
+                Err(_) if until < deadline.dispatch_at() => {
                     return Err(UpstreamError::NotReady {
                         addr: self.addr,
                         after: config.ready_timeout,

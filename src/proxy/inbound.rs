@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use super::app_ports::NoAppPort;
 use super::body::ProxyBody;
 use super::classify::is_grpc;
-use super::connect::{Upstream, UpstreamError};
+use super::connect::Upstream;
 use super::discovery::{target_of, Target};
 use super::forward::{
     authority_of, downstream_response, upstream_request, version_of, wants_upgrade, BadResponse,
@@ -33,7 +33,7 @@ use super::hop::strip_before_app;
 use super::metrics::{Direction, PeerSide, Refused, ResponseOutcome, TcpLabels, TrafficLabels};
 use super::observe::{Observation, Record};
 use super::replay::Replayable;
-use super::respond::{self, ProxyError, Seen, SentTo};
+use super::respond::{self, ProxyError, Seen, SentTo, TriesMade};
 use super::retry::policy::Failure;
 use super::retry::{self, RetryPolicy, SendTry, Tried, TryFailed};
 use super::route::MatchedRoute;
@@ -104,6 +104,7 @@ pub async fn handle(
     let grpc_request = is_grpc(req.headers());
     let observation = Observation {
         metrics: state.metrics.clone(),
+        errors: state.errors.clone(),
         labels,
         route: route.clone(),
         grpc_request,
@@ -218,11 +219,12 @@ impl SendTry for AppTries<'_> {
         }
     }
 
-    fn expired(&self, bound: Bound) -> ProxyError {
-        let addr = self.to.addr;
-        let after = bound.duration();
-        let source = UpstreamError::NoResponse { addr, after };
-        ProxyError::App { addr, source }
+    fn expired(&self, bound: Bound, tries: TriesMade) -> ProxyError {
+        ProxyError::NoResponse {
+            upstream: SentTo::App(self.to.addr),
+            after: bound.duration(),
+            tries,
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use super::body::{boxed, BoxError, ProxyBody};
 use super::classify::{grpc_status, is_grpc};
 use super::forward::bridge_upgrade;
 use super::metrics::{Metrics, ResponseOutcome, StreamError, TrafficLabels};
-use super::respond::{error_trailers, ProxyError, SentTo};
+use super::respond::{self, error_trailers, ErrorLog, ProxyError, SentTo};
 use super::route::MatchedRoute;
 use super::tap::TappedRequest;
 
@@ -40,6 +40,8 @@ pub enum Record {
 /// What a request's response will be recorded against, known before it is sent upstream.
 pub struct Observation {
     pub metrics: Arc<Metrics>,
+    /// Where errors the proxy finds in the response body are logged (through [`respond`]).
+    pub errors: Arc<ErrorLog>,
     pub labels: TrafficLabels,
     /// The route, for its response classes.
     pub route: MatchedRoute,
@@ -109,6 +111,7 @@ impl Observation {
             header_grpc_status: grpc_status(resp.headers()),
             latency: self.start.elapsed(),
             metrics: self.metrics,
+            errors: self.errors,
             labels: self.labels,
             route: self.route,
             record: self.record,
@@ -187,6 +190,8 @@ impl Drop for Pending {
 /// Everything needed to record one response.
 pub struct Recorder {
     pub metrics: Arc<Metrics>,
+    /// Where errors the proxy finds in the body are logged (through [`respond`]).
+    pub errors: Arc<ErrorLog>,
     pub labels: TrafficLabels,
     /// The route, for its response classes.
     pub route: MatchedRoute,
@@ -258,24 +263,37 @@ impl ObservedBody {
         }
     }
 
-    /// The upstream's body failed mid-stream. A gRPC caller gets trailers with the status a
-    /// direct call would have ended with (a reset stream reads as INTERNAL to gRPC clients,
-    /// whatever the cause); any other caller gets the error, so its stream is reset too.
+    /// The upstream's body failed mid-stream, or the proxy refused its trailers. Trailers the
+    /// proxy refused (a [`ProxyError`], over the head limit: `connect/heads.rs`) are replaced by
+    /// trailers explaining why, for every caller; the response is complete otherwise. When the
+    /// upstream broke off, a gRPC caller gets trailers with the status a direct call would have
+    /// ended with (a reset stream reads as INTERNAL to gRPC clients, whatever the cause); any
+    /// other caller gets the error, so its stream is reset too. Each answer the proxy makes here
+    /// is logged, counted and tapped as the rescue point does ([`respond::record_in`]).
     fn broke_off(&mut self, source: BoxError) -> Option<Result<Frame<Bytes>, BoxError>> {
-        let Some(r) = self.recorder.take() else {
+        let Some(mut r) = self.recorder.take() else {
             return Some(Err(source));
         };
-        if !r.grpc {
-            r.finish_broken(StreamError::Reset, None);
-            return Some(Err(source));
+        let (err, broken) = match source.downcast::<ProxyError>() {
+            Ok(refused) => (*refused, false),
+            Err(source) if !r.grpc => {
+                r.finish_broken(StreamError::Reset, None);
+                return Some(Err(source));
+            }
+            Err(source) => {
+                let upstream = r.upstream.clone();
+                (ProxyError::ResponseBroken { upstream, source }, true)
+            }
+        };
+        respond::record_in(&r.errors, &r.metrics, r.labels.direction, &err);
+        if let Some(t) = &mut r.tap {
+            t.answered_by_proxy(err.reason());
         }
-        let err = ProxyError::ResponseBroken {
-            upstream: r.upstream.clone(),
-            source,
-        };
-        tracing::debug!("{err}");
-        let trailers = error_trailers(&err, true);
-        r.finish_broken(StreamError::Reset, grpc_status(&trailers));
+        let trailers = error_trailers(&err, r.grpc);
+        match broken {
+            true => r.finish_broken(StreamError::Reset, grpc_status(&trailers)),
+            false => r.finish(grpc_status(&trailers)),
+        }
         self.rescued = true;
         Some(Ok(Frame::trailers(trailers)))
     }

@@ -30,6 +30,7 @@ use super::respond::{self, ProxyError, RefusedRequest, Seen};
 use super::retry::{self, RetryPolicy};
 use super::route::MatchedRoute;
 use super::state::ProxyState;
+use super::timeout::Deadline;
 
 use destination::destination;
 pub use destination::Destination;
@@ -53,7 +54,10 @@ pub async fn handle(
         Err(err) => return refuse(&state, err, &req, remote),
     };
     if connect {
-        return tunnel::open(state, remote, req, dst).await;
+        // A tunnel waits for capacity as any request does; no response deadline follows (it
+        // relays bytes, not one response).
+        let deadline = Deadline::new(start, None, &state.config.limits);
+        return tunnel::open(state, remote, req, dst, deadline).await;
     }
     let route = MatchedRoute::outbound(
         &state,
@@ -81,9 +85,7 @@ pub async fn handle(
         grpc,
         deadline: &deadline,
     };
-    let mut tries = EndpointTries::new(
-        &state, &dst, &route, &deadline, version, grpc, start, remote,
-    );
+    let mut tries = EndpointTries::new(&state, &dst, &route, &deadline, version, grpc, remote);
     let sent = retry::send(&policy, Request::from_parts(head, body), &mut tries).await;
     let endpoint = tries.last_endpoint();
     let observation = tries.into_observation();

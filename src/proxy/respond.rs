@@ -11,15 +11,18 @@
 //! request's observation when it was counted (then it is in `response_total` as well), or as a
 //! request of its own when it was refused before that.
 //!
-//! Two answers are built below hyper and so only counted and logged here ([`record`]): the
-//! HTTP/1 bytes replacing hyper's own parse-error answers ([`error_response_bytes`], which no
-//! parsed request stands behind to tap), and trailers ending a response that broke off mid-stream
-//! ([`error_trailers`], counted in `response_total` as a `reset`).
+//! Two answers are built elsewhere and only logged and counted here ([`record`], [`record_in`]):
+//! the HTTP/1 bytes replacing hyper's own parse-error answers ([`error_response_bytes`], built
+//! below hyper, which no parsed request stands behind to tap), and trailers ending a response
+//! that had started ([`error_trailers`], built by the response's observed body, which also taps
+//! them): in place of trailers over the head limit, or — for gRPC callers — of a response that
+//! broke off mid-stream (counted in `response_total` as a `reset`).
 
 mod error;
 mod explain;
 mod grpc;
 mod log;
+mod tries;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -28,7 +31,7 @@ use tokio::time::Instant;
 
 use super::body::{empty, full, ProxyBody};
 use super::classify::{grpc_status, is_grpc};
-use super::metrics::Direction;
+use super::metrics::{Direction, Metrics};
 use super::observe::Observation;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
@@ -36,6 +39,7 @@ use crate::admin_api::tap::ProxyDirection;
 
 pub use error::{ProxyError, SentTo};
 pub use log::ErrorLog;
+pub use tries::{rounded, Earlier, TriesMade};
 
 /// The header naming why the proxy answered instead of the upstream.
 pub const ERROR_HEADER: &str = "mesh-proxy-error";
@@ -113,8 +117,14 @@ pub fn rescue(
 /// Logs `err` and counts it by its reason: [`rescue`] does, and so do the answers built below
 /// hyper (hyper's own parse errors, explained in bytes by [`error_response_bytes`]).
 pub fn record(state: &ProxyState, direction: Direction, err: &ProxyError) {
-    state.errors.log(direction.as_str(), err);
-    state.metrics.proxy_error(direction, err.reason());
+    record_in(&state.errors, &state.metrics, direction, err);
+}
+
+/// [`record`] into `errors` and `metrics`: for answers made where no [`ProxyState`] is at hand —
+/// trailers replacing what a response body could not pass on (`observe`'s `ObservedBody`).
+pub fn record_in(errors: &ErrorLog, metrics: &Metrics, direction: Direction, err: &ProxyError) {
+    errors.log(direction.as_str(), err);
+    metrics.proxy_error(direction, err.reason());
 }
 
 /// Publishes a refused request's events to tap, as a proxied request's would be: the request,

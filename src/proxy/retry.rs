@@ -19,7 +19,7 @@ use super::body::ProxyBody;
 use super::classify::{grpc_status, is_grpc};
 use super::metrics::ResponseOutcome;
 use super::replay::Replayable;
-use super::respond::ProxyError;
+use super::respond::{Earlier, ProxyError, TriesMade};
 use super::route::MatchedRoute;
 use super::timeout::{Bound, Deadline, Expired};
 
@@ -37,6 +37,8 @@ pub struct RetryPolicy<'a> {
     pub retryable: bool,
     /// Whether the request is gRPC (a response without `content-type` still counts as gRPC).
     pub grpc: bool,
+    /// The request's deadline: it cuts the whole exchange, every try and the waits between
+    /// them ([`Deadline::cut`]), and no retry starts past its response deadline.
     pub deadline: &'a Deadline,
 }
 
@@ -68,8 +70,9 @@ pub trait SendTry {
         failed: Option<&TryFailed>,
     ) -> impl Future<Output = ()> + Send;
 
-    /// What the caller is told when the request's deadline (`bound`) passed during a try.
-    fn expired(&self, bound: Bound) -> ProxyError;
+    /// What the caller is told when the request's deadline (`bound`) passed during a try, after
+    /// the tries `made` (the last one included).
+    fn expired(&self, bound: Bound, made: TriesMade) -> ProxyError;
 }
 
 /// Sends `req` through `tries` under `policy`: the response head of the last try, or what the
@@ -83,13 +86,16 @@ pub async fn send<S: SendTry>(
     budget.deposit();
     let mut req = Replayable::new(req);
     let mut sent = 0;
+    // What the tries came to, for the text of a deadline that passes during a later one.
+    let mut made = TriesMade::default();
     loop {
         sent += 1;
+        made.start();
         // The one place the exchange is cut: on expiry the try is dropped (an HTTP/2 stream is
         // reset, an HTTP/1 connection closed).
         let tried = match policy.deadline.cut(tries.send(&mut req)).await {
             Ok(tried) => tried,
-            Err(Expired(bound)) => return Err(tries.expired(bound)),
+            Err(Expired(bound)) => return Err(tries.expired(bound, made)),
         };
         let attempted = |req: &Replayable| Attempted {
             tries: sent,
@@ -105,12 +111,19 @@ pub async fn send<S: SendTry>(
                 }
                 let outcome = header_outcome(policy.route, &resp, policy.grpc);
                 if outcome.failure && policy::retry(Failure::Failed, attempted(&req), budget) {
+                    made.retried(Earlier::Answered(outcome.status));
                     tries.retrying(outcome, None).await;
                     continue;
                 }
                 return Ok(resp);
             }
             Err(failed) => {
+                // No endpoint took the try before the deadline passed (its dispatch deadline is
+                // never later): the caller is told about the deadline and the tries before.
+                if let (Failure::Unplaced, Some(bound)) = (failed.failure, policy.deadline.passed())
+                {
+                    return Err(tries.expired(bound, made));
+                }
                 if !policy::retry(failed.failure, attempted(&req), budget) {
                     return Err(failed.err);
                 }
@@ -120,6 +133,7 @@ pub async fn send<S: SendTry>(
                     failure: true,
                     error: None,
                 };
+                made.retried(Earlier::Failed(failed.err.reason()));
                 tries.retrying(outcome, Some(&failed)).await;
             }
         }

@@ -38,7 +38,9 @@ pub struct ProxyState {
     /// The default retry budget of inbound requests to the app, whichever service they name:
     /// one app, one budget (and no lookup per request).
     pub app_budget: Arc<RetryBudget>,
-    pub errors: ErrorLog,
+    /// The rate-limited log of errors the proxy answers; shared with response bodies, which
+    /// find some of them after the response has started.
+    pub errors: Arc<ErrorLog>,
     /// Set once listeners are bound and the first profile load is done (`/ready`).
     pub ready: AtomicBool,
     /// Callers' identities by `mesh-peer` header value.
@@ -81,12 +83,11 @@ impl ProxyState {
             ),
             balancer: Balancer::new(DispatchLimits {
                 max_in_flight: config.limits.max_in_flight,
-                dispatch_timeout: config.limits.dispatch_timeout,
                 max_queued: config.limits.max_queued,
             }),
             default_budgets: DefaultBudgets::new(MEMO_CAPACITY),
             app_budget: Arc::new(RetryBudget::from_profile(None)),
-            errors: ErrorLog::new(config.limits.error_log_interval),
+            errors: Arc::new(ErrorLog::new(config.limits.error_log_interval)),
             policy: Policy {
                 mode: Mode::Explicit,
                 own,

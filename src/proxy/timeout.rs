@@ -73,6 +73,11 @@ impl Deadline {
         self.dispatch_at.min(self.response_at)
     }
 
+    /// When the request arrived: what its deadlines count from.
+    pub fn arrived(&self) -> Instant {
+        self.arrived
+    }
+
     /// When the response head must have come.
     pub fn response_at(&self) -> Instant {
         self.response_at

@@ -276,3 +276,26 @@ async fn a_block_past_what_the_http2_library_takes_fails_its_connection_cleanly(
     // Requests after it go on a new connection.
     assert_eq!(call(web.outbound, true, &[]).await.unwrap().status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailers_over_the_limit_are_counted_where_they_are_replaced() {
+    let app = big_heads_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (voting, web) = two_hops(dir.path(), app).await;
+    let asked = [
+        ("x-resp-trailer-bytes", "100000".to_string()),
+        ("content-type", "application/grpc".to_string()),
+    ];
+    let seen = call(web.outbound, true, &asked).await.unwrap();
+    let message = explanation(seen.trailers.as_ref().expect("trailers")).to_string();
+    assert!(message.contains("sent trailers of"), "{message}");
+    // The inbound, first to see them, replaced them: counted there as a protocol error, as the
+    // rescue point counts every answer the proxy makes; the outbound passed its explanation on.
+    let protocol = [("error", "protocol error")];
+    let inbound = voting.metrics().await;
+    let counted = crate::net::metric(&inbound, "inbound_http_errors_total", &protocol);
+    assert_eq!(counted, 1, "{inbound}");
+    let outbound = web.metrics().await;
+    let counted = crate::net::metric(&outbound, "outbound_http_errors_total", &protocol);
+    assert_eq!(counted, 0, "{outbound}");
+}

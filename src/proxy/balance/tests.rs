@@ -12,9 +12,13 @@ fn endpoints(n: u16) -> Vec<Endpoint> {
 fn balancer(max_in_flight: usize) -> Balancer {
     Balancer::new(DispatchLimits {
         max_in_flight,
-        dispatch_timeout: Duration::from_secs(3),
         max_queued: 100,
     })
+}
+
+/// A request's dispatch deadline, arriving now: 3 s, `--dispatch-timeout`'s default.
+fn dispatch_at() -> Instant {
+    Instant::now() + Duration::from_secs(3)
 }
 
 fn no_h2(_: SocketAddr) -> Option<u32> {
@@ -33,7 +37,7 @@ async fn the_faster_endpoint_gets_the_requests() {
     }
     let mut to_fast = 0;
     for _ in 0..1000 {
-        let f = b.acquire("svc", &eps, no_h2, None).await.unwrap();
+        let f = b.acquire("svc", &eps, no_h2, dispatch_at()).await.unwrap();
         if f.endpoint.addr == fast {
             to_fast += 1;
         }
@@ -57,7 +61,7 @@ async fn pending_requests_make_an_endpoint_costlier() {
             }
         })
         .collect();
-    let f = b.acquire("svc", &eps, no_h2, None).await.unwrap();
+    let f = b.acquire("svc", &eps, no_h2, dispatch_at()).await.unwrap();
     assert_eq!(f.endpoint.addr, eps[1].addr);
     drop(held);
 }
@@ -69,10 +73,14 @@ async fn a_saturated_service_waits_then_fails_fast_until_capacity_returns() {
     let ten = |_: SocketAddr| Some(10);
     let mut held = Vec::new();
     for _ in 0..10 {
-        held.push(b.acquire("svc", &eps, ten, None).await.unwrap());
+        held.push(b.acquire("svc", &eps, ten, dispatch_at()).await.unwrap());
     }
     let waited_from = Instant::now();
-    let err = b.acquire("svc", &eps, ten, None).await.err().unwrap();
+    let err = b
+        .acquire("svc", &eps, ten, dispatch_at())
+        .await
+        .err()
+        .unwrap();
     assert_eq!(waited_from.elapsed(), Duration::from_secs(3));
     assert_eq!(
         err,
@@ -87,22 +95,26 @@ async fn a_saturated_service_waits_then_fails_fast_until_capacity_returns() {
         }
     );
     // Failing fast: the next request is refused at once.
-    let err = b.acquire("svc", &eps, ten, None).await.err().unwrap();
+    let err = b
+        .acquire("svc", &eps, ten, dispatch_at())
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.waited, Duration::ZERO);
     // One request completes: capacity is back.
     held.pop();
-    assert!(b.acquire("svc", &eps, ten, None).await.is_ok());
+    assert!(b.acquire("svc", &eps, ten, dispatch_at()).await.is_ok());
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_waiting_request_gets_the_first_slot_freed() {
     let b = Arc::new(balancer(1));
     let eps = endpoints(1);
-    let first = b.acquire("svc", &eps, no_h2, None).await.unwrap();
+    let first = b.acquire("svc", &eps, no_h2, dispatch_at()).await.unwrap();
     let waiter = {
         let (b, eps) = (b.clone(), eps.clone());
         tokio::spawn(async move {
-            b.acquire("svc", &eps, no_h2, None)
+            b.acquire("svc", &eps, no_h2, dispatch_at())
                 .await
                 .map(|f| f.endpoint.clone())
         })
@@ -116,12 +128,15 @@ async fn a_waiting_request_gets_the_first_slot_freed() {
 async fn unreachable_endpoints_are_left_out_for_a_backoff() {
     let b = balancer(100);
     let eps = endpoints(2);
-    let f = b.acquire("svc", &eps, |_| None, None).await.unwrap();
+    let f = b
+        .acquire("svc", &eps, |_| None, dispatch_at())
+        .await
+        .unwrap();
     let dead = f.endpoint.addr;
     f.unreachable();
     drop(f);
     for _ in 0..50 {
-        let f = b.acquire("svc", &eps, no_h2, None).await.unwrap();
+        let f = b.acquire("svc", &eps, no_h2, dispatch_at()).await.unwrap();
         assert_ne!(f.endpoint.addr, dead);
     }
     // After the backoff it is probed again.
@@ -129,7 +144,7 @@ async fn unreachable_endpoints_are_left_out_for_a_backoff() {
     let mut seen = false;
     for _ in 0..50 {
         seen |= b
-            .acquire("svc", &eps, no_h2, None)
+            .acquire("svc", &eps, no_h2, dispatch_at())
             .await
             .unwrap()
             .endpoint

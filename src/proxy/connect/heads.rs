@@ -5,7 +5,8 @@
 //! The HTTP clients read blocks up to twice the limit ([`most`]), so a block a little over it
 //! arrives whole and can be explained: a response head becomes a 502 with `mesh-proxy-error`
 //! (gRPC: a status and `grpc-message`), and trailers — which come after the response has started
-//! — are replaced by trailers carrying the explanation. Past twice the limit the HTTP/2 library
+//! — end the body with a [`ProxyError`], which the response's observed body (`observe`) replaces
+//! by trailers carrying the explanation. Past twice the limit the HTTP/2 library
 //! resets the stream itself, and past about 11 frames of 16 KiB for one block it closes the
 //! whole connection (docs/proxy.md). HTTP/1 trailers stop at 16 KiB in hyper's client, which has
 //! no setting for them.
@@ -20,8 +21,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::{UpstreamError, Version};
 use crate::proxy::body::{boxed, BoxError, ProxyBody};
-use crate::proxy::classify::is_grpc;
-use crate::proxy::respond::{error_trailers, ProxyError};
+use crate::proxy::respond::ProxyError;
 
 /// The most the HTTP clients read of one block: twice the limit (at least 8 KiB).
 pub fn most(limit: usize) -> usize {
@@ -52,15 +52,7 @@ pub fn limit(
     if version == Version::Http1 || resp.body().is_end_stream() {
         return Ok(resp);
     }
-    let grpc = is_grpc(resp.headers());
-    Ok(resp.map(|inner| {
-        boxed(TrailerLimit {
-            inner,
-            addr,
-            limit,
-            grpc,
-        })
-    }))
+    Ok(resp.map(|inner| boxed(TrailerLimit { inner, addr, limit })))
 }
 
 /// A response body whose trailers over the limit are replaced by an explanation.
@@ -68,7 +60,6 @@ struct TrailerLimit {
     inner: ProxyBody,
     addr: SocketAddr,
     limit: usize,
-    grpc: bool,
 }
 
 impl Body for TrailerLimit {
@@ -90,13 +81,14 @@ impl Body for TrailerLimit {
         if bytes <= self.limit {
             return Poll::Ready(Some(Ok(frame)));
         }
+        // The response's observed body (`observe`) replaces them with trailers explaining this,
+        // and logs, counts and taps it as the rescue point does.
         let err = ProxyError::TrailersTooLarge {
             addr: self.addr,
             bytes,
             limit: self.limit,
         };
-        tracing::warn!("{err}");
-        Poll::Ready(Some(Ok(Frame::trailers(error_trailers(&err, self.grpc)))))
+        Poll::Ready(Some(Err(Box::new(err))))
     }
 
     fn is_end_stream(&self) -> bool {

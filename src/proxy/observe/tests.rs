@@ -6,7 +6,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use super::*;
 use crate::identity::Identity;
 use crate::proxy::budget::RetryBudget;
-use crate::proxy::metrics::{Direction, HttpSnapshot};
+use crate::proxy::metrics::{Direction, ErrorReason, HttpSnapshot};
 
 const APP: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
@@ -22,6 +22,7 @@ fn labels() -> TrafficLabels {
 fn observation(metrics: &Arc<Metrics>, grpc: bool) -> Observation {
     Observation {
         metrics: metrics.clone(),
+        errors: Arc::new(ErrorLog::new(std::time::Duration::from_secs(10))),
         labels: labels(),
         route: MatchedRoute::unmatched(Arc::new(RetryBudget::from_profile(None))),
         grpc_request: grpc,
@@ -145,6 +146,42 @@ async fn a_grpc_response_that_breaks_off_ends_with_unavailable_trailers() {
         error: Some(StreamError::Reset),
     };
     assert_eq!(outcomes(&m), [(reset, 1)]);
+}
+
+#[tokio::test]
+async fn answers_made_in_a_body_are_counted_in_the_errors_family() {
+    // A broken-off gRPC response, answered with trailers: one `protocol error`.
+    let m = metrics();
+    let frames = stream::iter([Err::<Frame<Bytes>, _>(BoxError::from("connection reset"))]);
+    let resp = Response::new(boxed(StreamBody::new(frames)));
+    let mut body = observation(&m, true).upstream(resp, None).into_body();
+    assert!(body.frame().await.unwrap().unwrap().is_trailers());
+    let errors = m.proxy_errors();
+    assert_eq!(errors.get(Direction::Inbound, ErrorReason::Protocol), 1);
+
+    // Trailers over the head limit (`connect/heads.rs` ends the body with the error): replaced
+    // by the explanation, for a caller that is not gRPC too, and counted.
+    let refused = ProxyError::TrailersTooLarge {
+        addr: APP,
+        bytes: 70_000,
+        limit: 65_536,
+    };
+    let frames = stream::iter([Err::<Frame<Bytes>, _>(BoxError::from(refused))]);
+    let resp = Response::new(boxed(StreamBody::new(frames)));
+    let mut body = observation(&m, false).upstream(resp, None).into_body();
+    let trailers = body
+        .frame()
+        .await
+        .unwrap()
+        .unwrap()
+        .into_trailers()
+        .unwrap();
+    assert!(trailers["mesh-proxy-error"]
+        .to_str()
+        .unwrap()
+        .contains("sent trailers of 70000 bytes"));
+    assert!(body.frame().await.is_none());
+    assert_eq!(errors.get(Direction::Inbound, ErrorReason::Protocol), 2);
 }
 
 #[tokio::test]

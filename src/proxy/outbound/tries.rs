@@ -19,7 +19,7 @@ use crate::proxy::connect::{Upstream, UpstreamError, Version};
 use crate::proxy::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
 use crate::proxy::observe::{Observation, Pending, Record};
 use crate::proxy::replay::Replayable;
-use crate::proxy::respond::{ProxyError, SentTo};
+use crate::proxy::respond::{ProxyError, SentTo, TriesMade};
 use crate::proxy::retry::policy::Failure;
 use crate::proxy::retry::{SendTry, Tried, TryFailed};
 use crate::proxy::route::MatchedRoute;
@@ -47,9 +47,8 @@ pub struct EndpointTries<'a> {
 }
 
 impl<'a> EndpointTries<'a> {
-    /// Tries of a request to `dst` on `route` under `deadline`, spoken in `version`; `grpc` when
-    /// the request is gRPC; it arrived at `start` from the app's `remote`.
-    #[allow(clippy::too_many_arguments)]
+    /// Tries of a request to `dst` on `route` under `deadline` (which knows when it arrived),
+    /// spoken in `version`; `grpc` when the request is gRPC; it came from the app's `remote`.
     pub fn new(
         state: &'a ProxyState,
         dst: &'a Destination,
@@ -57,7 +56,6 @@ impl<'a> EndpointTries<'a> {
         deadline: &'a Deadline,
         version: Version,
         grpc: bool,
-        start: Instant,
         remote: SocketAddr,
     ) -> Self {
         EndpointTries {
@@ -67,7 +65,7 @@ impl<'a> EndpointTries<'a> {
             deadline,
             version,
             grpc,
-            start,
+            start: deadline.arrived(),
             remote,
             pending: None,
             last: None,
@@ -99,16 +97,14 @@ impl<'a> EndpointTries<'a> {
                 &self.dst.authority,
                 &self.dst.endpoints,
                 |a| state.pools.max_streams(a),
-                Some(self.deadline.dispatch_at()),
+                self.deadline.dispatch_at(),
             )
             .await;
+        // Past the request's deadline, the retry loop says so instead ([`SendTry::expired`]).
         placed.map_err(|saturation| {
-            let err = match self.deadline.passed() {
-                Some(bound @ Bound::Route(_)) => self.expired(bound),
-                _ => ProxyError::FailFast {
-                    authority: self.dst.authority.clone(),
-                    saturation,
-                },
+            let err = ProxyError::FailFast {
+                authority: self.dst.authority.clone(),
+                saturation,
             };
             TryFailed {
                 err,
@@ -161,6 +157,7 @@ impl<'a> EndpointTries<'a> {
     fn observation(&self, labels: TrafficLabels, upstream: SentTo) -> Observation {
         Observation {
             metrics: self.state.metrics.clone(),
+            errors: self.state.errors.clone(),
             labels,
             route: self.route.clone(),
             grpc_request: self.grpc,
@@ -225,18 +222,22 @@ impl SendTry for EndpointTries<'_> {
         }
     }
 
-    fn expired(&self, bound: Bound) -> ProxyError {
+    fn expired(&self, bound: Bound, made: TriesMade) -> ProxyError {
         let authority = self.dst.authority.clone();
         match (bound, self.last) {
             (Bound::Route(timeout), _) => ProxyError::Timeout {
                 authority,
                 route: self.route.name().to_string(),
                 timeout,
+                tries: made,
             },
-            (Bound::Response(after), Some((addr, _))) => ProxyError::Endpoint {
-                authority,
-                addr,
-                source: UpstreamError::NoResponse { addr, after },
+            (Bound::Response(after), Some((addr, _))) => ProxyError::NoResponse {
+                upstream: SentTo::Endpoint {
+                    authority: Arc::from(authority),
+                    addr,
+                },
+                after,
+                tries: made,
             },
             (Bound::Response(after), None) => ProxyError::Unplaced { authority, after },
         }

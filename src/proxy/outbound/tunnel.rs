@@ -15,18 +15,26 @@ use crate::proxy::connect::connect_tcp;
 use crate::proxy::metrics::{Direction, PeerSide, TcpLabels};
 use crate::proxy::respond::ProxyError;
 use crate::proxy::state::ProxyState;
+use crate::proxy::timeout::Deadline;
 
-/// `CONNECT`: connect to an endpoint, answer 200, then relay bytes both ways as opaque TCP.
+/// `CONNECT`: connect to an endpoint (waiting for capacity no later than `deadline`'s dispatch
+/// deadline), answer 200, then relay bytes both ways as opaque TCP.
 pub async fn open(
     state: Arc<ProxyState>,
     remote: SocketAddr,
     req: Request<Incoming>,
     dst: Destination,
+    deadline: Deadline,
 ) -> Response<ProxyBody> {
     let max_streams = |_| None;
     let placed = match state
         .balancer
-        .acquire(&dst.authority, &dst.endpoints, max_streams, None)
+        .acquire(
+            &dst.authority,
+            &dst.endpoints,
+            max_streams,
+            deadline.dispatch_at(),
+        )
         .await
     {
         Ok(placed) => placed,

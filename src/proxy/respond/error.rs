@@ -1,6 +1,7 @@
 //! What went wrong, for every error the proxy answers itself: [`ProxyError`], its status, and
 //! its `error` label in `{inbound,outbound}_http_errors_total` ([`ErrorReason`]).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use super::explain::{broke_off, describe, looped, saturated};
+use super::explain::{broke_off, describe, looped, no_response, route_timed_out, saturated};
+use super::tries::TriesMade;
 use crate::proxy::balance::Saturation;
 use crate::proxy::body::{is_client_body_error, BoxError};
 use crate::proxy::connect::UpstreamError;
@@ -62,15 +64,24 @@ pub enum ProxyError {
         #[source]
         source: UpstreamError,
     },
-    /// The route's timeout passed before a response.
-    #[error(
-        "{authority}: route {route:?} timed out after {timeout:?} (its ServiceProfile timeout), \
-         retries included; raise the route's timeout or make the service answer sooner"
-    )]
+    /// The route's timeout passed before a response: it counts from the request's arrival,
+    /// retries included.
+    #[error("{}", route_timed_out(.authority, .route, *.timeout, .tries))]
     Timeout {
         authority: String,
         route: String,
         timeout: Duration,
+        /// The tries made before it passed.
+        tries: TriesMade,
+    },
+    /// `--response-timeout` passed before a response: it counts from the request's arrival,
+    /// retries included; `upstream` is where the last try went.
+    #[error("{}", no_response(.upstream, *.after, .tries))]
+    NoResponse {
+        upstream: SentTo,
+        after: Duration,
+        /// The tries made before it passed.
+        tries: TriesMade,
     },
     /// No endpoint could take the request before its response deadline (`--response-timeout`
     /// shorter than `--dispatch-timeout`).
@@ -224,7 +235,9 @@ impl ProxyError {
                 | UpstreamError::NotProcessed { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_GATEWAY,
             },
-            ProxyError::Timeout { .. } | ProxyError::Unplaced { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Timeout { .. }
+            | ProxyError::NoResponse { .. }
+            | ProxyError::Unplaced { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::FailFast { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BadRequest(_) | ProxyError::MalformedRequest => StatusCode::BAD_REQUEST,
@@ -242,26 +255,49 @@ impl ProxyError {
         }
     }
 
-    /// A short, stable name of the cause, for rate-limiting its log line.
-    pub(super) fn cause(&self) -> String {
-        match self {
-            ProxyError::App { addr, .. } => format!("app {addr}"),
-            ProxyError::Endpoint { addr, .. } => format!("endpoint {addr}"),
-            ProxyError::Timeout {
-                authority, route, ..
-            } => format!("timeout {authority} {route}"),
-            ProxyError::FailFast { authority, .. } => format!("fail-fast {authority}"),
-            ProxyError::HeadTooLarge { limit, .. } => format!("head over {limit}"),
-            // One line per kind: callers choose these addresses, and must not flood the log.
-            ProxyError::Loop { sign, .. } => format!("loop {sign:?}"),
-            ProxyError::LocalDestination { .. } => "local destination".into(),
-            ProxyError::UnknownDestination { .. } => "unknown destination".into(),
-            ProxyError::TunnelNotOpaque { port, .. } => format!("tunnel to {port}"),
-            ProxyError::NoAppPort { .. } => "no app port".into(),
-            ProxyError::TrailersTooLarge { addr, .. } => format!("trailers over limit {addr}"),
-            ProxyError::ResponseBroken { upstream, .. } => format!("broken {upstream}"),
-            other => other.to_string(),
-        }
+    /// A short, stable name of the cause, for rate-limiting its log line: a closed kind
+    /// wherever the text holds what the caller chose (authorities, hosts, paths), so that no
+    /// caller can make one log line per request; the line logged is the first example. Only
+    /// addresses discovery or this proxy's own config chose (endpoints, the app) tell causes apart.
+    /// Every variant is listed (no catch-all).
+    pub(super) fn cause(&self) -> Cow<'static, str> {
+        let kind = match self {
+            ProxyError::App { addr, source } => {
+                return format!("app {addr} {}", upstream_reason(source).as_str()).into()
+            }
+            ProxyError::Endpoint { addr, source, .. } => {
+                return format!("endpoint {addr} {}", upstream_reason(source).as_str()).into()
+            }
+            ProxyError::TrailersTooLarge { addr, .. } => {
+                return format!("trailers over limit {addr}").into()
+            }
+            ProxyError::ResponseBroken { upstream, .. } => match upstream {
+                SentTo::App(addr) | SentTo::Endpoint { addr, .. } => {
+                    return format!("broken {addr}").into()
+                }
+                SentTo::Service(_) => "broken",
+            },
+            ProxyError::HeadTooLarge { limit, .. } => return format!("head over {limit}").into(),
+            ProxyError::Loop { sign, .. } => return format!("loop {sign:?}").into(),
+            ProxyError::TunnelNotOpaque { port, .. } => return format!("tunnel to {port}").into(),
+            ProxyError::NoAuthority => "no authority",
+            ProxyError::BadAuthority(_) => "bad authority",
+            ProxyError::UnknownService { .. } => "unknown service",
+            ProxyError::External(_) => "external host",
+            ProxyError::Timeout { .. } => "route timeout",
+            ProxyError::NoResponse { .. } => "response timeout",
+            ProxyError::Unplaced { .. } => "unplaced",
+            ProxyError::FailFast { .. } => "fail-fast",
+            ProxyError::BadRequest(_) => "bad request",
+            ProxyError::MalformedRequest => "malformed request",
+            ProxyError::UriTooLong { .. } => "uri too long",
+            ProxyError::HeadUnreadable { .. } => "head unreadable",
+            ProxyError::UnsolicitedSwitch { .. } => "unsolicited switch",
+            ProxyError::LocalDestination { .. } => "local destination",
+            ProxyError::UnknownDestination { .. } => "unknown destination",
+            ProxyError::NoAppPort { .. } => "no app port",
+        };
+        Cow::Borrowed(kind)
     }
 }
 
@@ -297,9 +333,9 @@ impl ProxyError {
                     ErrorReason::DispatchTimeout
                 }
             }
-            ProxyError::Timeout { .. } | ProxyError::Unplaced { .. } => {
-                ErrorReason::ResponseTimeout
-            }
+            ProxyError::Timeout { .. }
+            | ProxyError::NoResponse { .. }
+            | ProxyError::Unplaced { .. } => ErrorReason::ResponseTimeout,
             ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => {
                 upstream_reason(source)
             }

@@ -2,6 +2,10 @@
 //! endpoints, the upstream's HTTP/2 `max_concurrent_streams` when that is the limit, which flag
 //! to turn).
 
+use std::time::Duration;
+
+use super::error::SentTo;
+use super::tries::{rounded, TriesMade};
 use crate::proxy::balance::Saturation;
 use crate::proxy::body::is_client_body_error;
 use crate::proxy::connect::UpstreamError;
@@ -37,6 +41,54 @@ pub(super) fn broke_off(e: &(dyn std::error::Error + Send + Sync + 'static)) -> 
     }
 }
 
+/// Says that a route's timeout passed, and what the tries made before it got.
+pub(super) fn route_timed_out(
+    authority: &str,
+    route: &str,
+    timeout: Duration,
+    tries: &TriesMade,
+) -> String {
+    let made = match tries.count() {
+        0 | 1 => String::new(),
+        n => format!(
+            " ({n} tries: {tries}, sent again; the last had {:?})",
+            rounded(tries.last_had())
+        ),
+    };
+    format!(
+        "{authority}: route {route:?} timed out after {timeout:?} (its ServiceProfile timeout, \
+         counted from the request's arrival, retries included){made}; raise the route's timeout \
+         or make the service answer sooner"
+    )
+}
+
+/// Says that `--response-timeout` passed with no response from `upstream` (where the last try
+/// went), and what the tries made before it got: an endpoint that answered earlier tries is not
+/// blamed for the whole time.
+pub(super) fn no_response(upstream: &SentTo, after: Duration, tries: &TriesMade) -> String {
+    let had = rounded(tries.last_had());
+    if tries.earlier.is_empty() {
+        return format!(
+            "{upstream} took the request but sent no response within {after:?} of its arrival \
+             (--response-timeout; this one try had {had:?} of it): is it stuck? Give the route a \
+             shorter timeout in its ServiceProfile, or raise --response-timeout if it is meant \
+             to be this slow"
+        );
+    }
+    let (whom, last) = match upstream {
+        SentTo::Endpoint { authority, addr } => (authority.to_string(), format!("endpoint {addr}")),
+        SentTo::App(addr) => (format!("the app at {addr}"), "it".to_string()),
+        SentTo::Service(authority) => (authority.to_string(), "no endpoint".to_string()),
+    };
+    format!(
+        "{whom}: no response within {after:?} of the request's arrival (--response-timeout), \
+         retries included: {} tries, of which {tries} and were sent again; the last, to {last}, \
+         had {had:?} left and sent nothing: make failures come sooner, give the route a \
+         shorter timeout in its ServiceProfile, or raise --response-timeout",
+        tries.count()
+    )
+}
+
 /// Says why a service cannot take more requests and what to change.
 pub(super) fn saturated(authority: &str, s: &Saturation) -> String {
     let state = if s.queue_full {
@@ -50,7 +102,7 @@ pub(super) fn saturated(authority: &str, s: &Saturation) -> String {
         format!(
             "{authority}: no endpoint could take the request within {:?}; failing fast until a \
              request completes",
-            s.waited
+            rounded(s.waited)
         )
     };
     let counts = format!(
@@ -104,10 +156,14 @@ pub(super) fn describe(e: &UpstreamError) -> String {
             ..
         } => match max_streams {
             Some(n) => format!(
-                "had no free HTTP/2 stream for {waited:?}: its max_concurrent_streams ({n}) is \
-                 reached; raise the server's max_concurrent_streams (now {n}) or add replicas"
+                "had no free HTTP/2 stream for {:?}: its max_concurrent_streams ({n}) is \
+                 reached; raise the server's max_concurrent_streams (now {n}) or add replicas",
+                rounded(*waited)
             ),
-            None => format!("had no free HTTP/2 stream for {waited:?}: it is overloaded"),
+            None => format!(
+                "had no free HTTP/2 stream for {:?}: it is overloaded",
+                rounded(*waited)
+            ),
         },
         UpstreamError::NotReady { after, .. } => format!(
             "has an HTTP/2 connection that did not take a new stream within {after:?} (the HTTP/2 \
@@ -124,10 +180,11 @@ pub(super) fn describe(e: &UpstreamError) -> String {
             why,
             ..
         } => format!(
-            "closed a kept-alive connection (idle for {idle:?}) before answering, as a server does \
+            "closed a kept-alive connection (idle for {:?}) before answering, as a server does \
              when its keep-alive timeout ends just as a request arrives; the request was not sent \
              again because {why}: make the app's keep-alive timeout longer than \
-             --upstream-idle-timeout ({idle_timeout:?}), or lower --upstream-idle-timeout"
+             --upstream-idle-timeout ({idle_timeout:?}), or lower --upstream-idle-timeout",
+            rounded(*idle)
         ),
         UpstreamError::NotProcessed {
             how, max_streams, ..

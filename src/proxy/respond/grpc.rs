@@ -34,7 +34,9 @@ impl ProxyError {
             ProxyError::App { source, .. } | ProxyError::Endpoint { source, .. } => {
                 upstream_code(source)
             }
-            ProxyError::Timeout { .. } | ProxyError::Unplaced { .. } => Code::DeadlineExceeded,
+            ProxyError::Timeout { .. }
+            | ProxyError::NoResponse { .. }
+            | ProxyError::Unplaced { .. } => Code::DeadlineExceeded,
             ProxyError::FailFast { .. } => Code::Unavailable,
             ProxyError::HeadTooLarge { .. }
             | ProxyError::UriTooLong { .. }
@@ -126,7 +128,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::proxy::respond::{error_trailers, SentTo, ERROR_HEADER};
+    use crate::proxy::respond::{error_trailers, SentTo, TriesMade, ERROR_HEADER};
 
     const ADDR: SocketAddr =
         SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
@@ -170,6 +172,7 @@ mod tests {
                     authority: "web-svc:8080".into(),
                     route: "r".into(),
                     timeout: Duration::from_millis(250),
+                    tries: TriesMade::default(),
                 },
                 Code::DeadlineExceeded,
             ),

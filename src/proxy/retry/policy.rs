@@ -40,7 +40,11 @@ pub struct Attempted {
     pub tries: u32,
     /// Whether the route allows retrying failures (`isRetryable`, and not an upgrade).
     pub route_retryable: bool,
-    /// The route's deadline, if it has a timeout.
+    /// When the request's response deadline passes ([`Deadline::response_at`]: the route's
+    /// timeout or `--response-timeout`, from the request's arrival); no retry starts after it.
+    /// `None` only in tests of the other conditions.
+    ///
+    /// [`Deadline::response_at`]: crate::proxy::timeout::Deadline::response_at
     pub deadline: Option<Instant>,
     /// Whether one more try could carry the whole body.
     pub body: Result<(), NotReplayable>,

@@ -15,6 +15,7 @@ use crate::proxy::config::Limits;
 use crate::proxy::connect::{NotProcessed, UpstreamError};
 use crate::proxy::profiles::load_text;
 use crate::proxy::replay::MAX_REPLAY_BYTES;
+use crate::proxy::respond::SentTo;
 
 const ADDR: std::net::SocketAddr =
     std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
@@ -28,6 +29,8 @@ enum Step {
     Refuse,
     /// Never answers.
     Hang,
+    /// No endpoint takes it: it waits for capacity until the dispatch deadline.
+    Unplaced(Duration),
 }
 
 /// An endpoint that plays `script` (then answers 200), recording what it saw.
@@ -79,6 +82,14 @@ impl SendTry for Scripted {
                 refused: true,
             }),
             Step::Hang => std::future::pending().await,
+            Step::Unplaced(wait) => {
+                tokio::time::sleep(wait).await;
+                Err(TryFailed {
+                    err: ProxyError::NoAuthority,
+                    failure: Failure::Unplaced,
+                    refused: false,
+                })
+            }
         }
     }
 
@@ -87,11 +98,19 @@ impl SendTry for Scripted {
             .push((outcome.status, failed.is_some_and(|f| f.refused)));
     }
 
-    fn expired(&self, bound: Bound) -> ProxyError {
-        ProxyError::Timeout {
-            authority: "web-svc:8080".into(),
-            route: "GET /a".into(),
-            timeout: bound.duration(),
+    fn expired(&self, bound: Bound, tries: TriesMade) -> ProxyError {
+        match bound {
+            Bound::Route(timeout) => ProxyError::Timeout {
+                authority: "web-svc:8080".into(),
+                route: "GET /a".into(),
+                timeout,
+                tries,
+            },
+            Bound::Response(after) => ProxyError::NoResponse {
+                upstream: SentTo::App(ADDR),
+                after,
+                tries,
+            },
         }
     }
 }
@@ -107,7 +126,17 @@ fn route(retryable: bool, timeout: &str) -> MatchedRoute {
 
 /// Sends a request with `body` on `route` through `endpoint`: the status the caller gets.
 async fn call(route: &MatchedRoute, body: Bytes, endpoint: &mut Scripted) -> Result<u16, String> {
-    let deadline = Deadline::new(Instant::now(), route.timeout(), &Limits::default());
+    call_under(&Limits::default(), route, body, endpoint).await
+}
+
+/// [`call`] under `limits` (its `--response-timeout`).
+async fn call_under(
+    limits: &Limits,
+    route: &MatchedRoute,
+    body: Bytes,
+    endpoint: &mut Scripted,
+) -> Result<u16, String> {
+    let deadline = Deadline::new(Instant::now(), route.timeout(), limits);
     let policy = RetryPolicy {
         route,
         retryable: route.is_retryable(),
@@ -142,6 +171,56 @@ async fn the_route_timeout_fires_at_exactly_its_duration_retries_included() {
     assert!(answer.unwrap_err().contains("timed out after 300ms"));
     assert_eq!(start.elapsed(), Duration::from_millis(300));
     assert_eq!(endpoint.tries, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_text_says_what_the_tries_got_not_only_who_was_silent_last() {
+    let mut limits = Limits::default();
+    limits.connect.response_timeout = Duration::from_secs(2);
+    let route = route(true, "10s");
+    let slow_failure = Step::Answer(503, Duration::from_millis(900));
+    let start = Instant::now();
+    let mut endpoint = Scripted::new([slow_failure, slow_failure, Step::Hang]);
+    let why = call_under(&limits, &route, Bytes::new(), &mut endpoint)
+        .await
+        .unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert!(
+        why.contains("no response within 2s of the request's arrival (--response-timeout)"),
+        "{why}"
+    );
+    assert!(why.contains("3 tries, of which 2 answered 503"), "{why}");
+    assert!(why.contains("had 200ms left"), "{why}");
+    assert!(!why.contains("took the request"), "{why}");
+
+    // One try, silent all along: that endpoint is the one to look at.
+    let mut endpoint = Scripted::new([Step::Hang]);
+    let why = call_under(&limits, &route, Bytes::new(), &mut endpoint)
+        .await
+        .unwrap_err();
+    assert!(
+        why.contains("took the request but sent no response within 2s"),
+        "{why}"
+    );
+
+    // The route's own timeout says so too.
+    let route = super::tests::route(true, "300ms");
+    let slow_failure = Step::Answer(503, Duration::from_millis(200));
+    let mut endpoint = Scripted::new([slow_failure, Step::Hang]);
+    let why = call(&route, Bytes::new(), &mut endpoint).await.unwrap_err();
+    assert!(why.contains("timed out after 300ms"), "{why}");
+    assert!(
+        why.contains("2 tries: 1 answered 503, sent again; the last had 100ms"),
+        "{why}"
+    );
+
+    // A try no endpoint took by then is the deadline's too: the tries before are told.
+    let slow_failure = Step::Answer(503, Duration::from_millis(200));
+    let unplaced = Step::Unplaced(Duration::from_millis(100));
+    let mut endpoint = Scripted::new([slow_failure, unplaced]);
+    let why = call(&route, Bytes::new(), &mut endpoint).await.unwrap_err();
+    assert!(why.contains("timed out after 300ms"), "{why}");
+    assert!(why.contains("2 tries: 1 answered 503"), "{why}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -42,11 +42,20 @@ fn errors_are_counted_by_the_kind_of_failure() {
                 authority: "web-svc:8080".into(),
                 route: "GET /".into(),
                 timeout: after,
+                tries: TriesMade::default(),
             },
             ErrorReason::ResponseTimeout,
         ),
         (
             endpoint(UpstreamError::NoResponse { addr: ADDR, after }),
+            ErrorReason::ResponseTimeout,
+        ),
+        (
+            ProxyError::NoResponse {
+                upstream: SentTo::App(ADDR),
+                after,
+                tries: TriesMade::default(),
+            },
             ErrorReason::ResponseTimeout,
         ),
         (
