@@ -429,7 +429,7 @@ impl OnParseError for ParseErrorLog {
 }
 
 /// Where hyper stops reading a head: twice the limit, so heads a little over the
-/// limit still get [`oversized_head`]'s explanation.
+/// limit still get [`refuse_before_forwarding`]'s 431 that says why.
 fn hard_head_limit(limits: &super::config::Limits) -> u32 {
     u32::try_from(limits.max_header_bytes.saturating_mul(2).max(8192)).unwrap_or(u32::MAX)
 }
