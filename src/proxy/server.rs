@@ -55,6 +55,9 @@ pub struct Listeners {
 pub enum ServeError {
     #[error("{0}")]
     Config(String),
+    /// The endpoints file (`--endpoints`) cannot be used.
+    #[error(transparent)]
+    Endpoints(#[from] super::discovery::EndpointsFileError),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -156,8 +159,7 @@ pub async fn serve(
 fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
     let mut list: Vec<Box<dyn Resolve>> = Vec::new();
     if let Some(file) = &config.endpoints_file {
-        let r = StaticResolver::load(file, &config.identity.namespace, &config.cluster_domain)
-            .map_err(|e| ServeError::Config(e.to_string()))?;
+        let r = StaticResolver::load(file, &config.identity.namespace, &config.cluster_domain)?;
         list.push(Box::new(r));
     }
     if let Some(dir) = &config.registry_dir {

@@ -11,6 +11,7 @@ mod cancellations;
 mod completions;
 mod crd_schema;
 mod demo;
+mod error_chains;
 mod fuzz_regressions;
 mod grpc_errors;
 mod grpc_keepalive;
