@@ -8,6 +8,7 @@ mod python;
 mod raw_http;
 
 mod cancellations;
+mod cli_shared_flags;
 mod completions;
 mod crd_schema;
 mod demo;
