@@ -52,6 +52,9 @@ struct FileState {
 /// The profiles in force, by name.
 pub struct ProfileStore {
     dir: Option<PathBuf>,
+    /// Whether `dir` was there at the last reload (`None` before the first): a missing directory
+    /// is logged once when found missing and once when it appears, not at every poll.
+    dir_present: std::sync::Mutex<Option<bool>>,
     current: ArcSwap<HashMap<String, Arc<ServiceRoutes>>>,
     files: std::sync::Mutex<BTreeMap<PathBuf, FileState>>,
 }
@@ -61,6 +64,7 @@ impl ProfileStore {
     pub fn new(dir: Option<PathBuf>) -> Arc<Self> {
         Arc::new(ProfileStore {
             dir,
+            dir_present: std::sync::Mutex::new(None),
             current: ArcSwap::from_pointee(HashMap::new()),
             files: std::sync::Mutex::new(BTreeMap::new()),
         })
@@ -77,6 +81,7 @@ impl ProfileStore {
         let Some(dir) = &self.dir else {
             return report;
         };
+        self.note_dir(dir);
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let present = profile_files(dir);
         let gone: Vec<PathBuf> = files
@@ -111,6 +116,25 @@ impl ProfileStore {
             self.current.store(Arc::new(map));
         }
         report
+    }
+
+    /// Logs the directory going missing or appearing. A missing `--profiles` directory is not an
+    /// error: it may be mounted or created after the proxy starts, and is polled like the files.
+    fn note_dir(&self, dir: &Path) {
+        let present = dir.is_dir();
+        let mut last = self.dir_present.lock().unwrap_or_else(|p| p.into_inner());
+        match (last.replace(present), present) {
+            (Some(before), now) if before == now => {}
+            (_, false) => tracing::warn!(
+                dir = %dir.display(),
+                "--profiles directory absent: every request is [DEFAULT] until it appears; \
+                 watching for it"
+            ),
+            (Some(false), true) => {
+                tracing::info!(dir = %dir.display(), "--profiles directory appeared")
+            }
+            (_, true) => {}
+        }
     }
 
     /// Polls the directory every `interval` until `shutdown`, logging what changed.

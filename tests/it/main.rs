@@ -33,6 +33,7 @@ mod proxy_keepalive;
 mod proxy_lifecycle;
 mod proxy_load;
 mod proxy_policy;
+mod proxy_refusals;
 mod proxy_reliability;
 mod proxy_startup;
 mod proxy_tcp;
