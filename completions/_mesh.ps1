@@ -53,6 +53,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the service or resources')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the service or resources')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
+            [CompletionResult]::new('--proxy-admin', '--proxy-admin', [CompletionResultType]::ParameterName, 'Ask this proxy admin address instead of the registry (repeatable)')
+            [CompletionResult]::new('--admin-token-file', '--admin-token-file', [CompletionResultType]::ParameterName, 'File holding the bearer token of proxies whose admin port is public')
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Print a commented scaffold that documents every field')
             [CompletionResult]::new('--qualified-names', '--qualified-names', [CompletionResultType]::ParameterName, 'Name proto routes Service/Rpc instead of Rpc')
             [CompletionResult]::new('--tap-collapse', '--tap-collapse', [CompletionResultType]::ParameterName, 'Fold paths that differ only in an id-like segment (number, UUID, hex) into one route')

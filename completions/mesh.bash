@@ -454,7 +454,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__profile)
-            opts="-I -o -n -h -V --open-api --proto --template --tap --proto-path --qualified-names --cluster-domain --output --tap-duration --tap-route-limit --tap-collapse --namespace --registry --help --version check help"
+            opts="-I -o -n -h -V --open-api --proto --template --tap --proto-path --qualified-names --cluster-domain --output --tap-duration --tap-route-limit --tap-collapse --namespace --registry --proxy-admin --admin-token-file --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -509,6 +509,14 @@ _mesh() {
                     return 0
                     ;;
                 --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,8 @@ complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_s
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap-route-limit -d 'Most routes to write' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -s n -l namespace -d 'Namespace of the service or resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l proxy-admin -d 'Ask this proxy admin address instead of the registry (repeatable)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l admin-token-file -d 'File holding the bearer token of proxies whose admin port is public' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l template -d 'Print a commented scaffold that documents every field'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l qualified-names -d 'Name proto routes Service/Rpc instead of Rpc'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l tap-collapse -d 'Fold paths that differ only in an id-like segment (number, UUID, hex) into one route'

@@ -57,12 +57,16 @@ pub struct Running {
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("generating the demo's profiles: {0}")]
     Profile(String),
-    #[error("the proxy of {workload} did not become ready: {why}")]
-    NotReady { workload: String, why: String },
+    #[error("the proxy of {workload} did not become ready")]
+    NotReady {
+        workload: String,
+        #[source]
+        source: Box<crate::proxy::readiness::NotReady>,
+    },
 }
 
 async fn bind() -> std::io::Result<TcpListener> {
@@ -208,7 +212,7 @@ impl Running {
             let stopped = stopped();
             tasks.spawn(async move {
                 if let Err(e) = serve(config, listeners, stopped).await {
-                    tracing::error!("demo proxy failed: {e}");
+                    tracing::error!("demo proxy failed: {:#}", anyhow::Error::from(e));
                 }
             });
             workloads.push(started);
@@ -222,7 +226,7 @@ impl Running {
             .await
             .map_err(|e| DemoError::NotReady {
                 workload: w.workload.clone(),
-                why: e.to_string(),
+                source: Box::new(e),
             })?;
         }
         let (interval, stopped) = (opts.vote_interval, stopped());
@@ -250,14 +254,14 @@ impl Running {
 /// Why the demo's Prometheus did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusStartError {
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Config {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
-    #[error("choosing a port for Prometheus: {0}")]
+    #[error("choosing a port for Prometheus")]
     Port(#[source] std::io::Error),
-    #[error("running prometheus: {0} (install it, e.g. `apt-get install prometheus`)")]
+    #[error("running prometheus (install it, e.g. `apt-get install prometheus`)")]
     Spawn(#[source] std::io::Error),
     #[error("Prometheus at {0} not ready within 30s")]
     NotReady(SocketAddr),

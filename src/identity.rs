@@ -82,8 +82,9 @@ pub enum WorkloadError {
     NotKindSlashName { text: String },
     #[error("{text:?}: unknown workload kind {kind:?} (expected deploy, sts, ds, job, rs or po)")]
     UnknownKind { text: String, kind: String },
-    #[error("{text:?}: {source}")]
-    BadName { text: String, source: NameError },
+    // The name's fault is part of the text, not a `source()`: clap shows parse errors as one text.
+    #[error("{text:?}: {reason}")]
+    BadName { text: String, reason: NameError },
 }
 
 impl FromStr for Workload {
@@ -98,9 +99,9 @@ impl FromStr for Workload {
             text: text(),
             kind: kind.to_string(),
         })?;
-        check_dns1123_subdomain(name).map_err(|source| WorkloadError::BadName {
+        check_dns1123_subdomain(name).map_err(|reason| WorkloadError::BadName {
             text: text(),
-            source,
+            reason,
         })?;
         Ok(Workload {
             kind,

@@ -64,4 +64,4 @@ pub mod tap;
 pub mod timeout;
 
 pub use config::{AdminAccess, Limits, ProxyConfig};
-pub use server::{check, serve, Listeners, ServeError};
+pub use server::{check, serve, Checked, Listeners, ServeError};

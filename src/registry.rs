@@ -38,10 +38,11 @@ pub enum ServicePortError {
     AppPort { text: String, port: String },
     #[error("{text:?}: the port {port:?} is not a number from 1 to 65535")]
     Port { text: String, port: String },
-    #[error("{text:?}: {source}")]
+    // The name's fault is part of the text, not a `source()`: clap shows parse errors as one text.
+    #[error("{text:?}: {reason}")]
     Name {
         text: String,
-        source: crate::profile::names::NameError,
+        reason: crate::profile::names::NameError,
     },
 }
 
@@ -72,10 +73,10 @@ impl std::str::FromStr for ServicePort {
             ),
             None => (service, 80),
         };
-        crate::profile::names::check_dns1035_label(name).map_err(|source| {
+        crate::profile::names::check_dns1035_label(name).map_err(|reason| {
             ServicePortError::Name {
                 text: text(),
-                source,
+                reason,
             }
         })?;
         Ok(ServicePort {

@@ -209,7 +209,8 @@ impl<A: Answer> TestService<A> {
 /// The `x-test-delay-ms` header, asking the server to wait before answering.
 const DELAY_HEADER: &str = "x-test-delay-ms";
 
-/// Why a test server refuses a request before answering it as asked.
+/// Why a test server refuses a request before answering it as asked. The text is the answer's
+/// body, so it carries its cause (no `source()`).
 #[derive(Debug, thiserror::Error)]
 enum RequestError {
     #[error("{header}: {value:?} is not {expected}")]
@@ -221,7 +222,13 @@ enum RequestError {
     #[error("request body is over the {0}-byte limit")]
     BodyTooLarge(usize),
     #[error("reading the request body: {0}")]
-    Body(#[from] hyper::Error),
+    Body(hyper::Error),
+}
+
+impl From<hyper::Error> for RequestError {
+    fn from(e: hyper::Error) -> Self {
+        RequestError::Body(e)
+    }
 }
 
 /// Parses the directive header `name`, if present.

@@ -32,13 +32,13 @@ pub const MAX_REFUSAL_BODY: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// Nothing accepted the connection (the proxy is not running, or not yet).
-    #[error("connecting to the admin port {addr}: {source}")]
+    #[error("connecting to the admin port {addr}")]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
     },
     /// The connection broke, or the answer was not HTTP.
-    #[error("request to {addr}: {source}")]
+    #[error("request to {addr}")]
     Http {
         addr: SocketAddr,
         source: hyper::Error,
@@ -58,7 +58,7 @@ pub enum AdminError {
         message: String,
     },
     /// The path or token cannot be sent in a request (a caller's mistake, not the proxy's).
-    #[error("not a valid request to {addr}: {source}")]
+    #[error("not a valid request to {addr}")]
     Request {
         addr: SocketAddr,
         source: http::Error,

@@ -194,9 +194,34 @@ pub struct VizArgs {
         long,
         value_name = "URL",
         env = "MESH_PROMETHEUS",
-        conflicts_with = "proxy_admin"
+        conflicts_with = "proxy_admin",
+        value_parser = parse_prometheus_url
     )]
     pub prometheus: Option<String>,
+}
+
+/// `--prometheus`: an absolute `http://` URL. reqwest is built without TLS here (Cargo.toml), so
+/// `https://` is refused now rather than by the first request.
+fn parse_prometheus_url(s: &str) -> Result<String, String> {
+    if !s.contains("://") {
+        return Err(
+            "not an absolute URL: give the scheme and host, e.g. http://prometheus:9090".into(),
+        );
+    }
+    let url = reqwest::Url::parse(s)
+        .map_err(|e| format!("not a URL ({e}): e.g. http://prometheus:9090"))?;
+    match url.scheme() {
+        "http" if url.host().is_some() => Ok(s.to_string()),
+        "http" => Err("no host: e.g. http://prometheus:9090".into()),
+        "https" => Err(
+            "mesh reads Prometheus over plain HTTP; https:// is not supported (use \
+                        Prometheus's plain-HTTP address, or a port-forward to it)"
+                .into(),
+        ),
+        other => Err(format!(
+            "the scheme {other}:// is not HTTP: e.g. http://prometheus:9090"
+        )),
+    }
 }
 
 fn parse_namespace(s: &str) -> Result<String, NameError> {

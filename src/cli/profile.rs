@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::args::{ClusterDomainArg, NamespaceArg, OutputArg, OutputFormats, RegistryArg};
+use super::args::{
+    AdminTokenArg, ClusterDomainArg, NamespaceArg, OutputArg, OutputFormats, ProxyAdminArg,
+    RegistryArg,
+};
 use super::print_stdout;
 use crate::profile::check::check_profiles;
 use crate::profile::names::{check_dns1035_label, NameError};
@@ -24,6 +27,8 @@ use crate::profile::{Generated, ProfileTarget, ServiceProfile};
     subcommand_negates_reqs = true,
     mut_arg("namespace", |a| a.help("Namespace of the service or resources")),
     mut_arg("registry", |a| a.requires("tap")),
+    mut_arg("proxy_admin", |a| a.requires("tap")),
+    mut_arg("admin_token_file", |a| a.requires("tap")),
     after_help = "Examples:\n  mesh profile --open-api web.swagger web-svc -n emojivoto > web-profile.yaml\n  \
                   mesh profile --proto voting.proto voting-svc -n emojivoto\n  \
                   mesh profile --template web-svc\n  mesh profile check web-profile.yaml"
@@ -108,6 +113,12 @@ pub struct TapOptions {
 
     #[command(flatten)]
     pub registry: RegistryArg,
+
+    #[command(flatten)]
+    pub proxy_admin: ProxyAdminArg,
+
+    #[command(flatten)]
+    pub admin_token: AdminTokenArg,
 }
 
 /// `mesh profile check`.
@@ -189,16 +200,23 @@ fn from_tap(
     opts: &TapOptions,
 ) -> anyhow::Result<Generated> {
     let resource: crate::viz::resource::Resource = resource.parse().context("--tap")?;
-    let dir = opts.registry.dir();
-    let records = crate::registry::read_records(&dir);
-    let selected = crate::viz::tap::select(&records, &resource, Some(&target.namespace));
-    anyhow::ensure!(
-        !selected.is_empty(),
-        "no running proxy of {resource} in namespace {} in the registry {}: start its proxy, or pass -n",
-        target.namespace,
-        dir.display()
-    );
-    let admins = crate::viz::tap::admin_addrs(&selected);
+    // The token file first: a bad one is the caller's mistake whether or not a proxy runs.
+    let token = opts.admin_token.read()?;
+    let admins = if opts.proxy_admin.proxy_admin.is_empty() {
+        let dir = opts.registry.dir();
+        let records = crate::registry::read_records(&dir);
+        let selected = crate::viz::tap::select(&records, &resource, Some(&target.namespace));
+        anyhow::ensure!(
+            !selected.is_empty(),
+            "no running proxy of {resource} in namespace {} in the registry {}: start its proxy, \
+             pass -n, or pass --proxy-admin ADDR",
+            target.namespace,
+            dir.display()
+        );
+        crate::viz::tap::admin_addrs(&selected)
+    } else {
+        opts.proxy_admin.proxy_admin.clone()
+    };
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(opts.duration.as_millis() as u64),
         indicatif::ProgressDrawTarget::stderr(),
@@ -210,6 +228,7 @@ fn from_tap(
     let runtime = super::runtime(super::Threads::One)?;
     let seen = runtime.block_on(crate::viz::tap::observe_requests(
         admins,
+        token,
         opts.duration,
         |e| bar.set_position(e.as_millis() as u64),
     ))?;

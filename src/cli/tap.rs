@@ -95,6 +95,8 @@ fn parse_resource(s: &str) -> Result<Resource, crate::viz::resource::ResourceErr
 
 /// Runs `mesh tap` until Ctrl-C or SIGTERM, or until every proxy ends its stream.
 pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
+    // The token file first: a bad one is the caller's mistake whether or not a proxy runs.
+    let token = args.admin_token.read()?;
     let tap::TapTargets { admins, described } = tap::targets(
         &args.resource,
         args.namespaces.scope(),
@@ -103,7 +105,6 @@ pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
     )?;
     let query = query(&args, admins.len());
     let runtime = super::runtime(super::Threads::PerCore)?;
-    let token = args.admin_token.read()?;
     runtime.block_on(run_async(
         admins,
         described,
@@ -154,7 +155,7 @@ async fn run_async(
             Ok(s) => streams.push(s),
             Err(e) => {
                 failed = true;
-                eprintln!("mesh: {e}");
+                eprintln!("mesh: {}", crate::cli::Chain(&e));
             }
         }
     }
@@ -178,7 +179,7 @@ async fn run_async(
             None => break,
             Some(TapItem::Failed(e)) => {
                 failed = true;
-                eprintln!("mesh: {e}");
+                eprintln!("mesh: {}", crate::cli::Chain(&e));
                 continue;
             }
             Some(TapItem::Line(TapLine::Lost { lost })) => {

@@ -38,8 +38,11 @@ pub fn report_unreachable(proxies: &[ProxyStats]) -> bool {
         if let Err(e) = &p.stats {
             all = false;
             eprintln!(
-                "mesh: proxy {} ({} in {}) did not answer: {e}",
-                p.admin, p.identity.workload, p.identity.namespace
+                "mesh: proxy {} ({} in {}) did not answer: {}",
+                p.admin,
+                p.identity.workload,
+                p.identity.namespace,
+                crate::cli::Chain(e)
             );
         }
     }

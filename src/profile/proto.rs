@@ -21,7 +21,7 @@ use super::{Generated, ProfileTarget};
 #[derive(Debug, thiserror::Error)]
 pub enum ProtoError {
     /// The file could not be read.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Read {
         file: String,
         #[source]

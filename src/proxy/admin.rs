@@ -195,13 +195,20 @@ fn stats_with_routes(state: &ProxyState, window: Duration) -> crate::admin_api::
     report
 }
 
-/// Why a `/stats` request's `window` cannot be served (answered 400 with this text).
+/// Why a `/stats` request's `window` cannot be served (answered 400 with this text, so the text
+/// carries its cause and there is no `source()` to print again).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WindowError {
     #[error("window: {0}")]
-    Duration(#[from] DurationError),
+    Duration(DurationError),
     #[error("window must be longer than 0 and at most {}s", MAX_STATS_WINDOW.as_secs())]
     OutOfRange,
+}
+
+impl From<DurationError> for WindowError {
+    fn from(e: DurationError) -> Self {
+        WindowError::Duration(e)
+    }
 }
 
 /// The `window` query parameter (a duration such as `60s` or `5m`; default one minute).

@@ -77,7 +77,7 @@ impl<B: http_body::Body, G> http_body::Body for Guarded<B, G> {
 /// fault, not the upstream's. Request bodies are wrapped so that an upstream send that fails this
 /// way can be told apart from one the upstream failed (see `respond`).
 #[derive(Debug, thiserror::Error)]
-#[error("the client's request body broke off: {0}")]
+#[error("the client's request body broke off")]
 pub struct ClientBodyError(#[source] pub BoxError);
 
 /// The client's request body, with its errors marked as the client's.

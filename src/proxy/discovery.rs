@@ -288,19 +288,19 @@ pub struct StaticResolver {
 /// Why an endpoints file (`--endpoints`) cannot be used; the text names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointsFileError {
-    #[error("reading {}: {source}", path.display())]
+    #[error("reading {}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Yaml {
         path: PathBuf,
         source: crate::yaml::DecodeError,
     },
     #[error("{}: {authority:?} is not a service name (NAME[.NAMESPACE[.svc.DOMAIN]]:PORT)", path.display())]
     NotAService { path: PathBuf, authority: String },
-    #[error("{}: {authority}: workload {workload:?}: {source}", path.display())]
+    #[error("{}: {authority}: workload {workload:?}", path.display())]
     BadWorkload {
         path: PathBuf,
         authority: String,

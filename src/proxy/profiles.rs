@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 
 use crate::profile::check::{check_profile, DocumentReport};
-use crate::profile::matcher::RouteMatcher;
+use crate::profile::matcher::{FieldError, RouteMatcher};
 use crate::profile::model::ServiceProfile;
 
 /// Largest profile file read.
@@ -52,6 +52,9 @@ struct FileState {
 /// The profiles in force, by name.
 pub struct ProfileStore {
     dir: Option<PathBuf>,
+    /// Whether `dir` was there at the last reload (`None` before the first): a missing directory
+    /// is logged once when found missing and once when it appears, not at every poll.
+    dir_present: std::sync::Mutex<Option<bool>>,
     current: ArcSwap<HashMap<String, Arc<ServiceRoutes>>>,
     files: std::sync::Mutex<BTreeMap<PathBuf, FileState>>,
 }
@@ -61,6 +64,7 @@ impl ProfileStore {
     pub fn new(dir: Option<PathBuf>) -> Arc<Self> {
         Arc::new(ProfileStore {
             dir,
+            dir_present: std::sync::Mutex::new(None),
             current: ArcSwap::from_pointee(HashMap::new()),
             files: std::sync::Mutex::new(BTreeMap::new()),
         })
@@ -77,6 +81,7 @@ impl ProfileStore {
         let Some(dir) = &self.dir else {
             return report;
         };
+        self.note_dir(dir);
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let present = profile_files(dir);
         let gone: Vec<PathBuf> = files
@@ -99,7 +104,7 @@ impl ProfileStore {
                     state.profiles = profiles;
                     report.loaded.push(path);
                 }
-                Err(why) => report.rejected.push((path, why)),
+                Err(why) => report.rejected.push((path, why.to_string())),
             }
         }
         if !report.loaded.is_empty() || !report.removed.is_empty() {
@@ -111,6 +116,25 @@ impl ProfileStore {
             self.current.store(Arc::new(map));
         }
         report
+    }
+
+    /// Logs the directory going missing or appearing. A missing `--profiles` directory is not an
+    /// error: it may be mounted or created after the proxy starts, and is polled like the files.
+    fn note_dir(&self, dir: &Path) {
+        let present = dir.is_dir();
+        let mut last = self.dir_present.lock().unwrap_or_else(|p| p.into_inner());
+        match (last.replace(present), present) {
+            (Some(before), now) if before == now => {}
+            (_, false) => tracing::warn!(
+                dir = %dir.display(),
+                "--profiles directory absent: every request is [DEFAULT] until it appears; \
+                 watching for it"
+            ),
+            (Some(false), true) => {
+                tracing::info!(dir = %dir.display(), "--profiles directory appeared")
+            }
+            (_, true) => {}
+        }
     }
 
     /// Polls the directory every `interval` until `shutdown`, logging what changed.
@@ -167,30 +191,60 @@ fn profile_files(dir: &Path) -> BTreeMap<PathBuf, Signature> {
         .collect()
 }
 
-fn load_file(path: &Path) -> Result<Vec<Arc<ServiceRoutes>>, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+/// Why a profile file's text is not used (the caller keeps the file's last good version). It is
+/// reported as one log line naming the file, so each text carries its cause (no `source()`).
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileFileError {
+    /// The file could not be read.
+    #[error("{0}")]
+    Read(std::io::Error),
+    /// The file is over `MAX_PROFILE_BYTES`.
+    #[error("larger than {MAX_PROFILE_BYTES} bytes")]
+    TooLarge,
+    /// Document `document` (1-based) is not a ServiceProfile: the field path and line say where.
+    #[error("document {document}: {error}")]
+    Decode {
+        document: usize,
+        error: crate::yaml::DecodeError,
+    },
+    /// Document `document` (1-based) fails the checks of `mesh profile check`, first at `error`.
+    #[error("document {document}: {error}")]
+    Invalid { document: usize, error: FieldError },
+    /// A field that passed the checks cannot be compiled (its path in the text).
+    #[error("{0}")]
+    Compile(FieldError),
+    /// No document at all (seen when a file is read while an editor rewrites it in place).
+    #[error("no ServiceProfile in the file (to remove its profiles, delete the file)")]
+    Empty,
+}
+
+fn load_file(path: &Path) -> Result<Vec<Arc<ServiceRoutes>>, ProfileFileError> {
+    let size = std::fs::metadata(path)
+        .map_err(ProfileFileError::Read)?
+        .len();
     if size > MAX_PROFILE_BYTES {
-        return Err(format!("larger than {MAX_PROFILE_BYTES} bytes"));
+        return Err(ProfileFileError::TooLarge);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(path).map_err(ProfileFileError::Read)?;
     load_text(&text)
 }
 
 /// The profiles of one file's text: every document decoded, checked and compiled, or the first
 /// error (the caller then keeps the file's last good version).
-pub fn load_text(text: &str) -> Result<Vec<Arc<ServiceRoutes>>, String> {
+pub fn load_text(text: &str) -> Result<Vec<Arc<ServiceRoutes>>, ProfileFileError> {
     let mut out = Vec::new();
     for (i, doc) in crate::yaml::from_str_all::<ServiceProfile>(text)
         .into_iter()
         .enumerate()
     {
-        let profile = doc.map_err(|e| format!("document {}: {e}", i + 1))?;
+        let document = i + 1;
+        let profile = doc.map_err(|error| ProfileFileError::Decode { document, error })?;
         let mut report = DocumentReport::default();
         check_profile(&profile, &mut report);
-        if let Some(e) = report.errors.first() {
-            return Err(format!("document {}: {e}", i + 1));
+        if let Some(error) = report.errors.into_iter().next() {
+            return Err(ProfileFileError::Invalid { document, error });
         }
-        let matcher = RouteMatcher::compile(&profile).map_err(|e| e.to_string())?;
+        let matcher = RouteMatcher::compile(&profile).map_err(ProfileFileError::Compile)?;
         out.push(Arc::new(ServiceRoutes {
             name: profile.metadata.name.clone(),
             matcher,
@@ -200,10 +254,7 @@ pub fn load_text(text: &str) -> Result<Vec<Arc<ServiceRoutes>>, String> {
         }));
     }
     if out.is_empty() {
-        // Seen when a file is read while an editor rewrites it in place.
-        return Err(
-            "no ServiceProfile in the file (to remove its profiles, delete the file)".into(),
-        );
+        return Err(ProfileFileError::Empty);
     }
     Ok(out)
 }

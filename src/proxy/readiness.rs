@@ -18,13 +18,14 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The proxy did not say it was ready in time.
 #[derive(Debug, thiserror::Error)]
-#[error("the proxy at {admin} was not ready within {timeout:?} (last answer: {last})")]
+#[error("the proxy at {admin} was not ready within {timeout:?}")]
 pub struct NotReady {
     /// The admin address asked.
     pub admin: SocketAddr,
     /// How long the wait was allowed to take.
     pub timeout: Duration,
-    /// What the last attempt saw.
+    /// What the last attempt saw: the error's cause.
+    #[source]
     pub last: Attempt,
 }
 

@@ -53,8 +53,31 @@ pub struct Listeners {
 /// Why a proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("{0}")]
-    Config(String),
+    /// An inbound listener without `ProxyConfig::app`.
+    #[error("an inbound listener needs the app's address (--app)")]
+    InboundWithoutApp,
+    /// The app ports (`--app`, `--service`, `--opaque-ports`) cannot be routed.
+    #[error(transparent)]
+    AppPorts(#[from] super::app_ports::AppPortsError),
+    /// `--app` is a listener of another proxy in the local registry.
+    #[error(
+        "--app {app} is the {listener} listener of another mesh proxy ({workload} in namespace \
+         {namespace}, pid {pid}, in the registry {}): requests would go from proxy to proxy in a \
+         loop; give --app the address the app itself listens on",
+        registry.display()
+    )]
+    AppIsAnotherProxy {
+        app: SocketAddr,
+        /// Which of its listeners (`inbound`, `outbound`, `admin`).
+        listener: &'static str,
+        workload: String,
+        namespace: String,
+        pid: u32,
+        registry: std::path::PathBuf,
+    },
+    /// The endpoints file (`--endpoints`) cannot be used.
+    #[error(transparent)]
+    Endpoints(#[from] super::discovery::EndpointsFileError),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -65,10 +88,13 @@ pub async fn serve(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let (own, app_ports) = check(&config, &listeners)?;
+    let Checked {
+        own,
+        app_ports,
+        resolve,
+    } = check(&config, &listeners)?;
     let metrics = Metrics::new(config.identity.clone());
     let profiles = ProfileStore::new(config.profiles_dir.clone());
-    let resolve = resolvers(&config)?;
     let grace = config.limits.shutdown_grace;
     let state = Arc::new(ProxyState::new(
         config,
@@ -156,8 +182,7 @@ pub async fn serve(
 fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
     let mut list: Vec<Box<dyn Resolve>> = Vec::new();
     if let Some(file) = &config.endpoints_file {
-        let r = StaticResolver::load(file, &config.identity.namespace, &config.cluster_domain)
-            .map_err(|e| ServeError::Config(e.to_string()))?;
+        let r = StaticResolver::load(file, &config.identity.namespace, &config.cluster_domain)?;
         list.push(Box::new(r));
     }
     if let Some(dir) = &config.registry_dir {
@@ -166,24 +191,30 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
     Ok(Box::new(Resolvers(list)))
 }
 
-/// The addresses this proxy listens on, which it never forwards to.
+/// What [`check`] found a proxy can start with; [`serve`] runs on it.
+pub struct Checked {
+    /// The addresses this proxy listens on, which it never forwards to.
+    own: OwnListeners,
+    app_ports: AppPorts,
+    /// The endpoints file (already read) and the registry.
+    resolve: Box<dyn Resolve>,
+}
+
 /// Checks that `config` can run on `listeners` before anything is served, so a caller can refuse
 /// to start (and say why) before announcing its addresses: an inbound listener needs an app;
-/// the app ports must be routable and none of this proxy's own listeners; and the app must not be
-/// a listener of another proxy in the local registry (requests would go round between proxies).
-pub fn check(
-    config: &ProxyConfig,
-    listeners: &Listeners,
-) -> Result<(OwnListeners, AppPorts), ServeError> {
+/// the app ports must be routable and none of this proxy's own listeners; the app must not be
+/// a listener of another proxy in the local registry (requests would go round between proxies);
+/// and the endpoints file (`--endpoints`) must read. Everything [`serve`] can refuse on is here.
+///
+/// A missing `--profiles` directory is not refused: it may appear later (a volume mounted after
+/// start), and the proxy logs that it is absent and watches for it.
+pub fn check(config: &ProxyConfig, listeners: &Listeners) -> Result<Checked, ServeError> {
     if listeners.inbound.is_some() && config.app.is_none() {
-        return Err(ServeError::Config(
-            "an inbound listener needs the app's address (--app)".into(),
-        ));
+        return Err(ServeError::InboundWithoutApp);
     }
     let own = own_listeners(listeners)?;
     let app_ports = AppPorts::new(config.app, &config.services, &config.opaque_ports)
-        .and_then(|ports| ports.outside(&own))
-        .map_err(|e| ServeError::Config(e.to_string()))?;
+        .and_then(|ports| ports.outside(&own))?;
     if let (Some(app), Some(dir)) = (config.app, &config.registry_dir) {
         let others = read_records(dir);
         let other = others
@@ -191,18 +222,21 @@ pub fn check(
             .filter(|r| r.pid != std::process::id())
             .find_map(|r| Some((r, r.listener_at(app)?)));
         if let Some((record, listener)) = other {
-            return Err(ServeError::Config(format!(
-                "--app {app} is the {listener} listener of another mesh proxy ({} in namespace \
-                 {}, pid {}, in the registry {}): requests would go from proxy to proxy in a \
-                 loop; give --app the address the app itself listens on",
-                record.workload,
-                record.namespace,
-                record.pid,
-                dir.display()
-            )));
+            return Err(ServeError::AppIsAnotherProxy {
+                app,
+                listener,
+                workload: record.workload.clone(),
+                namespace: record.namespace.clone(),
+                pid: record.pid,
+                registry: dir.clone(),
+            });
         }
     }
-    Ok((own, app_ports))
+    Ok(Checked {
+        own,
+        app_ports,
+        resolve: resolvers(config)?,
+    })
 }
 
 fn own_listeners(listeners: &Listeners) -> io::Result<OwnListeners> {
@@ -429,7 +463,7 @@ impl OnParseError for ParseErrorLog {
 }
 
 /// Where hyper stops reading a head: twice the limit, so heads a little over the
-/// limit still get [`oversized_head`]'s explanation.
+/// limit still get [`refuse_before_forwarding`]'s 431 that says why.
 fn hard_head_limit(limits: &super::config::Limits) -> u32 {
     u32::try_from(limits.max_header_bytes.saturating_mul(2).max(8192)).unwrap_or(u32::MAX)
 }

@@ -23,26 +23,39 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest response body a call collects.
 pub const CLIENT_MAX_BODY: usize = 64 << 20;
 
-/// Why a test call failed.
+/// Why a test call failed. Tests print it as one line, so each text carries its cause (no
+/// `source()` to print again).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("connecting to {addr}: {source}")]
-    Connect { addr: SocketAddr, source: io::Error },
-    #[error("handshake with {addr}: {source}")]
+    #[error("connecting to {addr}: {cause}")]
+    Connect { addr: SocketAddr, cause: io::Error },
+    #[error("handshake with {addr}: {cause}")]
     Handshake {
         addr: SocketAddr,
-        source: hyper::Error,
+        cause: hyper::Error,
     },
     #[error("sending the request: {0}")]
     Send(hyper::Error),
     #[error("reading the response body: {0}")]
     Body(BoxError),
     #[error("building the request: {0}")]
-    Request(#[from] http::Error),
+    Request(http::Error),
     #[error("response is not grpc frames: {0}")]
-    Frames(#[from] FrameError),
+    Frames(FrameError),
     #[error("no response within {0:?}")]
     Timeout(Duration),
+}
+
+impl From<http::Error> for ClientError {
+    fn from(e: http::Error) -> Self {
+        ClientError::Request(e)
+    }
+}
+
+impl From<FrameError> for ClientError {
+    fn from(e: FrameError) -> Self {
+        ClientError::Frames(e)
+    }
 }
 
 /// A whole HTTP response.
@@ -95,7 +108,10 @@ where
         let io = TokioIo::new(connect(addr).await?);
         let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, ProxyBody>(io)
             .await
-            .map_err(|source| ClientError::Handshake { addr, source })?;
+            .map_err(|source| ClientError::Handshake {
+                addr,
+                cause: source,
+            })?;
         tokio::spawn(conn);
         let response = sender
             .send_request(req.map(boxed))
@@ -163,7 +179,10 @@ pub async fn grpc_call(
 async fn connect(addr: SocketAddr) -> Result<TcpStream, ClientError> {
     let stream = TcpStream::connect(addr)
         .await
-        .map_err(|source| ClientError::Connect { addr, source })?;
+        .map_err(|source| ClientError::Connect {
+            addr,
+            cause: source,
+        })?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }
@@ -175,7 +194,10 @@ async fn send_http2(
     let io = TokioIo::new(connect(addr).await?);
     let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
         .await
-        .map_err(|source| ClientError::Handshake { addr, source })?;
+        .map_err(|source| ClientError::Handshake {
+            addr,
+            cause: source,
+        })?;
     tokio::spawn(conn);
     sender.send_request(req).await.map_err(ClientError::Send)
 }

@@ -22,13 +22,11 @@ use crate::identity::{Identity, Workload, WorkloadKind};
 /// Why Prometheus gave no numbers.
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
-    #[error("no HTTP client: {0}")]
+    #[error("no HTTP client")]
     Client(#[source] reqwest::Error),
-    #[error("asking Prometheus at {url}: {source}")]
+    #[error("asking Prometheus at {url}")]
     Ask { url: String, source: reqwest::Error },
-    #[error(
-        "Prometheus at {url} answered {status} with something else than its API's JSON: {source}"
-    )]
+    #[error("Prometheus at {url} answered {status} with something else than its API's JSON")]
     NotApi {
         url: String,
         status: reqwest::StatusCode,

@@ -11,6 +11,7 @@ pub mod source;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::admin_api::tap::{ProxyDirection, TapEvent, TapEventKind, TapQuery};
 use crate::identity::WorkloadKind;
@@ -205,10 +206,11 @@ fn grpc_code_name(code: u32) -> String {
 }
 
 /// `mesh profile --tap`: the `(method, path)` of every request the proxies at `admins` receive
-/// during `duration`. `tick` is called about every 100 ms with the time elapsed (for a progress
+/// during `duration`, sending `token` to public admin ports. `tick` is called about every 100 ms with the time elapsed (for a progress
 /// bar). Fails only when no proxy could be tapped.
 pub async fn observe_requests(
     admins: Vec<SocketAddr>,
+    token: Option<Arc<str>>,
     duration: std::time::Duration,
     tick: impl Fn(std::time::Duration),
 ) -> Result<Vec<(String, String)>, TapError> {
@@ -221,7 +223,7 @@ pub async fn observe_requests(
     let mut streams = Vec::new();
     let mut first_error = None;
     for addr in admins {
-        match TapStream::open(addr, &query).await {
+        match TapStream::open_with_token(addr, &query, token.as_deref()).await {
             Ok(s) => streams.push(s),
             Err(e) => first_error = first_error.or(Some(e)),
         }

@@ -1,7 +1,8 @@
-//! The library's layering, checked on its source: the data plane never reaches up into the CLI,
-//! the demo or the test services; the admin API's contracts (`/stats`, `/tap`) and its client sit
-//! below both the proxy and viz; the domain modules never see clap (STYLE.md). A violation names
-//! the file and line.
+//! The library's layering (src/lib.rs, "Layout"), checked on its source: the top layer (cli, demo,
+//! testsvc, fuzzing) is imported by nothing below it; proxy and viz stay apart; the admin API's
+//! contracts (`/stats`, `/tap`) and its client sit below both; the words every layer uses
+//! (profile, registry, identity, grpc, yaml) import none of the layers above them; the domain
+//! modules never see clap (STYLE.md). A violation names the file and line.
 
 use std::path::{Path, PathBuf};
 
@@ -17,12 +18,13 @@ struct Rule {
 const RULES: &[Rule] = &[
     Rule {
         dir: "proxy",
-        forbidden: &["testsvc", "demo", "cli", "viz"],
-        why: "the data plane sits below the CLI, the demo, the test services and viz",
+        forbidden: &["testsvc", "demo", "cli", "fuzzing", "viz"],
+        why: "the data plane sits below the CLI, the demo, the test services and fuzzing, apart \
+              from viz",
     },
     Rule {
         dir: "admin_api",
-        forbidden: BELOW_ALL,
+        forbidden: &["proxy", "viz", "cli", "testsvc", "demo", "fuzzing"],
         why:
             "the admin API's contracts sit below the proxy that serves them and viz that reads them",
     },
@@ -47,14 +49,28 @@ const RULES: &[Rule] = &[
         why: "gRPC framing serves the proxy and the test services alike",
     },
     Rule {
+        dir: "yaml",
+        forbidden: BELOW_ALL,
+        why: "the seam to the YAML library sits below everything that reads YAML",
+    },
+    Rule {
         dir: "viz",
-        forbidden: &["proxy", "cli", "testsvc", "demo"],
+        forbidden: &["proxy", "cli", "testsvc", "demo", "fuzzing"],
         why: "viz reads proxies through the admin API, not the proxy's internals",
     },
 ];
 
-/// What the leaf modules must not import: everything that builds on them.
-const BELOW_ALL: &[&str] = &["proxy", "viz", "cli", "testsvc", "demo"];
+/// What the bottom layer (lib.rs: profile, registry, identity, grpc, yaml) must not import:
+/// every layer above it, the admin API included.
+const BELOW_ALL: &[&str] = &[
+    "admin_api",
+    "proxy",
+    "viz",
+    "cli",
+    "testsvc",
+    "demo",
+    "fuzzing",
+];
 
 /// Directories whose files must not use clap (flags belong to `cli/`).
 const NO_CLAP: &[&str] = &["profile", "proxy", "viz", "admin_api"];
@@ -75,15 +91,76 @@ fn code(line: &str) -> &str {
     }
 }
 
+/// The braces of `line`'s code, outside string and char literals, with whether each closes.
+fn braces(line: &str) -> Vec<bool> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if in_string => {
+                chars.next();
+            }
+            '"' => in_string = !in_string,
+            // '{' and '}' as char literals.
+            '\'' if !in_string => {
+                let rest: String = chars.clone().take(2).collect();
+                if rest == "{'" || rest == "}'" {
+                    chars.next();
+                    chars.next();
+                }
+            }
+            '{' if !in_string => out.push(false),
+            '}' if !in_string => out.push(true),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// How many inline `mod NAME {` blocks `line` opens.
+fn mod_blocks_opened(line: &str) -> usize {
+    line.match_indices("mod ")
+        .filter(|(at, _)| starts_word(line, *at))
+        .filter(|(at, s)| {
+            let rest = line[at + s.len()..].trim_start();
+            let name_end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            name_end > 0 && rest[name_end..].trim_start().starts_with('{')
+        })
+        .count()
+}
+
 /// Where `text` (a file under `src/<dir>/`, `depth` directories below `src/`) names one of the
 /// crate-root modules in `forbidden`: `crate::m`, `mesh::m`, `super::…::m` reaching the root, or
-/// `m` inside a `use crate::{…}` group.
+/// `m` inside a `use crate::{…}` group. Inside an inline `mod t { … }` the root is one `super::`
+/// further: depth is the module's, not the file's.
 fn imports(text: &str, depth: usize, forbidden: &[&str]) -> Vec<Violation> {
-    let root_via_super = "super::".repeat(depth + 1);
     let mut found = Vec::new();
     let mut group: Option<usize> = None; // brace depth inside `use crate::{` … `}`
+                                         // Brace depth of the file, and the depths at which the open inline `mod` blocks started.
+    let mut level = 0usize;
+    let mut mods: Vec<usize> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = code(raw);
+        let opened = mod_blocks_opened(line);
+        let root_via_super = "super::".repeat(depth + mods.len() + opened + 1);
+        let mut pending = opened;
+        for closes in braces(line) {
+            if closes {
+                level = level.saturating_sub(1);
+                if mods.last() == Some(&level) {
+                    mods.pop();
+                }
+            } else {
+                if pending > 0 {
+                    mods.push(level);
+                    pending -= 1;
+                }
+                level += 1;
+            }
+        }
         for m in forbidden {
             let prefixes = ["crate::", "mesh::", root_via_super.as_str()];
             let named = prefixes.iter().filter(|p| !p.is_empty()).any(|p| {
@@ -279,5 +356,41 @@ fn the_scan_sees_every_form_of_import() {
     assert_eq!(
         clap_lines("use clap::Args;\n// clap\nlet clapper = 1;"),
         [1]
+    );
+}
+
+#[test]
+fn super_in_an_inline_module_counts_from_the_modules_depth() {
+    let lines = |text: &str, depth| -> Vec<usize> {
+        imports(text, depth, &["demo"])
+            .into_iter()
+            .map(|v| v.line)
+            .collect()
+    };
+    // In src/proxy/inbound.rs (depth 1): `mod t` is proxy::inbound::t, three supers from the root.
+    assert_eq!(lines("mod t { use super::super::super::demo::X; }", 1), [1]);
+    assert_eq!(
+        lines("mod t {\n    use super::super::super::demo::X;\n}", 1),
+        [2]
+    );
+    assert_eq!(
+        lines("mod t {\n    use super::super::demo::X;\n}", 1),
+        Vec::<usize>::new(),
+        "proxy::demo, a sibling module of inbound"
+    );
+    assert_eq!(
+        lines(
+            "mod t {\n    fn f() { let s = \"{\"; }\n}\nuse super::super::demo::X;",
+            1
+        ),
+        [4],
+        "the block closed, back at the file's depth"
+    );
+    assert_eq!(
+        lines(
+            "mod a {\n    mod b {\n        use super::super::super::super::demo::X;\n    }\n}",
+            1
+        ),
+        [3]
     );
 }

@@ -18,7 +18,7 @@ pub enum UpstreamError {
     #[error("connecting to {addr} timed out after {after:?}")]
     ConnectTimeout { addr: SocketAddr, after: Duration },
     /// Another connect failure.
-    #[error("connecting to {addr} failed: {source}")]
+    #[error("connecting to {addr} failed")]
     Connect {
         addr: SocketAddr,
         #[source]
@@ -85,7 +85,7 @@ pub enum UpstreamError {
     /// The upstream answered the HTTP/2 connection preface in HTTP/1.
     #[error("{addr} does not speak HTTP/2")]
     NotHttp2 { addr: SocketAddr },
-    #[error("{addr}: {source}")]
+    #[error("{addr}")]
     Http {
         addr: SocketAddr,
         #[source]

@@ -33,7 +33,7 @@ pub enum StatsError {
     TooLarge,
     #[error("{status}: {message}")]
     Status { status: StatusCode, message: String },
-    #[error("not a /stats answer: {0}")]
+    #[error("not a /stats answer")]
     NotStats(#[source] serde_json::Error),
     #[error(
         "/stats version {0} (this mesh reads version {STATS_VERSION}): use the same mesh release"

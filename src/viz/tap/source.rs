@@ -26,12 +26,12 @@ pub const MERGE_BUFFER: usize = 1024;
 /// Why a proxy's tap stream could not be opened or read.
 #[derive(Debug, thiserror::Error)]
 pub enum TapError {
-    #[error("connecting to the admin port {addr}: {source}")]
+    #[error("connecting to the admin port {addr}")]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("tap request to {addr}: {source}")]
+    #[error("tap request to {addr}")]
     Http {
         addr: SocketAddr,
         source: hyper::Error,
@@ -46,7 +46,7 @@ pub enum TapError {
     },
     #[error("{addr} sent a line longer than {MAX_LINE_BYTES} bytes")]
     LineTooLong { addr: SocketAddr },
-    #[error("{addr} sent a line that is not a tap event: {source}")]
+    #[error("{addr} sent a line that is not a tap event")]
     BadLine {
         addr: SocketAddr,
         source: serde_json::Error,
@@ -98,7 +98,7 @@ pub struct LineDecoder {
 pub enum LineError {
     #[error("a line longer than {MAX_LINE_BYTES} bytes")]
     TooLong,
-    #[error("a line that is not a tap event: {0}")]
+    #[error("a line that is not a tap event")]
     BadLine(#[source] serde_json::Error),
 }
 

@@ -1,0 +1,62 @@
+//! `mesh proxy` refuses to start before announcing its addresses, or says what it is missing.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use crate::harness::{mesh_process, run, terminate};
+
+#[test]
+fn a_missing_endpoints_file_is_refused_before_the_listening_line() {
+    let r = run(&[
+        "proxy",
+        "--workload",
+        "deploy/x",
+        "--endpoints",
+        "/nonexistent/endpoints.yaml",
+        "--outbound",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--no-registry",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stdout, "", "no address announced: {}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("mesh: reading /nonexistent/endpoints.yaml: No such file or directory"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_missing_profiles_dir_is_logged_once_as_absent_and_watched() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("not-yet");
+    let mut child = mesh_process()
+        .args(["proxy", "--workload", "deploy/x", "--no-registry"])
+        .args(["--outbound", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .arg("--profiles")
+        .arg(&profiles)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening "), "{line:?}");
+    // The warning comes with the first load, before the proxy is ready; then it stops (SIGTERM)
+    // and stderr ends.
+    terminate(child.id());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    let warned = stderr
+        .lines()
+        .filter(|l| l.contains("--profiles directory absent"))
+        .collect::<Vec<_>>();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(warned[0].contains(profiles.to_str().unwrap()), "{stderr}");
+}
