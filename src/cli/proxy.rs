@@ -240,7 +240,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             args.admin
         );
     }
-    let runtime = super::runtime(super::Threads::PerCore)?;
+    let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(run_async(args))
 }
 
