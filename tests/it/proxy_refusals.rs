@@ -3,30 +3,28 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::harness::{mesh_process, run, terminate};
+use crate::error_chains::fails_once;
+use crate::harness::{mesh_process, terminate};
 
 #[test]
 fn a_missing_endpoints_file_is_refused_before_the_listening_line() {
-    let r = run(&[
-        "proxy",
-        "--workload",
-        "deploy/x",
-        "--endpoints",
-        "/nonexistent/endpoints.yaml",
-        "--outbound",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--no-registry",
-    ]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(r.stdout, "", "no address announced: {}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("mesh: reading /nonexistent/endpoints.yaml: No such file or directory"),
-        "{}",
-        r.stderr
+    let r = fails_once(
+        &[
+            "proxy",
+            "--workload",
+            "deploy/x",
+            "--endpoints",
+            "/nonexistent/endpoints.yaml",
+            "--outbound",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--no-registry",
+        ],
+        "mesh: reading /nonexistent/endpoints.yaml: ",
+        "No such file or directory",
     );
+    assert_eq!(r.stdout, "", "no address announced: {}", r.stderr);
 }
 
 #[test]
