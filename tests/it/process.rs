@@ -272,9 +272,15 @@ impl Bystander {
         self.served.load(Ordering::Relaxed)
     }
 
-    /// Stops, and fails the test unless every call was answered with a 200 and at least
-    /// `at_least` were. Returns how many were.
+    /// Stops once at least `at_least` calls were answered (waiting at most
+    /// [`PATIENCE`](crate::net::PATIENCE) for them: how many fit in the test's own time depends on
+    /// the machine, not on the proxy), and fails the test unless every call was answered with a
+    /// 200 and `at_least` were. Returns how many were.
     pub async fn finish(self, at_least: u64) -> u64 {
+        let deadline = tokio::time::Instant::now() + crate::net::PATIENCE;
+        while self.served() < at_least && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.unwrap();
         let problems = self.problems.lock().unwrap();
