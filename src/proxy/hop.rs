@@ -23,7 +23,8 @@ pub const HOP_HEADER: &str = "mesh-hop";
 
 // As `HeaderName`s, so the per-request lookups hash no strings.
 const HOP: HeaderName = HeaderName::from_static(HOP_HEADER);
-const PEER: HeaderName = HeaderName::from_static(PEER_HEADER);
+/// `mesh-peer` as a header name, so the hot path does not parse and hash the string per request.
+pub const PEER: HeaderName = HeaderName::from_static(PEER_HEADER);
 
 /// One proxy's loop marker.
 #[derive(Debug, Clone)]
@@ -78,11 +79,13 @@ pub fn strip_from_app(headers: &mut HeaderMap) {
     remove_l5d(headers);
 }
 
-/// Inbound: removes the proxies' own headers before a request goes to the app.
-pub fn strip_before_app(headers: &mut HeaderMap) {
-    headers.remove(&PEER);
+/// Inbound: removes the proxies' own headers before a request goes to the app, and returns the
+/// caller's `mesh-peer` (the one removal reads it).
+pub fn strip_before_app(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let peer = headers.remove(&PEER);
     headers.remove(&HOP);
     remove_l5d(headers);
+    peer
 }
 
 fn remove_l5d(headers: &mut HeaderMap) {

@@ -41,7 +41,7 @@ use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use super::timeout::{Bound, Deadline};
 use crate::admin_api::tap::ProxyDirection;
-use crate::identity::{Identity, PEER_HEADER};
+use crate::identity::Identity;
 
 /// Handles one inbound request from `remote` by passing it to the app: at `app`, or with several
 /// app ports, at the one of the service port the request names.
@@ -52,17 +52,14 @@ pub async fn handle(
     mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
-    let peer = req
-        .headers_mut()
-        .remove(PEER_HEADER)
+    // The proxies' own headers end here: the app sees none of them.
+    let peer = strip_before_app(req.headers_mut())
         .and_then(|v| v.to_str().ok().map(str::to_owned))
         .and_then(|v| {
             state
                 .peers
                 .get_or(&v, || Identity::from_header(&v).map(Arc::new))
         });
-    // The proxies' own headers end here: the app sees none of them.
-    strip_before_app(req.headers_mut());
     let named = authority_of(&req);
     let config = &state.config;
     let chosen = state.app_ports.for_request(

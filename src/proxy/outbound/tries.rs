@@ -258,9 +258,9 @@ async fn connect(
     // Per try: a retry may land on an endpoint of another kind than the try before.
     if peer.is_some() {
         req.headers_mut()
-            .insert(crate::identity::PEER_HEADER, state.peer_header.clone());
+            .insert(crate::proxy::hop::PEER, state.peer_header.clone());
     } else {
-        req.headers_mut().remove(crate::identity::PEER_HEADER);
+        req.headers_mut().remove(crate::proxy::hop::PEER);
     }
     let counter = || {
         state.tcp_counter(TcpLabels {
