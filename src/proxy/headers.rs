@@ -54,6 +54,14 @@ pub fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
 /// `Upgrade`, any other loses `Upgrade`. (HTTP/2 messages have none of these: the HTTP/2 layer
 /// refuses them, RFC 9113 §8.2.2, so callers skip this for HTTP/2.)
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // Most messages carry none of these fields. One pass over the few names present (compared,
+    // not hashed) finds that out; removing each listed field would hash and probe nine times.
+    let any = headers
+        .keys()
+        .any(|name| name == header::UPGRADE || HOP_BY_HOP.contains(name));
+    if !any && !upgrade {
+        return;
+    }
     let named: Vec<HeaderName> = connection_tokens(headers)
         .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
