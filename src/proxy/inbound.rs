@@ -84,7 +84,7 @@ pub async fn handle(
         peer,
         route: route.name().clone(),
     };
-    state.metrics.request(&labels);
+    let counters = state.metrics.request(&labels);
     let tap = state.tap.request(
         start,
         || TapRequestInfo {
@@ -103,6 +103,7 @@ pub async fn handle(
         metrics: state.metrics.clone(),
         errors: state.errors.clone(),
         labels,
+        counters,
         route: route.clone(),
         grpc_request,
         start,

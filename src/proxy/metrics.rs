@@ -1,8 +1,9 @@
 //! Golden metrics of one proxy: requests, responses by outcome, latency histograms and TCP bytes,
 //! per direction, authority, peer workload and route.
 //!
-//! The hot path is one sharded-map lookup and a few relaxed atomic adds per request and response;
-//! no lock is global or held across an `.await`. Readers take a [`Snapshot`] (a plain copy) and
+//! The hot path is one sharded-map lookup per request ([`Metrics::request`] hands back the
+//! series' [`HttpCounters`], so its response is counted without hashing its labels again) and a
+//! few relaxed atomic adds; no lock is global or held across an `.await`. Readers take a [`Snapshot`] (a plain copy) and
 //! either render it as Prometheus text (`render`) or subtract an older one kept in the
 //! `window` ring to answer `/stats?window=60s`.
 
@@ -113,6 +114,13 @@ pub struct TcpSnapshot {
     pub wrote: u64,
 }
 
+/// The counters of one request's HTTP series, found once when the request is counted: its
+/// responses are counted here without looking the labels up again.
+#[derive(Clone)]
+pub struct HttpCounters {
+    series: Arc<HttpSeries>,
+}
+
 /// An open TCP connection's counters; dropping it counts the connection closed.
 pub struct TcpConnection {
     series: Arc<TcpSeries>,
@@ -167,26 +175,11 @@ impl Metrics {
         &self.identity
     }
 
-    /// Counts a request.
-    pub fn request(&self, labels: &TrafficLabels) {
-        self.http_series(labels)
-            .requests
-            .fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts a response the caller saw.
-    pub fn response(&self, labels: &TrafficLabels, outcome: ResponseOutcome, latency: Duration) {
-        self.http_series(labels).effective.observe(outcome, latency);
-    }
-
-    /// Counts one try the server answered (retries included).
-    pub fn actual_response(
-        &self,
-        labels: &TrafficLabels,
-        outcome: ResponseOutcome,
-        latency: Duration,
-    ) {
-        self.http_series(labels).actual.observe(outcome, latency);
+    /// Counts a request; the returned counters count its responses.
+    pub fn request(&self, labels: &TrafficLabels) -> HttpCounters {
+        let series = self.http_series(labels);
+        series.requests.fetch_add(1, Ordering::Relaxed);
+        HttpCounters { series }
     }
 
     /// Counts a new TCP connection; the returned handle counts its bytes and its close.
@@ -356,6 +349,20 @@ impl Outcomes {
     fn snapshot(&self) -> Vec<(ResponseOutcome, HistogramSnapshot)> {
         let read = self.0.read().unwrap_or_else(|e| e.into_inner());
         read.iter().map(|(o, h)| (*o, h.snapshot())).collect()
+    }
+}
+
+// === impl HttpCounters ===
+
+impl HttpCounters {
+    /// Counts a response the caller saw, `latency` after its request arrived.
+    pub fn response(&self, outcome: ResponseOutcome, latency: Duration) {
+        self.series.effective.observe(outcome, latency);
+    }
+
+    /// Counts one try the server answered (retries included).
+    pub fn actual_response(&self, outcome: ResponseOutcome, latency: Duration) {
+        self.series.actual.observe(outcome, latency);
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::body::{boxed, BoxError, ProxyBody};
 use super::classify::{grpc_status, is_grpc};
 use super::forward::bridge_upgrade;
-use super::metrics::{Metrics, ResponseOutcome, StreamError, TrafficLabels};
+use super::metrics::{HttpCounters, Metrics, ResponseOutcome, StreamError, TrafficLabels};
 use super::respond::{self, error_trailers, ErrorLog, ProxyError, SentTo};
 use super::route::MatchedRoute;
 use super::tap::TappedRequest;
@@ -43,6 +43,8 @@ pub struct Observation {
     /// Where errors the proxy finds in the response body are logged (through [`respond`]).
     pub errors: Arc<ErrorLog>,
     pub labels: TrafficLabels,
+    /// The counters of `labels`' series, found when the request was counted.
+    pub counters: HttpCounters,
     /// The route, for its response classes.
     pub route: MatchedRoute,
     /// Whether the request was gRPC (a response without `content-type` still counts as gRPC).
@@ -85,9 +87,9 @@ impl Observation {
     /// Counts `outcome` now, in the counters of [`Record`].
     fn count(&self, outcome: ResponseOutcome) {
         let latency = self.start.elapsed();
-        self.metrics.response(&self.labels, outcome, latency);
+        self.counters.response(outcome, latency);
         if self.record == Record::EffectiveAndActual {
-            self.metrics.actual_response(&self.labels, outcome, latency);
+            self.counters.actual_response(outcome, latency);
         }
     }
 
@@ -113,6 +115,7 @@ impl Observation {
             metrics: self.metrics,
             errors: self.errors,
             labels: self.labels,
+            counters: self.counters,
             route: self.route,
             record: self.record,
             tap,
@@ -193,6 +196,8 @@ pub struct Recorder {
     /// Where errors the proxy finds in the body are logged (through [`respond`]).
     pub errors: Arc<ErrorLog>,
     pub labels: TrafficLabels,
+    /// The counters of `labels`' series.
+    pub counters: HttpCounters,
     /// The route, for its response classes.
     pub route: MatchedRoute,
     pub status: u16,
@@ -234,10 +239,9 @@ impl Recorder {
     }
 
     fn record(self, outcome: ResponseOutcome) {
-        self.metrics.response(&self.labels, outcome, self.latency);
+        self.counters.response(outcome, self.latency);
         if self.record == Record::EffectiveAndActual {
-            self.metrics
-                .actual_response(&self.labels, outcome, self.latency);
+            self.counters.actual_response(outcome, self.latency);
         }
         if let Some(t) = self.tap {
             t.response_end(outcome.grpc_status, outcome.error);

@@ -39,9 +39,9 @@ fn failed() -> ResponseOutcome {
 fn prometheus_text_sums_routes_and_keeps_them_apart() {
     let m = Metrics::new(identity("deploy/web"));
     for (route, outcome) in [("vote", ok()), ("vote", failed()), ("list", ok())] {
-        m.request(&labels(route));
-        m.response(&labels(route), outcome, Duration::from_millis(3));
-        m.actual_response(&labels(route), outcome, Duration::from_millis(3));
+        let counters = m.request(&labels(route));
+        counters.response(outcome, Duration::from_millis(3));
+        counters.actual_response(outcome, Duration::from_millis(3));
     }
     let text = m.render_prometheus();
     let base = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="outbound""#;
@@ -103,13 +103,13 @@ fn tcp_connections_count_bytes_and_closes() {
 async fn stats_report_the_increase_over_the_window() {
     let m = Metrics::new(identity("deploy/web"));
     let _sampler = m.spawn_sampler(std::future::pending());
-    m.request(&labels("vote"));
-    m.response(&labels("vote"), failed(), Duration::from_millis(3));
+    m.request(&labels("vote"))
+        .response(failed(), Duration::from_millis(3));
     // Let the sampler run for two minutes of paused time, then add more traffic.
     tokio::time::sleep(Duration::from_secs(120)).await;
     for _ in 0..4 {
-        m.request(&labels("vote"));
-        m.response(&labels("vote"), ok(), Duration::from_millis(30));
+        m.request(&labels("vote"))
+            .response(ok(), Duration::from_millis(30));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
 

@@ -24,6 +24,7 @@ fn observation(metrics: &Arc<Metrics>, grpc: bool) -> Observation {
         metrics: metrics.clone(),
         errors: Arc::new(ErrorLog::new(std::time::Duration::from_secs(10))),
         labels: labels(),
+        counters: metrics.request(&labels()),
         route: MatchedRoute::unmatched(Arc::new(RetryBudget::from_profile(None))),
         grpc_request: grpc,
         start: Instant::now(),

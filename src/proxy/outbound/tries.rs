@@ -16,7 +16,9 @@ use crate::identity::Identity;
 use crate::proxy::balance::InFlight;
 use crate::proxy::body::ProxyBody;
 use crate::proxy::connect::{Upstream, UpstreamError, Version};
-use crate::proxy::metrics::{Direction, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels};
+use crate::proxy::metrics::{
+    Direction, HttpCounters, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels,
+};
 use crate::proxy::observe::{Observation, Pending, Record};
 use crate::proxy::replay::Replayable;
 use crate::proxy::respond::{ProxyError, SentTo, TriesMade};
@@ -83,9 +85,9 @@ impl<'a> EndpointTries<'a> {
         if let Some(pending) = self.pending.take() {
             return pending.settle();
         }
-        let labels = self.count(None);
+        let (labels, counters) = self.count(None);
         let unplaced = SentTo::Service(labels.authority.clone());
-        self.observation(labels, unplaced)
+        self.observation(labels, counters, unplaced)
     }
 
     /// Balance: an endpoint with capacity, waiting no longer than the dispatch deadline.
@@ -123,9 +125,10 @@ impl<'a> EndpointTries<'a> {
             o.upstream = SentTo::Endpoint { authority, addr };
             return;
         }
-        let labels = self.count(placed.endpoint.identity.clone());
+        let (labels, counters) = self.count(placed.endpoint.identity.clone());
         let authority = labels.authority.clone();
-        let mut observation = self.observation(labels, SentTo::Endpoint { authority, addr });
+        let upstream = SentTo::Endpoint { authority, addr };
+        let mut observation = self.observation(labels, counters, upstream);
         let state = self.state;
         observation.tap = state.tap.request(
             self.start,
@@ -143,22 +146,28 @@ impl<'a> EndpointTries<'a> {
     }
 
     /// Counts the request under its labels (once, whatever the tries).
-    fn count(&self, peer: Option<Arc<Identity>>) -> TrafficLabels {
+    fn count(&self, peer: Option<Arc<Identity>>) -> (TrafficLabels, HttpCounters) {
         let labels = TrafficLabels {
             direction: Direction::Outbound,
             authority: Arc::from(self.dst.authority.as_str()),
             peer,
             route: self.route.name().clone(),
         };
-        self.state.metrics.request(&labels);
-        labels
+        let counters = self.state.metrics.request(&labels);
+        (labels, counters)
     }
 
-    fn observation(&self, labels: TrafficLabels, upstream: SentTo) -> Observation {
+    fn observation(
+        &self,
+        labels: TrafficLabels,
+        counters: HttpCounters,
+        upstream: SentTo,
+    ) -> Observation {
         Observation {
             metrics: self.state.metrics.clone(),
             errors: self.state.errors.clone(),
             labels,
+            counters,
             route: self.route.clone(),
             grpc_request: self.grpc,
             start: self.start,
@@ -211,10 +220,9 @@ impl SendTry for EndpointTries<'_> {
             return;
         };
         if let Some(p) = &mut self.pending {
-            let labels = &p.get_mut().labels;
-            self.state
-                .metrics
-                .actual_response(labels, outcome, started.elapsed());
+            p.get_mut()
+                .counters
+                .actual_response(outcome, started.elapsed());
         }
         if failed.is_some_and(|f| f.refused) {
             let until = self.deadline.dispatch_at();
