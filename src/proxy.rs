@@ -45,6 +45,7 @@ pub mod hop;
 pub mod inbound;
 pub mod io;
 pub mod listener;
+pub mod maps;
 pub mod memo;
 pub mod metrics;
 pub mod observe;

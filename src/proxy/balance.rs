@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dashmap::DashMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::discovery::Endpoint;
+use super::maps::ConcurrentMap;
 
 /// Assumed latency of an endpoint before its first response.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
@@ -74,8 +74,8 @@ pub struct ServiceQueue {
 /// Every endpoint's and service's dispatch state.
 pub struct Balancer {
     limits: DispatchLimits,
-    endpoints: DashMap<SocketAddr, Arc<EndpointLoad>>,
-    services: DashMap<String, Arc<ServiceQueue>>,
+    endpoints: ConcurrentMap<SocketAddr, Arc<EndpointLoad>>,
+    services: ConcurrentMap<String, Arc<ServiceQueue>>,
 }
 
 /// A request placed on an endpoint; dropping it ends the request there.
@@ -165,8 +165,8 @@ impl Balancer {
     pub fn new(limits: DispatchLimits) -> Self {
         Balancer {
             limits,
-            endpoints: DashMap::new(),
-            services: DashMap::new(),
+            endpoints: ConcurrentMap::default(),
+            services: ConcurrentMap::default(),
         }
     }
 

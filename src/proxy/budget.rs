@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dashmap::DashMap;
 use tokio::time::Instant;
 
+use super::maps::ConcurrentMap;
 use crate::profile::duration::parse_go_duration;
 use crate::profile::model;
 
@@ -109,7 +109,7 @@ impl RetryBudget {
 /// (an HTTP/2 stream the server did not process). At most `capacity` services have their own;
 /// beyond, they share one, so no set of names can buy unbounded retries.
 pub struct DefaultBudgets {
-    by_service: DashMap<Box<str>, Arc<RetryBudget>>,
+    by_service: ConcurrentMap<Box<str>, Arc<RetryBudget>>,
     shared: Arc<RetryBudget>,
     capacity: usize,
 }
@@ -118,7 +118,7 @@ impl DefaultBudgets {
     /// Budgets for up to `capacity` services.
     pub fn new(capacity: usize) -> Self {
         DefaultBudgets {
-            by_service: DashMap::new(),
+            by_service: ConcurrentMap::default(),
             shared: Arc::new(RetryBudget::from_profile(None)),
             capacity,
         }

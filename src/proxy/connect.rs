@@ -19,7 +19,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
 use http::Response;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -29,6 +28,7 @@ use super::body::{boxed, Guarded, ProxyBody};
 use super::guard::{self, GuardedExecutor, PanicCounter};
 use super::h2_settings::{MaxStreams, SettingsSniffer};
 use super::io::{ByteCounter, CountingIo};
+use super::maps::ConcurrentMap;
 use super::replay::Replayable;
 use super::timeout::Deadline;
 
@@ -121,7 +121,7 @@ pub struct Pools {
     head_limit: usize,
     /// Where upstream connection tasks count their panics.
     panics: PanicCounter,
-    endpoints: DashMap<(SocketAddr, Version), Arc<EndpointPool>>,
+    endpoints: ConcurrentMap<(SocketAddr, Version), Arc<EndpointPool>>,
 }
 
 struct EndpointPool {
@@ -141,7 +141,7 @@ impl Pools {
             config,
             head_limit,
             panics: panics.clone(),
-            endpoints: DashMap::new(),
+            endpoints: ConcurrentMap::default(),
         }
     }
 

@@ -2,12 +2,12 @@
 //! from `mesh-peer`, an inbound authority's service — which take few distinct values in practice,
 //! so each is parsed once instead of once per request.
 
-use dashmap::DashMap;
+use super::maps::ConcurrentMap;
 
 /// Derived values by the header text they came from; at most `capacity` are kept, beyond which
 /// values are computed each time (so hostile input cannot grow memory).
 pub struct Memo<V> {
-    map: DashMap<Box<str>, V>,
+    map: ConcurrentMap<Box<str>, V>,
     capacity: usize,
 }
 
@@ -15,7 +15,7 @@ impl<V: Clone> Memo<V> {
     /// An empty memo keeping at most `capacity` values.
     pub fn new(capacity: usize) -> Self {
         Memo {
-            map: DashMap::new(),
+            map: ConcurrentMap::default(),
             capacity,
         }
     }

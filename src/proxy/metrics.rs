@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use dashmap::DashMap;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -32,6 +31,7 @@ pub use labels::{
 pub use refusals::{Refusals, Refused};
 
 use super::guard::PanicCounter;
+use super::maps::ConcurrentMap;
 use crate::identity::Identity;
 use window::History;
 
@@ -49,8 +49,8 @@ pub const OVERFLOW: &str = "[OVERFLOW]";
 /// One proxy's metrics.
 pub struct Metrics {
     identity: Identity,
-    http: DashMap<TrafficLabels, Arc<HttpSeries>>,
-    tcp: DashMap<TcpLabels, Arc<TcpSeries>>,
+    http: ConcurrentMap<TrafficLabels, Arc<HttpSeries>>,
+    tcp: ConcurrentMap<TcpLabels, Arc<TcpSeries>>,
     overflowed: AtomicBool,
     history: Mutex<History>,
     /// When the proxy started, for `process_start_time_seconds`.
@@ -133,8 +133,8 @@ impl Metrics {
     pub fn new(identity: Identity) -> Arc<Metrics> {
         Arc::new(Metrics {
             identity,
-            http: DashMap::new(),
-            tcp: DashMap::new(),
+            http: ConcurrentMap::default(),
+            tcp: ConcurrentMap::default(),
             overflowed: AtomicBool::new(false),
             history: Mutex::new(History::new(Instant::now())),
             started: std::time::SystemTime::now(),

@@ -5,13 +5,14 @@
 //! version kept, so a bad edit never drops the routes a service already has. Connections are never
 //! touched by a reload: requests started after it use the new routes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+use super::maps::ReadMap;
 use crate::profile::check::{check_profile, DocumentReport};
 use crate::profile::matcher::{FieldError, RouteMatcher};
 use crate::profile::model::ServiceProfile;
@@ -55,7 +56,7 @@ pub struct ProfileStore {
     /// Whether `dir` was there at the last reload (`None` before the first): a missing directory
     /// is logged once when found missing and once when it appears, not at every poll.
     dir_present: std::sync::Mutex<Option<bool>>,
-    current: ArcSwap<HashMap<String, Arc<ServiceRoutes>>>,
+    current: ArcSwap<ReadMap<String, Arc<ServiceRoutes>>>,
     files: std::sync::Mutex<BTreeMap<PathBuf, FileState>>,
 }
 
@@ -65,7 +66,7 @@ impl ProfileStore {
         Arc::new(ProfileStore {
             dir,
             dir_present: std::sync::Mutex::new(None),
-            current: ArcSwap::from_pointee(HashMap::new()),
+            current: ArcSwap::from_pointee(ReadMap::default()),
             files: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
