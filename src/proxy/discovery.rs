@@ -172,8 +172,14 @@ const REGISTRY_REFRESH: Duration = Duration::from_millis(250);
 /// Discovery from the local registry of running proxies.
 pub struct RegistryResolver {
     dir: PathBuf,
-    snapshot: ArcSwap<Vec<ProxyRecord>>,
+    snapshot: ArcSwap<Vec<Registered>>,
     last_read: Mutex<Option<Instant>>,
+}
+
+/// A registered proxy, its identity parsed once when the registry is read (not per request).
+struct Registered {
+    record: ProxyRecord,
+    identity: Option<Arc<Identity>>,
 }
 
 impl RegistryResolver {
@@ -186,32 +192,33 @@ impl RegistryResolver {
         }
     }
 
-    fn endpoints_of(records: &[ProxyRecord], service: &ServiceName) -> Vec<Endpoint> {
-        records
+    fn endpoints_of(registered: &[Registered], service: &ServiceName) -> Vec<Endpoint> {
+        registered
             .iter()
-            .filter(|r| r.namespace == service.namespace)
+            .filter(|r| r.record.namespace == service.namespace)
             .filter(|r| {
-                r.services
+                r.record
+                    .services
                     .iter()
                     .any(|s| s.name == service.name && s.port == service.port)
             })
             .filter_map(|r| {
                 Some(Endpoint {
-                    addr: r.inbound?,
-                    identity: r.identity().map(Arc::new),
+                    addr: r.record.inbound?,
+                    identity: r.identity.clone(),
                 })
             })
             .collect()
     }
 
     /// The registered proxy whose inbound listener is `addr`.
-    fn endpoint_at(records: &[ProxyRecord], addr: SocketAddr) -> Option<Endpoint> {
-        records
+    fn endpoint_at(registered: &[Registered], addr: SocketAddr) -> Option<Endpoint> {
+        registered
             .iter()
-            .find(|r| r.inbound == Some(addr))
+            .find(|r| r.record.inbound == Some(addr))
             .map(|r| Endpoint {
                 addr,
-                identity: r.identity().map(Arc::new),
+                identity: r.identity.clone(),
             })
     }
 
@@ -222,7 +229,14 @@ impl RegistryResolver {
         }
         let dir = self.dir.clone();
         if let Ok(records) = tokio::task::spawn_blocking(move || read_records(&dir)).await {
-            self.snapshot.store(Arc::new(records));
+            let registered = records
+                .into_iter()
+                .map(|record| Registered {
+                    identity: record.identity().map(Arc::new),
+                    record,
+                })
+                .collect();
+            self.snapshot.store(Arc::new(registered));
         }
         *last = Some(Instant::now());
     }
@@ -231,12 +245,14 @@ impl RegistryResolver {
 impl Resolve for RegistryResolver {
     fn resolve<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Vec<Endpoint>> {
         Box::pin(async move {
-            let found = Self::endpoints_of(&self.snapshot.load(), service);
+            let before = self.snapshot.load_full();
             // Endpoints come and go: re-read a stale snapshot on every lookup, at most every 250 ms.
             self.refresh_if_stale().await;
-            let fresh = Self::endpoints_of(&self.snapshot.load(), service);
-            if fresh.is_empty() {
-                found
+            let now = self.snapshot.load();
+            let fresh = Self::endpoints_of(&now, service);
+            // If a re-read no longer lists the service, what was known before it is used.
+            if fresh.is_empty() && !Arc::ptr_eq(&before, &now) {
+                Self::endpoints_of(&before, service)
             } else {
                 fresh
             }
