@@ -15,6 +15,7 @@ use super::hop::HopMarker;
 use super::io::ByteCounter;
 use super::memo::Memo;
 use super::metrics::{Metrics, TcpConnection, TcpLabels};
+use super::outbound::destination::NamedTarget;
 use super::policy::{Mode, OwnListeners, Policy};
 use super::profiles::ProfileStore;
 use super::respond::ErrorLog;
@@ -45,6 +46,8 @@ pub struct ProxyState {
     pub ready: AtomicBool,
     /// Callers' identities by `mesh-peer` header value.
     pub peers: Memo<Option<Arc<Identity>>>,
+    /// Outbound authorities: what each names (`None`: not an authority).
+    pub targets: Memo<Option<Arc<NamedTarget>>>,
     /// Inbound authorities: `(fqdn, fqdn:port)` of the own service each names, if any.
     pub own_services: Memo<Option<(Arc<str>, Arc<str>)>>,
     /// Live request events for `/tap`.
@@ -59,7 +62,7 @@ pub struct ProxyState {
     pub app_ports: AppPorts,
 }
 
-/// Distinct `mesh-peer` values and inbound authorities remembered.
+/// Distinct `mesh-peer` values and authorities remembered.
 const MEMO_CAPACITY: usize = 1024;
 
 impl ProxyState {
@@ -104,6 +107,7 @@ impl ProxyState {
             resolve,
             ready: AtomicBool::new(false),
             peers: Memo::new(MEMO_CAPACITY),
+            targets: Memo::new(MEMO_CAPACITY),
             own_services: Memo::new(MEMO_CAPACITY),
             tap: Tap::new(),
             shutdown: tokio::sync::Notify::new(),

@@ -4,6 +4,9 @@
 //! there at all (no loops, no addresses on this host the caller names itself, no unknown
 //! addresses unless allowed). A refusal is counted in `proxy_refused_total` and explained.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use crate::proxy::discovery::{target_of, Endpoint, ServiceName, Target};
 use crate::proxy::metrics::Refused;
 use crate::proxy::policy::{LoopSign, Named, Refusal};
@@ -13,10 +16,50 @@ use crate::proxy::state::ProxyState;
 /// Where a request goes.
 pub struct Destination {
     /// The service's authority (`web-svc.emojivoto.svc.cluster.local:8080`) or `ip:port`.
-    pub authority: String,
+    pub authority: Arc<str>,
     /// The service's profile name, when it is a service.
-    pub fqdn: Option<String>,
+    pub fqdn: Option<Arc<str>>,
     pub endpoints: Vec<Endpoint>,
+}
+
+/// What an authority's text names, with the names mesh derives from it: parsed once per
+/// distinct authority (`ProxyState::targets`), since an app calls few services many times.
+pub enum NamedTarget {
+    /// `ip:port`, with its text.
+    Addr {
+        addr: SocketAddr,
+        authority: Arc<str>,
+    },
+    /// A cluster service, with its profile name (`fqdn`) and `fqdn:port`.
+    Service {
+        service: ServiceName,
+        fqdn: Arc<str>,
+        authority: Arc<str>,
+    },
+    /// A host name outside the cluster.
+    External,
+}
+
+impl NamedTarget {
+    /// What `authority` names as seen from `namespace`; `None` when it is no authority.
+    pub fn parse(authority: &str, namespace: &str, cluster_domain: &str) -> Option<Self> {
+        Some(match target_of(authority, namespace, cluster_domain)? {
+            Target::Addr(addr) => NamedTarget::Addr {
+                addr,
+                authority: Arc::from(addr.to_string()),
+            },
+            Target::Service(service) => {
+                let fqdn = service.fqdn();
+                let authority = Arc::from(format!("{fqdn}:{}", service.port));
+                NamedTarget::Service {
+                    service,
+                    fqdn: Arc::from(fqdn),
+                    authority,
+                }
+            }
+            Target::External { .. } => NamedTarget::External,
+        })
+    }
 }
 
 /// Resolves an authority to its endpoints, if the forwarding policy lets the request go there
@@ -28,14 +71,23 @@ pub async fn destination(
     marked: bool,
 ) -> Result<Destination, ProxyError> {
     let config = &state.config;
-    let target = target_of(
-        authority,
-        &config.identity.namespace,
-        &config.cluster_domain,
-    )
-    .ok_or_else(|| ProxyError::BadAuthority(authority.to_string()))?;
-    match target {
-        Target::Addr(addr) => {
+    let target = state
+        .targets
+        .get_or(authority, || {
+            let parsed = NamedTarget::parse(
+                authority,
+                &config.identity.namespace,
+                &config.cluster_domain,
+            );
+            parsed.map(Arc::new)
+        })
+        .ok_or_else(|| ProxyError::BadAuthority(authority.to_string()))?;
+    match &*target {
+        NamedTarget::Addr {
+            addr,
+            authority: text,
+        } => {
+            let addr = *addr;
             let known = state.resolve.endpoint(addr).await;
             let named = Named::Address {
                 addr,
@@ -45,7 +97,7 @@ pub async fn destination(
                 return Err(refused(state, r, authority, addr.port(), None));
             }
             Ok(Destination {
-                authority: addr.to_string(),
+                authority: text.clone(),
                 fqdn: None,
                 // A known endpoint keeps its identity (meshed: it gets `mesh-peer`); an allowed
                 // address is plain.
@@ -55,19 +107,23 @@ pub async fn destination(
                 })],
             })
         }
-        Target::External { .. } => Err(ProxyError::External(authority.to_string())),
-        Target::Service(service) => {
-            let endpoints = state.resolve.resolve(&service).await;
+        NamedTarget::External => Err(ProxyError::External(authority.to_string())),
+        NamedTarget::Service {
+            service,
+            fqdn,
+            authority: text,
+        } => {
+            let endpoints = state.resolve.resolve(service).await;
             let named = Named::Service {
                 port: service.port,
                 endpoints: &endpoints,
             };
             if let Err(r) = state.policy.decide(named, connect, marked) {
-                return Err(refused(state, r, authority, service.port, Some(&service)));
+                return Err(refused(state, r, authority, service.port, Some(service)));
             }
             Ok(Destination {
-                authority: service.authority(),
-                fqdn: Some(service.fqdn()),
+                authority: text.clone(),
+                fqdn: Some(fqdn.clone()),
                 endpoints,
             })
         }

@@ -105,7 +105,7 @@ impl<'a> EndpointTries<'a> {
         // Past the request's deadline, the retry loop says so instead ([`SendTry::expired`]).
         placed.map_err(|saturation| {
             let err = ProxyError::FailFast {
-                authority: self.dst.authority.clone(),
+                authority: self.dst.authority.to_string(),
                 saturation,
             };
             TryFailed {
@@ -137,7 +137,7 @@ impl<'a> EndpointTries<'a> {
                 source: tap_peer(self.remote, Some(&state.identity)),
                 destination: tap_peer(addr, placed.endpoint.identity.as_deref()),
                 method: req.head().method.clone(),
-                authority: self.dst.authority.clone(),
+                authority: self.dst.authority.to_string(),
                 path: req.head().uri.path().to_string(),
             },
             || req.head().headers.clone(),
@@ -149,7 +149,7 @@ impl<'a> EndpointTries<'a> {
     fn count(&self, peer: Option<Arc<Identity>>) -> (TrafficLabels, HttpCounters) {
         let labels = TrafficLabels {
             direction: Direction::Outbound,
-            authority: Arc::from(self.dst.authority.as_str()),
+            authority: self.dst.authority.clone(),
             peer,
             route: self.route.name().clone(),
         };
@@ -199,7 +199,7 @@ impl SendTry for EndpointTries<'_> {
                 };
                 let refused = source.is_refused_stream();
                 let err = ProxyError::Endpoint {
-                    authority: self.dst.authority.clone(),
+                    authority: self.dst.authority.to_string(),
                     addr,
                     source,
                 };
@@ -234,20 +234,20 @@ impl SendTry for EndpointTries<'_> {
         let authority = self.dst.authority.clone();
         match (bound, self.last) {
             (Bound::Route(timeout), _) => ProxyError::Timeout {
-                authority,
+                authority: authority.to_string(),
                 route: self.route.name().to_string(),
                 timeout,
                 tries: made,
             },
             (Bound::Response(after), Some((addr, _))) => ProxyError::NoResponse {
-                upstream: SentTo::Endpoint {
-                    authority: Arc::from(authority),
-                    addr,
-                },
+                upstream: SentTo::Endpoint { authority, addr },
                 after,
                 tries: made,
             },
-            (Bound::Response(after), None) => ProxyError::Unplaced { authority, after },
+            (Bound::Response(after), None) => ProxyError::Unplaced {
+                authority: authority.to_string(),
+                after,
+            },
         }
     }
 }

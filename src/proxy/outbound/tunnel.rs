@@ -39,7 +39,7 @@ pub async fn open(
     {
         Ok(placed) => placed,
         Err(saturation) => {
-            let authority = dst.authority;
+            let authority = dst.authority.to_string();
             let err = ProxyError::FailFast {
                 authority,
                 saturation,
@@ -62,7 +62,7 @@ pub async fn open(
             if source.is_connect() {
                 placed.unreachable();
             }
-            let (authority, addr) = (dst.authority, endpoint.addr);
+            let (authority, addr) = (dst.authority.to_string(), endpoint.addr);
             let err = ProxyError::Endpoint {
                 authority,
                 addr,
