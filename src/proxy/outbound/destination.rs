@@ -194,3 +194,33 @@ fn refused(
     state.metrics.refused(counted);
     err
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_authority_is_parsed_into_the_names_requests_are_counted_and_profiled_under() {
+        let parse = |a| NamedTarget::parse(a, "emojivoto", "cluster.local");
+        let Some(NamedTarget::Service {
+            service,
+            fqdn,
+            authority,
+        }) = parse("Web-Svc:8080")
+        else {
+            panic!("a short service name is a service");
+        };
+        assert_eq!(service.name, "web-svc");
+        assert_eq!(&*fqdn, "web-svc.emojivoto.svc.cluster.local");
+        assert_eq!(&*authority, "web-svc.emojivoto.svc.cluster.local:8080");
+        let Some(NamedTarget::Addr { addr, authority }) = parse("127.0.0.1:9") else {
+            panic!("an address is an address");
+        };
+        assert_eq!((addr.port(), &*authority), (9, "127.0.0.1:9"));
+        assert!(matches!(
+            parse("www.example.com:443"),
+            Some(NamedTarget::External)
+        ));
+        assert!(parse("web-svc:notaport").is_none());
+    }
+}
