@@ -189,6 +189,8 @@ procs=(server client nginx_1w nginx_auto)
 for name in "${procs[@]}"; do
   pid_var="${name}_pid"
   echo "rss_idle 0 $name $(mem VmRSS "${!pid_var}")" >>"$results"
+  # The anonymous part (heap, stacks): the rest is file pages of the executable and libraries.
+  echo "rss_anon 0 $name $(mem RssAnon "${!pid_var}")" >>"$results"
 done
 
 # measure KIND RUN ROW: one measurement, appended to $results.
@@ -313,6 +315,9 @@ print(f"RSS MiB idle / peak: server proxy {rss('rss_idle', 'server'):.1f} / {rss
       f"client proxy {rss('rss_idle', 'client'):.1f} / {rss('rss_peak', 'client'):.1f}, "
       f"nginx 1 worker {rss('rss_idle', 'nginx_1w'):.1f} / {rss('rss_peak', 'nginx_1w'):.1f}, "
       f"nginx auto {rss('rss_idle', 'nginx_auto'):.1f} / {rss('rss_peak', 'nginx_auto'):.1f} (master and workers)")
+print(f"  of the idle RSS, anonymous (heap, stacks; the rest is file pages of binaries): server proxy "
+      f"{rss('rss_anon', 'server'):.1f}, client proxy {rss('rss_anon', 'client'):.1f}, "
+      f"nginx 1 worker {rss('rss_anon', 'nginx_1w'):.1f}, nginx auto {rss('rss_anon', 'nginx_auto'):.1f}")
 pair = {k: (med("pair", k, "p50"), med("pair", k, "p99")) for k in ["mesh", "nginx"]}
 pair_ratio = ratio(d("pair", "mesh", "p99"), d("pair", "nginx", "p99"))
 print(f"two replicas, one slowed to 50 ms, 500 req/s: p50/p99 ms mesh {pair['mesh'][0]:.2f}/{pair['mesh'][1]:.2f}, "
