@@ -1,0 +1,176 @@
+//! Routes as requests will meet them: `.proto` files the parser cannot read (editions) and Linkerd's
+//! looser `idempotency_level` forms still give their routes. Each input is written by the test; the
+//! real binary reads it.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{run, Run};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `mesh ARGS` with one file argument, which must succeed.
+fn generate(args: &[&str], file: &Path, service: &str) -> Run {
+    let mut full = vec!["profile"];
+    full.extend_from_slice(args);
+    full.extend([file.to_str().unwrap(), service]);
+    let r = run(&full);
+    assert_eq!(r.code, 0, "mesh {full:?}:\n{}", r.stderr);
+    r
+}
+
+/// `mesh profile check` on what a generator wrote: it must pass, without a word on stderr.
+fn assert_passes_check(dir: &Path, yaml: &str) {
+    let file = write(dir, "generated.yaml", yaml);
+    let r = run(&["profile", "check", file.to_str().unwrap()]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{yaml}");
+}
+
+#[test]
+fn an_editions_proto_is_read_from_its_services_and_the_user_is_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = write(
+        dir.path(),
+        "notes.proto",
+        r#"edition = "2023";
+
+package notes.v1;
+
+option features.field_presence = IMPLICIT;
+
+message Note {
+  string name = 1;
+  string body = 2 [features.field_presence = EXPLICIT];
+}
+
+service NoteService {
+  rpc GetNote(Note) returns (Note) {
+    option idempotency_level = NO_SIDE_EFFECTS;
+  }
+  rpc UpdateNote(Note) returns (Note);
+}
+"#,
+    );
+    let r = generate(&["--proto"], &proto, "notes");
+    assert_eq!(
+        r.stdout,
+        "apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata:
+  name: notes.default.svc.cluster.local
+  namespace: default
+spec:
+  routes:
+  - condition:
+      method: POST
+      pathRegex: /notes\\.v1\\.NoteService/GetNote
+    isRetryable: true
+    name: GetNote
+  - condition:
+      method: POST
+      pathRegex: /notes\\.v1\\.NoteService/UpdateNote
+    name: UpdateNote
+"
+    );
+    assert_eq!(
+        r.stderr,
+        format!(
+            "mesh: warning: {}: edition \"2023\" is newer than the protobuf parser mesh uses, which \
+             stops at 1:1: incorrect input; routes were read from the service definitions alone\n",
+            proto.display()
+        )
+    );
+    assert_passes_check(dir.path(), &r.stdout);
+}
+
+#[test]
+fn a_malformed_service_still_fails_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = write(
+        dir.path(),
+        "broken.proto",
+        "edition = \"2023\";\nservice S {\n  rpc Get(M) returns M;\n}\n",
+    );
+    let r = run(&["profile", "--proto", proto.to_str().unwrap(), "broken"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "", "nothing is written");
+    assert_eq!(
+        r.stderr,
+        format!("mesh: {}:3:22: expected `(`, found `M`\n", proto.display()),
+        "the reader of services stops further into the file than the parser"
+    );
+}
+
+#[test]
+fn quoted_and_parenthesised_idempotency_levels_make_routes_retryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = write(
+        dir.path(),
+        "voting.proto",
+        r#"syntax = "proto3";
+package emojivoto.v1;
+message VoteRequest {}
+message VoteResponse {}
+service VotingService {
+  rpc VoteJoy(VoteRequest) returns (VoteResponse) {
+    option idempotency_level = "IDEMPOTENT";
+  }
+  rpc VoteGhost(VoteRequest) returns (VoteResponse) {
+    option (idempotency_level) = NO_SIDE_EFFECTS;
+  }
+  rpc VoteTrophy(VoteRequest) returns (VoteResponse) {
+    option idempotency_level = "UNKNOWN";
+  }
+}
+"#,
+    );
+    let r = generate(&["--proto"], &proto, "voting");
+    for (rpc, retryable) in [
+        ("VoteJoy", true),
+        ("VoteGhost", true),
+        ("VoteTrophy", false),
+    ] {
+        let route = format!(
+            "      pathRegex: /emojivoto\\.v1\\.VotingService/{rpc}\n{}    name: {rpc}\n",
+            if retryable {
+                "    isRetryable: true\n"
+            } else {
+                ""
+            }
+        );
+        assert!(r.stdout.contains(&route), "{route} in:\n{}", r.stdout);
+    }
+    let file = proto.display();
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", r.stderr);
+    assert!(
+        lines[0].starts_with(&format!("mesh: warning: {file}: "))
+            && lines[0].ends_with("; routes were read from the service definitions alone"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        &lines[1..],
+        [
+            format!(
+                "mesh: warning: {file}:7:5: rpc VoteJoy: protoc refuses `option idempotency_level = \
+                 \"IDEMPOTENT\"` (write `option idempotency_level = IDEMPOTENT;`); mesh reads it as \
+                 Linkerd does, so the route is retryable"
+            ),
+            format!(
+                "mesh: warning: {file}:10:5: rpc VoteGhost: protoc refuses `option (idempotency_level) \
+                 = NO_SIDE_EFFECTS` (write `option idempotency_level = NO_SIDE_EFFECTS;`); mesh reads \
+                 it as Linkerd does, so the route is retryable"
+            ),
+            format!(
+                "mesh: warning: {file}:13:5: rpc VoteTrophy: protoc refuses `option idempotency_level = \
+                 \"UNKNOWN\"` (the level is one of IDEMPOTENCY_UNKNOWN, NO_SIDE_EFFECTS, IDEMPOTENT, \
+                 unquoted); mesh reads it as Linkerd does, so the route is not retryable"
+            ),
+        ]
+    );
+    assert_passes_check(dir.path(), &r.stdout);
+}
