@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use regex::Regex;
 
 use crate::profile::check::{covers, Compiled};
-use crate::profile::go_regex::{literal_of, path_to_regex, quote_meta};
+use crate::profile::go_regex::{literal_of, quote_meta};
 use crate::profile::matcher::{compile_path_regex, RouteMatcher};
 use crate::profile::model::{RequestMatch, ResponseClass, RouteSpec, ServiceProfile};
+use crate::profile::path_template::path_to_regex;
 
 /// Most routes built by [`matcher`] from one input.
 const MAX_ROUTES: usize = 8;

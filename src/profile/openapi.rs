@@ -3,7 +3,9 @@
 //! Output is compatible with Linkerd's generator (route names, escaping, ordering, response classes,
 //! `x-linkerd-*` extensions). For OpenAPI 3 it goes further, each step listed in `docs/profiles.md`:
 //! the path of `servers[].url` is prefixed, `2XX`-style ranges become status ranges, `trace`
-//! operations are included and `$ref`'d path items are followed.
+//! operations are included and `$ref`'d path items are followed. For both versions, path templates
+//! other than `{name}` follow their pattern (`path_template`), and the user is warned about
+//! parameters in another framework's syntax.
 //!
 //! Real documents are often incomplete (no `info`, operations without `responses`); only what routes
 //! need is read (see `document`), so such documents are accepted.
@@ -18,8 +20,8 @@ use serde_json::Value;
 
 use self::document::{Document, Operation, PathItem};
 use super::duration::parse_go_duration;
-use super::go_regex::path_to_regex;
 use super::model::{RequestMatch, ResponseClass, RouteSpec, ServiceProfile};
+use super::path_template::{foreign_parameters, path_to_regex};
 use super::{Generated, ProfileTarget};
 
 /// Why an OpenAPI document could not become a profile.
@@ -69,6 +71,13 @@ pub fn profile_from_openapi(text: &str, target: &ProfileTarget) -> Result<Genera
         let Some(item) = resolve(&doc, rel_path, item, &mut notices) else {
             continue;
         };
+        for foreign in foreign_parameters(rel_path) {
+            notices.push(format!(
+                "paths.{rel_path}: {:?} looks like a path parameter in {}'s syntax; OpenAPI writes \
+                 it {{{}}}, so the route keeps {:?} as literal text",
+                foreign.segment, foreign.framework, foreign.name, foreign.segment
+            ));
+        }
         for (key, method) in METHODS {
             if key == "trace" && version == Version::Swagger2 {
                 continue;

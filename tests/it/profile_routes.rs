@@ -1,8 +1,11 @@
-//! Routes as requests will meet them: `.proto` files the parser cannot read (editions) and Linkerd's
-//! looser `idempotency_level` forms still give their routes. Each input is written by the test; the
-//! real binary reads it.
+//! Routes as requests will meet them: path templates other than `{name}` follow their pattern; `.proto`
+//! files the parser cannot read (editions) and Linkerd's looser `idempotency_level` forms still give
+//! their routes. Each input is written by the test; the real binary reads it.
 
 use std::path::{Path, PathBuf};
+
+use mesh::profile::matcher::RouteMatcher;
+use mesh::profile::ServiceProfile;
 
 use crate::harness::{run, Run};
 
@@ -27,6 +30,87 @@ fn assert_passes_check(dir: &Path, yaml: &str) {
     let file = write(dir, "generated.yaml", yaml);
     let r = run(&["profile", "check", file.to_str().unwrap()]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{yaml}");
+}
+
+/// The name of the route a request takes under `yaml`'s profile, `[DEFAULT]` for none.
+fn route_of(yaml: &str, method: &str, path: &str) -> String {
+    let profile: ServiceProfile = mesh::yaml::from_str(yaml).unwrap();
+    let matcher = RouteMatcher::compile(&profile).unwrap();
+    matcher
+        .route_for(method, path)
+        .map_or("[DEFAULT]".to_string(), |r| r.name.to_string())
+}
+
+#[test]
+fn path_templates_follow_their_patterns_and_foreign_parameters_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // As protoc-gen-openapiv2 writes Google API HTTP rules, plus an API gateway's greedy proxy and
+    // paths written in Express's and Flask's syntax.
+    let doc = write(
+        dir.path(),
+        "notes.yaml",
+        "openapi: 3.0.3
+info: {title: notes, version: v1}
+paths:
+  /v1/{name=projects/*/notes/*}:
+    get: {responses: {'200': {description: a note}}}
+  /v1/{parent=projects/*}/notes:
+    post: {responses: {'200': {description: created}}}
+  /v1/{name=projects/*/operations/**}:cancel:
+    post: {responses: {'200': {description: cancelled}}}
+  /files/{proxy+}:
+    get: {responses: {'200': {description: a file}}}
+  /users/:userId:
+    get: {responses: {'200': {description: a user}}}
+  /orders/<int:orderId>:
+    get: {responses: {'200': {description: an order}}}
+",
+    );
+    let r = generate(&["--open-api"], &doc, "notes");
+    for regex in [
+        "/v1/projects/[^/]*/notes/[^/]*",
+        "/v1/projects/[^/]*/notes",
+        "/v1/projects/[^/]*/operations/.*:cancel",
+        "/files/.+",
+        "/users/:userId",
+        "/orders/<int:orderId>",
+    ] {
+        assert!(
+            r.stdout.contains(&format!("      pathRegex: {regex}\n")),
+            "{regex} in:\n{}",
+            r.stdout
+        );
+    }
+    // Live requests take the routes, not [DEFAULT].
+    for (method, path, route) in [
+        (
+            "GET",
+            "/v1/projects/p1/notes/n2",
+            "GET /v1/{name=projects/*/notes/*}",
+        ),
+        (
+            "POST",
+            "/v1/projects/p1/notes",
+            "POST /v1/{parent=projects/*}/notes",
+        ),
+        (
+            "POST",
+            "/v1/projects/p1/operations/a/b:cancel",
+            "POST /v1/{name=projects/*/operations/**}:cancel",
+        ),
+        ("GET", "/files/2026/report.pdf", "GET /files/{proxy+}"),
+        ("GET", "/v1/projects/p1/notes/n2/extra", "[DEFAULT]"),
+    ] {
+        assert_eq!(route_of(&r.stdout, method, path), route, "{method} {path}");
+    }
+    assert_eq!(
+        r.stderr,
+        "mesh: warning: paths./orders/<int:orderId>: \"<int:orderId>\" looks like a path parameter in \
+         Flask's syntax; OpenAPI writes it {orderId}, so the route keeps \"<int:orderId>\" as literal text\n\
+         mesh: warning: paths./users/:userId: \":userId\" looks like a path parameter in Express's \
+         syntax; OpenAPI writes it {userId}, so the route keeps \":userId\" as literal text\n"
+    );
+    assert_passes_check(dir.path(), &r.stdout);
 }
 
 #[test]
