@@ -32,3 +32,4 @@ pub mod check;
 pub mod proto;
 pub mod render;
 pub mod template;
+pub mod unmatchable;

@@ -21,6 +21,7 @@ use protobuf::descriptor::method_options::IdempotencyLevel;
 
 use super::go_regex::quote_meta;
 use super::model::{RequestMatch, RouteSpec, ServiceProfile};
+use super::unmatchable::unmatchable_notices;
 use super::{Generated, ProfileTarget};
 
 /// Why `.proto` files could not become a profile.
@@ -114,6 +115,7 @@ pub fn profile_from_protos(
             });
         }
     }
+    notices.extend(unmatchable_notices(&profile));
     Ok(Generated { profile, notices })
 }
 

@@ -73,3 +73,21 @@ pub fn template(target: &ProfileTarget) -> String {
         .replace("{{NAMESPACE}}", &target.namespace)
         .replace("{{CLUSTER_DOMAIN}}", &target.cluster_domain)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scaffold's routes are fixed text: none may be one no request path can match.
+    #[test]
+    fn every_route_of_the_template_can_match() {
+        let text = template(&ProfileTarget {
+            service: "web-svc".into(),
+            namespace: "emojivoto".into(),
+            cluster_domain: "cluster.local".into(),
+        });
+        let profile: crate::profile::ServiceProfile = crate::yaml::from_str(&text).unwrap();
+        assert!(!profile.spec.routes.is_empty());
+        assert_eq!(crate::profile::unmatchable::unmatchable_paths(&profile), []);
+    }
+}

@@ -1,4 +1,5 @@
-//! Routes as requests will meet them: path templates other than `{name}` follow their pattern; `.proto`
+//! Routes as requests will meet them: a `pathRegex` no path can match is an error of `check` and a
+//! warning of the generators; path templates other than `{name}` follow their pattern; `.proto`
 //! files the parser cannot read (editions) and Linkerd's looser `idempotency_level` forms still give
 //! their routes. Each input is written by the test; the real binary reads it.
 
@@ -39,6 +40,113 @@ fn route_of(yaml: &str, method: &str, path: &str) -> String {
     matcher
         .route_for(method, path)
         .map_or("[DEFAULT]".to_string(), |r| r.name.to_string())
+}
+
+const PROFILE_HEAD: &str = "apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata:
+  name: users.accounts.svc.cluster.local
+  namespace: accounts
+spec:
+  routes:
+";
+
+#[test]
+fn check_refuses_path_regexes_that_no_request_path_can_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "users.yaml",
+        &format!(
+            "{PROFILE_HEAD}  - name: ListUsers
+    condition:
+      method: POST
+      pathRegex: com\\.example\\.User\\/ListUsers
+  - name: GET api/v1/users
+    condition:
+      method: GET
+      pathRegex: api/v1/users
+  - name: any user page
+    condition:
+      pathRegex: '(?i)USERS/[0-9]+'
+  - name: fine
+    condition:
+      any:
+      - pathRegex: /users/[^/]*
+      - pathRegex: '\\*'
+  - name: half dead
+    condition:
+      any:
+      - pathRegex: /a
+      - pathRegex: b
+"
+        ),
+    );
+    let r = run(&["profile", "check", file.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let at = file.display();
+    let rule =
+        "matches no request path (a path begins with \"/\" and pathRegex must match all of it)";
+    assert_eq!(
+        r.stderr,
+        format!(
+            "{at}: spec.routes[0].condition.pathRegex: route \"ListUsers\" can never match: \
+             \"com\\.example\\.User\\/ListUsers\" {rule}; did you mean \"/com\\.example\\.User\\/ListUsers\"?\n\
+             {at}: spec.routes[1].condition.pathRegex: route \"GET api/v1/users\" can never match: \
+             \"api/v1/users\" {rule}; did you mean \"/api/v1/users\"?\n\
+             {at}: spec.routes[2].condition.pathRegex: route \"any user page\" can never match: \
+             \"(?i)USERS/[0-9]+\" {rule}; did you mean \"/(?i)USERS/[0-9]+\"?\n\
+             {at}: spec.routes[4].condition.any[1].pathRegex: \"b\" {rule}; did you mean \"/b\"?\n"
+        )
+    );
+}
+
+#[test]
+fn a_swagger_base_path_without_its_slash_is_given_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let swagger = write(
+        dir.path(),
+        "users.swagger.yaml",
+        "swagger: '2.0'
+info: {title: users, version: '1'}
+basePath: api/v1/
+paths:
+  /users:
+    get:
+      responses: {'200': {description: ok}}
+  /users/{id}:
+    delete:
+      responses: {'204': {description: gone}}
+",
+    );
+    let r = generate(&["--open-api"], &swagger, "users");
+    assert!(
+        r.stdout
+            .contains("      method: GET\n      pathRegex: /api/v1/users\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("    name: GET /api/v1/users\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("      pathRegex: /api/v1/users/[^/]*\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        r.stderr,
+        "mesh: warning: basePath \"api/v1/\" does not begin with \"/\" (Swagger 2.0 requires it, and \
+         request paths always do); routes use \"/api/v1\"\n"
+    );
+    assert_eq!(
+        route_of(&r.stdout, "GET", "/api/v1/users"),
+        "GET /api/v1/users"
+    );
+    assert_passes_check(dir.path(), &r.stdout);
 }
 
 #[test]
