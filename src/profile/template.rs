@@ -19,7 +19,8 @@ spec:
   - name: GET /api/items/{id}
     # A request condition. Fields given together must all hold:
     #   method:    the HTTP method, compared exactly.
-    #   pathRegex: a regular expression that must match the WHOLE path (no ^ or $ needed).
+    #   pathRegex: a regular expression that must match the WHOLE path (no ^ or $ needed),
+    #              so it begins with / as every request path does.
     #   all:       a list of conditions that must all hold.
     #   any:       a list of conditions of which at least one must hold.
     #   not:       one condition that must not hold.
