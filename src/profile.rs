@@ -7,6 +7,7 @@ pub mod matcher;
 pub mod names;
 pub mod observed;
 pub mod openapi;
+pub mod path_template;
 
 /// Which service a generated profile is for.
 #[derive(Debug, Clone)]
@@ -31,3 +32,4 @@ pub mod check;
 pub mod proto;
 pub mod render;
 pub mod template;
+pub mod unmatchable;

@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use regex::Regex;
 
 use crate::profile::check::{covers, Compiled};
-use crate::profile::go_regex::{literal_of, path_to_regex, quote_meta};
+use crate::profile::go_regex::{literal_of, quote_meta};
 use crate::profile::matcher::{compile_path_regex, RouteMatcher};
 use crate::profile::model::{RequestMatch, ResponseClass, RouteSpec, ServiceProfile};
+use crate::profile::path_template::path_to_regex;
+use crate::profile::unmatchable::can_match_request_path;
 
 /// Most routes built by [`matcher`] from one input.
 const MAX_ROUTES: usize = 8;
@@ -71,6 +73,17 @@ pub fn matcher(data: &[u8]) {
         .map(|r| matches_alone(&r.condition, method, path, &regexes))
         .collect();
     assert_eq!(compiled.find(method, path), alone.iter().position(|m| *m));
+    // A pattern `mesh profile check` says no request path can match must not match one.
+    if path.starts_with('/') || path == "*" {
+        for (p, re) in &regexes {
+            if can_match_request_path(p) == Some(false) {
+                assert!(
+                    !re.is_match(path),
+                    "{p:?} is said to match no path, but matches {path:?}"
+                );
+            }
+        }
+    }
     for route in compiled.routes() {
         assert_eq!(route.classify(status), Some(true));
     }

@@ -181,6 +181,7 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
             ));
         }
     }
+    super::unmatchable::check_paths_can_match(profile, report);
 }
 
 /// Methods are HTTP tokens; anything else can never match a request.

@@ -2,10 +2,7 @@
 //!
 //! Profiles must be byte-identical to Linkerd's for the same input, so escaping follows Go's
 //! `regexp.QuoteMeta` (only `\.+*?()|[]{}^$`), not `regex::escape`, which escapes more characters.
-
-use std::sync::LazyLock;
-
-use regex::Regex;
+//! Path templates (`{param}`) are read by `path_template`.
 
 /// The characters Go's `regexp.QuoteMeta` escapes.
 const GO_META: &[char] = &[
@@ -22,18 +19,6 @@ pub fn quote_meta(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// An escaped `{param}` template segment, as it looks after [`quote_meta`].
-static ESCAPED_PARAM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\\\{[^}]*\\\}").expect("static regex"));
-
-/// Turns an OpenAPI path template into a `pathRegex`: metacharacters escaped, each `{param}` matching
-/// one path segment (`[^/]*`).
-pub fn path_to_regex(path: &str) -> String {
-    ESCAPED_PARAM
-        .replace_all(&quote_meta(path), "[^/]*")
-        .into_owned()
 }
 
 /// Reverses [`quote_meta`] when `regex` is a plain literal: `Some(text)` if every metacharacter in it is
@@ -69,13 +54,6 @@ mod tests {
         );
         // Characters Rust's regex::escape would escape but Go leaves alone.
         assert_eq!(quote_meta("/a-b#c&d~e"), "/a-b#c&d~e");
-    }
-
-    #[test]
-    fn path_params_become_one_segment() {
-        assert_eq!(path_to_regex("/authors/{id}.json"), r"/authors/[^/]*\.json");
-        assert_eq!(path_to_regex("/a/{x}{y}/b"), "/a/[^/]*[^/]*/b");
-        assert_eq!(path_to_regex("/a/{open"), r"/a/\{open");
     }
 
     #[test]

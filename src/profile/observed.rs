@@ -49,11 +49,12 @@ pub fn profile_from_requests<'a>(
     let mut profile =
         ServiceProfile::new(&target.service, &target.namespace, &target.cluster_domain);
     profile.spec.routes = routes.into_values().collect();
-    let notices = if dropped > 0 {
+    let mut notices = if dropped > 0 {
         vec![format!("{dropped} requests had routes beyond the route limit of {route_limit}; raise --tap-route-limit to keep them")]
     } else {
         Vec::new()
     };
+    notices.extend(super::unmatchable::unmatchable_notices(&profile));
     Generated { profile, notices }
 }
 

@@ -3,7 +3,10 @@
 //! Output is compatible with Linkerd's generator (route names, escaping, ordering, response classes,
 //! `x-linkerd-*` extensions). For OpenAPI 3 it goes further, each step listed in `docs/profiles.md`:
 //! the path of `servers[].url` is prefixed, `2XX`-style ranges become status ranges, `trace`
-//! operations are included and `$ref`'d path items are followed.
+//! operations are included and `$ref`'d path items are followed. For both versions, path templates
+//! other than `{name}` follow their pattern (`path_template`), a Swagger `basePath` missing its
+//! leading `/` gets one, and the user is warned about parameters in another framework's syntax and
+//! about any route no request path could match (`unmatchable`).
 //!
 //! Real documents are often incomplete (no `info`, operations without `responses`); only what routes
 //! need is read (see `document`), so such documents are accepted.
@@ -18,8 +21,9 @@ use serde_json::Value;
 
 use self::document::{Document, Operation, PathItem};
 use super::duration::parse_go_duration;
-use super::go_regex::path_to_regex;
 use super::model::{RequestMatch, ResponseClass, RouteSpec, ServiceProfile};
+use super::path_template::{foreign_parameters, path_to_regex};
+use super::unmatchable::unmatchable_notices;
 use super::{Generated, ProfileTarget};
 
 /// Why an OpenAPI document could not become a profile.
@@ -62,13 +66,23 @@ pub fn profile_from_openapi(text: &str, target: &ProfileTarget) -> Result<Genera
     let mut notices = Vec::new();
     let mut profile =
         ServiceProfile::new(&target.service, &target.namespace, &target.cluster_domain);
-    let base_path = swagger2::prefix(&doc);
+    let base_path = match version {
+        Version::Swagger2 => swagger2::prefix(&doc, &mut notices),
+        Version::OpenApi3 => String::new(),
+    };
 
     // BTreeMap order: paths sorted byte-wise, as Linkerd sorts them.
     for (rel_path, item) in &doc.paths {
         let Some(item) = resolve(&doc, rel_path, item, &mut notices) else {
             continue;
         };
+        for foreign in foreign_parameters(rel_path) {
+            notices.push(format!(
+                "paths.{rel_path}: {:?} looks like a path parameter in {}'s syntax; OpenAPI writes \
+                 it {{{}}}, so the route keeps {:?} as literal text",
+                foreign.segment, foreign.framework, foreign.name, foreign.segment
+            ));
+        }
         for (key, method) in METHODS {
             if key == "trace" && version == Version::Swagger2 {
                 continue;
@@ -101,6 +115,7 @@ pub fn profile_from_openapi(text: &str, target: &ProfileTarget) -> Result<Genera
                 .push(route(method, &path, &statuses, op, &at, &mut notices)?);
         }
     }
+    notices.extend(unmatchable_notices(&profile));
     let mut seen = HashSet::new();
     notices.retain(|n| seen.insert(n.clone()));
     Ok(Generated { profile, notices })

@@ -3,8 +3,14 @@
 //!
 //! Routes are named by the rpc (`VoteDoughnut`) and match `POST /<package>.<Service>/<Rpc>`, as gRPC
 //! requests do; `idempotency_level` `IDEMPOTENT` or `NO_SIDE_EFFECTS` makes a route retryable. A route
-//! needs only the service definitions, so when imports cannot be found (or their types cannot be
-//! resolved) the services are read from the syntax-checked file by `scan` instead of failing.
+//! needs only the service definitions, so when `protobuf-parse` cannot read a file — imports that
+//! cannot be found, syntax it does not know (`edition = "2023"`), option forms it refuses — the
+//! services are read by `scan` instead, and a notice names the file and the reason. Only when the
+//! services themselves are malformed does generation fail, with the parser's line and column.
+//!
+//! `idempotency_level` is read as Linkerd's generator reads it: also quoted (`= "IDEMPOTENT"`) and
+//! parenthesised (`option (idempotency_level) = …`), which Linkerd's tests expect to make a route
+//! retryable. protoc refuses both forms, so mesh says so, with the form it accepts.
 
 mod scan;
 
@@ -15,6 +21,7 @@ use protobuf::descriptor::method_options::IdempotencyLevel;
 
 use super::go_regex::quote_meta;
 use super::model::{RequestMatch, RouteSpec, ServiceProfile};
+use super::unmatchable::unmatchable_notices;
 use super::{Generated, ProfileTarget};
 
 /// Why `.proto` files could not become a profile.
@@ -108,6 +115,7 @@ pub fn profile_from_protos(
             });
         }
     }
+    notices.extend(unmatchable_notices(&profile));
     Ok(Generated { profile, notices })
 }
 
@@ -121,21 +129,38 @@ fn read_rpcs(
         file: display.clone(),
         source,
     })?;
-    scan::check_nesting(&content, MAX_NESTING).map_err(|(line, column, message)| {
-        ProtoError::Syntax {
-            file: display.clone(),
-            line,
-            column,
-            message,
-        }
-    })?;
-    // A full parse first, so syntax errors are reported with their location before anything else.
-    protobuf_parse::pure::parse_dependencies(&content).map_err(|e| ProtoError::Syntax {
+    let syntax_error = |(line, column, message): scan::ScanError| ProtoError::Syntax {
         file: display.clone(),
-        line: e.line,
-        column: e.col,
-        message: e.error.to_string(),
-    })?;
+        line,
+        column,
+        message,
+    };
+    scan::check_nesting(&content, MAX_NESTING).map_err(syntax_error)?;
+    // A full parse first, so syntax errors are reported with their location before anything else.
+    if let Err(e) = protobuf_parse::pure::parse_dependencies(&content) {
+        let (line, column, message) = (e.line, e.col, e.error.to_string());
+        // Syntax the parser does not know (editions, newer keywords): the services alone may still
+        // be read. When they cannot be either, the error further into the file is the one to show:
+        // the parser's when both stop at the same place, as its messages say more.
+        let scanned = match scan::scan(&content) {
+            Ok(scanned) => scanned,
+            Err(scanned) if (scanned.0, scanned.1) > (line, column) => {
+                return Err(syntax_error(scanned))
+            }
+            Err(_) => return Err(syntax_error((line, column, message))),
+        };
+        let reason = match &scanned.edition {
+            Some(edition) => format!(
+                "edition {edition:?} is newer than the protobuf parser mesh uses, which stops at \
+                 {line}:{column}: {message}"
+            ),
+            None => format!("the protobuf parser stops at {line}:{column}: {message}"),
+        };
+        notices.push(format!(
+            "{display}: {reason}; routes were read from the service definitions alone"
+        ));
+        return Ok(with_loose_notices(&display, scanned, notices));
+    }
 
     let own_dir = file
         .parent()
@@ -162,14 +187,33 @@ fn read_rpcs(
                 "{display}: {}; routes were read from the service definitions alone",
                 root_cause(&e)
             ));
-            scan::rpcs(&content).map_err(|(line, column, message)| ProtoError::Syntax {
-                file: display,
-                line,
-                column,
-                message,
-            })
+            let scanned = scan::scan(&content).map_err(syntax_error)?;
+            Ok(with_loose_notices(&display, scanned, notices))
         }
     }
+}
+
+/// The scanned rpcs, after a notice for each `idempotency_level` written in a form protoc refuses.
+fn with_loose_notices(file: &str, scanned: scan::Scanned, notices: &mut Vec<String>) -> Vec<Rpc> {
+    const LEVELS: [&str; 3] = ["IDEMPOTENCY_UNKNOWN", "NO_SIDE_EFFECTS", "IDEMPOTENT"];
+    for option in &scanned.loose_options {
+        let fix = if LEVELS.contains(&option.level.as_str()) {
+            format!("write `option idempotency_level = {};`", option.level)
+        } else {
+            format!("the level is one of {}, unquoted", LEVELS.join(", "))
+        };
+        let retryable = scan::is_retryable_level(&option.level);
+        notices.push(format!(
+            "{file}:{}:{}: rpc {}: protoc refuses `{}` ({fix}); mesh reads it as Linkerd \
+             does, so the route is {}retryable",
+            option.line,
+            option.column,
+            option.rpc,
+            option.written,
+            if retryable { "" } else { "not " }
+        ));
+    }
+    scanned.rpcs
 }
 
 fn rpcs_of_descriptor(file: &protobuf::descriptor::FileDescriptorProto) -> Vec<Rpc> {
@@ -212,8 +256,8 @@ mod tests {
             let mut notices = Vec::new();
             let parsed = read_rpcs(&path, &[], &mut notices).unwrap();
             assert!(notices.is_empty(), "{file} resolves fully: {notices:?}");
-            let scanned = scan::rpcs(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            assert_eq!(parsed, scanned, "{file}");
+            let scanned = scan::scan(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(parsed, scanned.rpcs, "{file}");
             assert!(!parsed.is_empty());
         }
     }

@@ -19,7 +19,8 @@ spec:
   - name: GET /api/items/{id}
     # A request condition. Fields given together must all hold:
     #   method:    the HTTP method, compared exactly.
-    #   pathRegex: a regular expression that must match the WHOLE path (no ^ or $ needed).
+    #   pathRegex: a regular expression that must match the WHOLE path (no ^ or $ needed),
+    #              so it begins with / as every request path does.
     #   all:       a list of conditions that must all hold.
     #   any:       a list of conditions of which at least one must hold.
     #   not:       one condition that must not hold.
@@ -72,4 +73,22 @@ pub fn template(target: &ProfileTarget) -> String {
         .replace("{{SERVICE}}", &target.service)
         .replace("{{NAMESPACE}}", &target.namespace)
         .replace("{{CLUSTER_DOMAIN}}", &target.cluster_domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scaffold's routes are fixed text: none may be one no request path can match.
+    #[test]
+    fn every_route_of_the_template_can_match() {
+        let text = template(&ProfileTarget {
+            service: "web-svc".into(),
+            namespace: "emojivoto".into(),
+            cluster_domain: "cluster.local".into(),
+        });
+        let profile: crate::profile::ServiceProfile = crate::yaml::from_str(&text).unwrap();
+        assert!(!profile.spec.routes.is_empty());
+        assert_eq!(crate::profile::unmatchable::unmatchable_paths(&profile), []);
+    }
 }

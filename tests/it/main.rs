@@ -21,6 +21,7 @@ mod layering;
 mod profile_bad_input;
 mod profile_check;
 mod profile_generate;
+mod profile_routes;
 mod proxy_app_ports;
 mod proxy_bad_input;
 mod proxy_big_heads;
