@@ -2,10 +2,24 @@
 //!
 //! `serde_yaml` is deprecated upstream; `yaml_serde` is its maintained continuation with the same API.
 //! Everything else in mesh reads and writes YAML through these functions, so a future swap is one file.
+//! Every YAML or JSON text mesh reads from a user (profiles, OpenAPI/Swagger documents, endpoints
+//! files) is parsed here, so a byte-order mark is stripped here, once ([`strip_bom`]).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// The UTF-8 byte-order mark that Windows editors (Notepad, some IDEs) write at the start of a file.
+const BOM: char = '\u{feff}';
+
+/// `text` without a leading UTF-8 byte-order mark.
+///
+/// The YAML parser is told its input is UTF-8, so it does not skip a mark as an encoding signature:
+/// it would read it as content ("more than one document", or a first key that is not `apiVersion`).
+/// Kubernetes' own readers skip it, and so does mesh, wherever YAML or JSON is read.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
 
 /// A YAML document that could not be read into the expected type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +50,7 @@ impl std::error::Error for DecodeError {}
 /// Decodes every document of a (possibly multi-document) YAML text into `T`.
 pub fn from_str_all<T: DeserializeOwned>(text: &str) -> Vec<Result<T, DecodeError>> {
     let mut out = Vec::new();
-    for doc in yaml_serde::Deserializer::from_str(text) {
+    for doc in yaml_serde::Deserializer::from_str(strip_bom(text)) {
         let decoded = serde_path_to_error::deserialize(doc).map_err(|e| {
             let path = e.path().to_string();
             decode_error(path, e.into_inner())
@@ -53,7 +67,7 @@ pub fn from_str_all<T: DeserializeOwned>(text: &str) -> Vec<Result<T, DecodeErro
 
 /// Decodes a single YAML document into `T`, reporting the field path and location on failure.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
-    let doc = yaml_serde::Deserializer::from_str(text);
+    let doc = yaml_serde::Deserializer::from_str(strip_bom(text));
     serde_path_to_error::deserialize(doc).map_err(|e| {
         let path = e.path().to_string();
         decode_error(path, e.into_inner())
@@ -62,7 +76,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
 
 /// Reads YAML into a generic JSON value (YAML mapping keys such as `200` become strings).
 pub fn to_json_value(text: &str) -> Result<serde_json::Value, DecodeError> {
-    let doc = yaml_serde::Deserializer::from_str(text);
+    let doc = yaml_serde::Deserializer::from_str(strip_bom(text));
     serde_json::Value::deserialize(doc).map_err(|e| decode_error(String::new(), e))
 }
 
@@ -156,6 +170,22 @@ fn decode_error(path: String, err: yaml_serde::Error) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_content() {
+        let expected = serde_json::json!({"kind": "ServiceProfile", "b": ["x"]});
+        for text in [
+            "\u{feff}kind: ServiceProfile\nb: [x]\n",
+            "\u{feff}---\nkind: ServiceProfile\nb: [x]\n",
+            "\u{feff}{\"kind\": \"ServiceProfile\", \"b\": [\"x\"]}",
+        ] {
+            let value: serde_json::Value = from_str(text).unwrap();
+            assert_eq!(value, expected, "{text:?}");
+            assert_eq!(to_json_value(text).unwrap(), expected, "{text:?}");
+            let all = from_str_all::<serde_json::Value>(text);
+            assert_eq!(all, vec![Ok(expected.clone())], "{text:?}");
+        }
+    }
 
     #[test]
     fn quotes_like_go_yaml() {
