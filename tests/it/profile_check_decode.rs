@@ -1,6 +1,6 @@
-//! `mesh profile check` on what users really feed it: files with several mistakes, what `kubectl
-//! get` prints, values of the wrong type, files saved by Windows editors. Each test writes its files
-//! and runs the real binary.
+//! `mesh profile check` (and the proxy, which reads profiles with the same decoder) on what users
+//! really feed it: files with several mistakes, what `kubectl get` prints, values of the wrong
+//! type, files saved by Windows editors. Each test writes its files and runs the real binary.
 
 use std::path::{Path, PathBuf};
 
@@ -293,4 +293,68 @@ fn a_byte_order_mark_is_ignored_in_every_input() {
             r.stdout
         );
     }
+}
+
+/// The proxy reads `--profiles` files with the same decoder: the same file is refused in the same
+/// words, and what `kubectl get sp -o yaml` printed (a List, saved with a byte-order mark) loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_refuses_and_loads_what_check_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "\
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata:
+  name: web.shop.svc.cluster.local
+spec:
+  routes:
+  - name: 404
+    condition: {method: GET}
+    timeout: 0
+",
+    );
+    let list = format!(
+        "\u{feff}apiVersion: v1\nitems:\n- {}kind: List\n",
+        FROM_KUBECTL.replace('\n', "\n  ").trim_end_matches(' ')
+    );
+    write(dir.path(), "list.yaml", &list);
+
+    let first = check(&bad).stderr.lines().next().unwrap().to_string();
+    let (_, first) = first.split_once(": ").unwrap();
+    assert_eq!(
+        first,
+        "spec.routes[0].name: expected a string, found the number 404 (line 7, column 11); quote it"
+    );
+
+    let proxy = crate::process::ProxyProcess::start(&[
+        "--workload",
+        "deploy/web",
+        "--no-registry",
+        "--profiles",
+        dir.path().to_str().unwrap(),
+    ])
+    .await;
+    crate::net::eventually("both profile files read", || async {
+        let log = proxy.log();
+        log.contains("rejected ServiceProfile") && log.contains("loaded ServiceProfile")
+    })
+    .await;
+    let log = proxy.log();
+    let rejected = log
+        .lines()
+        .find(|l| l.contains("rejected ServiceProfile"))
+        .unwrap();
+    assert!(
+        rejected.contains(&format!(
+            "document 1: {first} (and 1 more problem: `mesh profile check FILE` lists it)"
+        )) && rejected.contains("bad.yaml"),
+        "{log}"
+    );
+    let loaded = log
+        .lines()
+        .find(|l| l.contains("loaded ServiceProfile"))
+        .unwrap();
+    assert!(loaded.contains("list.yaml"), "{log}");
 }
