@@ -93,9 +93,11 @@ pub fn profile(data: &[u8]) {
             assert!(!e.to_string().is_empty());
         }
     }
-    // What passes the check always compiles.
-    for doc in crate::yaml::from_str_all::<ServiceProfile>(&text) {
-        let Ok(profile) = doc else { break };
+    // What decodes and passes the check always compiles.
+    for decoded in crate::profile::decode::decode_profiles(&text) {
+        let Ok(profile) = decoded.profile else {
+            continue;
+        };
         let mut report = DocumentReport::default();
         check_profile(&profile, &mut report);
         if report.errors.is_empty() {
@@ -299,12 +301,16 @@ fn decode_lines(body: &[u8], piece: usize) -> Vec<Result<TapLine, String>> {
     out
 }
 
-/// A profile mesh generated reads back from its YAML and JSON unchanged, and the proxy can compile
-/// it.
+/// A profile mesh generated reads back from its YAML (through the decoder of `mesh profile check`
+/// and the proxy) and JSON unchanged, and the proxy can compile it.
 fn generated_profile_is_usable(profile: &ServiceProfile) {
     let yaml = render(profile, Format::Yaml);
-    let back: ServiceProfile = crate::yaml::from_str(&yaml)
-        .unwrap_or_else(|e| panic!("generated YAML does not read back: {e}\n{yaml}"));
+    let mut decoded = crate::profile::decode::decode_profiles(&yaml);
+    assert_eq!(decoded.len(), 1, "one profile in\n{yaml}");
+    let back = decoded
+        .remove(0)
+        .profile
+        .unwrap_or_else(|e| panic!("generated YAML does not read back: {e:?}\n{yaml}"));
     assert_eq!(&back, profile, "YAML round trip\n{yaml}");
     let json = render(profile, Format::Json);
     let back: ServiceProfile = serde_json::from_str(&json)

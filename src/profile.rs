@@ -29,7 +29,9 @@ pub struct Generated {
     pub notices: Vec<String>,
 }
 pub mod check;
+pub mod decode;
 pub mod proto;
 pub mod render;
+mod schema;
 pub mod template;
 pub mod unmatchable;

@@ -2,10 +2,28 @@
 //!
 //! `serde_yaml` is deprecated upstream; `yaml_serde` is its maintained continuation with the same API.
 //! Everything else in mesh reads and writes YAML through these functions, so a future swap is one file.
+//! Every YAML or JSON text mesh reads from a user (profiles, OpenAPI/Swagger documents, endpoints
+//! files) is parsed here, so a byte-order mark is stripped here, once ([`strip_bom`]).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+mod locate;
+mod strict;
+pub use locate::{locate, path_string, Step};
+
+/// The UTF-8 byte-order mark that Windows editors (Notepad, some IDEs) write at the start of a file.
+const BOM: char = '\u{feff}';
+
+/// `text` without a leading UTF-8 byte-order mark.
+///
+/// The YAML parser is told its input is UTF-8, so it does not skip a mark as an encoding signature:
+/// it would read it as content ("more than one document", or a first key that is not `apiVersion`).
+/// Kubernetes' own readers skip it, and so does mesh, wherever YAML or JSON is read.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
 
 /// A YAML document that could not be read into the expected type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +54,7 @@ impl std::error::Error for DecodeError {}
 /// Decodes every document of a (possibly multi-document) YAML text into `T`.
 pub fn from_str_all<T: DeserializeOwned>(text: &str) -> Vec<Result<T, DecodeError>> {
     let mut out = Vec::new();
-    for doc in yaml_serde::Deserializer::from_str(text) {
+    for doc in yaml_serde::Deserializer::from_str(strip_bom(text)) {
         let decoded = serde_path_to_error::deserialize(doc).map_err(|e| {
             let path = e.path().to_string();
             decode_error(path, e.into_inner())
@@ -53,7 +71,7 @@ pub fn from_str_all<T: DeserializeOwned>(text: &str) -> Vec<Result<T, DecodeErro
 
 /// Decodes a single YAML document into `T`, reporting the field path and location on failure.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
-    let doc = yaml_serde::Deserializer::from_str(text);
+    let doc = yaml_serde::Deserializer::from_str(strip_bom(text));
     serde_path_to_error::deserialize(doc).map_err(|e| {
         let path = e.path().to_string();
         decode_error(path, e.into_inner())
@@ -62,8 +80,39 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
 
 /// Reads YAML into a generic JSON value (YAML mapping keys such as `200` become strings).
 pub fn to_json_value(text: &str) -> Result<serde_json::Value, DecodeError> {
-    let doc = yaml_serde::Deserializer::from_str(text);
+    let doc = yaml_serde::Deserializer::from_str(strip_bom(text));
     serde_json::Value::deserialize(doc).map_err(|e| decode_error(String::new(), e))
+}
+
+/// Every document of a (possibly multi-document) YAML or JSON text as a generic value (mapping keys
+/// such as `200` become strings), so that a caller can check each document whole.
+///
+/// A document that is not YAML at all (a syntax error) gives its error and ends the list: the parser
+/// cannot find the next document after it. A document that parses but is no value (a key given
+/// twice in one mapping, an unknown alias) gives its error, and the documents after it are still
+/// read. Empty documents (a trailing `---`, a file of comments) are `Ok(Value::Null)`. A document's
+/// 1-based position in the text is its index + 1.
+pub fn documents(text: &str) -> Vec<Result<serde_json::Value, DecodeError>> {
+    let mut out = Vec::new();
+    let mut last_error: Option<(String, Option<(usize, usize)>)> = None;
+    for doc in yaml_serde::Deserializer::from_str(strip_bom(text)) {
+        match serde_path_to_error::deserialize::<_, strict::StrictValue>(doc) {
+            Ok(strict::StrictValue(value)) => out.push(Ok(value)),
+            Err(e) => {
+                let path = e.path().to_string();
+                let e = decode_error(path, e.into_inner());
+                // After a syntax error the parser answers every further document with the same error
+                // (at the same place, whatever field the first answer was reading).
+                let cause = (e.message.clone(), e.location);
+                if last_error.as_ref() == Some(&cause) {
+                    break;
+                }
+                last_error = Some(cause);
+                out.push(Err(e));
+            }
+        }
+    }
+    out
 }
 
 /// Writes `value` as block-style YAML (two-space indent, list items at the parent's indentation).
@@ -140,10 +189,18 @@ fn decode_error(path: String, err: yaml_serde::Error) -> DecodeError {
     if let Some(cut) = message.find(" at line ") {
         message.truncate(cut);
     }
-    // The library prefixes its own (shorter) field path; the caller reports the full one.
+    // The library prefixes its own (shorter) field path; the caller reports the full one. For an
+    // error in a mapping key (one given twice) the caller's path stops at the mapping, and the
+    // library's, which names the key, is the better one.
+    let mut path = path;
     if let Some((prefix, rest)) = message.split_once(": ") {
-        if !prefix.contains(char::is_whitespace) && path.starts_with(prefix) {
-            message = rest.to_string();
+        if !prefix.contains(char::is_whitespace) {
+            if matches!(path.as_str(), "" | ".") || prefix.starts_with(path.as_str()) {
+                path = prefix.to_string();
+            }
+            if path.starts_with(prefix) {
+                message = rest.to_string();
+            }
         }
     }
     DecodeError {
@@ -156,6 +213,44 @@ fn decode_error(path: String, err: yaml_serde::Error) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_content() {
+        let expected = serde_json::json!({"kind": "ServiceProfile", "b": ["x"]});
+        for text in [
+            "\u{feff}kind: ServiceProfile\nb: [x]\n",
+            "\u{feff}---\nkind: ServiceProfile\nb: [x]\n",
+            "\u{feff}{\"kind\": \"ServiceProfile\", \"b\": [\"x\"]}",
+        ] {
+            let value: serde_json::Value = from_str(text).unwrap();
+            assert_eq!(value, expected, "{text:?}");
+            assert_eq!(to_json_value(text).unwrap(), expected, "{text:?}");
+            assert_eq!(documents(text), vec![Ok(expected.clone())], "{text:?}");
+            let all = from_str_all::<serde_json::Value>(text);
+            assert_eq!(all, vec![Ok(expected.clone())], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn documents_go_on_after_a_bad_value_but_not_after_a_syntax_error() {
+        let docs = documents("a: 1\na: 2\n---\nb: 1\n---\nc: [\n---\nd: 1\n");
+        assert_eq!(docs.len(), 3, "{docs:?}");
+        assert_eq!(
+            docs[0].as_ref().unwrap_err().to_string(),
+            "a: given twice in the same mapping (line 2, column 1)"
+        );
+        assert_eq!(docs[1], Ok(serde_json::json!({"b": 1})));
+        let nested = documents("metadata:\n  name: a\n  name: b\n");
+        assert_eq!(
+            nested[0].as_ref().unwrap_err().to_string(),
+            "metadata.name: given twice in the same mapping (line 3, column 3)"
+        );
+        assert!(docs[2].is_err());
+        assert_eq!(
+            documents("# only a comment\n"),
+            vec![Ok(serde_json::Value::Null)]
+        );
+    }
 
     #[test]
     fn quotes_like_go_yaml() {

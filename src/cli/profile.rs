@@ -263,12 +263,13 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             }
         };
         let reports = check_profiles(&text);
-        let several = reports.len() > 1;
+        let several = reports.iter().any(|r| r.index != 1);
         for report in &reports {
-            let place = if several {
-                format!("{name} (document {})", report.index)
-            } else {
-                name.to_string()
+            let place = match (several, report.item) {
+                (true, Some(item)) => format!("{name} (document {}, items[{item}])", report.index),
+                (true, None) => format!("{name} (document {})", report.index),
+                (false, Some(item)) => format!("{name} (items[{item}])"),
+                (false, None) => name.to_string(),
             };
             for w in &report.warnings {
                 eprintln!("{place}: warning: {w}");

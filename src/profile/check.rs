@@ -4,22 +4,28 @@
 //! conditions, status ranges, durations, retry budgets and unknown fields. mesh also compiles every
 //! `pathRegex`, rejects duplicate route names, and finds routes that can never match because an
 //! earlier route catches every request they would.
+//!
+//! Types and fields are checked as a file is decoded (`decode`: every problem of every document);
+//! `check_profile` checks what the decoded values mean.
 
 use std::collections::HashMap;
 
 use regex::Regex;
 
+use super::decode::decode_profiles;
 use super::duration::parse_go_duration;
 use super::go_regex::literal_of;
 use super::matcher::{compile_path_regex, FieldError, Route};
 use super::model::{RequestMatch, ServiceProfile, Weight, API_VERSION, API_VERSION_V1ALPHA1, KIND};
 use super::names::{check_dns1123_label, check_dns1123_subdomain};
 
-/// The outcome of checking one YAML document.
+/// The outcome of checking one profile of a file (a YAML document, or one item of a `List`).
 #[derive(Debug, Clone, Default)]
 pub struct DocumentReport {
     /// 1-based position of the document in its file.
     pub index: usize,
+    /// 0-based position of the profile in the document's `items`, when the document is a `List`.
+    pub item: Option<usize>,
     /// `metadata.name`, when the document could be read.
     pub name: Option<String>,
     /// Number of routes.
@@ -30,31 +36,21 @@ pub struct DocumentReport {
     pub warnings: Vec<FieldError>,
 }
 
-/// Checks every YAML document of `text`.
+/// Checks every profile of `text`: every document, and every item of a `List`. A profile that does
+/// not decode reports every problem of its shape (see [`super::decode`]); one that decodes gets the
+/// checks of [`check_profile`].
 pub fn check_profiles(text: &str) -> Vec<DocumentReport> {
-    crate::yaml::from_str_all::<ServiceProfile>(text)
+    decode_profiles(text)
         .into_iter()
-        .enumerate()
-        .map(|(i, decoded)| {
+        .map(|decoded| {
             let mut report = DocumentReport {
-                index: i + 1,
+                index: decoded.place.document,
+                item: decoded.place.item,
                 ..DocumentReport::default()
             };
-            match decoded {
+            match decoded.profile {
                 Ok(profile) => check_profile(&profile, &mut report),
-                Err(e) => report.errors.push(FieldError::new(
-                    if e.path == "." {
-                        String::new()
-                    } else {
-                        e.path.clone()
-                    },
-                    match e.location {
-                        Some((line, column)) => {
-                            format!("{} (line {line}, column {column})", e.message)
-                        }
-                        None => e.message,
-                    },
-                )),
+                Err(errors) => report.errors = errors,
             }
             report
         })

@@ -15,14 +15,25 @@ use super::model::{RequestMatch, ResponseMatch, RouteSpec, ServiceProfile};
 pub const DEFAULT_ROUTE: &str = "[DEFAULT]";
 
 /// A profile field that could not be compiled, with its path (`spec.routes[2].condition.pathRegex`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    /// Dotted path of the field from the document root.
+    /// Dotted path of the field from the document root; empty for the document as a whole.
     pub field: String,
     /// What is wrong with it.
     pub message: String,
 }
+
+impl std::fmt::Display for FieldError {
+    /// `field: message`, or the message alone for the document as a whole.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
 
 impl FieldError {
     pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {

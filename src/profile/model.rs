@@ -3,10 +3,13 @@
 //! Fields are declared in alphabetical order and empty or false values are skipped when writing, so
 //! serializing a profile yields exactly the key order and omissions of Linkerd's Go types marshalled
 //! through `sigs.k8s.io/yaml`. Reading rejects unknown fields, as `kubectl apply --validate=strict` and
-//! Linkerd's own `UnmarshalStrict` do.
+//! Linkerd's own `UnmarshalStrict` do. Files are read through `profile::decode`, which checks the
+//! shape of a whole document (every problem, with lines) before these types decode it.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+
+mod object_meta;
+pub use object_meta::{ManagedFieldsEntry, ObjectMeta, OwnerReference};
 
 /// `apiVersion` of every profile mesh writes.
 pub const API_VERSION: &str = "linkerd.io/v1alpha2";
@@ -28,40 +31,6 @@ pub struct ServiceProfile {
     /// Routes, retry budget and traffic-split overrides.
     #[serde(default)]
     pub spec: ProfileSpec,
-}
-
-/// The subset of Kubernetes `ObjectMeta` a profile file may carry.
-///
-/// Server-populated fields are accepted so that `kubectl get sp -o yaml` output can be checked, but
-/// they are kept as opaque values: mesh never interprets them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ObjectMeta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creation_timestamp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finalizers: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generate_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generation: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub managed_fields: Option<serde_json::Value>,
-    /// `<service>.<namespace>.svc.<cluster-domain>`: the authority the profile applies to.
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner_references: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uid: Option<String>,
 }
 
 /// `spec` of a ServiceProfile.
@@ -186,11 +155,43 @@ pub struct WeightedDst {
 }
 
 /// A Kubernetes `resource.Quantity`, written as an integer or a string.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Weight {
     Integer(i64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for Weight {
+    /// An integer or a string; anything else is "expected a whole number or a quantity such as
+    /// \"500m\"" (serde's untagged enums would say only that no variant matched).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WeightVisitor;
+
+        impl serde::de::Visitor<'_> for WeightVisitor {
+            type Value = Weight;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number or a quantity such as \"500m\"")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Weight, E> {
+                Ok(Weight::Integer(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Weight, E> {
+                i64::try_from(v)
+                    .map(Weight::Integer)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Weight, E> {
+                Ok(Weight::Text(v.to_string()))
+            }
+        }
+
+        deserializer.deserialize_any(WeightVisitor)
+    }
 }
 
 impl ServiceProfile {

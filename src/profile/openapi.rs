@@ -123,7 +123,7 @@ pub fn profile_from_openapi(text: &str, target: &ProfileTarget) -> Result<Genera
 
 /// Reads JSON (when the text starts with `{`) or YAML into the lean document model.
 fn parse_document(text: &str) -> Result<Document, OpenApiError> {
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let trimmed = crate::yaml::strip_bom(text).trim_start();
     if trimmed.is_empty() {
         return Err(OpenApiError::NotOpenApi("the document is empty".into()));
     }

@@ -14,8 +14,8 @@ use arc_swap::ArcSwap;
 
 use super::maps::ReadMap;
 use crate::profile::check::{check_profile, DocumentReport};
+use crate::profile::decode::{decode_profiles, Place};
 use crate::profile::matcher::{FieldError, RouteMatcher};
-use crate::profile::model::ServiceProfile;
 
 /// Largest profile file read.
 const MAX_PROFILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -202,15 +202,17 @@ pub enum ProfileFileError {
     /// The file is over `MAX_PROFILE_BYTES`.
     #[error("larger than {MAX_PROFILE_BYTES} bytes")]
     TooLarge,
-    /// Document `document` (1-based) is not a ServiceProfile: the field path and line say where.
-    #[error("document {document}: {error}")]
+    /// The profile at `place` does not decode: `error` is its first problem (field path and line),
+    /// and `more` problems follow, which `mesh profile check` lists.
+    #[error("{place}: {error}{}", more_problems(.more))]
     Decode {
-        document: usize,
-        error: crate::yaml::DecodeError,
+        place: Place,
+        error: FieldError,
+        more: usize,
     },
-    /// Document `document` (1-based) fails the checks of `mesh profile check`, first at `error`.
-    #[error("document {document}: {error}")]
-    Invalid { document: usize, error: FieldError },
+    /// The profile at `place` fails the checks of `mesh profile check`, first at `error`.
+    #[error("{place}: {error}")]
+    Invalid { place: Place, error: FieldError },
     /// A field that passed the checks cannot be compiled (its path in the text).
     #[error("{0}")]
     Compile(FieldError),
@@ -230,20 +232,25 @@ fn load_file(path: &Path) -> Result<Vec<Arc<ServiceRoutes>>, ProfileFileError> {
     load_text(&text)
 }
 
-/// The profiles of one file's text: every document decoded, checked and compiled, or the first
-/// error (the caller then keeps the file's last good version).
+/// The profiles of one file's text: every document decoded (by the decoder `mesh profile check`
+/// uses), checked and compiled, or the first error (the caller then keeps the file's last good
+/// version).
 pub fn load_text(text: &str) -> Result<Vec<Arc<ServiceRoutes>>, ProfileFileError> {
     let mut out = Vec::new();
-    for (i, doc) in crate::yaml::from_str_all::<ServiceProfile>(text)
-        .into_iter()
-        .enumerate()
-    {
-        let document = i + 1;
-        let profile = doc.map_err(|error| ProfileFileError::Decode { document, error })?;
+    for decoded in decode_profiles(text) {
+        let place = decoded.place;
+        let profile = decoded.profile.map_err(|errors| {
+            let more = errors.len().saturating_sub(1);
+            let error = errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| FieldError::new("", "not a ServiceProfile"));
+            ProfileFileError::Decode { place, error, more }
+        })?;
         let mut report = DocumentReport::default();
         check_profile(&profile, &mut report);
         if let Some(error) = report.errors.into_iter().next() {
-            return Err(ProfileFileError::Invalid { document, error });
+            return Err(ProfileFileError::Invalid { place, error });
         }
         let matcher = RouteMatcher::compile(&profile).map_err(ProfileFileError::Compile)?;
         out.push(Arc::new(ServiceRoutes {
@@ -260,6 +267,15 @@ pub fn load_text(text: &str) -> Result<Vec<Arc<ServiceRoutes>>, ProfileFileError
     Ok(out)
 }
 
+/// `" (and 3 more problems: `mesh profile check FILE` lists them)"`, or nothing.
+fn more_problems(more: &usize) -> String {
+    match *more {
+        0 => String::new(),
+        1 => " (and 1 more problem: `mesh profile check FILE` lists it)".to_string(),
+        n => format!(" (and {n} more problems: `mesh profile check FILE` lists them)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +285,59 @@ mod tests {
     fn bump(path: &Path, text: &str) {
         // Same size edits within one mtime tick would look unchanged; make the size differ.
         std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn the_proxy_refuses_what_check_refuses_in_the_same_words() {
+        let text = WEB.replace("name: GET /a", "name: 404") + "    timeout: 0\n";
+        let err = load_text(&text).unwrap_err().to_string();
+        let checked = crate::profile::check::check_profiles(&text);
+        assert_eq!(
+            err,
+            format!(
+                "document 1: {} (and 1 more problem: `mesh profile check FILE` lists it)",
+                checked[0].errors[0]
+            )
+        );
+        assert!(
+            err.starts_with("document 1: spec.routes[0].name: expected a string, found the number 404 (line 7, column 11); quote it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn what_kubectl_get_prints_is_loaded() {
+        // `kubectl get sp -o yaml`: a List, server-set metadata, saved by a Windows editor.
+        let list = "\u{feff}apiVersion: v1
+kind: List
+metadata:
+  resourceVersion: \"\"
+items:
+- apiVersion: linkerd.io/v1alpha2
+  kind: ServiceProfile
+  metadata:
+    creationTimestamp: \"2026-11-30T08:15:00Z\"
+    generation: 2
+    name: api.ns.svc.cluster.local
+    namespace: ns
+    resourceVersion: \"4711\"
+    uid: 6f1e0c52-8d7a-4b8e-9f43-2a1b3c4d5e6f
+  spec:
+    routes:
+    - condition: {method: GET, pathRegex: /a}
+      name: GET /a
+- apiVersion: linkerd.io/v1alpha2
+  kind: ServiceProfile
+  metadata:
+    name: web.ns.svc.cluster.local
+";
+        let loaded = load_text(list).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = loaded.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["api.ns.svc.cluster.local", "web.ns.svc.cluster.local"]
+        );
+        assert!(loaded[0].matcher.route_for("GET", "/a").is_some());
     }
 
     #[test]

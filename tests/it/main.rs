@@ -20,6 +20,7 @@ mod help;
 mod layering;
 mod profile_bad_input;
 mod profile_check;
+mod profile_check_decode;
 mod profile_generate;
 mod profile_routes;
 mod proxy_app_ports;

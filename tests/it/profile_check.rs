@@ -58,7 +58,7 @@ fn unknown_fields_are_rejected_with_path_and_line() {
     assert_eq!(
         r.stderr,
         "fixtures/profile/check/unknown-field.yaml: spec.routes[0].condition.pathregex: unknown field `pathregex`, \
-         expected one of `all`, `any`, `method`, `not`, `pathRegex` (line 10, column 7)\n"
+         expected one of `all`, `any`, `method`, `not`, `pathRegex` (line 10, column 7); did you mean `pathRegex`?\n"
     );
 }
 
