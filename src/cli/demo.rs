@@ -89,7 +89,7 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     drop(prometheus);
     running.stop().await;
     let _ = std::fs::remove_dir_all(&work);
-    eprintln!("mesh demo: stopped");
+    super::diag!("mesh demo: stopped");
     Ok(ExitCode::SUCCESS)
 }
 

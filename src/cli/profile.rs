@@ -244,7 +244,7 @@ fn from_tap(
 
 fn finish(generated: Generated, format: Format) -> String {
     for notice in &generated.notices {
-        eprintln!("mesh: warning: {notice}");
+        super::diag!("mesh: warning: {notice}");
     }
     render(&generated.profile, format)
 }
@@ -257,7 +257,7 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         let text = match read_input(file) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("mesh: {e:#}");
+                super::diag!("mesh: {e:#}");
                 all_valid = false;
                 continue;
             }
@@ -271,13 +271,13 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 name.to_string()
             };
             for w in &report.warnings {
-                eprintln!("{place}: warning: {w}");
+                super::diag!("{place}: warning: {w}");
             }
             for e in &report.errors {
                 if e.field.is_empty() {
-                    eprintln!("{place}: {}", e.message);
+                    super::diag!("{place}: {}", e.message);
                 } else {
-                    eprintln!("{place}: {e}");
+                    super::diag!("{place}: {e}");
                 }
             }
             if report.errors.is_empty() {
@@ -291,7 +291,7 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             }
         }
         if reports.is_empty() {
-            eprintln!("{name}: no YAML document found");
+            super::diag!("{name}: no YAML document found");
             all_valid = false;
         }
     }

@@ -323,9 +323,10 @@ async fn run_app(
     app: &[String],
     mut signals: StopSignals,
 ) -> anyhow::Result<ExitCode> {
-    eprintln!(
+    super::diag!(
         "mesh: waiting for the proxy to be ready at {} before starting {}",
-        bound.admin, app[0]
+        bound.admin,
+        app[0]
     );
     tokio::select! {
         ready = readiness::wait_ready(bound.admin, POLL_INTERVAL, APP_READY_TIMEOUT) => {
@@ -369,7 +370,7 @@ async fn run_app(
             // app too (it would have no proxy).
             child::stop(&mut app_process, APP_STOP_GRACE).await;
             ended.context("proxy task")??;
-            eprintln!("mesh: the proxy was shut down on its admin port (POST /shutdown); stopped {}", app[0]);
+            super::diag!("mesh: the proxy was shut down on its admin port (POST /shutdown); stopped {}", app[0]);
             Ok(child::exit_code(app_process.wait().await?))
         }
     }

@@ -155,7 +155,7 @@ async fn run_async(
             Ok(s) => streams.push(s),
             Err(e) => {
                 failed = true;
-                eprintln!("mesh: {}", crate::cli::Chain(&e));
+                super::diag!("mesh: {}", crate::cli::Chain(&e));
             }
         }
     }
@@ -167,7 +167,7 @@ async fn run_async(
     } else {
         "proxies"
     };
-    eprintln!("tapping {} {noun}: {described}", streams.len());
+    super::diag!("tapping {} {noun}: {described}", streams.len());
     let mut lines = tap::merge(streams);
     let mut stdout = std::io::stdout().lock();
     loop {
@@ -179,11 +179,11 @@ async fn run_async(
             None => break,
             Some(TapItem::Failed(e)) => {
                 failed = true;
-                eprintln!("mesh: {}", crate::cli::Chain(&e));
+                super::diag!("mesh: {}", crate::cli::Chain(&e));
                 continue;
             }
             Some(TapItem::Line(TapLine::Lost { lost })) => {
-                eprintln!("mesh: {lost} events lost: this reader fell behind (narrow the filters or lower --max-rps)");
+                super::diag!("mesh: {lost} events lost: this reader fell behind (narrow the filters or lower --max-rps)");
                 continue;
             }
             Some(TapItem::Line(TapLine::Event(event))) => match output {

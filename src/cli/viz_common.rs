@@ -37,7 +37,7 @@ pub fn report_unreachable(proxies: &[ProxyStats]) -> bool {
     for p in proxies {
         if let Err(e) = &p.stats {
             all = false;
-            eprintln!(
+            super::diag!(
                 "mesh: proxy {} ({} in {}) did not answer: {}",
                 p.admin,
                 p.identity.workload,

@@ -7,6 +7,7 @@ mod process;
 mod python;
 mod raw_http;
 
+mod broken_pipe;
 mod cancellations;
 mod cli_shared_flags;
 mod completions;
