@@ -34,8 +34,6 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Show which resources of a type send requests or connections to which')
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Watch live requests and responses through the proxies of a resource')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
-            [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -229,23 +227,6 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
-        'mesh;man' {
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
-        'mesh;test-server' {
-            [CompletionResult]::new('--http', '--http', [CompletionResultType]::ParameterName, 'Serve the HTTP test upstream here (HTTP/1.1 and HTTP/2)')
-            [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'Serve the gRPC test upstream here')
-            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Delay every answer by this much (a slow replica), e.g. 50ms')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
         'mesh;help' {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
@@ -256,8 +237,6 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Show which resources of a type send requests or connections to which')
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Watch live requests and responses through the proxies of a resource')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
-            [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -290,12 +269,6 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;completions' {
-            break
-        }
-        'mesh;help;man' {
-            break
-        }
-        'mesh;help;test-server' {
             break
         }
         'mesh;help;help' {

@@ -35,8 +35,6 @@ complete -c mesh -n "__fish_mesh_needs_command" -f -a "routes" -d 'Show success 
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_needs_command" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
-complete -c mesh -n "__fish_mesh_needs_command" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l open-api -d 'Read routes from a Swagger 2.0 or OpenAPI 3.x document (JSON or YAML; - for stdin)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l proto -d 'Read one route per rpc from a .proto file (repeatable)' -r -F
@@ -159,23 +157,45 @@ complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print he
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mesh -n "__fish_mesh_using_subcommand man" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l http -d 'Serve the HTTP test upstream here (HTTP/1.1 and HTTP/2)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l grpc -d 'Serve the gRPC test upstream here' -r
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l delay -d 'Delay every answer by this much (a slow replica), e.g. 50ms' -r
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s h -l help -d 'Print help'
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
+
+# Added by mesh (src/cli/completions.rs): what clap_complete's fish script does not complete.
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand demo" -f
+complete -c mesh -n "__fish_mesh_using_subcommand stat" -f
+complete -c mesh -n "__fish_mesh_using_subcommand routes" -f
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -f
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -f
+complete -c mesh -n "__fish_mesh_using_subcommand completions" -f -a "bash elvish fish powershell zsh"
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from proxy" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from demo" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from await" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from stat" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from routes" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from edges" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from tap" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from completions" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from help" -f
