@@ -102,7 +102,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand await" -s V -l version -d 'Pri
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -s n -l namespace -d 'Namespace of the resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -l from -d 'Only traffic from this resource (e.g. deploy/vote-bot)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -l to -d 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand stat" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand stat" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -s o -l output -d 'Output format' -r -f -a "table\t'A table, as Linkerd prints it'
 wide\t'A table with more columns'
 json\t'JSON, for jq'"
@@ -115,7 +115,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand stat" -s V -l version -d 'Prin
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s n -l namespace -d 'Namespace of the resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -l from -d 'Only traffic from this resource (e.g. deploy/vote-bot)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -l to -d 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand routes" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand routes" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s o -l output -d 'Output format' -r -f -a "table\t'A table, as Linkerd prints it'
 wide\t'A table with more columns'
 json\t'JSON, for jq'"
@@ -128,7 +128,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand routes" -s V -l version -d 'Pr
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s n -l namespace -d 'Namespace of the resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -l from -d 'Only traffic from this resource (e.g. deploy/vote-bot)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -l to -d 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand edges" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s o -l output -d 'Output format' -r -f -a "table\t'A table, as Linkerd prints it'
 wide\t'A table with more columns'
 json\t'JSON, for jq'"

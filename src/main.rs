@@ -1,6 +1,7 @@
 //! The `mesh` binary: parse arguments, run one subcommand, map the outcome to an exit code.
 //!
-//! Exit codes: 0 success, 1 bad input or a failed check, 2 usage errors (clap's own). A closed
+//! Exit codes: 0 success, 1 bad input or a failed check, 2 usage errors (clap's own, and flag
+//! values refused after parsing, such as `-t 2h` without Prometheus). A closed
 //! stdout (`mesh … | head`) ends a command quietly with 0, as ripgrep does; a closed stderr is
 //! never a panic (`eprintln!` would exit 101): diagnostics go through `cli::diag!`, which drops
 //! what it cannot write.
@@ -57,9 +58,17 @@ fn main() -> ExitCode {
     match mesh::cli::run(cli) {
         Ok(code) => code,
         Err(err) if mesh::cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) => {
-            mesh::cli::write_stderr_line(format_args!("mesh: {err:#}"));
-            ExitCode::from(1)
-        }
+        Err(err) => match err.downcast::<clap::Error>() {
+            // A usage error found after parsing (a value that depends on another flag): exit 2,
+            // as for clap's own.
+            Ok(usage) => {
+                let _ = usage.print();
+                ExitCode::from(2)
+            }
+            Err(err) => {
+                mesh::cli::write_stderr_line(format_args!("mesh: {err:#}"));
+                ExitCode::from(1)
+            }
+        },
     }
 }

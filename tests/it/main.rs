@@ -9,6 +9,7 @@ mod raw_http;
 
 mod broken_pipe;
 mod cancellations;
+mod cli_edge;
 mod cli_shared_flags;
 mod completions;
 mod crd_schema;

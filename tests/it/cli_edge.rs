@@ -1,0 +1,118 @@
+//! What the viz commands say about input they cannot use, before asking any proxy: windows the
+//! proxies cannot serve, flags spelled another way, names that are not registered, and the
+//! resource types they accept.
+
+use mesh::registry::{ProxyRecord, Registration};
+
+use crate::harness::run;
+
+/// A registry holding `deploy/voting` and `deploy/web` in `emojivoto`, published under this test
+/// process's pid (so readers take them as live); nothing listens on their admin ports.
+fn emojivoto_registry() -> (tempfile::TempDir, Vec<Registration>) {
+    let dir = tempfile::tempdir().unwrap();
+    let published = ["voting", "web"]
+        .into_iter()
+        .map(|name| {
+            let record = ProxyRecord {
+                namespace: "emojivoto".into(),
+                workload: format!("deploy/{name}"),
+                pod: format!("{name}-0"),
+                services: Vec::new(),
+                inbound: None,
+                admin: ([127, 0, 0, 1], 1).into(),
+                outbound: None,
+                pid: std::process::id(),
+            };
+            Registration::publish(dir.path(), &record).unwrap()
+        })
+        .collect();
+    (dir, published)
+}
+
+#[test]
+fn a_window_the_proxies_cannot_serve_is_a_usage_error_naming_the_range() {
+    let (dir, _records) = emojivoto_registry();
+    let registry = dir.path().to_str().unwrap();
+    let r = run(&[
+        "stat",
+        "deploy",
+        "-n",
+        "emojivoto",
+        "-t",
+        "2h",
+        "--registry",
+        registry,
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "error: invalid value '2h' for '--time-window <DURATION>': the proxies keep 1h of \
+             history, so a window is at most 1h"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("did not answer"), "{}", r.stderr);
+
+    let r = run(&[
+        "routes",
+        "deploy/web",
+        "-n",
+        "emojivoto",
+        "-t",
+        "0s",
+        "--registry",
+        registry,
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("invalid value '0s' for '--time-window <DURATION>': must be longer than 0"),
+        "{}",
+        r.stderr
+    );
+
+    // Prometheus keeps what it keeps: a long window is its to refuse (here: nothing listens).
+    let r = run(&[
+        "stat",
+        "deploy",
+        "-t",
+        "2h",
+        "--prometheus",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("--time-window"), "{}", r.stderr);
+}
+
+/// `--window` (the word of the admin API's `/stats?window=`) means `-t/--time-window`; clap used to
+/// answer it with a tip to pass `-- --window`.
+#[test]
+fn window_is_the_time_window() {
+    let (dir, _records) = emojivoto_registry();
+    let registry = dir.path().to_str().unwrap();
+    let r = run(&[
+        "stat",
+        "deploy/nope",
+        "-n",
+        "emojivoto",
+        "--window",
+        "5m",
+        "--registry",
+        registry,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("-- --window"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no proxies registered for deploy/nope"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["stat", "deploy", "--window", "2h", "--registry", registry]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("for '--time-window <DURATION>'"),
+        "{}",
+        r.stderr
+    );
+}
