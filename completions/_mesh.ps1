@@ -200,7 +200,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;tap' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the resources')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the resources')
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only requests to this resource (TYPE/NAME: deploy/voting, po/voting-0, ns/emojivoto, svc/voting-svc), in --namespace')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Only requests whose path starts with this')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only requests with this HTTP method')
             [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'Only requests for this authority')

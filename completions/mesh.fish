@@ -139,7 +139,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand edges" -s A -l all-namespaces 
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s n -l namespace -d 'Namespace of the resources' -r
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -l to -d 'Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l to -d 'Only requests to this resource (TYPE/NAME: deploy/voting, po/voting-0, ns/emojivoto, svc/voting-svc), in --namespace' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l path -d 'Only requests whose path starts with this' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l method -d 'Only requests with this HTTP method' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l authority -d 'Only requests for this authority' -r

@@ -21,14 +21,16 @@ use crate::viz::tap::{self as tap, TapItem, TapStream};
                         mesh tap deploy/web -n emojivoto --to deploy/voting --path /api/vote\n  \
                         mesh tap ns/emojivoto -o json")]
 pub struct TapArgs {
-    /// What to tap: deploy/NAME, deploy (every deployment), po/NAME or ns/NAME
+    /// What to tap: TYPE/NAME or TYPE (ns, deploy, sts, ds, job, rs, po, svc), e.g. deploy/web,
+    /// deploy (every deployment), svc/web-svc (the proxies serving it)
     #[arg(value_name = "RESOURCE", value_parser = parse_resource)]
     pub resource: Resource,
 
     #[command(flatten)]
     pub namespaces: NamespacesArgs,
 
-    /// Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace
+    /// Only requests to this resource (TYPE/NAME: deploy/voting, po/voting-0, ns/emojivoto,
+    /// svc/voting-svc), in --namespace
     #[arg(long, value_name = "RESOURCE", value_parser = parse_resource)]
     pub to: Option<Resource>,
 

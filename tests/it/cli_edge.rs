@@ -116,3 +116,23 @@ fn window_is_the_time_window() {
         r.stderr
     );
 }
+
+#[test]
+fn every_accepted_resource_type_is_named() {
+    let r = run(&["stat", "cm/x"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("expected one of ns, deploy, sts, ds, job, rs, po or svc"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["tap", "--help"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("ns, deploy, sts, ds, job, rs, po, svc"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("svc/voting-svc"), "{}", r.stdout);
+}
