@@ -206,13 +206,15 @@ fn from_tap(
         let dir = opts.registry.dir();
         let records = crate::registry::read_records(&dir);
         let selected = crate::viz::tap::select(&records, &resource, Some(&target.namespace));
-        anyhow::ensure!(
-            !selected.is_empty(),
-            "no running proxy of {resource} in namespace {} in the registry {}: start its proxy, \
-             pass -n, or pass --proxy-admin ADDR",
-            target.namespace,
-            dir.display()
-        );
+        if selected.is_empty() {
+            return Err(crate::viz::lookup::NoProxyFound::new(
+                std::slice::from_ref(&resource),
+                Some(&target.namespace),
+                &dir,
+                &records,
+            )
+            .into());
+        }
         crate::viz::tap::admin_addrs(&selected)
     } else {
         opts.proxy_admin.proxy_admin.clone()

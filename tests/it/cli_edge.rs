@@ -117,6 +117,53 @@ fn window_is_the_time_window() {
     );
 }
 
+/// Every command that looks a resource up in the registry says "not there" in the same words, and
+/// says what is there: the closest name, or the namespace a name was meant to be.
+#[test]
+fn a_name_not_registered_is_worded_once_with_what_is_registered() {
+    let (dir, _records) = emojivoto_registry();
+    let registry = dir.path().to_str().unwrap();
+    let expected = format!(
+        "mesh: no proxies registered for deploy/votes in namespace emojivoto (registry {registry}); \
+         did you mean deploy/voting (emojivoto)?; registered: deploy/voting (emojivoto), deploy/web \
+         (emojivoto): start the workload's proxy"
+    );
+    let commands: [&[&str]; 4] = [
+        &["stat", "deploy/votes"],
+        &["routes", "deploy/votes"],
+        &["tap", "deploy/votes"],
+        &["profile", "--tap", "deploy/votes", "voting-svc"],
+    ];
+    for command in commands {
+        let args = [command, &["-n", "emojivoto", "--registry", registry]].concat();
+        let r = run(&args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with(&expected),
+            "{args:?}:\n{}\nnot:\n{expected}",
+            r.stderr
+        );
+    }
+}
+
+/// `-ns emojivoto` is `-n s` and a resource named `emojivoto`, as in kubectl; what comes back says
+/// so, instead of an empty answer about namespace `s`.
+#[test]
+fn a_namespace_read_as_a_name_is_pointed_out() {
+    let (dir, _records) = emojivoto_registry();
+    let registry = dir.path().to_str().unwrap();
+    let r = run(&["stat", "deploy", "-ns", "emojivoto", "--registry", registry]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "mesh: no proxies registered for deploy/emojivoto in namespace s (registry {registry}); \
+             did you mean -n emojivoto (emojivoto is a namespace, here read as a deploy name)?"
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn every_accepted_resource_type_is_named() {
     let r = run(&["stat", "cm/x"]);
