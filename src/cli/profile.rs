@@ -226,7 +226,15 @@ fn from_tap(
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    bar.set_message(format!("tapping {resource}"));
+    // Label and units: what is watched, for how long, and how long it has been (indicatif's
+    // default shows only a bar and milliseconds as bare numbers).
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {wide_bar} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(format!(
+        "tapping {resource} for {}s",
+        opts.duration.as_secs_f64()
+    ));
     let runtime = super::runtime(super::Threads::One)?;
     let seen = runtime.block_on(crate::viz::tap::observe_requests(
         admins,

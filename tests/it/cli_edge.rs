@@ -5,6 +5,7 @@
 use mesh::registry::{ProxyRecord, Registration};
 
 use crate::harness::run;
+use crate::process::ProxyProcess;
 
 /// A registry holding `deploy/voting` and `deploy/web` in `emojivoto`, published under this test
 /// process's pid (so readers take them as live); nothing listens on their admin ports.
@@ -182,4 +183,37 @@ fn every_accepted_resource_type_is_named() {
         r.stdout
     );
     assert!(r.stdout.contains("svc/voting-svc"), "{}", r.stdout);
+}
+
+/// On a terminal, `profile --tap` says beside its bar what it watches and for how long (the bar
+/// alone counted bare milliseconds). `script` (util-linux) gives mesh the terminal.
+#[tokio::test]
+async fn the_tap_progress_bar_says_what_it_watches_and_for_how_long() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed to give mesh a terminal");
+        return;
+    }
+    let proxy = ProxyProcess::voting(([127, 0, 0, 1], 1).into(), &["--no-registry"]).await;
+    let command = format!(
+        "{} profile --tap deploy/voting voting-svc -n emojivoto --proxy-admin {} --tap-duration 1s",
+        env!("CARGO_BIN_EXE_mesh"),
+        proxy.admin
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("TERM", "xterm")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("tapping deploy/voting for 1s"), "{text}");
 }
