@@ -217,3 +217,23 @@ async fn the_tap_progress_bar_says_what_it_watches_and_for_how_long() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("tapping deploy/voting for 1s"), "{text}");
 }
+
+/// A second `mesh demo` on the same registry is refused (it used to register the same workloads
+/// beside the first, which `mesh stat` then summed as one), naming the registry and what to do.
+#[test]
+fn a_second_demo_on_the_same_registry_is_refused() {
+    let (dir, _records) = emojivoto_registry();
+    let registry = dir.path().to_str().unwrap();
+    let r = run(&["demo", "--duration", "1s", "--registry", registry]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout, "", "nothing started");
+    assert!(
+        r.stderr.starts_with(&format!(
+            "mesh: proxies of namespace emojivoto are already running in the registry {registry} \
+             (pid {}): another mesh demo?",
+            std::process::id()
+        )),
+        "{}",
+        r.stderr
+    );
+}
