@@ -34,8 +34,6 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Show which resources of a type send requests or connections to which')
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Watch live requests and responses through the proxies of a resource')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
-            [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -92,7 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--workload', '--workload', [CompletionResultType]::ParameterName, 'This workload, as KIND/NAME (deploy/web, sts/zk)')
             [CompletionResult]::new('--pod', '--pod', [CompletionResultType]::ParameterName, 'This pod''s name (default: the workload''s name)')
             [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app''s host; without it, to --app when the workload has one service port, else to the service port itself on the app''s host')
-            [CompletionResult]::new('--profiles', '--profiles', [CompletionResultType]::ParameterName, 'Directory of ServiceProfile YAML files, reloaded when they change')
+            [CompletionResult]::new('--profiles', '--profiles', [CompletionResultType]::ParameterName, 'Directory of ServiceProfile YAML files, reloaded when they change (one that does not exist yet is watched for; a path that is not a directory is refused)')
             [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Static endpoints file (YAML: service authority -> addresses with labels)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
             [CompletionResult]::new('--opaque-ports', '--opaque-ports', [CompletionResultType]::ParameterName, 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888; `none` for none). The default is Linkerd''s: SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached')
@@ -144,8 +142,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the resources')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Only traffic from this resource (e.g. deploy/vote-bot)')
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)')
-            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h)')
-            [CompletionResult]::new('--time-window', '--time-window', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h)')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)')
+            [CompletionResult]::new('--time-window', '--time-window', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
@@ -164,8 +162,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the resources')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Only traffic from this resource (e.g. deploy/vote-bot)')
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)')
-            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h)')
-            [CompletionResult]::new('--time-window', '--time-window', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h)')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)')
+            [CompletionResult]::new('--time-window', '--time-window', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
@@ -184,8 +182,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the resources')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Only traffic from this resource (e.g. deploy/vote-bot)')
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)')
-            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h)')
-            [CompletionResult]::new('--time-window', '--time-window', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h)')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)')
+            [CompletionResult]::new('--time-window', '--time-window', [CompletionResultType]::ParameterName, 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
@@ -202,7 +200,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;tap' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the resources')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the resources')
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only requests to this resource (TYPE/NAME: deploy/voting, po/voting-0, ns/emojivoto, svc/voting-svc), in --namespace')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Only requests whose path starts with this')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only requests with this HTTP method')
             [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'Only requests for this authority')
@@ -229,23 +227,6 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
-        'mesh;man' {
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
-        'mesh;test-server' {
-            [CompletionResult]::new('--http', '--http', [CompletionResultType]::ParameterName, 'Serve the HTTP test upstream here (HTTP/1.1 and HTTP/2)')
-            [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'Serve the gRPC test upstream here')
-            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Delay every answer by this much (a slow replica), e.g. 50ms')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
         'mesh;help' {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
@@ -256,8 +237,6 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Show which resources of a type send requests or connections to which')
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Watch live requests and responses through the proxies of a resource')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page of mesh or of one subcommand')
-            [CompletionResult]::new('test-server', 'test-server', [CompletionResultType]::ParameterValue, 'Run a small upstream server for tests and benchmarks')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -290,12 +269,6 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;completions' {
-            break
-        }
-        'mesh;help;man' {
-            break
-        }
-        'mesh;help;test-server' {
             break
         }
         'mesh;help;help' {

@@ -31,9 +31,6 @@ _mesh() {
             mesh,help)
                 cmd="mesh__subcmd__help"
                 ;;
-            mesh,man)
-                cmd="mesh__subcmd__man"
-                ;;
             mesh,profile)
                 cmd="mesh__subcmd__profile"
                 ;;
@@ -48,9 +45,6 @@ _mesh() {
                 ;;
             mesh,tap)
                 cmd="mesh__subcmd__tap"
-                ;;
-            mesh,test-server)
-                cmd="mesh__subcmd__test__subcmd__server"
                 ;;
             mesh__subcmd__help,await)
                 cmd="mesh__subcmd__help__subcmd__await"
@@ -67,9 +61,6 @@ _mesh() {
             mesh__subcmd__help,help)
                 cmd="mesh__subcmd__help__subcmd__help"
                 ;;
-            mesh__subcmd__help,man)
-                cmd="mesh__subcmd__help__subcmd__man"
-                ;;
             mesh__subcmd__help,profile)
                 cmd="mesh__subcmd__help__subcmd__profile"
                 ;;
@@ -84,9 +75,6 @@ _mesh() {
                 ;;
             mesh__subcmd__help,tap)
                 cmd="mesh__subcmd__help__subcmd__tap"
-                ;;
-            mesh__subcmd__help,test-server)
-                cmd="mesh__subcmd__help__subcmd__test__subcmd__server"
                 ;;
             mesh__subcmd__help__subcmd__profile,check)
                 cmd="mesh__subcmd__help__subcmd__profile__subcmd__check"
@@ -110,7 +98,7 @@ _mesh() {
 
     case "${cmd}" in
         mesh)
-            opts="-h -V --help --version profile proxy demo await stat routes edges tap completions man test-server help"
+            opts="-h -V --help --version profile proxy demo await stat routes edges tap completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,7 +232,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help)
-            opts="profile proxy demo await stat routes edges tap completions man test-server help"
+            opts="profile proxy demo await stat routes edges tap completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -314,20 +302,6 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        mesh__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -414,34 +388,6 @@ _mesh() {
         mesh__subcmd__help__subcmd__tap)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        mesh__subcmd__help__subcmd__test__subcmd__server)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        mesh__subcmd__man)
-            opts="-h -V --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -873,32 +819,6 @@ _mesh() {
                     return 0
                     ;;
                 --admin-token-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        mesh__subcmd__test__subcmd__server)
-            opts="-h -V --http --grpc --delay --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --http)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --grpc)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -35,8 +35,6 @@ complete -c mesh -n "__fish_mesh_needs_command" -f -a "routes" -d 'Show success 
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_needs_command" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
-complete -c mesh -n "__fish_mesh_needs_command" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l open-api -d 'Read routes from a Swagger 2.0 or OpenAPI 3.x document (JSON or YAML; - for stdin)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -l proto -d 'Read one route per rpc from a .proto file (repeatable)' -r -F
@@ -69,7 +67,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local ap
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l pod -d 'This pod\'s name (default: the workload\'s name)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app\'s host; without it, to --app when the workload has one service port, else to the service port itself on the app\'s host' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profiles -d 'Directory of ServiceProfile YAML files, reloaded when they change' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profiles -d 'Directory of ServiceProfile YAML files, reloaded when they change (one that does not exist yet is watched for; a path that is not a directory is refused)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l endpoints -d 'Static endpoints file (YAML: service authority -> addresses with labels)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l opaque-ports -d 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888; `none` for none). The default is Linkerd\'s: SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached' -r
@@ -104,7 +102,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand await" -s V -l version -d 'Pri
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -s n -l namespace -d 'Namespace of the resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -l from -d 'Only traffic from this resource (e.g. deploy/vote-bot)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -l to -d 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand stat" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand stat" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -s o -l output -d 'Output format' -r -f -a "table\t'A table, as Linkerd prints it'
 wide\t'A table with more columns'
 json\t'JSON, for jq'"
@@ -117,7 +115,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand stat" -s V -l version -d 'Prin
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s n -l namespace -d 'Namespace of the resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -l from -d 'Only traffic from this resource (e.g. deploy/vote-bot)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -l to -d 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand routes" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand routes" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -s o -l output -d 'Output format' -r -f -a "table\t'A table, as Linkerd prints it'
 wide\t'A table with more columns'
 json\t'JSON, for jq'"
@@ -130,7 +128,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand routes" -s V -l version -d 'Pr
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s n -l namespace -d 'Namespace of the resources' -r
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -l from -d 'Only traffic from this resource (e.g. deploy/vote-bot)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -l to -d 'Only traffic to this resource, as its callers saw it (e.g. deploy/voting)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand edges" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -s t -l time-window -d 'How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s o -l output -d 'Output format' -r -f -a "table\t'A table, as Linkerd prints it'
 wide\t'A table with more columns'
 json\t'JSON, for jq'"
@@ -141,7 +139,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand edges" -s A -l all-namespaces 
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s n -l namespace -d 'Namespace of the resources' -r
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -l to -d 'Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace' -r
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l to -d 'Only requests to this resource (TYPE/NAME: deploy/voting, po/voting-0, ns/emojivoto, svc/voting-svc), in --namespace' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l path -d 'Only requests whose path starts with this' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l method -d 'Only requests with this HTTP method' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l authority -d 'Only requests for this authority' -r
@@ -159,23 +157,45 @@ complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print he
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mesh -n "__fish_mesh_using_subcommand man" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l http -d 'Serve the HTTP test upstream here (HTTP/1.1 and HTTP/2)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l grpc -d 'Serve the gRPC test upstream here' -r
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -l delay -d 'Delay every answer by this much (a slow replica), e.g. 50ms' -r
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s h -l help -d 'Print help'
-complete -c mesh -n "__fish_mesh_using_subcommand test-server" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "man" -d 'Print the manual page of mesh or of one subcommand'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "test-server" -d 'Run a small upstream server for tests and benchmarks'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions man test-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
+
+# Added by mesh (src/cli/completions.rs): what clap_complete's fish script does not complete.
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand demo" -f
+complete -c mesh -n "__fish_mesh_using_subcommand stat" -f
+complete -c mesh -n "__fish_mesh_using_subcommand routes" -f
+complete -c mesh -n "__fish_mesh_using_subcommand edges" -f
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -f
+complete -c mesh -n "__fish_mesh_using_subcommand completions" -f -a "bash elvish fish powershell zsh"
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from proxy" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from demo" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from await" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from stat" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from routes" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from edges" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from tap" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from completions" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from help" -f

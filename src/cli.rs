@@ -96,6 +96,34 @@ pub(crate) fn runtime(threads: Threads) -> anyhow::Result<tokio::runtime::Runtim
     anyhow::Context::context(builder.enable_all().build(), "starting the async runtime")
 }
 
+/// Writes one diagnostic line to stderr, as `eprintln!` does, except that a closed or failing
+/// stderr is not a panic: the line is dropped and the command goes on, so its exit code still
+/// says what happened (a failed `profile check` stays 1 under `2>&1 | head`). ripgrep treats a
+/// broken pipe as a quiet end the same way; `eprintln!` would panic (exit 101) instead.
+macro_rules! diag {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stderr_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use diag;
+
+/// The writer behind [`diag!`]: one line, written under stderr's lock, errors ignored.
+pub fn write_stderr_line(line: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    // Nothing useful can be done about a stderr that cannot be written: not even saying so.
+    let _ = err.write_fmt(line).and_then(|()| err.write_all(b"\n"));
+}
+
+/// Whether `err` comes from writing to a pipe whose reader has gone (`mesh … | head`): a quiet
+/// end of the command, not a failure (as ripgrep's `main` decides).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Writes all of `text` to stdout at once; a closed pipe (`mesh … | head`) is not an error.
 pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -38,6 +38,9 @@
 //! clients) and `fuzzing` (the fuzz targets' entry points).
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+// `eprintln!` and `println!` panic when the pipe they write to has closed: use `cli::diag!` and
+// the printers' `io::Write` results (a closed stdout is a quiet end, as in ripgrep).
+#![cfg_attr(not(test), deny(clippy::print_stderr, clippy::print_stdout))]
 
 pub mod admin_api;
 #[doc(hidden)]

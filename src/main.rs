@@ -1,7 +1,12 @@
 //! The `mesh` binary: parse arguments, run one subcommand, map the outcome to an exit code.
 //!
-//! Exit codes: 0 success, 1 bad input or a failed check, 2 usage errors (clap's own).
+//! Exit codes: 0 success, 1 bad input or a failed check, 2 usage errors (clap's own, and flag
+//! values refused after parsing, such as `-t 2h` without Prometheus). A closed
+//! stdout (`mesh … | head`) ends a command quietly with 0, as ripgrep does; a closed stderr is
+//! never a panic (`eprintln!` would exit 101): diagnostics go through `cli::diag!`, which drops
+//! what it cannot write.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![deny(clippy::print_stderr, clippy::print_stdout)]
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -44,15 +49,26 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
+        // Its default reports a failed write with `eprintln!`, which panics when stderr is closed.
+        .log_internal_errors(false)
         .init();
     if let Err(err) = purge_in_background() {
         tracing::warn!("jemalloc's background purging is off ({err}): memory freed after a burst stays in RSS while idle");
     }
     match mesh::cli::run(cli) {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("mesh: {err:#}");
-            ExitCode::from(1)
-        }
+        Err(err) if mesh::cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => match err.downcast::<clap::Error>() {
+            // A usage error found after parsing (a value that depends on another flag): exit 2,
+            // as for clap's own.
+            Ok(usage) => {
+                let _ = usage.print();
+                ExitCode::from(2)
+            }
+            Err(err) => {
+                mesh::cli::write_stderr_line(format_args!("mesh: {err:#}"));
+                ExitCode::from(1)
+            }
+        },
     }
 }

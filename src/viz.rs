@@ -8,6 +8,7 @@
 //! and fetches their windows; [`model`] sums them into rows; [`print`](mod@print) formats rows. Nothing here
 //! knows about clap.
 
+pub mod lookup;
 pub mod model;
 pub mod print;
 pub mod prometheus;

@@ -4,7 +4,13 @@
 //! they do not know, so the proxy may add some without a version bump; `version` changes when a
 //! field changes meaning.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+
+/// Longest `window` a proxy serves (it keeps this much history); longer ones are answered 400,
+/// and `mesh stat -t` refuses them before asking unless it reads from Prometheus.
+pub const MAX_STATS_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Which way traffic flows through the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

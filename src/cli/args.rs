@@ -176,8 +176,17 @@ pub struct VizArgs {
     #[arg(long, value_name = "RESOURCE")]
     pub to: Option<String>,
 
-    /// How far back to look (e.g. 10s, 1m, 10m, 1h)
-    #[arg(short = 't', long = "time-window", value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    /// How far back to look (e.g. 10s, 1m, 10m, 1h; at most 1h unless --prometheus)
+    // `--window` (the admin API's word, `/stats?window=`) is accepted too: without it clap would
+    // answer it with a tip to pass `-- --window` as a resource.
+    #[arg(
+        short = 't',
+        long = "time-window",
+        alias = "window",
+        value_name = "DURATION",
+        default_value = "1m",
+        value_parser = parse_positive_duration
+    )]
     pub window: Duration,
 
     #[command(flatten)]

@@ -45,7 +45,7 @@ pub fn run(args: AwaitArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: AwaitArgs) -> anyhow::Result<ExitCode> {
-    eprintln!("mesh: waiting for the proxy at {} to be ready", args.admin);
+    super::diag!("mesh: waiting for the proxy at {} to be ready", args.admin);
     readiness::wait_ready(args.admin, POLL_INTERVAL, args.timeout).await?;
     if args.command.is_empty() {
         return Ok(ExitCode::SUCCESS);

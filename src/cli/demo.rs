@@ -37,6 +37,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let shutdown = super::signal::shutdown_signal()?;
+    refuse_a_second_demo(&args.registry.dir())?;
     let work = tempfile_dir()?;
     let opts = DemoOptions {
         registry: args.registry.dir(),
@@ -89,8 +90,28 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     drop(prometheus);
     running.stop().await;
     let _ = std::fs::remove_dir_all(&work);
-    eprintln!("mesh demo: stopped");
+    super::diag!("mesh demo: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to start while live proxies of the demo's namespace are in `registry`: a second demo
+/// would register the same workloads beside the first, and `mesh stat` would sum both as one.
+fn refuse_a_second_demo(registry: &std::path::Path) -> anyhow::Result<()> {
+    let pids: std::collections::BTreeSet<u32> = crate::registry::read_records(registry)
+        .into_iter()
+        .filter(|r| r.namespace == NAMESPACE)
+        .map(|r| r.pid)
+        .collect();
+    if !pids.is_empty() {
+        let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+        anyhow::bail!(
+            "proxies of namespace {NAMESPACE} are already running in the registry {} (pid {}): \
+             another mesh demo? Stop it, or give this one its own registry with --registry DIR",
+            registry.display(),
+            pids.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// A fresh directory for the demo's generated profiles.

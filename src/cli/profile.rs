@@ -206,13 +206,15 @@ fn from_tap(
         let dir = opts.registry.dir();
         let records = crate::registry::read_records(&dir);
         let selected = crate::viz::tap::select(&records, &resource, Some(&target.namespace));
-        anyhow::ensure!(
-            !selected.is_empty(),
-            "no running proxy of {resource} in namespace {} in the registry {}: start its proxy, \
-             pass -n, or pass --proxy-admin ADDR",
-            target.namespace,
-            dir.display()
-        );
+        if selected.is_empty() {
+            return Err(crate::viz::lookup::NoProxyFound::new(
+                std::slice::from_ref(&resource),
+                Some(&target.namespace),
+                &dir,
+                &records,
+            )
+            .into());
+        }
         crate::viz::tap::admin_addrs(&selected)
     } else {
         opts.proxy_admin.proxy_admin.clone()
@@ -224,7 +226,15 @@ fn from_tap(
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    bar.set_message(format!("tapping {resource}"));
+    // Label and units: what is watched, for how long, and how long it has been (indicatif's
+    // default shows only a bar and milliseconds as bare numbers).
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {wide_bar} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(format!(
+        "tapping {resource} for {}s",
+        opts.duration.as_secs_f64()
+    ));
     let runtime = super::runtime(super::Threads::One)?;
     let seen = runtime.block_on(crate::viz::tap::observe_requests(
         admins,
@@ -244,7 +254,7 @@ fn from_tap(
 
 fn finish(generated: Generated, format: Format) -> String {
     for notice in &generated.notices {
-        eprintln!("mesh: warning: {notice}");
+        super::diag!("mesh: warning: {notice}");
     }
     render(&generated.profile, format)
 }
@@ -257,7 +267,7 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         let text = match read_input(file) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("mesh: {e:#}");
+                super::diag!("mesh: {e:#}");
                 all_valid = false;
                 continue;
             }
@@ -272,13 +282,13 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 (false, None) => name.to_string(),
             };
             for w in &report.warnings {
-                eprintln!("{place}: warning: {w}");
+                super::diag!("{place}: warning: {w}");
             }
             for e in &report.errors {
                 if e.field.is_empty() {
-                    eprintln!("{place}: {}", e.message);
+                    super::diag!("{place}: {}", e.message);
                 } else {
-                    eprintln!("{place}: {e}");
+                    super::diag!("{place}: {e}");
                 }
             }
             if report.errors.is_empty() {
@@ -292,7 +302,7 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             }
         }
         if reports.is_empty() {
-            eprintln!("{name}: no YAML document found");
+            super::diag!("{name}: no YAML document found");
             all_valid = false;
         }
     }

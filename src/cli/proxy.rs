@@ -108,8 +108,9 @@ pub struct ProxyArgs {
     )]
     pub services: Vec<ServicePort>,
 
-    /// Directory of ServiceProfile YAML files, reloaded when they change
-    #[arg(long, env = "MESH_PROFILES", value_name = "DIR")]
+    /// Directory of ServiceProfile YAML files, reloaded when they change (one that does not exist
+    /// yet is watched for; a path that is not a directory is refused)
+    #[arg(long, env = "MESH_PROFILES", value_name = "DIR", value_parser = parse_profiles_dir)]
     pub profiles: Option<PathBuf>,
 
     /// Static endpoints file (YAML: service authority -> addresses with labels)
@@ -219,6 +220,24 @@ fn parse_workload(s: &str) -> Result<Workload, crate::identity::WorkloadError> {
     s.parse()
 }
 
+/// `--profiles DIR`: a path that exists must be a directory. A file given by mistake (the profile
+/// itself, say) would start a proxy that applies no profile at all, so it is a usage error; a
+/// path that does not exist yet is accepted, as a volume may be mounted after the proxy starts
+/// (the proxy warns that it is absent and watches for it).
+fn parse_profiles_dir(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_dir() => Ok(path),
+        Ok(_) => Err(
+            "not a directory: --profiles takes a directory of ServiceProfile YAML \
+             files (*.yaml, *.yml); put the file in one"
+                .to_owned(),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(path),
+        Err(e) => Err(format!("cannot be read: {e}")),
+    }
+}
+
 /// A port of `--opaque-ports`, or `none` (which adds none, so `--opaque-ports none` clears the
 /// default list).
 fn parse_opaque_port(s: &str) -> Result<Option<u16>, String> {
@@ -323,9 +342,10 @@ async fn run_app(
     app: &[String],
     mut signals: StopSignals,
 ) -> anyhow::Result<ExitCode> {
-    eprintln!(
+    super::diag!(
         "mesh: waiting for the proxy to be ready at {} before starting {}",
-        bound.admin, app[0]
+        bound.admin,
+        app[0]
     );
     tokio::select! {
         ready = readiness::wait_ready(bound.admin, POLL_INTERVAL, APP_READY_TIMEOUT) => {
@@ -369,7 +389,7 @@ async fn run_app(
             // app too (it would have no proxy).
             child::stop(&mut app_process, APP_STOP_GRACE).await;
             ended.context("proxy task")??;
-            eprintln!("mesh: the proxy was shut down on its admin port (POST /shutdown); stopped {}", app[0]);
+            super::diag!("mesh: the proxy was shut down on its admin port (POST /shutdown); stopped {}", app[0]);
             Ok(child::exit_code(app_process.wait().await?))
         }
     }

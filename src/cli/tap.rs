@@ -21,14 +21,16 @@ use crate::viz::tap::{self as tap, TapItem, TapStream};
                         mesh tap deploy/web -n emojivoto --to deploy/voting --path /api/vote\n  \
                         mesh tap ns/emojivoto -o json")]
 pub struct TapArgs {
-    /// What to tap: deploy/NAME, deploy (every deployment), po/NAME or ns/NAME
+    /// What to tap: TYPE/NAME or TYPE (ns, deploy, sts, ds, job, rs, po, svc), e.g. deploy/web,
+    /// deploy (every deployment), svc/web-svc (the proxies serving it)
     #[arg(value_name = "RESOURCE", value_parser = parse_resource)]
     pub resource: Resource,
 
     #[command(flatten)]
     pub namespaces: NamespacesArgs,
 
-    /// Only requests to this resource (deploy/NAME, po/NAME or ns/NAME), in --namespace
+    /// Only requests to this resource (TYPE/NAME: deploy/voting, po/voting-0, ns/emojivoto,
+    /// svc/voting-svc), in --namespace
     #[arg(long, value_name = "RESOURCE", value_parser = parse_resource)]
     pub to: Option<Resource>,
 
@@ -155,7 +157,7 @@ async fn run_async(
             Ok(s) => streams.push(s),
             Err(e) => {
                 failed = true;
-                eprintln!("mesh: {}", crate::cli::Chain(&e));
+                super::diag!("mesh: {}", crate::cli::Chain(&e));
             }
         }
     }
@@ -167,7 +169,7 @@ async fn run_async(
     } else {
         "proxies"
     };
-    eprintln!("tapping {} {noun}: {described}", streams.len());
+    super::diag!("tapping {} {noun}: {described}", streams.len());
     let mut lines = tap::merge(streams);
     let mut stdout = std::io::stdout().lock();
     loop {
@@ -179,11 +181,11 @@ async fn run_async(
             None => break,
             Some(TapItem::Failed(e)) => {
                 failed = true;
-                eprintln!("mesh: {}", crate::cli::Chain(&e));
+                super::diag!("mesh: {}", crate::cli::Chain(&e));
                 continue;
             }
             Some(TapItem::Line(TapLine::Lost { lost })) => {
-                eprintln!("mesh: {lost} events lost: this reader fell behind (narrow the filters or lower --max-rps)");
+                super::diag!("mesh: {lost} events lost: this reader fell behind (narrow the filters or lower --max-rps)");
                 continue;
             }
             Some(TapItem::Line(TapLine::Event(event))) => match output {

@@ -4,6 +4,7 @@
 use anyhow::Context;
 
 use super::args::VizArgs;
+use crate::admin_api::stats::MAX_STATS_WINDOW;
 use crate::viz::model::Query;
 use crate::viz::resource::{parse_one, parse_resources};
 use crate::viz::source::{ProxyStats, StatsSource};
@@ -27,8 +28,34 @@ pub fn gather(args: &VizArgs, query: &Query) -> anyhow::Result<Vec<ProxyStats>> 
         args.proxy_admin.proxy_admin.clone(),
         args.registry.dir(),
     );
+    if !matches!(source, StatsSource::Prometheus(_)) && args.window > MAX_STATS_WINDOW {
+        // Refused here rather than by every proxy's 400: the proxies keep an hour of history.
+        return Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!(
+                "invalid value '{}' for '--time-window <DURATION>': the proxies keep {} of \
+                 history, so a window is at most {}; read longer ones from Prometheus \
+                 (--prometheus URL)\n",
+                go_duration(args.window),
+                go_duration(MAX_STATS_WINDOW),
+                go_duration(MAX_STATS_WINDOW),
+            ),
+        )
+        .into());
+    }
     let runtime = super::runtime(super::Threads::One)?;
     Ok(runtime.block_on(source.gather(query, args.window))?)
+}
+
+/// `1h`, `90m`, `45s`, `1500ms`: a duration as `-t` takes it, in the largest whole unit.
+fn go_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        _ if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        _ if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        _ if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
 }
 
 /// Prints a footnote for each proxy that did not answer; true when all did.
@@ -37,7 +64,7 @@ pub fn report_unreachable(proxies: &[ProxyStats]) -> bool {
     for p in proxies {
         if let Err(e) = &p.stats {
             all = false;
-            eprintln!(
+            super::diag!(
                 "mesh: proxy {} ({} in {}) did not answer: {}",
                 p.admin,
                 p.identity.workload,

@@ -15,8 +15,7 @@ use crate::admin_api::stats::{Direction, ProfileRoutes};
 use crate::admin_api::tap::TapQuery;
 use crate::profile::duration::{parse_go_duration, DurationError};
 
-/// Longest `/stats` window served (the proxy keeps this much history).
-pub const MAX_STATS_WINDOW: Duration = Duration::from_secs(3600);
+pub use crate::admin_api::stats::MAX_STATS_WINDOW;
 
 /// Answers one admin request.
 pub fn handle<B>(state: &Arc<ProxyState>, req: &Request<B>) -> Response<ProxyBody> {

@@ -126,6 +126,13 @@ impl ProfileStore {
         let mut last = self.dir_present.lock().unwrap_or_else(|p| p.into_inner());
         match (last.replace(present), present) {
             (Some(before), now) if before == now => {}
+            // The CLI refuses a path that is not a directory at startup; this is one replaced
+            // by a file since.
+            (_, false) if dir.exists() => tracing::warn!(
+                dir = %dir.display(),
+                "--profiles path is not a directory: every request is [DEFAULT] until it is one; \
+                 watching it"
+            ),
             (_, false) => tracing::warn!(
                 dir = %dir.display(),
                 "--profiles directory absent: every request is [DEFAULT] until it appears; \

@@ -320,10 +320,16 @@ pub fn edges(query: &Query, proxies: &[ProxyStats]) -> Vec<Edge> {
                         .iter()
                         .filter_map(|t| Some((t.direction, t.peer.as_ref()?))),
                 );
+            // A peer is any resource of the type: `edges deploy/web` lists web's edges with the
+            // other deployments (matched by its own name, a peer would have to be web itself).
+            let peer_type = Resource {
+                kind: resource.kind,
+                name: None,
+            };
             for (direction, peer) in peers {
                 // A peer outside the scope still counts: edges cross namespaces.
                 let Some(peer) = identity_of(peer)
-                    .and_then(|id| resource.row_of(&id).map(|n| (n, id.namespace)))
+                    .and_then(|id| peer_type.row_of(&id).map(|n| (n, id.namespace)))
                 else {
                     continue;
                 };

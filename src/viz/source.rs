@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::lookup::NoProxyFound;
 use super::model::Query;
 use super::prometheus::PrometheusError;
 
@@ -42,18 +43,9 @@ pub enum SourceError {
          ports (/metrics), and has the workload had traffic?"
     )]
     NoSeries { url: String, resources: String },
-    #[error(
-        "no proxies registered for {resources} in {scope} (registry {}): start the workload's \
-         proxy with `mesh proxy --workload KIND/NAME -n NAMESPACE`, pass -n or -A, or point \
-         --registry at the proxies' registry",
-        dir.display()
-    )]
-    NothingRegistered {
-        resources: String,
-        /// `namespace emojivoto` or `any namespace`.
-        scope: String,
-        dir: PathBuf,
-    },
+    /// The local registry has no proxy the query selects.
+    #[error(transparent)]
+    NothingRegistered(#[from] NoProxyFound),
 }
 
 // === impl StatsSource ===
@@ -101,23 +93,22 @@ impl StatsSource {
                 // With --from/--to the peer's proxies matter only as labels; the resource's own
                 // are asked.
                 let namespace = query.namespace.as_deref();
-                let proxies: Vec<_> = registered(dir)
-                    .into_iter()
+                let records = registered(dir);
+                let proxies: Vec<_> = records
+                    .iter()
                     .filter(|(record, _)| {
                         query.resources.iter().any(|r| r.selects(record, namespace))
                     })
                     .map(|(record, id)| {
                         let services = record.services.iter().map(|s| s.name.clone()).collect();
-                        (record.admin, Some(id), services)
+                        (record.admin, Some(id.clone()), services)
                     })
                     .collect();
                 if proxies.is_empty() {
-                    return Err(SourceError::NothingRegistered {
-                        resources: resources(query),
-                        scope: namespace
-                            .map_or("any namespace".to_string(), |ns| format!("namespace {ns}")),
-                        dir: dir.clone(),
-                    });
+                    let records: Vec<_> = records.into_iter().map(|(record, _)| record).collect();
+                    return Err(
+                        NoProxyFound::new(&query.resources, namespace, dir, &records).into(),
+                    );
                 }
                 Ok(fetch(proxies, window).await)
             }

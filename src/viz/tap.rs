@@ -10,12 +10,13 @@ pub mod source;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::admin_api::tap::{ProxyDirection, TapEvent, TapEventKind, TapQuery};
 use crate::identity::WorkloadKind;
 use crate::registry::ProxyRecord;
+use crate::viz::lookup::NoProxyFound;
 use crate::viz::resource::{Resource, ResourceKind};
 
 pub use source::{merge, TapError, TapItem, TapStream};
@@ -28,20 +29,6 @@ pub struct TapTargets {
     pub described: String,
 }
 
-/// No proxy of the resource is registered.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "no running proxy of {resource} in {scope} in the registry {} (start one with `mesh proxy \
-     --workload …`, or pass --proxy-admin ADDR)",
-    dir.display()
-)]
-pub struct NoProxyToTap {
-    pub resource: Resource,
-    /// `namespace emojivoto` or `any namespace`.
-    pub scope: String,
-    pub dir: PathBuf,
-}
-
 /// The proxies to tap for `resource` in `namespace` (every one with `None`): the admin addresses
 /// given, when any, else the proxies of the registry in `registry` that the resource selects.
 pub fn targets(
@@ -49,7 +36,7 @@ pub fn targets(
     namespace: Option<&str>,
     admins: &[SocketAddr],
     registry: &Path,
-) -> Result<TapTargets, NoProxyToTap> {
+) -> Result<TapTargets, NoProxyFound> {
     if !admins.is_empty() {
         let place = namespace.unwrap_or("all namespaces");
         return Ok(TapTargets {
@@ -60,11 +47,12 @@ pub fn targets(
     let records = crate::registry::read_records(registry);
     let selected = select(&records, resource, namespace);
     if selected.is_empty() {
-        return Err(NoProxyToTap {
-            resource: resource.clone(),
-            scope: namespace.map_or("any namespace".to_string(), |n| format!("namespace {n}")),
-            dir: registry.to_path_buf(),
-        });
+        return Err(NoProxyFound::new(
+            std::slice::from_ref(resource),
+            namespace,
+            registry,
+            &records,
+        ));
     }
     Ok(TapTargets {
         admins: admin_addrs(&selected),
@@ -306,9 +294,9 @@ mod tests {
         let err = targets(&web, None, &[], dir.path()).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.starts_with("no running proxy of deploy/web in any namespace in the registry "),
+            text.starts_with("no proxies registered for deploy/web in any namespace (registry "),
             "{text}"
         );
-        assert!(text.ends_with("or pass --proxy-admin ADDR)"), "{text}");
+        assert!(text.ends_with("or pass --proxy-admin ADDR"), "{text}");
     }
 }

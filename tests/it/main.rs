@@ -7,7 +7,9 @@ mod process;
 mod python;
 mod raw_http;
 
+mod broken_pipe;
 mod cancellations;
+mod cli_edge;
 mod cli_shared_flags;
 mod completions;
 mod crd_schema;

@@ -58,3 +58,43 @@ fn a_missing_profiles_dir_is_logged_once_as_absent_and_watched() {
     assert_eq!(warned.len(), 1, "{stderr}");
     assert!(warned[0].contains(profiles.to_str().unwrap()), "{stderr}");
 }
+
+/// A `--profiles` path that is a file (the profile itself, given by mistake) is a usage error
+/// naming the flag and the path, before any address is announced; it used to start a proxy that
+/// applied no profile, with a warning that the directory was "absent".
+#[test]
+fn a_profiles_path_that_is_a_file_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web-svc.yaml");
+    std::fs::write(&file, "kind: ServiceProfile\n").unwrap();
+    let mut child = mesh_process()
+        .args(["proxy", "--workload", "deploy/x", "--no-registry"])
+        .args(["--outbound", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .arg("--profiles")
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A proxy that starts prints its addresses; one that refuses closes stdout at exit.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if !line.is_empty() {
+        terminate(child.id());
+    }
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(line, "", "no address announced; stderr: {stderr}");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    let path = file.to_str().unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "invalid value '{path}' for '--profiles <DIR>': not a directory"
+        )),
+        "{stderr}"
+    );
+}

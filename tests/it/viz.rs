@@ -268,6 +268,22 @@ async fn stat_and_routes_report_exactly_the_traffic_sent() {
         (Some("web"), Some("voting"))
     );
     assert_eq!(edges[0]["no_tls_reason"], "no identity");
+    // A named resource: its own edges, with peers of its type (it used to list none).
+    for named in ["deploy/web", "deploy/voting"] {
+        let (code, out, err) = viz(
+            &registry,
+            &["edges", named, "-n", "emojivoto", "-o", "json"],
+        )
+        .await;
+        assert_eq!(code, 0, "{err}");
+        let edges: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(edges.as_array().unwrap().len(), 1, "{named}: {out}");
+        assert_eq!(
+            (edges[0]["src"].as_str(), edges[0]["dst"].as_str()),
+            (Some("web"), Some("voting")),
+            "{named}"
+        );
+    }
     let (_, table, _) = viz(&registry, &["edges", "deploy", "-n", "emojivoto"]).await;
     assert_eq!(
         table,
