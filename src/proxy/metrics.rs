@@ -7,9 +7,11 @@
 //! either render it as Prometheus text (`render`) or subtract an older one kept in the
 //! `window` ring to answer `/stats?window=60s`.
 
+mod build_info;
 mod errors;
 mod histogram;
 mod labels;
+mod process;
 mod refusals;
 mod render;
 mod window;
@@ -23,11 +25,13 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use build_info::{BuildInfo, BUILD_INFO};
 pub use errors::ProxyErrors;
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
 pub use labels::{
     Direction, ErrorReason, PeerSide, ResponseOutcome, StreamError, TcpLabels, TrafficLabels,
 };
+pub use process::ProcessStats;
 pub use refusals::{Refusals, Refused};
 
 use super::guard::PanicCounter;
@@ -269,6 +273,7 @@ impl Metrics {
             .unwrap_or_default();
         let process = render::Process {
             started_unix: started.as_secs_f64(),
+            stats: ProcessStats::read(),
             panics: self.panics.get(),
             detect_timeouts: self.detect_timeouts.load(Ordering::Relaxed),
             refusals: &self.refusals,

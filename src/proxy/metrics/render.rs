@@ -34,6 +34,8 @@ fn key(o: &ResponseOutcome) -> OutcomeKey {
 pub struct Process<'a> {
     /// Start time since the Unix epoch, in seconds.
     pub started_unix: f64,
+    /// CPU, memory and file descriptors, as the kernel gives them now.
+    pub stats: super::process::ProcessStats,
     /// Connection tasks that panicked (contained; the proxy kept serving).
     pub panics: u64,
     /// Connections whose client sent nothing within the detection timeout (relayed as opaque).
@@ -254,15 +256,9 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
             sample(&mut out, name, l, field(s));
         }
     }
-    // When counters started: lets PromQL tell a proxy younger than the window from an old one.
-    header(
-        &mut out,
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the proxy since the Unix epoch in seconds.",
-    );
-    let started_unix = process.started_unix;
-    let _ = writeln!(out, "process_start_time_seconds{{{own}}} {started_unix:.3}");
+    // The start time also lets PromQL tell a proxy younger than the window from an old one.
+    super::process::render(&mut out, process.started_unix, &process.stats);
+    super::build_info::BUILD_INFO.render(&mut out, &own);
     header(
         &mut out,
         "proxy_task_panics_total",

@@ -74,6 +74,26 @@ fn prometheus_text_sums_routes_and_keeps_them_apart() {
 }
 
 #[test]
+fn the_process_family_has_no_labels_and_build_info_has_the_proxys() {
+    let m = Metrics::new(identity("rc/legacy"));
+    let text = m.render_prometheus();
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(text.contains(&format!("\n{name} ")), "{name} in {text}");
+    }
+    let own = r#"namespace="emojivoto",replicationcontroller="legacy",pod="legacy-0""#;
+    assert!(
+        text.contains(&format!("proxy_build_info{{{own},date=")),
+        "{text}"
+    );
+}
+
+#[test]
 fn tcp_connections_count_bytes_and_closes() {
     let m = Metrics::new(identity("deploy/web"));
     let labels = TcpLabels {
