@@ -29,7 +29,8 @@ pub use build_info::{BuildInfo, BUILD_INFO};
 pub use errors::ProxyErrors;
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
 pub use labels::{
-    Direction, ErrorReason, PeerSide, ResponseOutcome, StreamError, TcpLabels, TrafficLabels,
+    Direction, DstService, ErrorReason, PeerSide, ResponseOutcome, StreamError, TcpLabels,
+    TrafficLabels,
 };
 pub use process::ProcessStats;
 pub use refusals::{Refusals, Refused};
@@ -215,6 +216,7 @@ impl Metrics {
                 authority: Arc::from(OVERFLOW),
                 peer: None,
                 route: Arc::from(OVERFLOW),
+                service: None,
             };
             return self.http.entry(overflow).or_default().clone();
         }

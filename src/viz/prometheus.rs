@@ -269,6 +269,10 @@ fn proxy_of(labels: &HashMap<String, String>) -> Option<(ProxyKey, Identity)> {
 fn identity(labels: &HashMap<String, String>, prefix: &str) -> Option<Identity> {
     let get = |k: &str| labels.get(&format!("{prefix}{k}")).cloned();
     let namespace = get("namespace")?;
+    // `dst_namespace` alone names a service (`dst_service`) whose endpoint is not meshed.
+    if get("pod").is_none() && !WorkloadKind::ALL.iter().any(|k| get(k.label()).is_some()) {
+        return None;
+    }
     let pod = get("pod").unwrap_or_default();
     let workload = WorkloadKind::ALL
         .iter()

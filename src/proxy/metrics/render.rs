@@ -10,12 +10,20 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::histogram::{HistogramSnapshot, LATENCY_BOUNDS_MS};
-use super::labels::{push_identity, push_label, Direction, ResponseOutcome, StreamError};
+use super::labels::{
+    push_destination, push_identity, push_label, Direction, DstService, ResponseOutcome,
+    StreamError,
+};
 use super::Snapshot;
 use crate::identity::Identity;
 
-/// A peer's traffic in one direction to one authority.
-type PeerKey = (Direction, Arc<str>, Option<Arc<crate::identity::Identity>>);
+/// A peer's traffic in one direction to one authority (outbound, of one service).
+type PeerKey = (
+    Direction,
+    Arc<str>,
+    Option<Arc<crate::identity::Identity>>,
+    Option<Arc<DstService>>,
+);
 
 #[derive(Default)]
 struct Totals {
@@ -64,6 +72,7 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
             labels.direction,
             labels.authority.clone(),
             labels.peer.clone(),
+            labels.service.clone(),
         );
         let t = peers.entry(pk.clone()).or_default();
         t.requests += s.requests;
@@ -81,8 +90,13 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
         let mut l = own.clone();
         push_label(&mut l, "direction", pk.0.as_str());
         push_label(&mut l, authority_key, &pk.1);
-        if let Some(peer) = &pk.2 {
-            push_identity(&mut l, pk.0.peer_prefix(), peer);
+        match pk.0 {
+            Direction::Outbound => push_destination(&mut l, pk.3.as_deref(), pk.2.as_deref()),
+            Direction::Inbound => {
+                if let Some(peer) = &pk.2 {
+                    push_identity(&mut l, pk.0.peer_prefix(), peer);
+                }
+            }
         }
         push_label(&mut l, "tls", "no_identity");
         l

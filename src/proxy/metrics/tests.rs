@@ -14,6 +14,7 @@ fn labels(route: &str) -> TrafficLabels {
         authority: Arc::from("voting-svc.emojivoto.svc.cluster.local:8080"),
         peer: Some(Arc::new(identity("deploy/voting"))),
         route: Arc::from(route),
+        service: None,
     }
 }
 
@@ -71,6 +72,44 @@ fn prometheus_text_sums_routes_and_keeps_them_apart() {
     assert!(text.contains(&format!(
         "response_latency_ms_bucket{{{base},{authority},{peer},status_code=\"200\",le=\"2\"}} 0\n"
     )));
+}
+
+#[test]
+fn outbound_series_name_the_service_and_a_bare_address_names_none() {
+    let m = Metrics::new(identity("cj/nightly-report"));
+    let mut to_service = labels("vote");
+    to_service.service = Some(Arc::new(DstService {
+        name: Arc::from("voting-svc"),
+        namespace: Arc::from("emojivoto"),
+    }));
+    m.request(&to_service)
+        .response(ok(), Duration::from_millis(3));
+    let to_address = TrafficLabels {
+        authority: Arc::from("10.1.2.3:8080"),
+        peer: None,
+        service: None,
+        ..labels("[DEFAULT]")
+    };
+    m.request(&to_address)
+        .response(ok(), Duration::from_millis(3));
+    let text = m.render_prometheus();
+    let own = r#"namespace="emojivoto",cronjob="nightly-report",pod="nightly-report-0""#;
+    let dst = r#"dst_namespace="emojivoto",dst_service="voting-svc",dst_deployment="voting",dst_pod="voting-0""#;
+    let authority = r#"authority="voting-svc.emojivoto.svc.cluster.local:8080""#;
+    for line in [
+        format!("request_total{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\"}} 1\n"),
+        format!("response_total{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",classification=\"success\",status_code=\"200\",grpc_status=\"0\"}} 1\n"),
+        format!("response_latency_ms_count{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",status_code=\"200\"}} 1\n"),
+        format!("route_request_total{{{own},direction=\"outbound\",dst=\"voting-svc.emojivoto.svc.cluster.local:8080\",{dst},tls=\"no_identity\",rt_route=\"vote\"}} 1\n"),
+        format!("request_total{{{own},direction=\"outbound\",authority=\"10.1.2.3:8080\",tls=\"no_identity\"}} 1\n"),
+    ] {
+        assert!(text.contains(&line), "missing {line} in {text}");
+    }
+    assert_eq!(
+        text.matches("dst_service=").count(),
+        text.matches("voting-svc.emojivoto").count(),
+        "only series to the service carry dst_service:\n{text}"
+    );
 }
 
 #[test]
