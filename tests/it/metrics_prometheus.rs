@@ -91,6 +91,11 @@ async fn dashboards_find_process_build_and_service_series_with_data() {
             r#"sum(route_request_total{dst_service="voting-svc", dst_namespace="emojivoto", direction="outbound"}) == 10"#,
             1,
         ),
+        // The callers' client connections (one per request) closed cleanly.
+        (
+            r#"sum(tcp_close_total{errno="", direction="outbound", peer="src"}) >= 10"#,
+            1,
+        ),
         // The CronJob's own label, and as the voting proxy's inbound peer.
         (
             r#"request_total{cronjob="nightly-report", direction="outbound"} == 5"#,

@@ -232,18 +232,12 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
         })
         .collect();
     type Field = fn(&super::TcpSnapshot) -> u64;
-    let families: [(&str, &str, &str, Field); 5] = [
+    let families: [(&str, &str, &str, Field); 4] = [
         (
             "tcp_open_total",
             "counter",
             "Total TCP connections opened.",
             |s| s.opened,
-        ),
-        (
-            "tcp_close_total",
-            "counter",
-            "Total TCP connections closed.",
-            |s| s.closed,
         ),
         (
             "tcp_open_connections",
@@ -268,6 +262,9 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
         header(&mut out, name, kind, help);
         for (l, s) in &tcp_labels {
             sample(&mut out, name, l, field(s));
+        }
+        if name == "tcp_open_total" {
+            tcp_closes(&mut out, &tcp_labels);
         }
     }
     // The start time also lets PromQL tell a proxy younger than the window from an old one.
@@ -294,6 +291,41 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
     process.refusals.render(&mut out, &own);
     process.errors.render(&mut out, &own);
     out
+}
+
+/// `tcp_close_total` as Linkerd has it: `errno=""` for clean closes, the errno's name
+/// (`ECONNRESET`) for closes after a read or write failed.
+fn tcp_closes(out: &mut String, tcp: &[(String, &super::TcpSnapshot)]) {
+    header(
+        out,
+        "tcp_close_total",
+        "counter",
+        "Total TCP connections closed, by the OS error that ended them (errno=\"\" when none).",
+    );
+    for (l, s) in tcp {
+        let failed: u64 = s.close_errors.iter().map(|(_, n)| n).sum();
+        let mut clean = l.clone();
+        push_label(&mut clean, "errno", "");
+        sample(
+            out,
+            "tcp_close_total",
+            &clean,
+            s.closed.saturating_sub(failed),
+        );
+        for (errno, n) in &s.close_errors {
+            let mut with = l.clone();
+            push_label(&mut with, "errno", &errno_name(*errno));
+            sample(out, "tcp_close_total", &with, *n);
+        }
+    }
+}
+
+/// `ECONNRESET` for 104 on Linux; the number for one the OS does not name.
+fn errno_name(errno: i32) -> String {
+    match nix::errno::Errno::from_raw(errno) {
+        nix::errno::Errno::UnknownErrno => errno.to_string(),
+        e => format!("{e:?}"),
+    }
 }
 
 /// Latency histograms merged per status code.

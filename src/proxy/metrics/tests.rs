@@ -149,13 +149,47 @@ fn tcp_connections_count_bytes_and_closes() {
     let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="inbound",peer="src",tls="no_identity""#;
     for line in [
         format!("tcp_open_total{{{l}}} 2\n"),
-        format!("tcp_close_total{{{l}}} 1\n"),
+        format!("tcp_close_total{{{l},errno=\"\"}} 1\n"),
         format!("tcp_open_connections{{{l}}} 1\n"),
         format!("tcp_read_bytes_total{{{l}}} 10\n"),
         format!("tcp_write_bytes_total{{{l}}} 20\n"),
     ] {
         assert!(text.contains(&line), "missing {line} in {text}");
     }
+}
+
+#[test]
+fn tcp_closes_after_an_os_error_are_counted_under_its_name() {
+    let m = Metrics::new(identity("deploy/web"));
+    let labels = TcpLabels {
+        direction: Direction::Outbound,
+        side: PeerSide::Dst,
+        peer: None,
+    };
+    for errno in [None, Some(econnreset()), Some(econnreset())] {
+        let c = m.tcp_open(labels.clone());
+        if let Some(e) = errno {
+            c.failed(e);
+            // Only the first error names the close.
+            c.failed(nix::errno::Errno::EPIPE as i32);
+        }
+    }
+    let text = m.render_prometheus();
+    let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="outbound",peer="dst",tls="no_identity""#;
+    for line in [
+        format!("tcp_close_total{{{l},errno=\"\"}} 1\n"),
+        format!("tcp_close_total{{{l},errno=\"ECONNRESET\"}} 2\n"),
+        format!("tcp_open_total{{{l}}} 3\n"),
+    ] {
+        assert!(text.contains(&line), "missing {line} in {text}");
+    }
+    assert!(!text.contains("EPIPE"), "{text}");
+    // /stats counts every close.
+    assert_eq!(m.stats(Duration::from_secs(60)).tcp[0].closed, 3);
+}
+
+fn econnreset() -> i32 {
+    nix::errno::Errno::ECONNRESET as i32
 }
 
 #[tokio::test(start_paused = true)]
