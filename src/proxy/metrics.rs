@@ -14,11 +14,12 @@ mod labels;
 mod process;
 mod refusals;
 mod render;
+mod tcp;
 mod window;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -34,10 +35,12 @@ pub use labels::{
 };
 pub use process::ProcessStats;
 pub use refusals::{Refusals, Refused};
+pub use tcp::{TcpConnection, TcpSnapshot};
 
 use super::guard::PanicCounter;
 use super::maps::ConcurrentMap;
 use crate::identity::Identity;
+use tcp::TcpSeries;
 use window::History;
 
 /// Most HTTP series (direction × authority × peer × route) one proxy keeps; traffic beyond lands
@@ -85,18 +88,6 @@ struct HttpSeries {
 #[derive(Default)]
 struct Outcomes(RwLock<Vec<(ResponseOutcome, Arc<Histogram>)>>);
 
-/// Counters of one TCP series.
-#[derive(Default)]
-struct TcpSeries {
-    opened: AtomicU64,
-    closed: AtomicU64,
-    read: AtomicU64,
-    wrote: AtomicU64,
-    /// Closes after an OS error, by errno (of the closed set the OS has); locked once per
-    /// failed connection, never per byte.
-    close_errors: Mutex<Vec<(i32, u64)>>,
-}
-
 /// A copy of every counter at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -113,31 +104,11 @@ pub struct HttpSnapshot {
     pub actual: Vec<(ResponseOutcome, HistogramSnapshot)>,
 }
 
-/// One TCP series' counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TcpSnapshot {
-    pub opened: u64,
-    /// Every close, clean or not.
-    pub closed: u64,
-    pub read: u64,
-    pub wrote: u64,
-    /// The closes after an OS error, by errno, ascending (the rest of `closed` were clean).
-    pub close_errors: Vec<(i32, u64)>,
-}
-
 /// The counters of one request's HTTP series, found once when the request is counted: its
 /// responses are counted here without looking the labels up again.
 #[derive(Clone)]
 pub struct HttpCounters {
     series: Arc<HttpSeries>,
-}
-
-/// An open TCP connection's counters; dropping it counts the connection closed, under the
-/// first OS error its reads and writes met, if any.
-pub struct TcpConnection {
-    series: Arc<TcpSeries>,
-    /// The first errno seen; 0 while none.
-    errno: AtomicI32,
 }
 
 // === impl Metrics ===
@@ -210,11 +181,7 @@ impl Metrics {
             }
             None => self.tcp.entry(labels).or_default().clone(),
         };
-        series.opened.fetch_add(1, Ordering::Relaxed);
-        TcpConnection {
-            series,
-            errno: AtomicI32::new(0),
-        }
+        TcpConnection::open(series)
     }
 
     fn http_series(&self, labels: &TrafficLabels) -> Arc<HttpSeries> {
@@ -262,20 +229,7 @@ impl Metrics {
             .tcp
             .iter()
             .map(|e| {
-                let s = e.value();
-                // Under the lock a failed close takes, so `closed` covers every failed one.
-                let (closed, mut close_errors) = {
-                    let errors = s.close_errors.lock().unwrap_or_else(|e| e.into_inner());
-                    (s.closed.load(Ordering::Relaxed), errors.clone())
-                };
-                close_errors.sort_unstable();
-                let snap = TcpSnapshot {
-                    opened: s.opened.load(Ordering::Relaxed),
-                    closed,
-                    read: s.read.load(Ordering::Relaxed),
-                    wrote: s.wrote.load(Ordering::Relaxed),
-                    close_errors,
-                };
+                let snap = e.value().snapshot();
                 (e.key().clone(), snap)
             })
             .collect();
@@ -389,47 +343,6 @@ impl HttpCounters {
     /// Counts one try the server answered (retries included).
     pub fn actual_response(&self, outcome: ResponseOutcome, latency: Duration) {
         self.series.actual.observe(outcome, latency);
-    }
-}
-
-// === impl TcpConnection ===
-
-impl TcpConnection {
-    /// Counts bytes read from the peer.
-    pub fn read(&self, n: u64) {
-        self.series.read.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Counts bytes written to the peer.
-    pub fn wrote(&self, n: u64) {
-        self.series.wrote.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Notes that a read or write failed with OS error `errno`; the first one names the close.
-    pub fn failed(&self, errno: i32) {
-        let _ = self
-            .errno
-            .compare_exchange(0, errno, Ordering::Relaxed, Ordering::Relaxed);
-    }
-}
-
-impl Drop for TcpConnection {
-    fn drop(&mut self) {
-        let errno = self.errno.load(Ordering::Relaxed);
-        if errno == 0 {
-            self.series.closed.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let mut errors = self
-            .series
-            .close_errors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        match errors.iter_mut().find(|(e, _)| *e == errno) {
-            Some((_, n)) => *n += 1,
-            None => errors.push((errno, 1)),
-        }
-        self.series.closed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
