@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use crate::profile::names::{check_dns1123_subdomain, NameError};
 
-/// Kinds of workload, as Kubernetes names them.
+/// Kinds of workload, as Kubernetes names them: every kind Linkerd's proxy injector labels a pod
+/// with (`linkerd.io/proxy-<kind>`, which its Prometheus turns into the `<kind>` label), and pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum WorkloadKind {
     Deployment,
@@ -16,20 +17,25 @@ pub enum WorkloadKind {
     Job,
     ReplicaSet,
     Pod,
+    ReplicationController,
+    CronJob,
 }
 
 impl WorkloadKind {
     /// Every kind, in a stable order.
-    pub const ALL: [WorkloadKind; 6] = [
+    pub const ALL: [WorkloadKind; 8] = [
         WorkloadKind::Deployment,
         WorkloadKind::StatefulSet,
         WorkloadKind::DaemonSet,
         WorkloadKind::Job,
         WorkloadKind::ReplicaSet,
         WorkloadKind::Pod,
+        WorkloadKind::ReplicationController,
+        WorkloadKind::CronJob,
     ];
 
-    /// Parses `deploy`, `deployment`, `deployments`, `sts`, `statefulset`, `po`, `pod` …
+    /// Parses `deploy`, `deployment`, `deployments`, `sts`, `statefulset`, `po`, `pod`, `rc`,
+    /// `cj` … : the singular, the plural and kubectl's short name of each kind.
     pub fn parse(word: &str) -> Option<Self> {
         let kind = match word.to_ascii_lowercase().as_str() {
             "deploy" | "deployment" | "deployments" => WorkloadKind::Deployment,
@@ -38,6 +44,10 @@ impl WorkloadKind {
             "job" | "jobs" => WorkloadKind::Job,
             "rs" | "replicaset" | "replicasets" => WorkloadKind::ReplicaSet,
             "po" | "pod" | "pods" => WorkloadKind::Pod,
+            "rc" | "replicationcontroller" | "replicationcontrollers" => {
+                WorkloadKind::ReplicationController
+            }
+            "cj" | "cronjob" | "cronjobs" => WorkloadKind::CronJob,
             _ => return None,
         };
         Some(kind)
@@ -52,10 +62,13 @@ impl WorkloadKind {
             WorkloadKind::Job => "job",
             WorkloadKind::ReplicaSet => "rs",
             WorkloadKind::Pod => "po",
+            WorkloadKind::ReplicationController => "rc",
+            WorkloadKind::CronJob => "cj",
         }
     }
 
-    /// The metric label key Linkerd uses for this kind (`deployment`, `dst_deployment`).
+    /// The metric label key Linkerd uses for this kind (`deployment`, `dst_deployment`); a job's is
+    /// `k8s_job`, since Prometheus keeps `job` for the scrape job.
     pub fn label(self) -> &'static str {
         match self {
             WorkloadKind::Deployment => "deployment",
@@ -64,6 +77,8 @@ impl WorkloadKind {
             WorkloadKind::Job => "k8s_job",
             WorkloadKind::ReplicaSet => "replicaset",
             WorkloadKind::Pod => "pod",
+            WorkloadKind::ReplicationController => "replicationcontroller",
+            WorkloadKind::CronJob => "cronjob",
         }
     }
 }
@@ -80,7 +95,7 @@ pub struct Workload {
 pub enum WorkloadError {
     #[error("{text:?} is not a workload: expected KIND/NAME, e.g. deploy/web")]
     NotKindSlashName { text: String },
-    #[error("{text:?}: unknown workload kind {kind:?} (expected deploy, sts, ds, job, rs or po)")]
+    #[error("{text:?}: unknown workload kind {kind:?} (expected deploy, sts, ds, job, cj, rs, rc or po)")]
     UnknownKind { text: String, kind: String },
     // The name's fault is part of the text, not a `source()`: clap shows parse errors as one text.
     #[error("{text:?}: {reason}")]
@@ -182,6 +197,39 @@ mod tests {
         );
         assert!("web".parse::<Workload>().is_err());
         assert!("cm/web".parse::<Workload>().is_err());
+    }
+
+    #[test]
+    fn every_kind_linkerd_labels_parses_as_kubectl_spells_it() {
+        for (words, kind, label) in [
+            (
+                ["rc", "replicationcontroller", "ReplicationControllers"],
+                WorkloadKind::ReplicationController,
+                "replicationcontroller",
+            ),
+            (
+                ["cj", "cronjob", "cronjobs"],
+                WorkloadKind::CronJob,
+                "cronjob",
+            ),
+        ] {
+            for word in words {
+                let w: Workload = format!("{word}/nightly-report").parse().unwrap();
+                assert_eq!(w.kind, kind, "{word}");
+                assert_eq!(w.kind.label(), label);
+            }
+        }
+        assert_eq!(
+            "replicationcontroller/legacy"
+                .parse::<Workload>()
+                .unwrap()
+                .to_string(),
+            "rc/legacy"
+        );
+        // Every kind's short name and label round-trip through the parser.
+        for kind in WorkloadKind::ALL {
+            assert_eq!(WorkloadKind::parse(kind.short()), Some(kind));
+        }
     }
 
     #[test]

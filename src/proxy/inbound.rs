@@ -83,6 +83,7 @@ pub async fn handle(
         authority: fqdn_authority.map_or_else(|| Arc::from(raw_authority.as_str()), |(_, a)| a),
         peer,
         route: route.name().clone(),
+        service: None,
     };
     let counters = state.metrics.request(&labels);
     let tap = state.tap.request(

@@ -28,6 +28,10 @@ pub trait Hooks {
     #[inline]
     fn on_write(&mut self, _n: usize) {}
 
+    /// Sees each error a read or a write of the default methods returned.
+    #[inline]
+    fn on_error(&mut self, _err: &io::Error) {}
+
     /// Reads from `io` into `buf`: by default a read of `io`, then [`Hooks::on_read`].
     #[inline]
     fn poll_read<I: AsyncRead>(
@@ -42,6 +46,9 @@ pub trait Hooks {
         if !new.is_empty() {
             self.on_read(new);
         }
+        if let Poll::Ready(Err(e)) = &res {
+            self.on_error(e);
+        }
         res
     }
 
@@ -54,10 +61,10 @@ pub trait Hooks {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let res = io.poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = res {
-            if n > 0 {
-                self.on_write(n);
-            }
+        match &res {
+            Poll::Ready(Ok(n)) if *n > 0 => self.on_write(*n),
+            Poll::Ready(Err(e)) => self.on_error(e),
+            _ => {}
         }
         res
     }
@@ -71,10 +78,10 @@ pub trait Hooks {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let res = io.poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = res {
-            if n > 0 {
-                self.on_write(n);
-            }
+        match &res {
+            Poll::Ready(Ok(n)) if *n > 0 => self.on_write(*n),
+            Poll::Ready(Err(e)) => self.on_error(e),
+            _ => {}
         }
         res
     }
@@ -163,6 +170,8 @@ pub trait ByteCounter: Send + Sync {
     fn read(&self, n: u64);
     /// `n` bytes were written to the socket.
     fn wrote(&self, n: u64);
+    /// A read or write of the socket failed with OS error `errno` (`tcp_close_total{errno}`).
+    fn failed(&self, _errno: i32) {}
 }
 
 /// Counts bytes through `io` into a [`ByteCounter`].
@@ -180,6 +189,13 @@ impl Hooks for Counting {
     #[inline]
     fn on_write(&mut self, n: usize) {
         self.0.wrote(n as u64);
+    }
+
+    #[inline]
+    fn on_error(&mut self, err: &io::Error) {
+        if let Some(errno) = err.raw_os_error() {
+            self.0.failed(errno);
+        }
     }
 }
 

@@ -7,11 +7,14 @@
 //! either render it as Prometheus text (`render`) or subtract an older one kept in the
 //! `window` ring to answer `/stats?window=60s`.
 
+mod build_info;
 mod errors;
 mod histogram;
 mod labels;
+mod process;
 mod refusals;
 mod render;
+mod tcp;
 mod window;
 
 use std::collections::HashMap;
@@ -23,16 +26,21 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use build_info::{BuildInfo, BUILD_INFO};
 pub use errors::ProxyErrors;
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
 pub use labels::{
-    Direction, ErrorReason, PeerSide, ResponseOutcome, StreamError, TcpLabels, TrafficLabels,
+    Direction, DstService, ErrorReason, PeerSide, ResponseOutcome, StreamError, TcpLabels,
+    TrafficLabels,
 };
+pub use process::ProcessStats;
 pub use refusals::{Refusals, Refused};
+pub use tcp::{TcpConnection, TcpSnapshot};
 
 use super::guard::PanicCounter;
 use super::maps::ConcurrentMap;
 use crate::identity::Identity;
+use tcp::TcpSeries;
 use window::History;
 
 /// Most HTTP series (direction × authority × peer × route) one proxy keeps; traffic beyond lands
@@ -80,15 +88,6 @@ struct HttpSeries {
 #[derive(Default)]
 struct Outcomes(RwLock<Vec<(ResponseOutcome, Arc<Histogram>)>>);
 
-/// Counters of one TCP series.
-#[derive(Default)]
-struct TcpSeries {
-    opened: AtomicU64,
-    closed: AtomicU64,
-    read: AtomicU64,
-    wrote: AtomicU64,
-}
-
 /// A copy of every counter at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -105,25 +104,11 @@ pub struct HttpSnapshot {
     pub actual: Vec<(ResponseOutcome, HistogramSnapshot)>,
 }
 
-/// One TCP series' counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TcpSnapshot {
-    pub opened: u64,
-    pub closed: u64,
-    pub read: u64,
-    pub wrote: u64,
-}
-
 /// The counters of one request's HTTP series, found once when the request is counted: its
 /// responses are counted here without looking the labels up again.
 #[derive(Clone)]
 pub struct HttpCounters {
     series: Arc<HttpSeries>,
-}
-
-/// An open TCP connection's counters; dropping it counts the connection closed.
-pub struct TcpConnection {
-    series: Arc<TcpSeries>,
 }
 
 // === impl Metrics ===
@@ -196,8 +181,7 @@ impl Metrics {
             }
             None => self.tcp.entry(labels).or_default().clone(),
         };
-        series.opened.fetch_add(1, Ordering::Relaxed);
-        TcpConnection { series }
+        TcpConnection::open(series)
     }
 
     fn http_series(&self, labels: &TrafficLabels) -> Arc<HttpSeries> {
@@ -211,6 +195,7 @@ impl Metrics {
                 authority: Arc::from(OVERFLOW),
                 peer: None,
                 route: Arc::from(OVERFLOW),
+                service: None,
             };
             return self.http.entry(overflow).or_default().clone();
         }
@@ -244,13 +229,7 @@ impl Metrics {
             .tcp
             .iter()
             .map(|e| {
-                let s = e.value();
-                let snap = TcpSnapshot {
-                    opened: s.opened.load(Ordering::Relaxed),
-                    closed: s.closed.load(Ordering::Relaxed),
-                    read: s.read.load(Ordering::Relaxed),
-                    wrote: s.wrote.load(Ordering::Relaxed),
-                };
+                let snap = e.value().snapshot();
                 (e.key().clone(), snap)
             })
             .collect();
@@ -269,6 +248,7 @@ impl Metrics {
             .unwrap_or_default();
         let process = render::Process {
             started_unix: started.as_secs_f64(),
+            stats: ProcessStats::read(),
             panics: self.panics.get(),
             detect_timeouts: self.detect_timeouts.load(Ordering::Relaxed),
             refusals: &self.refusals,
@@ -363,26 +343,6 @@ impl HttpCounters {
     /// Counts one try the server answered (retries included).
     pub fn actual_response(&self, outcome: ResponseOutcome, latency: Duration) {
         self.series.actual.observe(outcome, latency);
-    }
-}
-
-// === impl TcpConnection ===
-
-impl TcpConnection {
-    /// Counts bytes read from the peer.
-    pub fn read(&self, n: u64) {
-        self.series.read.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Counts bytes written to the peer.
-    pub fn wrote(&self, n: u64) {
-        self.series.wrote.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-impl Drop for TcpConnection {
-    fn drop(&mut self) {
-        self.series.closed.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -141,4 +141,7 @@ impl ByteCounter for TcpConnection {
     fn wrote(&self, n: u64) {
         TcpConnection::wrote(self, n);
     }
+    fn failed(&self, errno: i32) {
+        TcpConnection::failed(self, errno);
+    }
 }

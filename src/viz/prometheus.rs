@@ -91,7 +91,7 @@ pub async fn fetch(base: &str, window: Duration) -> Result<Vec<ProxyStats>, Prom
     };
     let mut proxies: BTreeMap<ProxyKey, Building> = BTreeMap::new();
     let mut now = 0.0f64;
-    for sample in ask("process_start_time_seconds".into()).await? {
+    for sample in ask(start_times()).await? {
         now = now.max(sample.value.0);
         if let Some((key, id)) = proxy_of(&sample.metric) {
             let b = proxies.entry(key).or_default();
@@ -230,6 +230,19 @@ async fn query(
     Ok(answer.data.map(|d| d.result).unwrap_or_default())
 }
 
+/// Each proxy's start time with its workload labels. `process_start_time_seconds` carries none
+/// (Prometheus' convention): they come from the `proxy_build_info` of the same scrape target.
+/// Older proxies, which put their own labels on it, answer the plain query after `or`.
+fn start_times() -> String {
+    let labels: Vec<&str> = std::iter::once("namespace")
+        .chain(WorkloadKind::ALL.iter().map(|k| k.label()))
+        .collect();
+    format!(
+        "process_start_time_seconds * on(job, instance) group_left({}) proxy_build_info or process_start_time_seconds",
+        labels.join(", ")
+    )
+}
+
 fn count(s: &Sample) -> u64 {
     s.value
         .1
@@ -256,6 +269,10 @@ fn proxy_of(labels: &HashMap<String, String>) -> Option<(ProxyKey, Identity)> {
 fn identity(labels: &HashMap<String, String>, prefix: &str) -> Option<Identity> {
     let get = |k: &str| labels.get(&format!("{prefix}{k}")).cloned();
     let namespace = get("namespace")?;
+    // `dst_namespace` alone names a service (`dst_service`) whose endpoint is not meshed.
+    if get("pod").is_none() && !WorkloadKind::ALL.iter().any(|k| get(k.label()).is_some()) {
+        return None;
+    }
     let pod = get("pod").unwrap_or_default();
     let workload = WorkloadKind::ALL
         .iter()

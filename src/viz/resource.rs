@@ -66,6 +66,8 @@ impl ResourceKind {
             ResourceKind::Workload(WorkloadKind::Job) => "job",
             ResourceKind::Workload(WorkloadKind::ReplicaSet) => "replicaset",
             ResourceKind::Workload(WorkloadKind::Pod) => "pod",
+            ResourceKind::Workload(WorkloadKind::ReplicationController) => "replicationcontroller",
+            ResourceKind::Workload(WorkloadKind::CronJob) => "cronjob",
         }
     }
 

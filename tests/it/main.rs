@@ -20,6 +20,7 @@ mod grpc_errors;
 mod grpc_keepalive;
 mod help;
 mod layering;
+mod metrics_prometheus;
 mod profile_bad_input;
 mod profile_check;
 mod profile_check_decode;

@@ -112,3 +112,61 @@ async fn connect_tunnels_through_both_proxies_carry_bytes_unchanged() {
     let bytes = payload();
     assert_eq!(round_trip(&mut stream, &bytes).await, bytes);
 }
+
+/// A TCP server that reads a little of each connection, then resets it (SO_LINGER 0).
+async fn resetting_server() -> SocketAddr {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut first = [0u8; 16];
+            let _ = s.read(&mut first).await;
+            let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+            drop(s);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_upstream_resets_closes_under_its_errno() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = resetting_server().await;
+    let mut cfg = config(&dir.path().join("registry"), "zk", &["zk:2888"], Some(app));
+    cfg.opaque_ports = vec![app.port()];
+    let proxy = TestProxy::start(cfg).await;
+
+    let mut client = TcpStream::connect(proxy.inbound.unwrap()).await.unwrap();
+    client.write_all(&payload()).await.unwrap_or_default();
+    let mut back = Vec::new();
+    // The relay ends when the upstream resets; whatever the client sees of that is beside the point.
+    let _ = tokio::time::timeout(PATIENCE, client.read_to_end(&mut back)).await;
+    drop(client);
+
+    let dst = [("direction", "inbound"), ("peer", "dst")];
+    crate::net::eventually("the upstream connection is counted closed", || async {
+        metric(&proxy.metrics().await, "tcp_close_total", &dst) == 1
+    })
+    .await;
+    let text = proxy.metrics().await;
+    let reset = metric(
+        &text,
+        "tcp_close_total",
+        &[dst[0], dst[1], ("errno", "ECONNRESET")],
+    );
+    let broken = metric(
+        &text,
+        "tcp_close_total",
+        &[dst[0], dst[1], ("errno", "EPIPE")],
+    );
+    assert_eq!(
+        reset + broken,
+        1,
+        "a reset (read) or broken pipe (write):\n{text}"
+    );
+    assert_eq!(
+        metric(&text, "tcp_close_total", &[dst[0], dst[1], ("errno", "")]),
+        0,
+        "{text}"
+    );
+}

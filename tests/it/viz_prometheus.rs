@@ -15,7 +15,7 @@ use crate::harness::mesh;
 use crate::net::{eventually_within, voting_and_web, VotingAndWeb};
 
 /// The library's local Prometheus, with its directory; `None` (saying why) without the binary.
-async fn prometheus(
+pub async fn prometheus(
     targets: &[SocketAddr],
 ) -> Option<(mesh::demo::LocalPrometheus, tempfile::TempDir)> {
     if Command::new("prometheus")

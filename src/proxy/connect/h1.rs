@@ -57,6 +57,9 @@ impl ByteCounter for Received {
     fn wrote(&self, n: u64) {
         self.metrics.wrote(n);
     }
+    fn failed(&self, errno: i32) {
+        self.metrics.failed(errno);
+    }
 }
 
 impl Received {

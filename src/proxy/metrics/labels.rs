@@ -18,6 +18,20 @@ pub struct TrafficLabels {
     pub peer: Option<Arc<Identity>>,
     /// The ServiceProfile route, or `[DEFAULT]`.
     pub route: Arc<str>,
+    /// Outbound, the service the authority resolved to; `None` for a request to an address (and
+    /// inbound, where Linkerd has no `dst_service` either).
+    pub service: Option<Arc<DstService>>,
+}
+
+/// The service an outbound request went to: the `dst_service` and `dst_namespace` labels, as
+/// Linkerd's destination controller names a service's endpoints to the proxy (its `service` and
+/// `namespace` metric labels, which the proxy prefixes with `dst_`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DstService {
+    /// The Service's name (`voting-svc`).
+    pub name: Arc<str>,
+    /// Its namespace.
+    pub namespace: Arc<str>,
 }
 
 /// What a response was, as the labels of `response_total` see it.
@@ -185,15 +199,36 @@ pub fn push_label(out: &mut String, key: &str, value: &str) {
 
 /// Appends the labels of a workload identity, each key prefixed (`dst_namespace`, `dst_deployment`).
 pub fn push_identity(out: &mut String, prefix: &str, identity: &Identity) {
+    push_workload(out, prefix, Some(&identity.namespace), identity);
+}
+
+/// Appends the outbound destination's labels in Linkerd's order: the service's (`dst_namespace`,
+/// `dst_service`), then its endpoint's workload (`dst_deployment`, `dst_pod`), each when known.
+pub fn push_destination(out: &mut String, service: Option<&DstService>, peer: Option<&Identity>) {
+    match (service, peer) {
+        (Some(service), peer) => {
+            push_label(out, "dst_namespace", &service.namespace);
+            push_label(out, "dst_service", &service.name);
+            if let Some(peer) = peer {
+                push_workload(out, "dst_", None, peer);
+            }
+        }
+        (None, Some(peer)) => push_identity(out, "dst_", peer),
+        (None, None) => {}
+    }
+}
+
+/// `namespace` (when given), the workload kind's label and `pod`, each key prefixed.
+fn push_workload(out: &mut String, prefix: &str, namespace: Option<&str>, identity: &Identity) {
     let mut key = String::with_capacity(prefix.len() + 12);
-    for (k, v) in [
-        ("namespace", identity.namespace.as_str()),
+    let namespace = namespace.map(|ns| ("namespace", ns));
+    for (k, v) in namespace.into_iter().chain([
         (
             identity.workload.kind.label(),
             identity.workload.name.as_str(),
         ),
         ("pod", identity.pod.as_str()),
-    ] {
+    ]) {
         key.clear();
         let _ = write!(key, "{prefix}{k}");
         push_label(out, &key, v);
@@ -225,5 +260,38 @@ mod tests {
             s,
             r#"dst_namespace="emojivoto",dst_statefulset="zk",dst_pod="zk-0""#
         );
+    }
+
+    #[test]
+    fn destination_labels_name_the_service_then_its_endpoint() {
+        let peer = Identity {
+            namespace: "emojivoto".into(),
+            workload: "rc/voting".parse().unwrap(),
+            pod: "voting-x1".into(),
+        };
+        let service = DstService {
+            name: Arc::from("voting-svc"),
+            namespace: Arc::from("emojivoto"),
+        };
+        let labels = |service, peer| {
+            let mut s = String::new();
+            push_destination(&mut s, service, peer);
+            s
+        };
+        assert_eq!(
+            labels(Some(&service), Some(&peer)),
+            r#"dst_namespace="emojivoto",dst_service="voting-svc",dst_replicationcontroller="voting",dst_pod="voting-x1""#
+        );
+        // An endpoint that is not meshed: the service is still known.
+        assert_eq!(
+            labels(Some(&service), None),
+            r#"dst_namespace="emojivoto",dst_service="voting-svc""#
+        );
+        // A bare address: no service.
+        assert_eq!(
+            labels(None, Some(&peer)),
+            r#"dst_namespace="emojivoto",dst_replicationcontroller="voting",dst_pod="voting-x1""#
+        );
+        assert_eq!(labels(None, None), "");
     }
 }

@@ -10,12 +10,20 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::histogram::{HistogramSnapshot, LATENCY_BOUNDS_MS};
-use super::labels::{push_identity, push_label, Direction, ResponseOutcome, StreamError};
+use super::labels::{
+    push_destination, push_identity, push_label, Direction, DstService, ResponseOutcome,
+    StreamError,
+};
 use super::Snapshot;
 use crate::identity::Identity;
 
-/// A peer's traffic in one direction to one authority.
-type PeerKey = (Direction, Arc<str>, Option<Arc<crate::identity::Identity>>);
+/// A peer's traffic in one direction to one authority (outbound, of one service).
+type PeerKey = (
+    Direction,
+    Arc<str>,
+    Option<Arc<crate::identity::Identity>>,
+    Option<Arc<DstService>>,
+);
 
 #[derive(Default)]
 struct Totals {
@@ -34,6 +42,8 @@ fn key(o: &ResponseOutcome) -> OutcomeKey {
 pub struct Process<'a> {
     /// Start time since the Unix epoch, in seconds.
     pub started_unix: f64,
+    /// CPU, memory and file descriptors, as the kernel gives them now.
+    pub stats: super::process::ProcessStats,
     /// Connection tasks that panicked (contained; the proxy kept serving).
     pub panics: u64,
     /// Connections whose client sent nothing within the detection timeout (relayed as opaque).
@@ -62,6 +72,7 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
             labels.direction,
             labels.authority.clone(),
             labels.peer.clone(),
+            labels.service.clone(),
         );
         let t = peers.entry(pk.clone()).or_default();
         t.requests += s.requests;
@@ -79,8 +90,13 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
         let mut l = own.clone();
         push_label(&mut l, "direction", pk.0.as_str());
         push_label(&mut l, authority_key, &pk.1);
-        if let Some(peer) = &pk.2 {
-            push_identity(&mut l, pk.0.peer_prefix(), peer);
+        match pk.0 {
+            Direction::Outbound => push_destination(&mut l, pk.3.as_deref(), pk.2.as_deref()),
+            Direction::Inbound => {
+                if let Some(peer) = &pk.2 {
+                    push_identity(&mut l, pk.0.peer_prefix(), peer);
+                }
+            }
         }
         push_label(&mut l, "tls", "no_identity");
         l
@@ -216,18 +232,12 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
         })
         .collect();
     type Field = fn(&super::TcpSnapshot) -> u64;
-    let families: [(&str, &str, &str, Field); 5] = [
+    let families: [(&str, &str, &str, Field); 4] = [
         (
             "tcp_open_total",
             "counter",
             "Total TCP connections opened.",
             |s| s.opened,
-        ),
-        (
-            "tcp_close_total",
-            "counter",
-            "Total TCP connections closed.",
-            |s| s.closed,
         ),
         (
             "tcp_open_connections",
@@ -253,16 +263,13 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
         for (l, s) in &tcp_labels {
             sample(&mut out, name, l, field(s));
         }
+        if name == "tcp_open_total" {
+            tcp_closes(&mut out, &tcp_labels);
+        }
     }
-    // When counters started: lets PromQL tell a proxy younger than the window from an old one.
-    header(
-        &mut out,
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the proxy since the Unix epoch in seconds.",
-    );
-    let started_unix = process.started_unix;
-    let _ = writeln!(out, "process_start_time_seconds{{{own}}} {started_unix:.3}");
+    // The start time also lets PromQL tell a proxy younger than the window from an old one.
+    super::process::render(&mut out, process.started_unix, &process.stats);
+    super::build_info::BUILD_INFO.render(&mut out, &own);
     header(
         &mut out,
         "proxy_task_panics_total",
@@ -284,6 +291,41 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
     process.refusals.render(&mut out, &own);
     process.errors.render(&mut out, &own);
     out
+}
+
+/// `tcp_close_total` as Linkerd has it: `errno=""` for clean closes, the errno's name
+/// (`ECONNRESET`) for closes after a read or write failed.
+fn tcp_closes(out: &mut String, tcp: &[(String, &super::TcpSnapshot)]) {
+    header(
+        out,
+        "tcp_close_total",
+        "counter",
+        "Total TCP connections closed, by the OS error that ended them (errno=\"\" when none).",
+    );
+    for (l, s) in tcp {
+        let failed: u64 = s.close_errors.iter().map(|(_, n)| n).sum();
+        let mut clean = l.clone();
+        push_label(&mut clean, "errno", "");
+        sample(
+            out,
+            "tcp_close_total",
+            &clean,
+            s.closed.saturating_sub(failed),
+        );
+        for (errno, n) in &s.close_errors {
+            let mut with = l.clone();
+            push_label(&mut with, "errno", &errno_name(*errno));
+            sample(out, "tcp_close_total", &with, *n);
+        }
+    }
+}
+
+/// `ECONNRESET` for 104 on Linux; the number for one the OS does not name.
+fn errno_name(errno: i32) -> String {
+    match nix::errno::Errno::from_raw(errno) {
+        nix::errno::Errno::UnknownErrno => errno.to_string(),
+        e => format!("{e:?}"),
+    }
 }
 
 /// Latency histograms merged per status code.

@@ -14,6 +14,7 @@ fn labels(route: &str) -> TrafficLabels {
         authority: Arc::from("voting-svc.emojivoto.svc.cluster.local:8080"),
         peer: Some(Arc::new(identity("deploy/voting"))),
         route: Arc::from(route),
+        service: None,
     }
 }
 
@@ -74,6 +75,64 @@ fn prometheus_text_sums_routes_and_keeps_them_apart() {
 }
 
 #[test]
+fn outbound_series_name_the_service_and_a_bare_address_names_none() {
+    let m = Metrics::new(identity("cj/nightly-report"));
+    let mut to_service = labels("vote");
+    to_service.service = Some(Arc::new(DstService {
+        name: Arc::from("voting-svc"),
+        namespace: Arc::from("emojivoto"),
+    }));
+    m.request(&to_service)
+        .response(ok(), Duration::from_millis(3));
+    let to_address = TrafficLabels {
+        authority: Arc::from("10.1.2.3:8080"),
+        peer: None,
+        service: None,
+        ..labels("[DEFAULT]")
+    };
+    m.request(&to_address)
+        .response(ok(), Duration::from_millis(3));
+    let text = m.render_prometheus();
+    let own = r#"namespace="emojivoto",cronjob="nightly-report",pod="nightly-report-0""#;
+    let dst = r#"dst_namespace="emojivoto",dst_service="voting-svc",dst_deployment="voting",dst_pod="voting-0""#;
+    let authority = r#"authority="voting-svc.emojivoto.svc.cluster.local:8080""#;
+    for line in [
+        format!("request_total{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\"}} 1\n"),
+        format!("response_total{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",classification=\"success\",status_code=\"200\",grpc_status=\"0\"}} 1\n"),
+        format!("response_latency_ms_count{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",status_code=\"200\"}} 1\n"),
+        format!("route_request_total{{{own},direction=\"outbound\",dst=\"voting-svc.emojivoto.svc.cluster.local:8080\",{dst},tls=\"no_identity\",rt_route=\"vote\"}} 1\n"),
+        format!("request_total{{{own},direction=\"outbound\",authority=\"10.1.2.3:8080\",tls=\"no_identity\"}} 1\n"),
+    ] {
+        assert!(text.contains(&line), "missing {line} in {text}");
+    }
+    assert_eq!(
+        text.matches("dst_service=").count(),
+        text.matches("voting-svc.emojivoto").count(),
+        "only series to the service carry dst_service:\n{text}"
+    );
+}
+
+#[test]
+fn the_process_family_has_no_labels_and_build_info_has_the_proxys() {
+    let m = Metrics::new(identity("rc/legacy"));
+    let text = m.render_prometheus();
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(text.contains(&format!("\n{name} ")), "{name} in {text}");
+    }
+    let own = r#"namespace="emojivoto",replicationcontroller="legacy",pod="legacy-0""#;
+    assert!(
+        text.contains(&format!("proxy_build_info{{{own},date=")),
+        "{text}"
+    );
+}
+
+#[test]
 fn tcp_connections_count_bytes_and_closes() {
     let m = Metrics::new(identity("deploy/web"));
     let labels = TcpLabels {
@@ -90,13 +149,47 @@ fn tcp_connections_count_bytes_and_closes() {
     let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="inbound",peer="src",tls="no_identity""#;
     for line in [
         format!("tcp_open_total{{{l}}} 2\n"),
-        format!("tcp_close_total{{{l}}} 1\n"),
+        format!("tcp_close_total{{{l},errno=\"\"}} 1\n"),
         format!("tcp_open_connections{{{l}}} 1\n"),
         format!("tcp_read_bytes_total{{{l}}} 10\n"),
         format!("tcp_write_bytes_total{{{l}}} 20\n"),
     ] {
         assert!(text.contains(&line), "missing {line} in {text}");
     }
+}
+
+#[test]
+fn tcp_closes_after_an_os_error_are_counted_under_its_name() {
+    let m = Metrics::new(identity("deploy/web"));
+    let labels = TcpLabels {
+        direction: Direction::Outbound,
+        side: PeerSide::Dst,
+        peer: None,
+    };
+    for errno in [None, Some(econnreset()), Some(econnreset())] {
+        let c = m.tcp_open(labels.clone());
+        if let Some(e) = errno {
+            c.failed(e);
+            // Only the first error names the close.
+            c.failed(nix::errno::Errno::EPIPE as i32);
+        }
+    }
+    let text = m.render_prometheus();
+    let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="outbound",peer="dst",tls="no_identity""#;
+    for line in [
+        format!("tcp_close_total{{{l},errno=\"\"}} 1\n"),
+        format!("tcp_close_total{{{l},errno=\"ECONNRESET\"}} 2\n"),
+        format!("tcp_open_total{{{l}}} 3\n"),
+    ] {
+        assert!(text.contains(&line), "missing {line} in {text}");
+    }
+    assert!(!text.contains("EPIPE"), "{text}");
+    // /stats counts every close.
+    assert_eq!(m.stats(Duration::from_secs(60)).tcp[0].closed, 3);
+}
+
+fn econnreset() -> i32 {
+    nix::errno::Errno::ECONNRESET as i32
 }
 
 #[tokio::test(start_paused = true)]

@@ -116,7 +116,7 @@ pub fn report(
             let b = base
                 .tcp
                 .get(labels)
-                .copied()
+                .cloned()
                 .unwrap_or(TcpSnapshot::default());
             TcpStats {
                 direction: labels.direction,

@@ -16,6 +16,7 @@ fn labels() -> TrafficLabels {
         authority: Arc::from("voting-svc.emojivoto.svc.cluster.local:8080"),
         peer: None,
         route: Arc::from("[DEFAULT]"),
+        service: None,
     }
 }
 

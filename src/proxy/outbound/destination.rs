@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::proxy::discovery::{target_of, Endpoint, ServiceName, Target};
-use crate::proxy::metrics::Refused;
+use crate::proxy::metrics::{DstService, Refused};
 use crate::proxy::policy::{LoopSign, Named, Refusal};
 use crate::proxy::respond::ProxyError;
 use crate::proxy::state::ProxyState;
@@ -19,6 +19,8 @@ pub struct Destination {
     pub authority: Arc<str>,
     /// The service's profile name, when it is a service.
     pub fqdn: Option<Arc<str>>,
+    /// The service, as metrics label it (`dst_service`), when it is a service.
+    pub service: Option<Arc<DstService>>,
     pub endpoints: Vec<Endpoint>,
 }
 
@@ -30,11 +32,12 @@ pub enum NamedTarget {
         addr: SocketAddr,
         authority: Arc<str>,
     },
-    /// A cluster service, with its profile name (`fqdn`) and `fqdn:port`.
+    /// A cluster service, with its profile name (`fqdn`), `fqdn:port` and its metric labels.
     Service {
         service: ServiceName,
         fqdn: Arc<str>,
         authority: Arc<str>,
+        labels: Arc<DstService>,
     },
     /// A host name outside the cluster.
     External,
@@ -51,10 +54,15 @@ impl NamedTarget {
             Target::Service(service) => {
                 let fqdn = service.fqdn();
                 let authority = Arc::from(format!("{fqdn}:{}", service.port));
+                let labels = Arc::new(DstService {
+                    name: Arc::from(service.name.as_str()),
+                    namespace: Arc::from(service.namespace.as_str()),
+                });
                 NamedTarget::Service {
                     service,
                     fqdn: Arc::from(fqdn),
                     authority,
+                    labels,
                 }
             }
             Target::External { .. } => NamedTarget::External,
@@ -99,6 +107,7 @@ pub async fn destination(
             Ok(Destination {
                 authority: text.clone(),
                 fqdn: None,
+                service: None,
                 // A known endpoint keeps its identity (meshed: it gets `mesh-peer`); an allowed
                 // address is plain.
                 endpoints: vec![known.unwrap_or(Endpoint {
@@ -112,6 +121,7 @@ pub async fn destination(
             service,
             fqdn,
             authority: text,
+            labels,
         } => {
             let endpoints = state.resolve.resolve(service).await;
             let named = Named::Service {
@@ -124,6 +134,7 @@ pub async fn destination(
             Ok(Destination {
                 authority: text.clone(),
                 fqdn: Some(fqdn.clone()),
+                service: Some(labels.clone()),
                 endpoints,
             })
         }
@@ -206,6 +217,7 @@ mod tests {
             service,
             fqdn,
             authority,
+            labels,
         }) = parse("Web-Svc:8080")
         else {
             panic!("a short service name is a service");
@@ -213,6 +225,10 @@ mod tests {
         assert_eq!(service.name, "web-svc");
         assert_eq!(&*fqdn, "web-svc.emojivoto.svc.cluster.local");
         assert_eq!(&*authority, "web-svc.emojivoto.svc.cluster.local:8080");
+        assert_eq!(
+            (&*labels.name, &*labels.namespace),
+            ("web-svc", "emojivoto")
+        );
         let Some(NamedTarget::Addr { addr, authority }) = parse("127.0.0.1:9") else {
             panic!("an address is an address");
         };

@@ -152,6 +152,7 @@ impl<'a> EndpointTries<'a> {
             authority: self.dst.authority.clone(),
             peer,
             route: self.route.name().clone(),
+            service: self.dst.service.clone(),
         };
         let counters = self.state.metrics.request(&labels);
         (labels, counters)
