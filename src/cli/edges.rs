@@ -15,7 +15,7 @@ use crate::viz::{model, print};
 the mesh-peer header, not authenticated.\n\nExamples:\n  mesh edges deploy -n emojivoto\n  mesh edges po -A -o json"
 )]
 pub struct EdgesArgs {
-    /// TYPE (deploy, sts, ds, job, rs, po, ns), or TYPE/NAME for one resource's edges
+    /// TYPE (deploy, sts, ds, job, cj, rs, rc, po, ns), or TYPE/NAME for one resource's edges
     /// (deploy/web: web's edges with other deployments)
     #[arg(value_name = "TYPE")]
     pub kind: String,

@@ -14,7 +14,7 @@ use crate::viz::{model, print};
     after_help = "Examples:\n  mesh stat deploy -n emojivoto\n  mesh stat deploy/web --to deploy/voting -t 10m\n  mesh stat ns -o json"
 )]
 pub struct StatArgs {
-    /// RESOURCE: TYPE, TYPE/NAME or TYPE NAME… (ns, deploy, sts, ds, job, rs, po, svc)
+    /// RESOURCE: TYPE, TYPE/NAME or TYPE NAME… (ns, deploy, sts, ds, job, cj, rs, rc, po, svc)
     #[arg(required = true, value_name = "RESOURCE")]
     pub resources: Vec<String>,
 

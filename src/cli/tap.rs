@@ -21,7 +21,7 @@ use crate::viz::tap::{self as tap, TapItem, TapStream};
                         mesh tap deploy/web -n emojivoto --to deploy/voting --path /api/vote\n  \
                         mesh tap ns/emojivoto -o json")]
 pub struct TapArgs {
-    /// What to tap: TYPE/NAME or TYPE (ns, deploy, sts, ds, job, rs, po, svc), e.g. deploy/web,
+    /// What to tap: TYPE/NAME or TYPE (ns, deploy, sts, ds, job, cj, rs, rc, po, svc), e.g. deploy/web,
     /// deploy (every deployment), svc/web-svc (the proxies serving it)
     #[arg(value_name = "RESOURCE", value_parser = parse_resource)]
     pub resource: Resource,

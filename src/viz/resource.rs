@@ -24,7 +24,7 @@ pub struct Resource {
 
 /// Kinds accepted, for error messages.
 const ACCEPTED: &str =
-    "ns, deploy, sts, ds, job, rs, po or svc (e.g. deploy/web, po/web-0, ns/emojivoto, svc/web-svc)";
+    "ns, deploy, sts, ds, job, cj, rs, rc, po or svc (e.g. deploy/web, po/web-0, ns/emojivoto, svc/web-svc)";
 
 /// Why words are not resource selectors; the text says what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

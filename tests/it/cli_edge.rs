@@ -171,14 +171,14 @@ fn every_accepted_resource_type_is_named() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("expected one of ns, deploy, sts, ds, job, rs, po or svc"),
+            .contains("expected one of ns, deploy, sts, ds, job, cj, rs, rc, po or svc"),
         "{}",
         r.stderr
     );
     let r = run(&["tap", "--help"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.contains("ns, deploy, sts, ds, job, rs, po, svc"),
+        r.stdout.contains("ns, deploy, sts, ds, job, cj, rs, rc, po, svc"),
         "{}",
         r.stdout
     );
