@@ -46,6 +46,16 @@ impl<'de> Visitor<'de> for ValueVisitor {
             .ok_or_else(|| E::custom(format!("{v} is not a finite number")))
     }
 
+    // An integer beyond 64 bits fits no field either; as a (finite) float it reaches the schema
+    // check, which names the field in the user's words, instead of failing the whole document.
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
+    }
+
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_string()))
     }

@@ -178,7 +178,8 @@ fn every_accepted_resource_type_is_named() {
     let r = run(&["tap", "--help"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.contains("ns, deploy, sts, ds, job, cj, rs, rc, po, svc"),
+        r.stdout
+            .contains("ns, deploy, sts, ds, job, cj, rs, rc, po, svc"),
         "{}",
         r.stdout
     );

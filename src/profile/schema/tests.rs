@@ -1,8 +1,11 @@
 use super::*;
 
 fn problems(yaml: &str) -> Vec<(String, String)> {
-    let value = crate::yaml::to_json_value(yaml).unwrap();
-    check(&value, &SERVICE_PROFILE)
+    problems_in(&crate::yaml::to_json_value(yaml).unwrap())
+}
+
+fn problems_in(value: &serde_json::Value) -> Vec<(String, String)> {
+    check(value, &SERVICE_PROFILE)
         .into_iter()
         .map(|p| {
             let mut message = p.message;
@@ -266,4 +269,25 @@ fn a_misspelt_field_is_matched_to_the_one_meant_only_when_clear() {
     // As close to `all` as to `any`: no guess.
     assert_eq!(hint("aly"), None);
     assert_eq!(hint("labels"), None);
+}
+
+/// The decoder reads documents with `yaml::documents`: there, such an integer used to fail the
+/// whole document with serde's own words.
+#[test]
+fn an_integer_beyond_64_bits_is_one_problem_among_the_others() {
+    let text = profile(
+        "  routes:\n  - name: 404\n    condition: {pathRegex: /a}\n  dstOverrides:\n  - {authority: a:80, weight: 99999999999999999999999999}\n  - {authority: b:80, weight: -99999999999999999999999999}\n",
+    );
+    let documents = crate::yaml::documents(&text);
+    let [Ok(value)] = documents.as_slice() else {
+        panic!("one readable document: {documents:?}");
+    };
+    assert_problems(
+        &problems_in(value),
+        &[
+            ("spec.routes[0].name", "expected a string, found the number 404; quote it"),
+            ("spec.dstOverrides[0].weight", "expected a whole number or a quantity such as \"500m\", found the number 1e+26; quote it"),
+            ("spec.dstOverrides[1].weight", "expected a whole number or a quantity such as \"500m\", found the number -1e+26; quote it"),
+        ],
+    );
 }
