@@ -52,8 +52,7 @@ impl NamedTarget {
                 authority: Arc::from(addr.to_string()),
             },
             Target::Service(service) => {
-                let fqdn = service.fqdn();
-                let authority = Arc::from(format!("{fqdn}:{}", service.port));
+                let (fqdn, authority) = (service.fqdn(), service.authority());
                 let labels = Arc::new(DstService {
                     name: Arc::from(service.name.as_str()),
                     namespace: Arc::from(service.namespace.as_str()),
@@ -61,7 +60,7 @@ impl NamedTarget {
                 NamedTarget::Service {
                     service,
                     fqdn: Arc::from(fqdn),
-                    authority,
+                    authority: Arc::from(authority),
                     labels,
                 }
             }
