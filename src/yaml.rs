@@ -11,7 +11,7 @@ use std::fmt;
 
 mod locate;
 mod strict;
-pub use locate::{locate, path_string, Step};
+pub use locate::{locate, parse_path, path_string, Step};
 
 /// The UTF-8 byte-order mark that Windows editors (Notepad, some IDEs) write at the start of a file.
 const BOM: char = '\u{feff}';

@@ -9,15 +9,17 @@
 //! `check_profile` checks what the decoded values mean.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use regex::Regex;
 
-use super::decode::decode_profiles;
+use super::decode::{decode_profiles, Place};
 use super::duration::parse_go_duration;
 use super::go_regex::literal_of;
 use super::matcher::{compile_path_regex, FieldError, Route};
 use super::model::{RequestMatch, ServiceProfile, Weight, API_VERSION, API_VERSION_V1ALPHA1, KIND};
 use super::names::{check_dns1123_label, check_dns1123_subdomain};
+use crate::yaml::{locate, parse_path, Step};
 
 /// The outcome of checking one profile of a file (a YAML document, or one item of a `List`).
 #[derive(Debug, Clone, Default)]
@@ -49,12 +51,37 @@ pub fn check_profiles(text: &str) -> Vec<DocumentReport> {
                 ..DocumentReport::default()
             };
             match decoded.profile {
-                Ok(profile) => check_profile(&profile, &mut report),
+                Ok(profile) => {
+                    check_profile(&profile, &mut report);
+                    locate_findings(text, &decoded.place, &mut report);
+                }
                 Err(errors) => report.errors = errors,
             }
             report
         })
         .collect()
+}
+
+/// Adds ` (line L, column C)` to each finding of a decoded profile whose field is in the file, as
+/// the decoder does for problems of shape, so every line of a report points into the file.
+fn locate_findings(text: &str, place: &Place, report: &mut DocumentReport) {
+    let prefix: Vec<Step> = place
+        .item
+        .map(|i| vec![Step::Key("items".into()), Step::Index(i)])
+        .unwrap_or_default();
+    for finding in report.errors.iter_mut().chain(report.warnings.iter_mut()) {
+        if finding.field.is_empty() {
+            continue;
+        }
+        let path: Vec<Step> = prefix
+            .iter()
+            .cloned()
+            .chain(parse_path(&finding.field))
+            .collect();
+        if let Some((line, column)) = locate(text, place.document - 1, &path, false) {
+            let _ = write!(finding.message, " (line {line}, column {column})");
+        }
+    }
 }
 
 /// Checks one decoded profile, adding to `report`.

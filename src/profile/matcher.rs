@@ -19,17 +19,23 @@ pub const DEFAULT_ROUTE: &str = "[DEFAULT]";
 pub struct FieldError {
     /// Dotted path of the field from the document root; empty for the document as a whole.
     pub field: String,
-    /// What is wrong with it.
+    /// What is wrong with it (with the field's line and column in the file, once located).
     pub message: String,
+    /// A likely fix (`did you mean "/users"?`), printed after the message and its position.
+    pub hint: Option<String>,
 }
 
 impl std::fmt::Display for FieldError {
-    /// `field: message`, or the message alone for the document as a whole.
+    /// `field: message; hint`, or the message alone for the document as a whole.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !self.field.is_empty() {
             write!(f, "{}: ", self.field)?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; {hint}")?;
+        }
+        Ok(())
     }
 }
 
@@ -40,7 +46,14 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+            hint: None,
         }
+    }
+
+    /// The same error with a likely fix, shown after the message.
+    pub(crate) fn with_hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
     }
 }
 

@@ -60,10 +60,11 @@ pub fn unmatchable_notices(profile: &ServiceProfile) -> Vec<String> {
 fn walk(m: &RequestMatch, at: &str, route: Option<&str>, out: &mut Vec<FieldError>) {
     if let Some(pattern) = &m.path_regex {
         if can_match_request_path(pattern) == Some(false) {
-            out.push(FieldError::new(
-                format!("{at}.pathRegex"),
-                message(pattern, route),
-            ));
+            // Unescaped, as written in YAML: `\.` reads as the regex, not as a Rust string.
+            let fix = with_leading_slash(pattern).map(|fixed| format!("did you mean \"{fixed}\"?"));
+            out.push(
+                FieldError::new(format!("{at}.pathRegex"), message(pattern, route)).with_hint(fix),
+            );
         }
     }
     for (i, child) in m.all.iter().flatten().enumerate() {
@@ -87,10 +88,6 @@ fn message(pattern: &str, route: Option<&str>) -> String {
     text.push_str(&format!(
         "\"{pattern}\" matches no request path (a path begins with \"/\" and pathRegex must match all of it)"
     ));
-    if let Some(fixed) = with_leading_slash(pattern) {
-        // Unescaped, as written in YAML: `\.` reads as the regex, not as a Rust string.
-        text.push_str(&format!("; did you mean \"{fixed}\"?"));
-    }
     text
 }
 
@@ -287,24 +284,25 @@ spec:
             ]
         );
         assert_eq!(
-            errors[0].message,
-            r#"route "ListUsers" can never match: "com\.example\.User\/ListUsers" matches no request path (a path begins with "/" and pathRegex must match all of it); did you mean "/com\.example\.User\/ListUsers"?"#
+            errors[0].to_string(),
+            r#"spec.routes[0].condition.pathRegex: route "ListUsers" can never match: "com\.example\.User\/ListUsers" matches no request path (a path begins with "/" and pathRegex must match all of it); did you mean "/com\.example\.User\/ListUsers"?"#
         );
         assert!(
             errors[1]
                 .message
                 .starts_with(r#""b|c" matches no request path"#)
-                && !errors[1].message.contains("did you mean"),
+                && errors[1].hint.is_none(),
             "one choice of several, and no fix for an alternation: {}",
-            errors[1].message
+            errors[1]
         );
         assert!(errors[3]
             .message
             .starts_with(r#"route "nested" can never match"#));
-        assert!(
-            errors[3].message.ends_with(r#"did you mean "^/e"?"#),
+        assert_eq!(
+            errors[3].hint.as_deref(),
+            Some(r#"did you mean "^/e"?"#),
             "{}",
-            errors[3].message
+            errors[3]
         );
     }
 }

@@ -37,6 +37,31 @@ pub fn path_string(path: &[Step]) -> String {
     out
 }
 
+/// Reads a path as [`path_string`] renders it (`spec.routes[0].condition`) back into steps. Keys
+/// are taken as written between dots, so a key that itself holds a `.` or `[` does not round-trip;
+/// the field paths mesh reports never have such keys.
+pub fn parse_path(path: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for part in path.split('.').filter(|part| !part.is_empty()) {
+        let (key, mut indexes) = match part.find('[') {
+            Some(open) => (&part[..open], &part[open..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            steps.push(Step::Key(key.to_string()));
+        }
+        while let Some(rest) = indexes.strip_prefix('[') {
+            let Some(close) = rest.find(']') else { break };
+            match rest[..close].parse() {
+                Ok(i) => steps.push(Step::Index(i)),
+                Err(_) => break,
+            }
+            indexes = &rest[close + 1..];
+        }
+    }
+    steps
+}
+
 /// 1-based line and column of the node at `path` in document `document` (0-based) of `text`, or of
 /// the key that names it when `at_key` (an unknown field is pointed at by its key). `None` when the
 /// path is not in the document.
@@ -254,5 +279,23 @@ mod tests {
         let text = format!("\u{feff}{TEXT}");
         let name = [key("spec"), key("routes"), Step::Index(1), key("name")];
         assert_eq!(locate(&text, 1, &name, false), Some((7, 11)));
+    }
+
+    #[test]
+    fn a_rendered_path_reads_back_into_its_steps() {
+        let path = [
+            key("spec"),
+            key("routes"),
+            Step::Index(12),
+            key("responseClasses"),
+            Step::Index(0),
+            key("condition"),
+        ];
+        assert_eq!(parse_path(&path_string(&path)), path);
+        assert_eq!(parse_path(""), vec![]);
+        assert_eq!(
+            parse_path("items[2][3].x"),
+            vec![key("items"), Step::Index(2), Step::Index(3), key("x")]
+        );
     }
 }

@@ -86,7 +86,7 @@ spec:
         ("1", "spec.retry_budget: unknown field `retry_budget`, expected one of `dstOverrides`, `opaquePorts`, `retryBudget`, `routes` (line 18, column 3); did you mean `retryBudget`?"),
         ("2", "spec.routes[0].timeout: expected a duration string such as \"500ms\" or \"10s\", found the number 0 (line 31, column 14); write it with a unit: \"0s\""),
         // The third document decodes, so its meaning is checked too.
-        ("3", "spec.routes[1].name: \"GET /stock\" is also the name of spec.routes[0]; metrics of the two would mix"),
+        ("3", "spec.routes[1].name: \"GET /stock\" is also the name of spec.routes[0]; metrics of the two would mix (line 41, column 11)"),
     ]
     .iter()
     .map(|(doc, line)| format!("{name} (document {doc}): {line}"))

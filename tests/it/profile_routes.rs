@@ -92,12 +92,12 @@ fn check_refuses_path_regexes_that_no_request_path_can_match() {
         r.stderr,
         format!(
             "{at}: spec.routes[0].condition.pathRegex: route \"ListUsers\" can never match: \
-             \"com\\.example\\.User\\/ListUsers\" {rule}; did you mean \"/com\\.example\\.User\\/ListUsers\"?\n\
+             \"com\\.example\\.User\\/ListUsers\" {rule} (line 11, column 18); did you mean \"/com\\.example\\.User\\/ListUsers\"?\n\
              {at}: spec.routes[1].condition.pathRegex: route \"GET api/v1/users\" can never match: \
-             \"api/v1/users\" {rule}; did you mean \"/api/v1/users\"?\n\
+             \"api/v1/users\" {rule} (line 15, column 18); did you mean \"/api/v1/users\"?\n\
              {at}: spec.routes[2].condition.pathRegex: route \"any user page\" can never match: \
-             \"(?i)USERS/[0-9]+\" {rule}; did you mean \"/(?i)USERS/[0-9]+\"?\n\
-             {at}: spec.routes[4].condition.any[1].pathRegex: \"b\" {rule}; did you mean \"/b\"?\n"
+             \"(?i)USERS/[0-9]+\" {rule} (line 18, column 18); did you mean \"/(?i)USERS/[0-9]+\"?\n\
+             {at}: spec.routes[4].condition.any[1].pathRegex: \"b\" {rule} (line 28, column 20); did you mean \"/b\"?\n"
         )
     );
 }
