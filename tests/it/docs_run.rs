@@ -260,3 +260,21 @@ impl Report {
         text
     }
 }
+
+/// `examples/profiles/web-svc.yaml` is what its header says wrote it, so the tour's proxies load
+/// what the tour's first command prints (for the default namespace).
+#[test]
+fn the_tours_profile_is_what_mesh_profile_writes() {
+    let r = crate::harness::run(&["profile", "--open-api", "examples/web.swagger", "web-svc"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let committed = crate::harness::fixture("examples/profiles/web-svc.yaml");
+    let body: String = committed
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        body, r.stdout,
+        "examples/profiles/web-svc.yaml is stale: write it again with the command in its header"
+    );
+}
