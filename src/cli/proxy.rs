@@ -466,7 +466,8 @@ fn local_addr(listener: &TcpListener) -> anyhow::Result<SocketAddr> {
 }
 
 /// Binds a listener with the backlog of [`Limits::accept_backlog`], not the 128 of
-/// `TcpListener::bind`: a burst of 500 uploads overflowed that and got 504s.
+/// `TcpListener::bind`: a burst of 500 uploads overflowed that and got 504s. An address in use
+/// names the flag that moves it: a second proxy on one machine meets the first's default ports.
 async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
     let listen = || {
         let socket = match addr {
@@ -478,7 +479,17 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
         socket.bind(addr)?;
         socket.listen(Limits::default().accept_backlog)
     };
-    listen().with_context(|| format!("binding the {what} listener to {addr}"))
+    listen().map_err(|e| {
+        let context = format!("binding the {what} listener to {addr}");
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "{context}: {e}; another process (another mesh proxy?) has it: give this one its \
+                 own with --{what} ADDR"
+            )
+        } else {
+            anyhow::Error::new(e).context(context)
+        }
+    })
 }
 
 #[cfg(test)]

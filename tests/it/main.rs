@@ -14,6 +14,7 @@ mod cli_shared_flags;
 mod completions;
 mod crd_schema;
 mod demo;
+mod docs_run;
 mod error_chains;
 mod fuzz_regressions;
 mod grpc_errors;

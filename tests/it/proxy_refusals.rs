@@ -98,3 +98,25 @@ fn a_profiles_path_that_is_a_file_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_port_another_proxy_holds_is_refused_naming_the_flag_that_moves_it() {
+    // Two proxies on one machine: the second meets the first's outbound port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let r = fails_once(
+        &[
+            "proxy",
+            "--workload",
+            "deploy/web",
+            "--outbound",
+            &addr,
+            "--admin",
+            "127.0.0.1:0",
+            "--no-registry",
+        ],
+        &format!("binding the outbound listener to {addr}"),
+        "give this one its own with --outbound ADDR",
+    );
+    assert_eq!(r.stdout, "", "no address announced: {}", r.stderr);
+}
