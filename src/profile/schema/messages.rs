@@ -109,11 +109,23 @@ fn found(value: &Value) -> String {
         Value::Null => "nothing".to_string(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {s:?}"),
+        Value::String(s) => match s.char_indices().nth(SHOWN_CHARS) {
+            // A pasted blob (a certificate, a whole document) would bury the message: its start
+            // is enough to recognise it.
+            Some((cut, _)) => format!(
+                "the string {:?}… ({} characters)",
+                &s[..cut],
+                s.chars().count()
+            ),
+            None => format!("the string {s:?}"),
+        },
         Value::Array(_) => "a list".to_string(),
         Value::Object(_) => "a mapping".to_string(),
     }
 }
+
+/// How many characters of a wrong string value a message repeats.
+const SHOWN_CHARS: usize = 40;
 
 fn hint(shape: &Shape, value: &Value) -> Option<String> {
     let hint = match (shape, value) {

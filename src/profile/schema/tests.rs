@@ -63,6 +63,22 @@ fn types_the_crd_declares_are_enforced_in_the_users_words() {
 }
 
 #[test]
+fn a_long_wrong_string_is_shown_by_its_start_and_length() {
+    let blob = "é".repeat(500);
+    let text = profile(&format!(
+        "  routes:\n  - name: x\n    condition: {{method: GET}}\n    isRetryable: \"{blob}\"\n"
+    ));
+    let expected = format!(
+        "expected true or false, found the string \"{}\"… (500 characters)",
+        "é".repeat(40)
+    );
+    assert_problems(
+        &problems(&text),
+        &[("spec.routes[0].isRetryable", expected.as_str())],
+    );
+}
+
+#[test]
 fn unknown_fields_are_all_reported_with_the_field_meant() {
     let text = profile(
         "  routes:\n  - name: x\n    condition: {method: GET, path_regex: /a}\n    response_classes: []\n    IsRetryable: true\n  retry_budget: {}\n",
