@@ -66,7 +66,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin -d 'The admin 
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local app inbound requests go to; without it there is no inbound listener' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l pod -d 'This pod\'s name (default: the workload\'s name)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app\'s host; without it, to --app when the workload has one service port, else to the service port itself on the app\'s host' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A service this workload serves (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app\'s host; without it, to --app when the workload has one service port, else to the service port itself on the app\'s host' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profiles -d 'Directory of ServiceProfile YAML files, reloaded when they change (one that does not exist yet is watched for; a path that is not a directory is refused)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l endpoints -d 'Static endpoints file (YAML: service authority -> addresses with labels)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F

@@ -107,7 +107,7 @@ macro_rules! diag {
 }
 pub(crate) use diag;
 
-/// The writer behind [`diag!`]: one line, written under stderr's lock, errors ignored.
+/// The writer behind `diag!`: one line, written under stderr's lock, errors ignored.
 pub fn write_stderr_line(line: std::fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
     // Nothing useful can be done about a stderr that cannot be written: not even saying so.

@@ -4,7 +4,7 @@
 //! offers hidden subcommands (`man`, `test-server`) like any other, so the scripts are generated
 //! from [`completed_command`], which leaves them out; and its fish script completes only options,
 //! so at a positional argument fish would fall back to file names (`mesh completions <TAB>`),
-//! which [`fish_positionals`] replaces with the argument's values, or with nothing when the
+//! which `fish_positionals` replaces with the argument's values, or with nothing when the
 //! argument is a name rather than a path.
 
 use std::process::ExitCode;

@@ -97,7 +97,7 @@ pub struct ProxyArgs {
     #[arg(long, env = "MESH_POD")]
     pub pod: Option<String>,
 
-    /// A service this workload serves, NAME[:PORT][=APP_PORT] (repeatable; port 80 if omitted).
+    /// A service this workload serves (repeatable; port 80 if omitted).
     /// Its requests go to APP_PORT on the app's host; without it, to --app when the workload has
     /// one service port, else to the service port itself on the app's host
     #[arg(

@@ -3,7 +3,7 @@
 //!
 //! A file is read as YAML (JSON is YAML) document by document. A `kind: List` document, which
 //! `kubectl get sp -o yaml` prints, stands for its `items`. Each profile is first checked against
-//! its shape ([`super::schema`]): every problem is collected, each with its field path and line,
+//! its shape (`schema`): every problem is collected, each with its field path and line,
 //! and only a profile without problems is decoded into the typed [`ServiceProfile`]. A document
 //! that fails never stops the next one; only a YAML syntax error ends the file, as the parser cannot
 //! find the next document after it.

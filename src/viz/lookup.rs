@@ -38,7 +38,7 @@ pub struct NoProxyFound {
 pub struct Hints {
     /// `deploy/voting (emojivoto)`, `-n emojivoto`, …: one per resource that has a likely intent.
     pub did_you_mean: Vec<String>,
-    /// `deploy/web (emojivoto)`: the registered workloads, sorted, at most [`MAX_LISTED`].
+    /// `deploy/web (emojivoto)`: the registered workloads, sorted, at most `MAX_LISTED`.
     pub registered: Vec<String>,
     /// How many more are registered than listed.
     pub more: usize,
