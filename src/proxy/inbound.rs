@@ -168,7 +168,12 @@ pub async fn handle(
 
 /// Respond: answers a request that cannot go on (the rescue point).
 fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Response<ProxyBody> {
-    respond::rescue(state, Direction::Inbound, err, Seen::Observed(observation))
+    respond::rescue(
+        state,
+        Direction::Inbound,
+        err,
+        Seen::Observed(Box::new(observation)),
+    )
 }
 
 /// A connection that is not HTTP, to a workload with several app ports: it names no port, so

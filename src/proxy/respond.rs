@@ -47,8 +47,9 @@ pub const ERROR_HEADER: &str = "mesh-proxy-error";
 /// How far a request the proxy answers itself got.
 pub enum Seen<'a> {
     /// Counted in the traffic metrics and tapped: its observation records the answer as any
-    /// response (`response_total`, the tap's response events).
-    Observed(Observation),
+    /// response (`response_total`, the tap's response events). Boxed: the error path alone pays
+    /// for its size.
+    Observed(Box<Observation>),
     /// Answered before it was counted (no authority, a destination refused, a head over the
     /// limit): tapped here, from its head.
     Refused(RefusedRequest<'a>),
@@ -99,7 +100,8 @@ pub fn rescue(
 ) -> Response<ProxyBody> {
     record(state, direction, &err);
     match seen {
-        Seen::Observed(mut observation) => {
+        Seen::Observed(observation) => {
+            let mut observation = *observation;
             if let Some(t) = &mut observation.tap {
                 t.answered_by_proxy(err.reason());
             }
