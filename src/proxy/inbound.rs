@@ -95,6 +95,7 @@ pub async fn handle(
             method: req.method().clone(),
             authority: raw_authority.clone(),
             path: req.uri().path().to_string(),
+            route: Some(route.name().clone()),
         },
         || req.headers().clone(),
     );

@@ -149,6 +149,8 @@ fn tap_refused(
             method: req.method.clone(),
             authority: req.authority(),
             path: req.uri.path().to_string(),
+            // Refused before a route was matched.
+            route: None,
         },
         Direction::Inbound => TapRequestInfo {
             direction: ProxyDirection::Inbound,
@@ -157,6 +159,8 @@ fn tap_refused(
             method: req.method.clone(),
             authority: req.authority(),
             path: req.uri.path().to_string(),
+            // Refused before a route was matched.
+            route: None,
         },
     };
     let Some(mut tapped) = state
@@ -166,7 +170,7 @@ fn tap_refused(
         return;
     };
     tapped.answered_by_proxy(err.reason());
-    tapped.response_init(resp.status().as_u16());
+    tapped.response_init(resp.status().as_u16(), resp.headers());
     let bytes = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
     tapped.add_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
     tapped.response_end(grpc_status(resp.headers()), None);
