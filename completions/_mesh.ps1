@@ -213,7 +213,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--admin-token-file', '--admin-token-file', [CompletionResultType]::ParameterName, 'File holding the bearer token of proxies whose admin port is public')
             [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Look in every namespace')
             [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'Look in every namespace')
-            [CompletionResult]::new('--headers', '--headers', [CompletionResultType]::ParameterName, 'Include request header values (JSON output)')
+            [CompletionResult]::new('--headers', '--headers', [CompletionResultType]::ParameterName, 'Include request and response headers and trailers (JSON output; `-o json` includes them anyway, as Linkerd''s does)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

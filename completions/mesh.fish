@@ -146,13 +146,14 @@ complete -c mesh -n "__fish_mesh_using_subcommand tap" -l authority -d 'Only req
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l direction -d 'Only requests this side of the proxies saw' -r -f -a "in\t''
 out\t''"
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l max-rps -d 'Requests per second shown at most, split evenly over the proxies tapped' -r
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -s o -l output -d 'Output format' -r -f -a "text\t'One line per event, as `linkerd viz tap` prints them'
-json\t'One pretty-printed JSON object per event'"
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -s o -l output -d 'Output format' -r -f -a "text\t'One line per event, as `linkerd viz tap` prints them, ending with the route matched'
+wide\t'The text line followed by every label of the source, the destination and the route'
+json\t'One pretty-printed JSON object per event, in `linkerd viz tap -o json`\'s shape'"
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l proxy-admin -d 'Ask this proxy admin address instead of the registry (repeatable)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -l admin-token-file -d 'File holding the bearer token of proxies whose admin port is public' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s A -l all-namespaces -d 'Look in every namespace'
-complete -c mesh -n "__fish_mesh_using_subcommand tap" -l headers -d 'Include request header values (JSON output)'
+complete -c mesh -n "__fish_mesh_using_subcommand tap" -l headers -d 'Include request and response headers and trailers (JSON output; `-o json` includes them anyway, as Linkerd\'s does)'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'

@@ -19,6 +19,7 @@ use crate::viz::tap::{self as tap, TapItem, TapStream};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  mesh tap deploy/web -n emojivoto\n  \
                         mesh tap deploy/web -n emojivoto --to deploy/voting --path /api/vote\n  \
+                        mesh tap deploy/web -n emojivoto -o wide\n  \
                         mesh tap ns/emojivoto -o json")]
 pub struct TapArgs {
     /// What to tap: TYPE/NAME or TYPE (ns, deploy, sts, ds, job, cj, rs, rc, po, svc), e.g. deploy/web,
@@ -54,7 +55,8 @@ pub struct TapArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_RPS, value_name = "N")]
     pub max_rps: f64,
 
-    /// Include request header values (JSON output)
+    /// Include request and response headers and trailers (JSON output; `-o json` includes them
+    /// anyway, as Linkerd's does)
     #[arg(long)]
     pub headers: bool,
 
@@ -81,9 +83,11 @@ pub enum DirectionArg {
 /// `-o` values of `mesh tap`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TapOutput {
-    /// One line per event, as `linkerd viz tap` prints them
+    /// One line per event, as `linkerd viz tap` prints them, ending with the route matched
     Text,
-    /// One pretty-printed JSON object per event
+    /// The text line followed by every label of the source, the destination and the route
+    Wide,
+    /// One pretty-printed JSON object per event, in `linkerd viz tap -o json`'s shape
     Json,
 }
 
@@ -126,7 +130,8 @@ fn query(args: &TapArgs, proxies: usize) -> TapQuery {
         method: args.method.as_ref().map(|m| m.to_ascii_uppercase()),
         authority: args.authority.clone(),
         max_rps: args.max_rps / proxies.max(1) as f64,
-        headers: args.headers,
+        // Linkerd's tap extracts headers for its JSON output.
+        headers: args.headers || args.output.output == TapOutput::Json,
         ..TapQuery::new()
     };
     if let Some(to) = &args.to {
@@ -190,6 +195,7 @@ async fn run_async(
             }
             Some(TapItem::Line(TapLine::Event(event))) => match output {
                 TapOutput::Text => tap::render_text(&event),
+                TapOutput::Wide => tap::render_wide(&event),
                 TapOutput::Json => serde_json::to_string_pretty(&event)?,
             },
         };

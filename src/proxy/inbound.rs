@@ -95,6 +95,7 @@ pub async fn handle(
             method: req.method().clone(),
             authority: raw_authority.clone(),
             path: req.uri().path().to_string(),
+            route: Some(route.name().clone()),
         },
         || req.headers().clone(),
     );
@@ -168,7 +169,12 @@ pub async fn handle(
 
 /// Respond: answers a request that cannot go on (the rescue point).
 fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Response<ProxyBody> {
-    respond::rescue(state, Direction::Inbound, err, Seen::Observed(observation))
+    respond::rescue(
+        state,
+        Direction::Inbound,
+        err,
+        Seen::Observed(Box::new(observation)),
+    )
 }
 
 /// A connection that is not HTTP, to a workload with several app ports: it names no port, so

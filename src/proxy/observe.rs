@@ -105,7 +105,7 @@ impl Observation {
         }
         let mut tap = self.tap;
         if let Some(t) = &mut tap {
-            t.response_init(resp.status().as_u16());
+            t.response_init(resp.status().as_u16(), resp.headers());
         }
         let recorder = Recorder {
             status: resp.status().as_u16(),
@@ -140,7 +140,7 @@ impl Observation {
         };
         self.count(outcome);
         if let Some(mut t) = self.tap {
-            t.response_init(outcome.status);
+            t.response_init(outcome.status, resp.headers());
             let bytes = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
             t.add_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
             t.response_end(outcome.grpc_status, None);
@@ -290,10 +290,11 @@ impl ObservedBody {
             }
         };
         respond::record_in(&r.errors, &r.metrics, r.labels.direction, &err);
+        let trailers = error_trailers(&err, r.grpc);
         if let Some(t) = &mut r.tap {
             t.answered_by_proxy(err.reason());
+            t.trailers(&trailers);
         }
-        let trailers = error_trailers(&err, r.grpc);
         match broken {
             true => r.finish_broken(StreamError::Reset, grpc_status(&trailers)),
             false => r.finish(grpc_status(&trailers)),
@@ -342,7 +343,10 @@ impl Body for ObservedBody {
                     t.add_bytes(data.len());
                 }
                 if let Some(trailers) = f.trailers_ref() {
-                    if let Some(r) = this.recorder.take() {
+                    if let Some(mut r) = this.recorder.take() {
+                        if let Some(t) = &mut r.tap {
+                            t.trailers(trailers);
+                        }
                         r.finish(grpc_status(trailers));
                     }
                 }

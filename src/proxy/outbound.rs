@@ -109,7 +109,12 @@ pub async fn handle(
 
 /// Respond: answers a counted request that cannot go on (the rescue point).
 fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Response<ProxyBody> {
-    respond::rescue(state, Direction::Outbound, err, Seen::Observed(observation))
+    respond::rescue(
+        state,
+        Direction::Outbound,
+        err,
+        Seen::Observed(Box::new(observation)),
+    )
 }
 
 /// Respond: answers a request refused before it was counted (the rescue point).

@@ -47,8 +47,9 @@ pub const ERROR_HEADER: &str = "mesh-proxy-error";
 /// How far a request the proxy answers itself got.
 pub enum Seen<'a> {
     /// Counted in the traffic metrics and tapped: its observation records the answer as any
-    /// response (`response_total`, the tap's response events).
-    Observed(Observation),
+    /// response (`response_total`, the tap's response events). Boxed: the error path alone pays
+    /// for its size.
+    Observed(Box<Observation>),
     /// Answered before it was counted (no authority, a destination refused, a head over the
     /// limit): tapped here, from its head.
     Refused(RefusedRequest<'a>),
@@ -99,7 +100,8 @@ pub fn rescue(
 ) -> Response<ProxyBody> {
     record(state, direction, &err);
     match seen {
-        Seen::Observed(mut observation) => {
+        Seen::Observed(observation) => {
+            let mut observation = *observation;
             if let Some(t) = &mut observation.tap {
                 t.answered_by_proxy(err.reason());
             }
@@ -147,6 +149,8 @@ fn tap_refused(
             method: req.method.clone(),
             authority: req.authority(),
             path: req.uri.path().to_string(),
+            // Refused before a route was matched.
+            route: None,
         },
         Direction::Inbound => TapRequestInfo {
             direction: ProxyDirection::Inbound,
@@ -155,6 +159,8 @@ fn tap_refused(
             method: req.method.clone(),
             authority: req.authority(),
             path: req.uri.path().to_string(),
+            // Refused before a route was matched.
+            route: None,
         },
     };
     let Some(mut tapped) = state
@@ -164,7 +170,7 @@ fn tap_refused(
         return;
     };
     tapped.answered_by_proxy(err.reason());
-    tapped.response_init(resp.status().as_u16());
+    tapped.response_init(resp.status().as_u16(), resp.headers());
     let bytes = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
     tapped.add_bytes(usize::try_from(bytes).unwrap_or(usize::MAX));
     tapped.response_end(grpc_status(resp.headers()), None);

@@ -3,9 +3,11 @@
 //!
 //! The hot path pays one atomic load per request while nobody taps ([`Tap::request`] checks for
 //! open streams before building anything). While someone does, a request's metadata is built
-//! once and shared by its three events (request init, response init, response end); each tap
-//! stream filters them by its query, rate-limits requests with a token bucket, and writes lines to
-//! its HTTP body. A reader slower than the traffic loses events and is told how many.
+//! once and shared by its three events (request init, response init, response end), with the
+//! route the proxy matched (`routeMeta`); each tap stream filters them by its query, rate-limits
+//! requests with a token bucket, and writes lines to its HTTP body. Headers and trailers are
+//! copied only while a stream asks for them. A reader slower than the traffic loses events and is
+//! told how many.
 
 mod stream;
 
@@ -19,7 +21,7 @@ use tokio::time::Instant;
 
 use super::body::ProxyBody;
 use super::metrics::{ErrorReason, StreamError};
-use crate::admin_api::tap::{Peer, ProxyDirection, StreamId, TapQuery};
+use crate::admin_api::tap::{Peer, PeerMetadata, ProxyDirection, StreamId, TapQuery};
 
 pub use stream::TapStreamsBusy;
 
@@ -50,6 +52,12 @@ pub struct TapRequest {
     pub scheme: &'static str,
     pub authority: String,
     pub path: String,
+    /// The ServiceProfile route the request matched (`[DEFAULT]` when none did); `None` when the
+    /// proxy answered it before matching one.
+    pub route: Option<Arc<str>>,
+    /// Whether a stream asked for headers when the request arrived: its response headers and
+    /// trailers are then copied too.
+    pub with_headers: bool,
     /// The request headers; empty unless a stream asked for them.
     pub headers: HeaderMap,
 }
@@ -62,6 +70,8 @@ pub struct TapRequestInfo {
     pub method: Method,
     pub authority: String,
     pub path: String,
+    /// The route matched, when one was ([`TapRequest::route`]).
+    pub route: Option<Arc<str>>,
 }
 
 /// One event, as published.
@@ -72,7 +82,7 @@ pub struct Published {
 }
 
 /// What happened to the request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub enum PublishedKind {
     RequestInit,
     ResponseInit {
@@ -80,6 +90,8 @@ pub enum PublishedKind {
         since_request: std::time::Duration,
         /// Why the proxy answered itself, when it did (`proxyError` in the event).
         proxy_error: Option<ErrorReason>,
+        /// The response headers; empty unless a stream asked for headers.
+        headers: HeaderMap,
     },
     ResponseEnd {
         since_request: std::time::Duration,
@@ -88,6 +100,8 @@ pub enum PublishedKind {
         grpc_status: Option<u32>,
         /// Set when the exchange broke off instead of ending (`reset: true` in the event).
         error: Option<StreamError>,
+        /// The response trailers; empty unless a stream asked for headers.
+        trailers: HeaderMap,
     },
 }
 
@@ -99,6 +113,9 @@ pub struct TappedRequest {
     response_at: Option<Instant>,
     bytes: u64,
     proxy_error: Option<ErrorReason>,
+    /// Boxed: only taps that ask for headers copy them, and every request's observation holds
+    /// this value.
+    trailers: Option<Box<HeaderMap>>,
 }
 
 // === impl Tap ===
@@ -134,10 +151,10 @@ impl Tap {
             return None;
         }
         let info = info();
-        let headers = if self.header_streams.load(Ordering::Relaxed) > 0 {
-            headers()
-        } else {
-            HeaderMap::new()
+        let with_headers = self.header_streams.load(Ordering::Relaxed) > 0;
+        let headers = match with_headers {
+            true => headers(),
+            false => HeaderMap::new(),
         };
         let request = Arc::new(TapRequest {
             id: StreamId {
@@ -151,6 +168,8 @@ impl Tap {
             scheme: "HTTP",
             authority: info.authority,
             path: info.path,
+            route: info.route,
+            with_headers,
             headers,
         });
         let tapped = TappedRequest {
@@ -160,6 +179,7 @@ impl Tap {
             response_at: None,
             bytes: 0,
             proxy_error: None,
+            trailers: None,
         };
         tapped.publish(PublishedKind::RequestInit);
         Some(tapped)
@@ -192,15 +212,31 @@ impl TappedRequest {
         self.proxy_error = Some(reason);
     }
 
-    /// The response headers arrived with `status`.
-    pub fn response_init(&mut self, status: u16) {
+    /// The response `headers` arrived with `status`.
+    pub fn response_init(&mut self, status: u16, headers: &HeaderMap) {
         let now = Instant::now();
         self.response_at = Some(now);
         self.publish(PublishedKind::ResponseInit {
             status,
             since_request: now.duration_since(self.start),
             proxy_error: self.proxy_error,
+            headers: self.copied(headers),
         });
+    }
+
+    /// The response ended with `trailers` (shown in its end event).
+    pub fn trailers(&mut self, trailers: &HeaderMap) {
+        if self.request.with_headers {
+            self.trailers = Some(Box::new(trailers.clone()));
+        }
+    }
+
+    /// `headers`, when a stream asked for headers as the request arrived.
+    fn copied(&self, headers: &HeaderMap) -> HeaderMap {
+        match self.request.with_headers {
+            true => headers.clone(),
+            false => HeaderMap::new(),
+        }
     }
 
     /// Counts `n` response body bytes.
@@ -210,14 +246,16 @@ impl TappedRequest {
 
     /// The exchange ended: its response ended, or it broke off (`error`) — possibly before any
     /// response, as when the caller cancels a request still waiting for one.
-    pub fn response_end(self, grpc_status: Option<u32>, error: Option<StreamError>) {
+    pub fn response_end(mut self, grpc_status: Option<u32>, error: Option<StreamError>) {
         let now = Instant::now();
+        let trailers = self.trailers.take().map_or_else(HeaderMap::new, |t| *t);
         self.publish(PublishedKind::ResponseEnd {
             since_request: now.duration_since(self.start),
             since_response: now.duration_since(self.response_at.unwrap_or(now)),
             bytes: self.bytes,
             grpc_status,
             error,
+            trailers,
         });
     }
 
@@ -232,11 +270,11 @@ impl TappedRequest {
 
 /// A peer whose workload is known from `identity`, at `addr`.
 pub fn tap_peer(addr: SocketAddr, identity: Option<&crate::identity::Identity>) -> Peer {
-    let metadata = crate::admin_api::tap::PeerMetadata {
-        namespace: identity.map(|i| i.namespace.clone()),
-        workload: identity.map(|i| i.workload.to_string()),
-        pod: identity.map(|i| i.pod.clone()),
-        tls: "no_identity".into(),
+    // mesh has no mTLS yet.
+    let tls = "no_identity";
+    let metadata = match identity {
+        Some(identity) => PeerMetadata::of(identity, tls),
+        None => PeerMetadata::new(tls),
     };
     Peer::new(addr, metadata)
 }

@@ -3,22 +3,23 @@
 //!
 //! ```text
 //! RESOURCE (-n/-A) ──► registry records ──► admin /tap?query (one per proxy, concurrently)
-//!     ──► merged JSON lines ──► text (`req`/`rsp`/`end`, as Linkerd prints them) | JSON
+//!     ──► merged JSON lines ──► text | wide ([`render`], as Linkerd prints them) | JSON
 //! ```
 
+pub mod render;
 pub mod source;
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::admin_api::tap::{ProxyDirection, TapEvent, TapEventKind, TapQuery};
+use crate::admin_api::tap::{ProxyDirection, TapEventKind, TapQuery};
 use crate::identity::WorkloadKind;
 use crate::registry::ProxyRecord;
 use crate::viz::lookup::NoProxyFound;
 use crate::viz::resource::{Resource, ResourceKind};
 
+pub use render::{render_text, render_wide};
 pub use source::{merge, TapError, TapItem, TapStream};
 
 /// The proxies `mesh tap` opens a stream to: their admin addresses, and how to name them.
@@ -108,91 +109,6 @@ pub fn admin_addrs(records: &[&ProxyRecord]) -> Vec<SocketAddr> {
     records.iter().map(|r| r.admin).collect()
 }
 
-/// One event as `mesh tap` prints it, the way `linkerd viz tap` does:
-/// `req id=1:0 proxy=in  src=… dst=… tls=no_identity :method=GET :authority=… :path=/`.
-pub fn render_text(event: &TapEvent) -> String {
-    let (proxy, tls) = match event.proxy_direction {
-        // A space so `in` aligns with `out`.
-        ProxyDirection::Inbound => ("in ", &event.source.metadata.tls),
-        ProxyDirection::Outbound => ("out", &event.destination.metadata.tls),
-    };
-    let id = event.id();
-    let src = SocketAddr::new(event.source.ip, event.source.port);
-    let dst = SocketAddr::new(event.destination.ip, event.destination.port);
-    let mut line = String::new();
-    let tag = match &event.kind {
-        TapEventKind::RequestInitEvent(_) => "req",
-        TapEventKind::ResponseInitEvent(_) => "rsp",
-        TapEventKind::ResponseEndEvent(_) => "end",
-    };
-    let _ = write!(
-        line,
-        "{tag} id={}:{} proxy={proxy} src={src} dst={dst} tls={tls}",
-        id.base, id.stream
-    );
-    let _ = match &event.kind {
-        TapEventKind::RequestInitEvent(r) => write!(
-            line,
-            " :method={} :authority={} :path={}",
-            r.method, r.authority, r.path
-        ),
-        TapEventKind::ResponseInitEvent(r) => {
-            let _ = write!(
-                line,
-                " :status={} latency={}µs",
-                r.http_status, r.since_request_init.micros
-            );
-            match &r.proxy_error {
-                Some(e) => write!(line, " proxy-error=\"{e}\""),
-                None => Ok(()),
-            }
-        }
-        TapEventKind::ResponseEndEvent(r) => {
-            if let Some(code) = r.grpc_status {
-                let _ = write!(line, " grpc-status={}", grpc_code_name(code));
-            }
-            if r.reset {
-                line.push_str(" reset-error=");
-                line.push_str(r.error.as_deref().unwrap_or("true"));
-                // Cut off before a response began there is no response to time: say when.
-                let _ = write!(line, " after={}µs", r.since_request_init.micros);
-            }
-            write!(
-                line,
-                " duration={}µs response-length={}B",
-                r.since_response_init.micros, r.response_bytes
-            )
-        }
-    };
-    line
-}
-
-/// gRPC status codes by name, as Go's `codes.Code` prints them (`Code(666)` when unknown).
-fn grpc_code_name(code: u32) -> String {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "Canceled",
-        "Unknown",
-        "InvalidArgument",
-        "DeadlineExceeded",
-        "NotFound",
-        "AlreadyExists",
-        "PermissionDenied",
-        "ResourceExhausted",
-        "FailedPrecondition",
-        "Aborted",
-        "OutOfRange",
-        "Unimplemented",
-        "Internal",
-        "Unavailable",
-        "DataLoss",
-        "Unauthenticated",
-    ];
-    NAMES
-        .get(code as usize)
-        .map_or_else(|| format!("Code({code})"), |n| n.to_string())
-}
-
 /// `mesh profile --tap`: the `(method, path)` of every request the proxies at `admins` receive
 /// during `duration`, sending `token` to public admin ports. `tick` is called about every 100 ms with the time elapsed (for a progress
 /// bar). Fails only when no proxy could be tapped.
@@ -278,8 +194,6 @@ mod tests {
         assert_eq!(pick("ns/emojivoto", Some("default")), 3);
         assert_eq!(pick("deploy/nope", Some("emojivoto")), 0);
         assert!("cm/x".parse::<Resource>().is_err());
-        assert_eq!(grpc_code_name(0), "OK");
-        assert_eq!(grpc_code_name(666), "Code(666)");
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod proxy_tcp;
 mod proxy_traffic;
 mod reference;
 mod tap;
+mod tap_routes;
 mod testsvc;
 mod viz;
 mod viz_prometheus;

@@ -70,11 +70,9 @@ async fn a_tap_sees_request_response_and_end_of_a_later_request() {
         serde_json::to_value(req.proxy_direction).unwrap(),
         "INBOUND"
     );
-    assert_eq!(
-        req.destination.metadata.workload.as_deref(),
-        Some("deploy/voting")
-    );
-    assert_eq!(req.source.metadata.tls, "no_identity");
+    // Labelled as Linkerd labels a deployment's pods.
+    assert_eq!(req.destination.metadata.get("deployment"), Some("voting"));
+    assert_eq!(req.source.metadata.tls(), "no_identity");
 
     let rsp = next_event(&mut stream).await;
     let TapEventKind::ResponseInitEvent(r) = &rsp.kind else {
@@ -94,7 +92,11 @@ async fn a_tap_sees_request_response_and_end_of_a_later_request() {
         text.starts_with(&format!("end id={}:0 proxy=in ", init.id.base)),
         "{text}"
     );
-    assert!(text.ends_with(&format!("response-length={len}B")), "{text}");
+    // No profile: the route is `[DEFAULT]`.
+    assert!(
+        text.ends_with(&format!("response-length={len}B rt_route=[DEFAULT]")),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,18 +149,18 @@ async fn header_values_are_only_shown_when_asked_for() {
     assert!(
         shown
             .iter()
-            .any(|h| h.name == "x-secret" && h.value_str == "s3cret"),
+            .any(|h| h.name == "x-secret" && h.value_str() == Some("s3cret")),
         "{shown:?}"
     );
     // Credentials never, even when header values are asked for.
     for secret in ["authorization", "cookie"] {
         let h = shown.iter().find(|h| h.name == secret).unwrap();
-        assert_eq!(h.value_str, "[redacted]");
+        assert_eq!(h.value_str(), Some("[redacted]"));
     }
 }
 
 /// `mesh` as a child process with a clean environment, killed if the test fails.
-fn mesh_process(args: &[&str]) -> tokio::process::Command {
+pub(crate) fn mesh_process(args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mesh"));
     cmd.args(args)
         .env("NO_COLOR", "1")
@@ -207,13 +209,15 @@ async fn mesh_tap_prints_requests_of_the_proxy_it_taps() {
     assert!(
         lines[0].contains(" proxy=in  src=127.0.0.1:")
             && lines[0].ends_with(
-                "tls=no_identity :method=GET :authority=voting-svc:8080 :path=/api/list"
+                "tls=no_identity :method=GET :authority=voting-svc:8080 :path=/api/list \
+                 rt_route=[DEFAULT]"
             ),
         "{lines:?}"
     );
     assert!(lines[1].starts_with("rsp id=") && lines[1].contains(" :status=200 latency="));
     assert!(
-        lines[2].starts_with("end id=") && lines[2].ends_with(&format!("response-length={len}B")),
+        lines[2].starts_with("end id=")
+            && lines[2].ends_with(&format!("response-length={len}B rt_route=[DEFAULT]")),
         "{lines:?}"
     );
 

@@ -139,6 +139,7 @@ impl<'a> EndpointTries<'a> {
                 method: req.head().method.clone(),
                 authority: self.dst.authority.to_string(),
                 path: req.head().uri.path().to_string(),
+                route: Some(self.route.name().clone()),
             },
             || req.head().headers.clone(),
         );

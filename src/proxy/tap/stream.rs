@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch, OwnedSemaphorePermit};
@@ -16,7 +17,7 @@ use tokio::time::Instant;
 
 use super::{Published, PublishedKind, Tap, TapRequest};
 use crate::admin_api::tap::{
-    Header, RequestInit, ResponseEnd, ResponseInit, TapEvent, TapEventKind, TapQuery,
+    Header, RequestInit, ResponseEnd, ResponseInit, RouteMeta, TapEvent, TapEventKind, TapQuery,
 };
 use crate::proxy::body::{boxed, BoxError, ProxyBody};
 
@@ -118,7 +119,7 @@ impl Filter {
     fn pass(&mut self, event: &Published) -> Option<TapEvent> {
         let r = &event.request;
         let id = r.id.base;
-        match event.kind {
+        match &event.kind {
             PublishedKind::RequestInit => {
                 let admit = matches(&self.query, r)
                     && self.followed.len() < MAX_FOLLOWED
@@ -152,14 +153,10 @@ fn matches(q: &TapQuery, r: &TapRequest) -> bool {
             .as_deref()
             .is_none_or(|a| authority_is(&r.authority, a))
         && q.to_namespace
-            .as_ref()
-            .is_none_or(|n| dst.namespace.as_ref() == Some(n))
-        && q.to_workload
-            .as_ref()
-            .is_none_or(|w| dst.workload.as_ref() == Some(w))
-        && q.to_pod
-            .as_ref()
-            .is_none_or(|p| dst.pod.as_ref() == Some(p))
+            .as_deref()
+            .is_none_or(|n| dst.namespace() == Some(n))
+        && q.to_workload.as_deref().is_none_or(|w| dst.is_workload(w))
+        && q.to_pod.as_deref().is_none_or(|p| dst.pod() == Some(p))
 }
 
 /// Headers whose values tap never shows, even with `headers=true`: credentials and sessions.
@@ -175,37 +172,29 @@ pub const REDACTED: &str = "[redacted]";
 
 fn to_event(event: &Published, with_headers: bool) -> TapEvent {
     let r = &event.request;
-    let kind = match event.kind {
+    let shown = |headers: &HeaderMap| match with_headers {
+        true => show_headers(headers),
+        false => Vec::new(),
+    };
+    let kind = match &event.kind {
         PublishedKind::RequestInit => TapEventKind::RequestInitEvent(RequestInit {
             id: r.id,
             method: r.method.to_string(),
             scheme: r.scheme.to_string(),
             authority: r.authority.clone(),
             path: r.path.clone(),
-            headers: if with_headers {
-                r.headers
-                    .iter()
-                    .map(|(name, value)| Header {
-                        name: name.to_string(),
-                        value_str: if SECRET_HEADERS.contains(&name.as_str()) {
-                            REDACTED.to_string()
-                        } else {
-                            value.to_str().unwrap_or_default().to_string()
-                        },
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            headers: shown(&r.headers),
         }),
         PublishedKind::ResponseInit {
             status,
             since_request,
             proxy_error,
+            headers,
         } => TapEventKind::ResponseInitEvent(ResponseInit {
             id: r.id,
-            since_request_init: since_request.into(),
-            http_status: status,
+            since_request_init: (*since_request).into(),
+            http_status: *status,
+            headers: shown(headers),
             proxy_error: proxy_error.map(|e| e.as_str().to_string()),
         }),
         PublishedKind::ResponseEnd {
@@ -214,12 +203,17 @@ fn to_event(event: &Published, with_headers: bool) -> TapEvent {
             bytes,
             grpc_status,
             error,
+            trailers,
         } => TapEventKind::ResponseEndEvent(ResponseEnd {
             id: r.id,
-            since_request_init: since_request.into(),
-            since_response_init: since_response.into(),
-            response_bytes: bytes,
-            grpc_status,
+            since_request_init: (*since_request).into(),
+            since_response_init: (*since_response).into(),
+            response_bytes: *bytes,
+            trailers: shown(trailers),
+            // Linkerd's field: 0 for a response without one.
+            grpc_status_code: grpc_status.unwrap_or(0),
+            reset_error_code: None,
+            grpc_status: *grpc_status,
             reset: error.is_some(),
             error: error.map(|e| e.as_str().to_string()),
         }),
@@ -227,9 +221,23 @@ fn to_event(event: &Published, with_headers: bool) -> TapEvent {
     TapEvent {
         source: r.source.clone(),
         destination: r.destination.clone(),
+        route_meta: r.route.as_deref().map(RouteMeta::route),
         proxy_direction: r.direction,
         kind,
     }
+}
+
+/// `headers` as tap shows them: text values as text, others as bytes, secrets redacted.
+fn show_headers(headers: &HeaderMap) -> Vec<Header> {
+    headers
+        .iter()
+        .map(
+            |(name, value)| match SECRET_HEADERS.contains(&name.as_str()) {
+                true => Header::new(name.as_str(), REDACTED.as_bytes()),
+                false => Header::new(name.as_str(), value.as_bytes()),
+            },
+        )
+        .collect()
 }
 
 /// Admits `rate` requests per second on average, in bursts of at most `rate` (at least one).
