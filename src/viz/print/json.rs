@@ -1,0 +1,144 @@
+//! `-o json` of `mesh stat`, `mesh routes` and `mesh edges`, with Linkerd's field names.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::NO_TLS_REASON;
+use crate::viz::model::{Edge, RouteRow, StatRow};
+
+/// One `mesh stat` row as JSON.
+#[derive(Debug, Serialize)]
+pub struct StatJson {
+    pub namespace: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub meshed: String,
+    pub success: Option<f64>,
+    pub rps: Option<f64>,
+    /// Responses counted in the window (beyond Linkerd's fields).
+    pub requests: u64,
+    pub latency_ms_p50: Option<f64>,
+    pub latency_ms_p95: Option<f64>,
+    pub latency_ms_p99: Option<f64>,
+    pub tcp_open_connections: u64,
+    pub tcp_read_bytes_rate: f64,
+    pub tcp_write_bytes_rate: f64,
+}
+
+/// `mesh stat -o json`: an array of rows.
+pub fn stat_json(rows: &[StatRow]) -> String {
+    let rows: Vec<StatJson> = rows
+        .iter()
+        .map(|r| StatJson {
+            namespace: r.namespace.clone(),
+            kind: r.kind.word(),
+            name: r.name.clone(),
+            meshed: format!("{}/{}", r.meshed, r.total),
+            success: r.http.success_rate(),
+            rps: (r.http.total() > 0).then_some(r.http.rps),
+            requests: r.http.total(),
+            latency_ms_p50: r.http.quantile(0.5),
+            latency_ms_p95: r.http.quantile(0.95),
+            latency_ms_p99: r.http.quantile(0.99),
+            tcp_open_connections: r.tcp_open,
+            tcp_read_bytes_rate: r.read_rate,
+            tcp_write_bytes_rate: r.write_rate,
+        })
+        .collect();
+    json(&rows)
+}
+
+/// One `mesh routes -o json` row.
+#[derive(Debug, Serialize)]
+pub struct RouteJson {
+    pub route: String,
+    pub authority: String,
+    pub success: Option<f64>,
+    pub rps: f64,
+    /// Responses counted in the window (beyond Linkerd's fields).
+    pub requests: u64,
+    pub latency_ms_p50: Option<f64>,
+    pub latency_ms_p95: Option<f64>,
+    pub latency_ms_p99: Option<f64>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub wide: Option<RouteWideJson>,
+}
+
+/// The effective and actual numbers `-o wide` adds to JSON.
+#[derive(Debug, Serialize)]
+pub struct RouteWideJson {
+    pub effective_success: Option<f64>,
+    pub effective_rps: f64,
+    pub actual_success: Option<f64>,
+    pub actual_rps: f64,
+    pub actual_requests: u64,
+}
+
+/// `mesh routes -o json`: an object keyed by `type/name`.
+pub fn routes_json(by_resource: &BTreeMap<String, Vec<RouteRow>>, wide: bool) -> String {
+    let out: BTreeMap<&String, Vec<RouteJson>> = by_resource
+        .iter()
+        .map(|(k, rows)| {
+            let rows = rows
+                .iter()
+                .map(|r| RouteJson {
+                    route: r.route.clone(),
+                    authority: r.authority.clone(),
+                    success: r.effective.success_rate(),
+                    rps: r.effective.rps,
+                    requests: r.effective.total(),
+                    latency_ms_p50: r.effective.quantile(0.5),
+                    latency_ms_p95: r.effective.quantile(0.95),
+                    latency_ms_p99: r.effective.quantile(0.99),
+                    wide: wide.then(|| RouteWideJson {
+                        effective_success: r.effective.success_rate(),
+                        effective_rps: r.effective.rps,
+                        actual_success: r.actual.success_rate(),
+                        actual_rps: r.actual.rps,
+                        actual_requests: r.actual.total(),
+                    }),
+                })
+                .collect();
+            (k, rows)
+        })
+        .collect();
+    json(&out)
+}
+
+/// One `mesh edges -o json` row.
+#[derive(Debug, Serialize)]
+pub struct EdgeJson<'a> {
+    pub src: &'a str,
+    pub src_namespace: &'a str,
+    pub dst: &'a str,
+    pub dst_namespace: &'a str,
+    pub client_id: &'a str,
+    pub server_id: &'a str,
+    pub no_tls_reason: &'a str,
+}
+
+/// `mesh edges -o json`.
+pub fn edges_json(edges: &[Edge]) -> String {
+    let rows: Vec<EdgeJson> = edges
+        .iter()
+        .map(|e| EdgeJson {
+            src: &e.src,
+            src_namespace: &e.src_namespace,
+            dst: &e.dst,
+            dst_namespace: &e.dst_namespace,
+            client_id: "",
+            server_id: "",
+            no_tls_reason: NO_TLS_REASON,
+        })
+        .collect();
+    json(&rows)
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value)
+        .map_or_else(|e| format!("{{\"error\": \"{e}\"}}\n"), |s| s + "\n")
+}
+
+#[cfg(test)]
+mod tests;
