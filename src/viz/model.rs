@@ -55,6 +55,14 @@ impl Traffic {
     pub fn quantile(&self, q: f64) -> Option<f64> {
         self.latency.quantile(q, &LATENCY_BOUNDS_MS)
     }
+
+    /// A latency quantile in whole milliseconds, rounded half away from zero as Linkerd's metrics
+    /// API rounds `histogram_quantile` before its CLI prints it (`123ms`, `"latency_ms_p50": 123`);
+    /// `None` without traffic.
+    pub fn latency_ms(&self, q: f64) -> Option<u64> {
+        // `as` saturates: an absurd quantile cannot wrap.
+        self.quantile(q).map(|ms| ms.max(0.0).round() as u64)
+    }
 }
 
 /// One row of `mesh stat`.

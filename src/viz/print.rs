@@ -1,6 +1,6 @@
 //! Printers of the Stats model: tables laid out as Linkerd's (first column left, the others right,
 //! three spaces apart; `-` where there is no traffic) here, and JSON with Linkerd's field names
-//! in [`json`], so habits and `jq` scripts carry over. What is computed lives
+//! and null/omit rules in [`json`], so habits and `jq` scripts carry over. What is computed lives
 //! in [`super::model`]; here it is only formatted.
 
 mod json;
@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table, TableComponent};
 
-pub use json::{edges_json, routes_json, stat_json, EdgeJson, RouteJson, RouteWideJson, StatJson};
+pub use json::{
+    edges_json, routes_json, stat_json, EdgeJson, RouteJson, RouteWideJson, StatJson, TcpJson,
+    STAT_ADDITIONS,
+};
 
 use super::model::{service_of, Edge, RouteRow, StatRow, Traffic};
 use super::resource::ResourceKind;
@@ -54,9 +57,7 @@ fn rps(t: &Traffic) -> String {
 }
 
 fn latency(t: &Traffic, q: f64) -> String {
-    // Whole milliseconds, truncated, as Linkerd prints them.
-    t.quantile(q)
-        .map_or("-".into(), |ms| format!("{}ms", ms.max(0.0) as u64))
+    t.latency_ms(q).map_or("-".into(), |ms| format!("{ms}ms"))
 }
 
 fn latencies(t: &Traffic) -> [String; 3] {

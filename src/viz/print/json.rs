@@ -1,4 +1,8 @@
-//! `-o json` of `mesh stat`, `mesh routes` and `mesh edges`, with Linkerd's field names.
+//! `-o json` of `mesh stat`, `mesh routes` and `mesh edges`: the fields, number types and
+//! null/omit rules of `linkerd viz stat|routes|edges -o json` (its `viz/cmd/stat.go`, `routes.go`,
+//! `edges.go`), so `jq` scripts written for Linkerd read ours. mesh's additions come after
+//! Linkerd's fields and are listed in [`STAT_ADDITIONS`] (and in docs/viz.md, with every
+//! difference kept on purpose).
 
 use std::collections::BTreeMap;
 
@@ -7,46 +11,71 @@ use serde::Serialize;
 use super::NO_TLS_REASON;
 use crate::viz::model::{Edge, RouteRow, StatRow};
 
-/// One `mesh stat` row as JSON.
+/// Fields of a `mesh stat -o json` row that Linkerd's rows do not have.
+pub const STAT_ADDITIONS: &[&str] = &["requests"];
+
+/// One `mesh stat -o json` row, as Linkerd's `jsonStats`: `success`, `rps` and the latencies are
+/// `null` for a row without traffic, and the `tcp_*` fields are left out.
 #[derive(Debug, Serialize)]
 pub struct StatJson {
     pub namespace: String,
+    /// `deployment`, `pod`, `namespace`, … (Linkerd's canonical kind).
     pub kind: &'static str,
     pub name: String,
+    /// `answered/found` proxies (Linkerd: meshed/running pods).
     pub meshed: String,
+    /// The fraction of successful responses.
     pub success: Option<f64>,
+    /// Responses per second.
     pub rps: Option<f64>,
-    /// Responses counted in the window (beyond Linkerd's fields).
+    /// Latency quantiles in whole milliseconds (rounded, as Linkerd's metrics API gives them).
+    pub latency_ms_p50: Option<u64>,
+    pub latency_ms_p95: Option<u64>,
+    pub latency_ms_p99: Option<u64>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpJson>,
+    /// mesh's addition: responses counted in the window (0 without traffic).
     pub requests: u64,
-    pub latency_ms_p50: Option<f64>,
-    pub latency_ms_p95: Option<f64>,
-    pub latency_ms_p99: Option<f64>,
+}
+
+/// The TCP fields of a stat row with traffic.
+#[derive(Debug, Serialize)]
+pub struct TcpJson {
+    /// Connections open now.
     pub tcp_open_connections: u64,
+    /// Bytes per second.
     pub tcp_read_bytes_rate: f64,
     pub tcp_write_bytes_rate: f64,
 }
 
 /// `mesh stat -o json`: an array of rows.
 pub fn stat_json(rows: &[StatRow]) -> String {
-    let rows: Vec<StatJson> = rows
-        .iter()
-        .map(|r| StatJson {
-            namespace: r.namespace.clone(),
-            kind: r.kind.word(),
-            name: r.name.clone(),
-            meshed: format!("{}/{}", r.meshed, r.total),
-            success: r.http.success_rate(),
-            rps: (r.http.total() > 0).then_some(r.http.rps),
-            requests: r.http.total(),
-            latency_ms_p50: r.http.quantile(0.5),
-            latency_ms_p95: r.http.quantile(0.95),
-            latency_ms_p99: r.http.quantile(0.99),
+    let rows: Vec<StatJson> = rows.iter().map(stat_row).collect();
+    json(&rows)
+}
+
+fn stat_row(r: &StatRow) -> StatJson {
+    let http = r.http.total() > 0;
+    // Linkerd leaves the TCP numbers out of a row without HTTP traffic; mesh keeps them where the
+    // row had TCP traffic (opaque workloads), a documented difference.
+    let tcp = http || r.tcp_open > 0 || r.read_rate > 0.0 || r.write_rate > 0.0;
+    StatJson {
+        namespace: r.namespace.clone(),
+        kind: r.kind.word(),
+        name: r.name.clone(),
+        meshed: format!("{}/{}", r.meshed, r.total),
+        success: r.http.success_rate(),
+        rps: http.then_some(r.http.rps),
+        latency_ms_p50: r.http.latency_ms(0.5),
+        latency_ms_p95: r.http.latency_ms(0.95),
+        latency_ms_p99: r.http.latency_ms(0.99),
+        tcp: tcp.then_some(TcpJson {
             tcp_open_connections: r.tcp_open,
             tcp_read_bytes_rate: r.read_rate,
             tcp_write_bytes_rate: r.write_rate,
-        })
-        .collect();
-    json(&rows)
+        }),
+        requests: r.http.total(),
+    }
 }
 
 /// One `mesh routes -o json` row.

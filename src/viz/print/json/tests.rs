@@ -1,78 +1,165 @@
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use serde_json::Value;
 
 use super::*;
 use crate::admin_api::stats::LatencyHistogram;
 use crate::viz::model::Traffic;
 use crate::viz::resource::ResourceKind;
 
-/// Every field of the reference JSON is in ours, with the same name (ours adds `meshed` and
-/// `requests`). Skipped without ../shared.
-#[test]
-fn json_fields_match_the_reference_goldens() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/viz");
-    let read = |name: &str| -> Option<serde_json::Value> {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).ok()?).ok()
-    };
-    let Some(stat) = read("stat_one_output_json.golden") else {
-        eprintln!(
-            "skipped: {} is absent (it sits beside CI's clone only)",
-            dir.display()
-        );
-        return;
-    };
-    let keys = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
-        v.as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default()
-    };
-    let traffic = Traffic {
-        success: 1,
-        failure: 0,
-        rps: 1.0,
+/// Linkerd's integer fields (`uint64` in its Go types): the rest of its numbers are `float64`.
+const INTEGERS: &[&str] = &[
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "latency_ms_p99",
+    "tcp_open_connections",
+];
+
+/// 10 responses in (0,1] ms and 10 in (1,2] ms: p50 = 1 ms, p95 = 1.9 ms, p99 = 1.98 ms.
+fn traffic() -> Traffic {
+    let mut counts = vec![0; 26];
+    counts[0] = 10;
+    counts[1] = 10;
+    Traffic {
+        success: 15,
+        failure: 5,
+        rps: 2.0,
         latency: LatencyHistogram {
-            counts: vec![1],
-            sum_ms: 1.0,
+            counts,
+            sum_ms: 25.0,
         },
-    };
-    let row = StatRow {
-        namespace: "ns".into(),
+    }
+}
+
+fn stat_row(http: Traffic, tcp_open: u64) -> StatRow {
+    StatRow {
+        namespace: "emojivoto".into(),
         kind: ResourceKind::Namespace,
-        name: "n".into(),
+        name: "emojivoto".into(),
         meshed: 1,
-        total: 1,
-        http: traffic.clone(),
-        tcp_open: 0,
+        total: 2,
+        http,
+        tcp_open,
         read_rate: 0.0,
         write_rate: 0.0,
-    };
-    let ours: serde_json::Value = serde_json::from_str(&stat_json(&[row])).unwrap();
-    assert!(
-        keys(&stat[0]).is_subset(&keys(&ours[0])),
-        "{:?} vs {:?}",
-        keys(&stat[0]),
-        keys(&ours[0])
+    }
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+fn without(mut keys: BTreeSet<String>, additions: &[&str]) -> BTreeSet<String> {
+    keys.retain(|k| !additions.contains(&k.as_str()));
+    keys
+}
+
+/// Each field of Linkerd's row is in ours with the same JSON type (Linkerd's integers are
+/// integers in ours), and ours has no field beyond Linkerd's and `additions`.
+fn assert_shape(linkerds: &Value, ours: &Value, additions: &[&str]) {
+    assert_eq!(keys(linkerds), without(keys(ours), additions), "{ours}");
+    for (field, theirs) in linkerds.as_object().unwrap() {
+        let mine = &ours[field];
+        let same = match theirs {
+            Value::Number(_) if INTEGERS.contains(&field.as_str()) => mine.is_u64(),
+            Value::Number(_) => mine.is_number(),
+            Value::String(_) => mine.is_string(),
+            Value::Null => mine.is_null(),
+            other => panic!("{field}: unexpected {other} in the reference"),
+        };
+        assert!(same, "{field}: ours {mine}, Linkerd's {theirs}");
+    }
+}
+
+#[test]
+fn stat_latencies_are_whole_milliseconds_rounded_as_linkerds_api() {
+    let ours = parse(&stat_json(&[stat_row(traffic(), 3)]));
+    let row = &ours[0];
+    assert_eq!(
+        (
+            &row["latency_ms_p50"],
+            &row["latency_ms_p95"],
+            &row["latency_ms_p99"]
+        ),
+        (&Value::from(1u64), &Value::from(2u64), &Value::from(2u64))
     );
+    assert_eq!(row["success"], 0.75);
+    assert_eq!(row["rps"], 2.0);
+    assert_eq!(row["tcp_open_connections"], 3);
+    assert_eq!(row["meshed"], "1/2");
+    assert_eq!(row["requests"], 20);
+}
 
-    let routes = read("routes_one_output_json.golden").unwrap();
-    let rows = BTreeMap::from([(
-        "deploy/foobar".to_string(),
-        vec![RouteRow {
-            route: "/a".into(),
-            authority: "foobar".into(),
-            effective: traffic.clone(),
-            actual: traffic.clone(),
-        }],
-    )]);
-    let ours: serde_json::Value = serde_json::from_str(&routes_json(&rows, false)).unwrap();
-    assert!(keys(&routes["deploy/foobar"][0]).is_subset(&keys(&ours["deploy/foobar"][0])));
+#[test]
+fn stat_rows_without_traffic_are_null_and_leave_tcp_out_as_linkerds() {
+    let ours = parse(&stat_json(&[stat_row(Traffic::default(), 0)]));
+    let row = &ours[0];
+    let expected = [
+        "namespace",
+        "kind",
+        "name",
+        "meshed",
+        "success",
+        "rps",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "latency_ms_p99",
+    ];
+    assert_eq!(
+        without(keys(row), STAT_ADDITIONS),
+        expected.iter().map(|k| k.to_string()).collect()
+    );
+    for field in &expected[4..] {
+        assert!(row[field].is_null(), "{field}: {row}");
+    }
+    // TCP traffic without HTTP still shows its numbers (Linkerd drops them).
+    let opaque = parse(&stat_json(&[stat_row(Traffic::default(), 2)]));
+    assert_eq!(opaque[0]["tcp_open_connections"], 2);
+    assert!(opaque[0]["success"].is_null());
+}
 
-    let edges = read("edges_one_output_json.golden").unwrap();
-    let edge = Edge {
-        src: "a".into(),
-        src_namespace: "x".into(),
-        dst: "b".into(),
-        dst_namespace: "x".into(),
+/// The reference goldens (Linkerd's own `viz/cmd/testdata`), when they sit beside the clone.
+fn golden(name: &str) -> Option<Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/viz");
+    let text = std::fs::read_to_string(dir.join(name));
+    if text.is_err() {
+        eprintln!(
+            "skipped: {} is absent (it sits beside CI's clone only)",
+            dir.join(name).display()
+        );
+    }
+    Some(parse(&text.ok()?))
+}
+
+#[test]
+fn stat_json_has_linkerds_shape() {
+    for name in ["stat_one_output_json.golden", "stat_all_output_json.golden"] {
+        let Some(mut reference) = golden(name) else {
+            return;
+        };
+        // stat.go writes `meshed` (omitempty, never empty but for traffic splits); the goldens
+        // predate it.
+        reference[0]["meshed"] = "1/2".into();
+        let ours = parse(&stat_json(&[stat_row(traffic(), 3)]));
+        assert_shape(&reference[0], &ours[0], STAT_ADDITIONS);
+    }
+}
+
+#[test]
+fn edges_json_has_linkerds_fields() {
+    let Some(reference) = golden("edges_one_output_json.golden") else {
+        return;
     };
-    let ours: serde_json::Value = serde_json::from_str(&edges_json(&[edge])).unwrap();
-    assert_eq!(keys(&edges[0]), keys(&ours[0]));
+    let edge = Edge {
+        src: "web".into(),
+        src_namespace: "emojivoto".into(),
+        dst: "voting".into(),
+        dst_namespace: "emojivoto".into(),
+    };
+    let ours = parse(&edges_json(&[edge]));
+    assert_shape(&reference[0], &ours[0], &[]);
 }
