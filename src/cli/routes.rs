@@ -31,7 +31,8 @@ pub fn run(args: RoutesArgs) -> anyhow::Result<ExitCode> {
     let rows = model::route_rows(&query, &proxies);
     let wide = args.viz.output.output == VizOutput::Wide;
     let text = match args.viz.output.output {
-        VizOutput::Json => print::routes_json(&rows, wide),
+        // As Linkerd's: with --to, JSON rows carry the effective and actual numbers.
+        VizOutput::Json => print::routes_json(&rows, query.to.is_some()),
         _ => print::routes_table(&rows, wide),
     };
     super::print_stdout(&text)?;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table, TableComponent};
 
 pub use json::{
-    edges_json, routes_json, stat_json, EdgeJson, RouteJson, RouteWideJson, StatJson, TcpJson,
+    edges_json, routes_json, stat_json, EdgeJson, RouteJson, StatJson, TcpJson, ROUTE_ADDITIONS,
     STAT_ADDITIONS,
 };
 
@@ -269,6 +269,30 @@ mod tests {
             r("[DEFAULT]", "0.5rps"),
         ];
         assert_eq!(table(&header, body, 1) + "\n", golden);
+
+        // -o wide: the same columns, and a route without traffic all `-`.
+        let golden = std::fs::read_to_string(dir.join("routes_one_output_wide.golden")).unwrap();
+        let idle = RouteRow {
+            route: "/c".into(),
+            authority: "foobar.ns.svc.cluster.local:8080".into(),
+            effective: Traffic::default(),
+            actual: Traffic::default(),
+        };
+        let ours = routes_table(
+            &BTreeMap::from([("deploy/foobar".into(), vec![idle])]),
+            true,
+        );
+        let words = |line: Option<&str>| -> Vec<String> {
+            line.unwrap_or_default()
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(words(ours.lines().next()), words(golden.lines().next()));
+        assert_eq!(
+            words(ours.lines().nth(1)),
+            words(golden.lines().find(|l| l.starts_with("/c")))
+        );
     }
 
     #[test]

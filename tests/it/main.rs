@@ -48,3 +48,4 @@ mod tap;
 mod testsvc;
 mod viz;
 mod viz_prometheus;
+mod viz_routes;

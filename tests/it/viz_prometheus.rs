@@ -108,7 +108,7 @@ async fn prometheus_gives_the_same_numbers_as_the_proxies() {
                     (
                         r["route"].clone(),
                         r["requests"].clone(),
-                        r["success"].clone(),
+                        r["effective_success"].clone(),
                     )
                 })
                 .collect()

@@ -1,18 +1,21 @@
 //! `-o json` of `mesh stat`, `mesh routes` and `mesh edges`: the fields, number types and
 //! null/omit rules of `linkerd viz stat|routes|edges -o json` (its `viz/cmd/stat.go`, `routes.go`,
 //! `edges.go`), so `jq` scripts written for Linkerd read ours. mesh's additions come after
-//! Linkerd's fields and are listed in [`STAT_ADDITIONS`] (and in docs/viz.md, with every
-//! difference kept on purpose).
+//! Linkerd's fields and are listed in [`STAT_ADDITIONS`] and [`ROUTE_ADDITIONS`] (and in
+//! docs/viz.md, with every difference kept on purpose).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::NO_TLS_REASON;
-use crate::viz::model::{Edge, RouteRow, StatRow};
+use crate::viz::model::{Edge, RouteRow, StatRow, Traffic};
 
 /// Fields of a `mesh stat -o json` row that Linkerd's rows do not have.
 pub const STAT_ADDITIONS: &[&str] = &["requests"];
+/// Fields of a `mesh routes -o json` row that Linkerd's rows do not have (`actual_requests` only
+/// with `--to`).
+pub const ROUTE_ADDITIONS: &[&str] = &["requests", "actual_requests"];
 
 /// One `mesh stat -o json` row, as Linkerd's `jsonStats`: `success`, `rps` and the latencies are
 /// `null` for a row without traffic, and the `tcp_*` fields are left out.
@@ -78,61 +81,74 @@ fn stat_row(r: &StatRow) -> StatJson {
     }
 }
 
-/// One `mesh routes -o json` row.
+/// One `mesh routes -o json` row, as Linkerd's `JSONRouteStats`: `success` and `rps` without
+/// `--to`; with `--to`, `effective_success`, `effective_rps`, `actual_success` and `actual_rps`
+/// instead. A route without traffic prints 0 for each number, latencies included, as Linkerd does.
 #[derive(Debug, Serialize)]
 pub struct RouteJson {
     pub route: String,
+    /// The full authority (`voting-svc.emojivoto.svc.cluster.local:8080`; Linkerd: the service).
     pub authority: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub success: Option<f64>,
-    pub rps: f64,
-    /// Responses counted in the window (beyond Linkerd's fields).
-    pub requests: u64,
-    pub latency_ms_p50: Option<f64>,
-    pub latency_ms_p95: Option<f64>,
-    pub latency_ms_p99: Option<f64>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub wide: Option<RouteWideJson>,
-}
-
-/// The effective and actual numbers `-o wide` adds to JSON.
-#[derive(Debug, Serialize)]
-pub struct RouteWideJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rps: Option<f64>,
+    /// What callers saw: one response per request.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub effective_success: Option<f64>,
-    pub effective_rps: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_rps: Option<f64>,
+    /// Every try the servers answered, retries included.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub actual_success: Option<f64>,
-    pub actual_rps: f64,
-    pub actual_requests: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_rps: Option<f64>,
+    /// Effective latency quantiles in whole milliseconds (0 without traffic).
+    pub latency_ms_p50: u64,
+    pub latency_ms_p95: u64,
+    pub latency_ms_p99: u64,
+    /// mesh's addition: responses counted in the window (effective).
+    pub requests: u64,
+    /// mesh's addition with `--to`: tries answered in the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_requests: Option<u64>,
 }
 
-/// `mesh routes -o json`: an object keyed by `type/name`.
-pub fn routes_json(by_resource: &BTreeMap<String, Vec<RouteRow>>, wide: bool) -> String {
+/// `mesh routes -o json`: an object keyed by `type/name`. `to`: the query has `--to`, so rows
+/// carry the effective and actual numbers (whatever `-o` said, as Linkerd's JSON).
+pub fn routes_json(by_resource: &BTreeMap<String, Vec<RouteRow>>, to: bool) -> String {
     let out: BTreeMap<&String, Vec<RouteJson>> = by_resource
         .iter()
-        .map(|(k, rows)| {
-            let rows = rows
-                .iter()
-                .map(|r| RouteJson {
-                    route: r.route.clone(),
-                    authority: r.authority.clone(),
-                    success: r.effective.success_rate(),
-                    rps: r.effective.rps,
-                    requests: r.effective.total(),
-                    latency_ms_p50: r.effective.quantile(0.5),
-                    latency_ms_p95: r.effective.quantile(0.95),
-                    latency_ms_p99: r.effective.quantile(0.99),
-                    wide: wide.then(|| RouteWideJson {
-                        effective_success: r.effective.success_rate(),
-                        effective_rps: r.effective.rps,
-                        actual_success: r.actual.success_rate(),
-                        actual_rps: r.actual.rps,
-                        actual_requests: r.actual.total(),
-                    }),
-                })
-                .collect();
-            (k, rows)
-        })
+        .map(|(k, rows)| (k, rows.iter().map(|r| route_row(r, to)).collect()))
         .collect();
     json(&out)
+}
+
+fn route_row(r: &RouteRow, to: bool) -> RouteJson {
+    // Linkerd's success rate of no responses is 0, its rate 0, its latencies 0.
+    let success = |t: &Traffic| t.success_rate().unwrap_or(0.0);
+    let latency = |q: f64| r.effective.latency_ms(q).unwrap_or(0);
+    let (plain, effective, actual) = if to {
+        let e = (success(&r.effective), r.effective.rps);
+        (None, Some(e), Some((success(&r.actual), r.actual.rps)))
+    } else {
+        (Some((success(&r.effective), r.effective.rps)), None, None)
+    };
+    RouteJson {
+        route: r.route.clone(),
+        authority: r.authority.clone(),
+        success: plain.map(|p| p.0),
+        rps: plain.map(|p| p.1),
+        effective_success: effective.map(|e| e.0),
+        effective_rps: effective.map(|e| e.1),
+        actual_success: actual.map(|a| a.0),
+        actual_rps: actual.map(|a| a.1),
+        latency_ms_p50: latency(0.5),
+        latency_ms_p95: latency(0.95),
+        latency_ms_p99: latency(0.99),
+        requests: r.effective.total(),
+        actual_requests: to.then(|| r.actual.total()),
+    }
 }
 
 /// One `mesh edges -o json` row.

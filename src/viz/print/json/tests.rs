@@ -1,10 +1,9 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use super::*;
 use crate::admin_api::stats::LatencyHistogram;
-use crate::viz::model::Traffic;
 use crate::viz::resource::ResourceKind;
 
 /// Linkerd's integer fields (`uint64` in its Go types): the rest of its numbers are `float64`.
@@ -43,6 +42,18 @@ fn stat_row(http: Traffic, tcp_open: u64) -> StatRow {
         read_rate: 0.0,
         write_rate: 0.0,
     }
+}
+
+fn route_row(route: &str, effective: Traffic, actual: Traffic) -> BTreeMap<String, Vec<RouteRow>> {
+    BTreeMap::from([(
+        "deploy/web".to_string(),
+        vec![RouteRow {
+            route: route.into(),
+            authority: "voting-svc.emojivoto.svc.cluster.local:8080".into(),
+            effective,
+            actual,
+        }],
+    )])
 }
 
 fn parse(text: &str) -> Value {
@@ -122,6 +133,57 @@ fn stat_rows_without_traffic_are_null_and_leave_tcp_out_as_linkerds() {
     assert!(opaque[0]["success"].is_null());
 }
 
+#[test]
+fn routes_with_to_carry_effective_and_actual_numbers_as_linkerds() {
+    let mut actual = traffic();
+    actual.failure += 10;
+    actual.rps = 3.0;
+    let ours = parse(&routes_json(
+        &route_row("GET /api/list", traffic(), actual),
+        true,
+    ));
+    let row = &ours["deploy/web"][0];
+    assert_eq!(row["effective_success"], 0.75);
+    assert_eq!(row["effective_rps"], 2.0);
+    assert_eq!(row["actual_success"], 0.5);
+    assert_eq!(row["actual_rps"], 3.0);
+    assert_eq!(row["actual_requests"], 30);
+    assert!(
+        row.get("success").is_none() && row.get("rps").is_none(),
+        "{row}"
+    );
+    assert_eq!(row["latency_ms_p95"], 2);
+
+    let plain = parse(&routes_json(
+        &route_row("GET /api/list", traffic(), traffic()),
+        false,
+    ));
+    let row = &plain["deploy/web"][0];
+    assert_eq!(
+        (&row["success"], &row["rps"]),
+        (&Value::from(0.75), &Value::from(2.0))
+    );
+    for field in ["effective_success", "actual_rps", "actual_requests"] {
+        assert!(row.get(field).is_none(), "{field}: {row}");
+    }
+}
+
+#[test]
+fn routes_without_traffic_print_zeros_as_linkerds() {
+    for to in [false, true] {
+        let ours = parse(&routes_json(
+            &route_row("GET /idle", Traffic::default(), Traffic::default()),
+            to,
+        ));
+        let row = ours["deploy/web"][0].as_object().unwrap().clone();
+        for (field, value) in &row {
+            if !["route", "authority"].contains(&field.as_str()) {
+                assert_eq!(value.as_f64(), Some(0.0), "{field} (--to: {to})");
+            }
+        }
+    }
+}
+
 /// The reference goldens (Linkerd's own `viz/cmd/testdata`), when they sit beside the clone.
 fn golden(name: &str) -> Option<Value> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/viz");
@@ -150,6 +212,45 @@ fn stat_json_has_linkerds_shape() {
 }
 
 #[test]
+fn routes_json_has_linkerds_shape_with_and_without_to() {
+    let (Some(reference), Some(wide)) = (
+        golden("routes_one_output_json.golden"),
+        read_golden("routes_one_output_wide.golden"),
+    ) else {
+        return;
+    };
+    let rows = &reference["deploy/foobar"];
+    let ours = parse(&routes_json(&route_row("/a", traffic(), traffic()), false));
+    assert_shape(&rows[0], &ours["deploy/web"][0], ROUTE_ADDITIONS);
+    // `/c` has no traffic: numbers all the same, 0 for success and rps.
+    let idle = parse(&routes_json(
+        &route_row("/c", Traffic::default(), Traffic::default()),
+        false,
+    ));
+    assert_shape(&rows[2], &idle["deploy/web"][0], ROUTE_ADDITIONS);
+    assert_eq!(
+        (&rows[2]["success"], &rows[2]["rps"]),
+        (&Value::from(0), &Value::from(0))
+    );
+
+    // With --to, routes.go swaps success and rps for the wide table's columns, lower-cased.
+    let mut with_to = rows[0].clone();
+    let fields = with_to.as_object_mut().unwrap();
+    fields.remove("success");
+    fields.remove("rps");
+    let header = wide.lines().next().unwrap_or_default();
+    for column in header
+        .split_whitespace()
+        .filter(|c| c.starts_with("EFFECTIVE_") || c.starts_with("ACTUAL_"))
+    {
+        fields.insert(column.to_lowercase(), Value::from(1.5));
+    }
+    assert_eq!(fields.len(), 9, "{header}");
+    let ours = parse(&routes_json(&route_row("/a", traffic(), traffic()), true));
+    assert_shape(&with_to, &ours["deploy/web"][0], ROUTE_ADDITIONS);
+}
+
+#[test]
 fn edges_json_has_linkerds_fields() {
     let Some(reference) = golden("edges_one_output_json.golden") else {
         return;
@@ -162,4 +263,9 @@ fn edges_json_has_linkerds_fields() {
     };
     let ours = parse(&edges_json(&[edge]));
     assert_shape(&reference[0], &ours[0], &[]);
+}
+
+fn read_golden(name: &str) -> Option<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/viz");
+    std::fs::read_to_string(dir.join(name)).ok()
 }
