@@ -4,7 +4,9 @@
 //!
 //! Increases are `x - (x offset W)`, with a series absent W ago counting from zero: exact counts
 //! (no extrapolation, unlike `increase()`), as the proxies' own windows are. A proxy younger than
-//! the window covers its lifetime, known from `process_start_time_seconds`.
+//! the window covers its lifetime, known from `process_start_time_seconds`. The routes in force
+//! come from the proxies' `profile_route_info` lines, so a route a reload removed is not listed
+//! although its old series stay in Prometheus.
 
 mod labels;
 
@@ -16,11 +18,11 @@ use serde::Deserialize;
 
 use super::source::ProxyStats;
 use crate::admin_api::stats::{
-    Direction, HttpStats, LatencyHistogram, PeerSide, StatsReport, StatsWindow, StatusCount,
-    TcpStats, WorkloadRef, LATENCY_BOUNDS_MS, STATS_VERSION,
+    Direction, HttpStats, LatencyHistogram, PeerSide, ProfileRoutes, StatsReport, StatsWindow,
+    StatusCount, TcpStats, WorkloadRef, LATENCY_BOUNDS_MS, PROFILE_ROUTE_INFO, STATS_VERSION,
 };
 use crate::identity::{Identity, WorkloadKind};
-use labels::{http_entry, proxy_of, tcp_entry};
+use labels::{direction_of, http_entry, proxy_of, tcp_entry};
 
 /// Why Prometheus gave no numbers.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,8 @@ struct Building {
     /// Cumulative bucket counts per series, effective and actual, by bucket index.
     buckets: BTreeMap<(HttpKey, bool), Vec<f64>>,
     tcp: BTreeMap<TcpKey, TcpStats>,
+    /// The routes in force per direction and authority, from `profile_route_info`.
+    profile_routes: BTreeMap<(Direction, String), Vec<String>>,
 }
 
 /// Asks Prometheus at `base` for every proxy's increase over `window`.
@@ -195,6 +199,22 @@ pub async fn fetch(base: &str, window: Duration) -> Result<Vec<ProxyStats>, Prom
             }
         }
     }
+    // The routes in force now (a line a proxy stopped exporting is stale, so absent here).
+    for s in ask(PROFILE_ROUTE_INFO.to_string()).await? {
+        let (Some((key, id)), Some(direction)) = (proxy_of(&s.metric), direction_of(&s.metric))
+        else {
+            continue;
+        };
+        let (Some(authority), Some(route)) = (s.metric.get("dst"), s.metric.get("rt_route")) else {
+            continue;
+        };
+        let b = proxies.entry(key).or_default();
+        b.identity.get_or_insert(id);
+        b.profile_routes
+            .entry((direction, authority.clone()))
+            .or_default()
+            .push(route.clone());
+    }
     Ok(proxies
         .into_values()
         .filter_map(|b| finish(b, window, now))
@@ -313,7 +333,15 @@ fn finish(mut b: Building, window: Duration, now: f64) -> Option<ProxyStats> {
         latency_bounds_ms: LATENCY_BOUNDS_MS.to_vec(),
         http: b.http.into_values().collect(),
         tcp: b.tcp.into_values().collect(),
-        profile_routes: Vec::new(),
+        profile_routes: b
+            .profile_routes
+            .into_iter()
+            .map(|((direction, authority), routes)| ProfileRoutes {
+                direction,
+                authority,
+                routes,
+            })
+            .collect(),
     };
     Some(ProxyStats {
         admin: SocketAddr::from(([0, 0, 0, 0], 0)),
