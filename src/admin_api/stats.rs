@@ -80,13 +80,17 @@ pub struct StatsReport {
     pub latency_bounds_ms: Vec<u64>,
     pub http: Vec<HttpStats>,
     pub tcp: Vec<TcpStats>,
-    /// The ServiceProfile routes that apply to this proxy's traffic, so routes without traffic
-    /// can be shown too.
+    /// The routes of the ServiceProfile in force for this proxy's traffic (`[DEFAULT]` alone where
+    /// no profile applies), so routes without traffic are shown and routes a reload removed are not.
     #[serde(default)]
     pub profile_routes: Vec<ProfileRoutes>,
 }
 
-/// The routes of the profile for one authority and direction.
+/// The metric that carries [`ProfileRoutes`] in a proxy's `/metrics`, one line per route (value
+/// 1) labelled `direction`, `dst` (the authority) and `rt_route`, for `mesh routes --prometheus`.
+pub const PROFILE_ROUTE_INFO: &str = "profile_route_info";
+
+/// The routes of the profile in force for one authority and direction, and `[DEFAULT]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileRoutes {
     pub direction: Direction,

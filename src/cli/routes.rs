@@ -13,7 +13,8 @@ use crate::viz::{model, print};
 #[command(
     after_help = "With --to, the numbers are the callers' (their outbound proxies'); -o wide then \
 shows EFFECTIVE (what callers saw) beside ACTUAL (every try the servers answered, retries \
-included).\n\nExamples:\n  mesh routes deploy/voting -n emojivoto\n  mesh routes deploy/web --to deploy/voting -o wide"
+included), and -o json effective_* and actual_* fields.\n\nRoutes are those of the \
+ServiceProfile in force, and [DEFAULT].\n\nExamples:\n  mesh routes deploy/voting -n emojivoto\n  mesh routes deploy/web --to deploy/voting -o wide"
 )]
 pub struct RoutesArgs {
     /// RESOURCE: TYPE/NAME (deploy/web, svc/web-svc), or TYPE NAME…
@@ -31,7 +32,8 @@ pub fn run(args: RoutesArgs) -> anyhow::Result<ExitCode> {
     let rows = model::route_rows(&query, &proxies);
     let wide = args.viz.output.output == VizOutput::Wide;
     let text = match args.viz.output.output {
-        VizOutput::Json => print::routes_json(&rows, wide),
+        // As Linkerd's: with --to, JSON rows carry the effective and actual numbers.
+        VizOutput::Json => print::routes_json(&rows, query.to.is_some()),
         _ => print::routes_table(&rows, wide),
     };
     super::print_stdout(&text)?;

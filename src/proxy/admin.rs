@@ -4,6 +4,8 @@
 //! jobs whose app ends before its sidecar). It binds loopback by default; `mesh proxy` refuses
 //! anything else without `--admin-public`, and there `/tap` and `/shutdown` need the bearer token.
 
+mod profile_routes;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
 use super::body::{full, ProxyBody};
 use super::state::ProxyState;
-use crate::admin_api::stats::{Direction, ProfileRoutes};
+use crate::admin_api::stats::Direction;
 use crate::admin_api::tap::TapQuery;
 use crate::profile::duration::{parse_go_duration, DurationError};
 
@@ -33,7 +35,11 @@ pub fn handle<B>(state: &Arc<ProxyState>, req: &Request<B>) -> Response<ProxyBod
         "/ready" if state.is_ready() => text(StatusCode::OK, "ready\n"),
         "/ready" => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
         "/metrics" => {
-            let mut resp = Response::new(full(state.metrics.render_prometheus()));
+            let mut text = state.metrics.render_prometheus();
+            let outbound = state.metrics.authorities(Direction::Outbound);
+            let routes = profile_routes::in_force(state, outbound.iter().map(|a| a.to_string()));
+            text.push_str(&state.metrics.render_profile_routes(&routes));
+            let mut resp = Response::new(full(text));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -145,52 +151,17 @@ fn tap(state: &ProxyState, query: Option<&str>) -> Response<ProxyBody> {
     }
 }
 
-/// The window's numbers, with the profile routes of this proxy's services (inbound) and of the
-/// destinations it sent requests to (outbound).
+/// The window's numbers, with the profile routes in force for this proxy's services (inbound) and
+/// for the destinations it sent requests to in the window (outbound).
 fn stats_with_routes(state: &ProxyState, window: Duration) -> crate::admin_api::stats::StatsReport {
     let mut report = state.metrics.stats(window);
-    let config = &state.config;
-    let mut wanted: Vec<(Direction, String)> = config
-        .services
-        .iter()
-        .map(|s| {
-            (
-                Direction::Inbound,
-                format!(
-                    "{}.{}.svc.{}:{}",
-                    s.name, config.identity.namespace, config.cluster_domain, s.port
-                ),
-            )
-        })
-        .collect();
-    for h in report
+    let outbound: Vec<String> = report
         .http
         .iter()
         .filter(|h| h.direction == Direction::Outbound)
-    {
-        wanted.push((Direction::Outbound, h.authority.clone()));
-    }
-    wanted.sort();
-    wanted.dedup();
-    for (direction, authority) in wanted {
-        let fqdn = authority
-            .rsplit_once(':')
-            .map_or(authority.as_str(), |(h, _)| h);
-        if let Some(profile) = state.profiles.get(fqdn) {
-            let mut routes: Vec<String> = profile
-                .matcher
-                .routes()
-                .iter()
-                .map(|r| r.name.to_string())
-                .collect();
-            routes.push(crate::profile::matcher::DEFAULT_ROUTE.to_string());
-            report.profile_routes.push(ProfileRoutes {
-                direction,
-                authority,
-                routes,
-            });
-        }
-    }
+        .map(|h| h.authority.clone())
+        .collect();
+    report.profile_routes = profile_routes::in_force(state, outbound);
     report
 }
 

@@ -12,6 +12,7 @@ mod errors;
 mod histogram;
 mod labels;
 mod process;
+mod profile_info;
 mod refusals;
 mod render;
 mod tcp;

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use crate::admin_api::stats::{
-    Direction, HttpStats, LatencyHistogram, PeerSide, ResponseStats, WorkloadRef, LATENCY_BOUNDS_MS,
+    Direction, HttpStats, LatencyHistogram, PeerSide, ResponseStats, StatsReport, WorkloadRef,
+    LATENCY_BOUNDS_MS,
 };
 use crate::identity::Identity;
+use crate::profile::matcher::DEFAULT_ROUTE;
 use crate::viz::resource::{Resource, ResourceKind};
 use crate::viz::source::ProxyStats;
 
@@ -54,6 +56,14 @@ impl Traffic {
     /// A latency quantile in milliseconds (interpolated as Prometheus does); `None` without traffic.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         self.latency.quantile(q, &LATENCY_BOUNDS_MS)
+    }
+
+    /// A latency quantile in whole milliseconds, rounded half away from zero as Linkerd's metrics
+    /// API rounds `histogram_quantile` before its CLI prints it (`123ms`, `"latency_ms_p50": 123`);
+    /// `None` without traffic.
+    pub fn latency_ms(&self, q: f64) -> Option<u64> {
+        // `as` saturates: an absurd quantile cannot wrap.
+        self.quantile(q).map(|ms| ms.max(0.0).round() as u64)
     }
 }
 
@@ -213,7 +223,8 @@ fn add_proxy(query: &Query, resource: &Resource, name: &str, p: &ProxyStats, row
     }
 }
 
-/// The rows of `mesh routes`, by resource (`deploy/web`), routes sorted with `[DEFAULT]` last.
+/// The rows of `mesh routes`, by resource (`deploy/web`): the routes of the profile in force for
+/// each authority (with or without traffic) and `[DEFAULT]`, sorted with `[DEFAULT]` last.
 pub fn route_rows(query: &Query, proxies: &[ProxyStats]) -> BTreeMap<String, Vec<RouteRow>> {
     let mut out: BTreeMap<String, BTreeMap<(bool, String, String), RouteRow>> = BTreeMap::new();
     for resource in &query.resources {
@@ -235,7 +246,7 @@ pub fn route_rows(query: &Query, proxies: &[ProxyStats]) -> BTreeMap<String, Vec
                             && for_row(&h.authority)
                     })
                     .collect();
-                for h in &selected {
+                for h in selected.iter().filter(|h| listed(report, h)) {
                     add_route(routes, h, seconds);
                 }
                 // The profile's routes without traffic show too: inbound, those of the resource's
@@ -256,7 +267,7 @@ pub fn route_rows(query: &Query, proxies: &[ProxyStats]) -> BTreeMap<String, Vec
                         continue;
                     }
                     for route in &p.routes {
-                        let default = *route == crate::profile::matcher::DEFAULT_ROUTE;
+                        let default = *route == DEFAULT_ROUTE;
                         routes
                             .entry((default, route.clone(), p.authority.clone()))
                             .or_insert_with(|| RouteRow {
@@ -275,8 +286,34 @@ pub fn route_rows(query: &Query, proxies: &[ProxyStats]) -> BTreeMap<String, Vec
         .collect()
 }
 
+/// Whether a series' route is listed: `[DEFAULT]` always; a named route only while the profile in
+/// force for its direction and authority has it, as `linkerd viz routes` lists the ServiceProfile's
+/// routes and drops the numbers of others (a route a reload removed keeps its counters, and its
+/// traffic stays in the window, but it is gone). A source that does not say which profile is in
+/// force for the authority (an older proxy) lists the routes that had traffic in the window.
+fn listed(report: &StatsReport, h: &HttpStats) -> bool {
+    if h.route == DEFAULT_ROUTE {
+        return true;
+    }
+    match report
+        .profile_routes
+        .iter()
+        .find(|p| p.direction == h.direction && p.authority == h.authority)
+    {
+        Some(in_force) => in_force.routes.contains(&h.route),
+        None => {
+            h.requests > 0
+                || h.responses.success.saturating_add(h.responses.failure) > 0
+                || h.actual_responses
+                    .success
+                    .saturating_add(h.actual_responses.failure)
+                    > 0
+        }
+    }
+}
+
 fn add_route(routes: &mut BTreeMap<(bool, String, String), RouteRow>, h: &HttpStats, seconds: f64) {
-    let default = h.route == crate::profile::matcher::DEFAULT_ROUTE;
+    let default = h.route == DEFAULT_ROUTE;
     let row = routes
         .entry((default, h.route.clone(), h.authority.clone()))
         .or_insert_with(|| RouteRow {
@@ -348,3 +385,6 @@ pub fn edges(query: &Query, proxies: &[ProxyStats]) -> Vec<Edge> {
     }
     out.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,11 @@
 //!
 //! Increases are `x - (x offset W)`, with a series absent W ago counting from zero: exact counts
 //! (no extrapolation, unlike `increase()`), as the proxies' own windows are. A proxy younger than
-//! the window covers its lifetime, known from `process_start_time_seconds`.
+//! the window covers its lifetime, known from `process_start_time_seconds`. The routes in force
+//! come from the proxies' `profile_route_info` lines, so a route a reload removed is not listed
+//! although its old series stay in Prometheus.
+
+mod labels;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -14,10 +18,11 @@ use serde::Deserialize;
 
 use super::source::ProxyStats;
 use crate::admin_api::stats::{
-    Direction, HttpStats, LatencyHistogram, PeerSide, ResponseStats, StatsReport, StatsWindow,
-    StatusCount, TcpStats, WorkloadRef, LATENCY_BOUNDS_MS, STATS_VERSION,
+    Direction, HttpStats, LatencyHistogram, PeerSide, ProfileRoutes, StatsReport, StatsWindow,
+    StatusCount, TcpStats, WorkloadRef, LATENCY_BOUNDS_MS, PROFILE_ROUTE_INFO, STATS_VERSION,
 };
-use crate::identity::{Identity, Workload, WorkloadKind};
+use crate::identity::{Identity, WorkloadKind};
+use labels::{direction_of, http_entry, proxy_of, tcp_entry};
 
 /// Why Prometheus gave no numbers.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +77,8 @@ struct Building {
     /// Cumulative bucket counts per series, effective and actual, by bucket index.
     buckets: BTreeMap<(HttpKey, bool), Vec<f64>>,
     tcp: BTreeMap<TcpKey, TcpStats>,
+    /// The routes in force per direction and authority, from `profile_route_info`.
+    profile_routes: BTreeMap<(Direction, String), Vec<String>>,
 }
 
 /// Asks Prometheus at `base` for every proxy's increase over `window`.
@@ -192,6 +199,22 @@ pub async fn fetch(base: &str, window: Duration) -> Result<Vec<ProxyStats>, Prom
             }
         }
     }
+    // The routes in force now (a line a proxy stopped exporting is stale, so absent here).
+    for s in ask(PROFILE_ROUTE_INFO.to_string()).await? {
+        let (Some((key, id)), Some(direction)) = (proxy_of(&s.metric), direction_of(&s.metric))
+        else {
+            continue;
+        };
+        let (Some(authority), Some(route)) = (s.metric.get("dst"), s.metric.get("rt_route")) else {
+            continue;
+        };
+        let b = proxies.entry(key).or_default();
+        b.identity.get_or_insert(id);
+        b.profile_routes
+            .entry((direction, authority.clone()))
+            .or_default()
+            .push(route.clone());
+    }
     Ok(proxies
         .into_values()
         .filter_map(|b| finish(b, window, now))
@@ -260,102 +283,6 @@ fn bucket_index(le: &str) -> Option<usize> {
         .position(|&b| (b as f64 - le).abs() < 1e-9)
 }
 
-/// The proxy a series belongs to, by its own labels: namespace, workload kind label, pod.
-fn proxy_of(labels: &HashMap<String, String>) -> Option<(ProxyKey, Identity)> {
-    let id = identity(labels, "")?;
-    Some(((id.namespace.clone(), id.pod.clone()), id))
-}
-
-fn identity(labels: &HashMap<String, String>, prefix: &str) -> Option<Identity> {
-    let get = |k: &str| labels.get(&format!("{prefix}{k}")).cloned();
-    let namespace = get("namespace")?;
-    // `dst_namespace` alone names a service (`dst_service`) whose endpoint is not meshed.
-    if get("pod").is_none() && !WorkloadKind::ALL.iter().any(|k| get(k.label()).is_some()) {
-        return None;
-    }
-    let pod = get("pod").unwrap_or_default();
-    let workload = WorkloadKind::ALL
-        .iter()
-        .filter(|k| **k != WorkloadKind::Pod)
-        .find_map(|k| get(k.label()).map(|name| Workload { kind: *k, name }))
-        .unwrap_or(Workload {
-            kind: WorkloadKind::Pod,
-            name: pod.clone(),
-        });
-    Some(Identity {
-        namespace,
-        workload,
-        pod,
-    })
-}
-
-fn peer_of(labels: &HashMap<String, String>, direction: Direction) -> Option<WorkloadRef> {
-    identity(labels, direction.peer_prefix()).map(|id| WorkloadRef {
-        namespace: id.namespace,
-        workload: id.workload.to_string(),
-        pod: id.pod,
-    })
-}
-
-fn direction_of(labels: &HashMap<String, String>) -> Option<Direction> {
-    match labels.get("direction")?.as_str() {
-        "inbound" => Some(Direction::Inbound),
-        "outbound" => Some(Direction::Outbound),
-        _ => None,
-    }
-}
-
-fn http_entry<'a>(
-    proxies: &'a mut BTreeMap<ProxyKey, Building>,
-    labels: &HashMap<String, String>,
-) -> Option<(&'a mut Building, HttpKey)> {
-    let (key, id) = proxy_of(labels)?;
-    let direction = direction_of(labels)?;
-    let authority = labels.get("dst").cloned().unwrap_or_default();
-    let route = labels.get("rt_route").cloned().unwrap_or_default();
-    let peer = peer_of(labels, direction);
-    let b = proxies.entry(key).or_default();
-    b.identity.get_or_insert(id);
-    let hk = (direction, authority.clone(), route.clone(), peer.clone());
-    b.http.entry(hk.clone()).or_insert_with(|| HttpStats {
-        direction,
-        authority,
-        route,
-        peer,
-        requests: 0,
-        responses: ResponseStats::default(),
-        actual_responses: ResponseStats::default(),
-    });
-    Some((b, hk))
-}
-
-fn tcp_entry<'a>(
-    proxies: &'a mut BTreeMap<ProxyKey, Building>,
-    labels: &HashMap<String, String>,
-) -> Option<(&'a mut Building, TcpKey)> {
-    let (key, id) = proxy_of(labels)?;
-    let direction = direction_of(labels)?;
-    let side = match labels.get("peer")?.as_str() {
-        "src" => PeerSide::Src,
-        _ => PeerSide::Dst,
-    };
-    let peer = peer_of(labels, direction);
-    let b = proxies.entry(key).or_default();
-    b.identity.get_or_insert(id);
-    let tk = (direction, side, peer.clone());
-    b.tcp.entry(tk.clone()).or_insert_with(|| TcpStats {
-        direction,
-        peer_side: side,
-        peer,
-        opened: 0,
-        closed: 0,
-        open: 0,
-        read_bytes: 0,
-        write_bytes: 0,
-    });
-    Some((b, tk))
-}
-
 /// One proxy's report, with histograms made per-bucket and the span it covers.
 fn finish(mut b: Building, window: Duration, now: f64) -> Option<ProxyStats> {
     let identity = b.identity.take()?;
@@ -406,7 +333,15 @@ fn finish(mut b: Building, window: Duration, now: f64) -> Option<ProxyStats> {
         latency_bounds_ms: LATENCY_BOUNDS_MS.to_vec(),
         http: b.http.into_values().collect(),
         tcp: b.tcp.into_values().collect(),
-        profile_routes: Vec::new(),
+        profile_routes: b
+            .profile_routes
+            .into_iter()
+            .map(|((direction, authority), routes)| ProfileRoutes {
+                direction,
+                authority,
+                routes,
+            })
+            .collect(),
     };
     Some(ProxyStats {
         admin: SocketAddr::from(([0, 0, 0, 0], 0)),

@@ -50,3 +50,4 @@ mod tap_routes;
 mod testsvc;
 mod viz;
 mod viz_prometheus;
+mod viz_routes;

@@ -152,8 +152,8 @@ async fn stat_and_routes_report_exactly_the_traffic_sent() {
     let rows = routes["deploy/web"].as_array().unwrap();
     let route = |name: &str| rows.iter().find(|r| r["route"] == name).unwrap().clone();
     assert_eq!(route("GET /api/list")["requests"], 150);
-    assert_eq!(route("GET /api/list")["success"], 100.0 / 150.0);
-    assert_eq!(route("POST /api/vote")["success"], 1.0);
+    assert_eq!(route("GET /api/list")["effective_success"], 100.0 / 150.0);
+    assert_eq!(route("POST /api/vote")["effective_success"], 1.0);
     assert_eq!(
         route("POST /api/vote")["authority"],
         "voting-svc.emojivoto.svc.cluster.local:8080"
@@ -252,7 +252,7 @@ async fn stat_and_routes_report_exactly_the_traffic_sent() {
         .find(|r| r["route"] == "POST /api/vote")
         .unwrap()
         .clone();
-    assert_eq!(vote["success"], 1.0);
+    assert_eq!(vote["effective_success"], 1.0);
 
     // Edges: web calls voting; both proxies saw it, one edge.
     let (code, out, _) = viz(

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::harness::mesh;
 use crate::net::{eventually_within, voting_and_web, VotingAndWeb};
+use crate::viz_routes::{get, without_leaderboard};
 
 /// The library's local Prometheus, with its directory; `None` (saying why) without the binary.
 pub async fn prometheus(
@@ -99,23 +100,23 @@ async fn prometheus_gives_the_same_numbers_as_the_proxies() {
         "deploy/voting",
     ];
     let routes_prometheus = [&routes[..], &["--prometheus", &url]].concat();
-    // Routes with traffic: the proxies also list their profile's idle routes; Prometheus cannot.
+    // Every route of the profile in force, idle ones included: Prometheus knows them from the
+    // proxies' `profile_route_info`.
     let strip = |v: &Value| -> Vec<(Value, Value, Value)> {
         v["deploy/web"].as_array().map_or(vec![], |a| {
             a.iter()
-                .filter(|r| r["requests"] != 0)
                 .map(|r| {
                     (
                         r["route"].clone(),
                         r["requests"].clone(),
-                        r["success"].clone(),
+                        r["effective_success"].clone(),
                     )
                 })
                 .collect()
         })
     };
     let expected_routes = strip(&json(&registry, &routes).await);
-    assert_eq!(expected_routes.len(), 2);
+    assert_eq!(expected_routes.len(), 4, "{expected_routes:?}");
     let expected = voting_row(&json(&registry, &stat).await).unwrap();
     // Wait for scrapes of both proxies after the last request (Prometheus' first scrape can take
     // a few seconds after it starts).
@@ -171,4 +172,103 @@ async fn prometheus_gives_the_same_numbers_as_the_proxies() {
         strip(&json(&registry, &routes_prometheus).await),
         expected_routes
     );
+}
+
+/// `mesh ARGS --registry DIR -o json`, `Null` when it fails (Prometheus not scraped yet).
+async fn try_json(registry: &Path, args: &[&str]) -> Value {
+    let mut cmd = mesh();
+    cmd.args(args)
+        .arg("--registry")
+        .arg(registry)
+        .args(["-o", "json"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// Prometheus keeps a removed route's series (its counters stay in the proxy), but the proxies'
+/// `profile_route_info` drops it at the reload, so `mesh routes --prometheus` lists the routes of
+/// the profile in force, idle ones included, as the proxies' own windows do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_lists_the_profile_in_force_after_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let VotingAndWeb {
+        registry,
+        voting,
+        web,
+        app: _app,
+    } = voting_and_web(dir.path()).await;
+    let Some((prometheus, _dir)) = prometheus(&[voting.admin, web.admin]).await else {
+        return;
+    };
+    for _ in 0..4 {
+        get(web.outbound, "/api/leaderboard").await;
+        get(web.outbound, "/api/list").await;
+    }
+    let url = prometheus.url.clone();
+    let routes = [
+        "routes",
+        "deploy/voting",
+        "-n",
+        "emojivoto",
+        "--prometheus",
+        &url,
+    ];
+    let listed = |v: &Value| -> Vec<(String, u64)> {
+        v["deploy/voting"].as_array().map_or(vec![], |rows| {
+            rows.iter()
+                .map(|r| {
+                    let route = r["route"].as_str().unwrap_or_default().to_string();
+                    (route, r["requests"].as_u64().unwrap_or_default())
+                })
+                .collect()
+        })
+    };
+    let patience = std::time::Duration::from_secs(60);
+    eventually_within(patience, "prometheus has the routes' traffic", || async {
+        let now = listed(&try_json(&registry, &routes).await);
+        now.contains(&("GET /api/leaderboard".to_string(), 4))
+            && now.contains(&("GET /api/list".to_string(), 4))
+    })
+    .await;
+
+    std::fs::write(
+        dir.path().join("profiles/voting.yaml"),
+        without_leaderboard(),
+    )
+    .unwrap();
+    eventually_within(
+        patience,
+        "mesh routes --prometheus drops the removed route",
+        || async {
+            !listed(&try_json(&registry, &routes).await)
+                .iter()
+                .any(|(route, _)| route.contains("leaderboard"))
+        },
+    )
+    .await;
+    // The routes in force, idle ones included (Linkerd lists them too).
+    assert_eq!(
+        listed(&try_json(&registry, &routes).await),
+        [
+            ("GET /api/list".to_string(), 4),
+            ("POST /api/vote".to_string(), 0),
+            ("[DEFAULT]".to_string(), 0),
+        ]
+    );
+    // The removed route's traffic is still in Prometheus and still counted by `mesh stat`.
+    let stat = json(
+        &registry,
+        &[
+            "stat",
+            "deploy/voting",
+            "-n",
+            "emojivoto",
+            "--prometheus",
+            &url,
+        ],
+    )
+    .await;
+    assert_eq!(stat[0]["requests"], 8, "{stat}");
 }

@@ -56,14 +56,7 @@ pub struct Process<'a> {
 
 /// Renders `snap` and `process` as Prometheus text.
 pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -> String {
-    let mut own = String::new();
-    push_label(&mut own, "namespace", &identity.namespace);
-    push_label(
-        &mut own,
-        identity.workload.kind.label(),
-        &identity.workload.name,
-    );
-    push_label(&mut own, "pod", &identity.pod);
+    let own = own_labels(identity);
 
     let mut peers: BTreeMap<PeerKey, Totals> = BTreeMap::new();
     let mut routes: BTreeMap<(PeerKey, Arc<str>), (u64, &[_], &[_])> = BTreeMap::new();
@@ -354,6 +347,19 @@ fn outcome_labels(base: &str, (status, grpc, failure, error): &OutcomeKey) -> St
         push_label(&mut l, "error", e.as_str());
     }
     l
+}
+
+/// The proxy's own labels, on every line: `namespace`, the workload kind's label, `pod`.
+pub(super) fn own_labels(identity: &Identity) -> String {
+    let mut own = String::new();
+    push_label(&mut own, "namespace", &identity.namespace);
+    push_label(
+        &mut own,
+        identity.workload.kind.label(),
+        &identity.workload.name,
+    );
+    push_label(&mut own, "pod", &identity.pod);
+    own
 }
 
 fn route_labels(base: &str, route: &str) -> String {
