@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Install the rules that send a pod''s TCP through its proxy (run as root, in the pod''s network namespace)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -113,6 +114,28 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--no-registry', '--no-registry', [CompletionResultType]::ParameterName, 'Neither register in nor discover from the local registry')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mesh;init' {
+            [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'How to install the rules: `auto` picks the first of nft, iptables-nft, iptables-legacy that answers here, and says which')
+            [CompletionResult]::new('--proxy-uid', '--proxy-uid', [CompletionResultType]::ParameterName, 'The proxy''s uid: its connections are never captured (2102, Linkerd''s, when neither this nor --proxy-gid is given)')
+            [CompletionResult]::new('--proxy-gid', '--proxy-gid', [CompletionResultType]::ParameterName, 'The proxy''s gid: its connections are never captured')
+            [CompletionResult]::new('--inbound-port', '--inbound-port', [CompletionResultType]::ParameterName, 'The proxy''s inbound port, where connections to the pod are redirected')
+            [CompletionResult]::new('--outbound-port', '--outbound-port', [CompletionResultType]::ParameterName, 'The proxy''s outbound port, where connections from the pod are redirected')
+            [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'The proxy''s admin port, which callers reach directly (probes, Prometheus)')
+            [CompletionResult]::new('--skip-inbound-ports', '--skip-inbound-ports', [CompletionResultType]::ParameterName, 'Inbound ports that reach the app directly, never the proxy (e.g. 2888,3888 or 4000-4100)')
+            [CompletionResult]::new('--skip-outbound-ports', '--skip-outbound-ports', [CompletionResultType]::ParameterName, 'Outbound ports that leave the pod directly, never through the proxy')
+            [CompletionResult]::new('--skip-inbound-subnets', '--skip-inbound-subnets', [CompletionResultType]::ParameterName, 'Inbound connections from these CIDRs reach the app directly (Linkerd''s skip-subnets)')
+            [CompletionResult]::new('--skip-outbound-subnets', '--skip-outbound-subnets', [CompletionResultType]::ParameterName, 'Outbound connections to these CIDRs leave the pod directly')
+            [CompletionResult]::new('--check-probe', '--check-probe', [CompletionResultType]::ParameterName, 'Where --check connects: an address only the capture rules can answer')
+            [CompletionResult]::new('--check-timeout', '--check-timeout', [CompletionResultType]::ParameterName, 'How long --check waits for its token')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the exact input the backend would be given, and change nothing (no root needed)')
+            [CompletionResult]::new('--uninstall', '--uninstall', [CompletionResultType]::ParameterName, 'Remove the rules mesh installed (with `auto`: from every backend that has them)')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Prove capture works: listen on the outbound port, connect to --check-probe, and expect this check''s own token back (before the proxy starts, as an init container)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -230,6 +253,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;help' {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Install the rules that send a pod''s TCP through its proxy (run as root, in the pod''s network namespace)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -248,6 +272,9 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;proxy' {
+            break
+        }
+        'mesh;help;init' {
             break
         }
         'mesh;help;demo' {
