@@ -83,11 +83,14 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l upstream-ping-interv
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l header-read-timeout -d 'Longest wait for a client\'s request head, and for its next request on an idle HTTP/1 keep-alive connection; slower clients are disconnected' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l detect-timeout -d 'Longest wait for a new connection\'s first bytes; inbound, a silent client is then treated as opaque TCP (server-speaks-first protocols), outbound it is closed' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-connections -d 'Client connections open at once per listener; more wait in the kernel\'s backlog' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound-forward -d 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)' -r -f -a "original\t''
+localhost\t''"
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l log-level -d 'Log filter (error, warn, info, debug, trace, or tracing directives)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s n -l namespace -d 'Namespace of this workload' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-token-file -d 'File holding the bearer token /tap and /shutdown require on a public admin port (without it, both are off there)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-public -d 'Allow the admin port on a non-loopback address (as in Kubernetes, for Prometheus)'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l no-registry -d 'Neither register in nor discover from the local registry'
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l capture -d 'Transparent capture: connections arrive redirected by `mesh init`\'s rules and each goes on to its original destination (inbound: the app port the caller connected to, so --app is not needed and --service only names the services; outbound: where the app was connecting, unless Host names a known service). Connections made to the listeners directly are served as without it'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand init" -l backend -d 'How to install the rules: `auto` picks the first of nft, iptables-nft, iptables-legacy that answers here, and says which' -r -f -a "auto\t'The first of nft, iptables-nft, iptables-legacy that works here'

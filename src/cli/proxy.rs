@@ -27,7 +27,9 @@ use crate::identity::{Identity, Workload};
 use crate::proxy::connect::ConnectConfig;
 use crate::proxy::policy::{AllowList, AllowRule};
 use crate::proxy::readiness::{self, POLL_INTERVAL};
-use crate::proxy::{check, serve, Limits, Listeners, ProxyConfig, ServeError};
+use crate::proxy::{
+    check, serve, Capture, InboundForward, Limits, Listeners, ProxyConfig, ServeError,
+};
 use crate::registry::ServicePort;
 
 /// How long `mesh proxy -- APP` waits for its own proxy to be ready before giving up.
@@ -205,6 +207,19 @@ pub struct ProxyArgs {
     )]
     pub max_connections: usize,
 
+    /// Transparent capture: connections arrive redirected by `mesh init`'s rules and each goes on
+    /// to its original destination (inbound: the app port the caller connected to, so --app is
+    /// not needed and --service only names the services; outbound: where the app was connecting,
+    /// unless Host names a known service). Connections made to the listeners directly are served
+    /// as without it
+    #[arg(long, env = "MESH_CAPTURE")]
+    pub capture: bool,
+
+    /// With --capture, where inbound connections go: `original` (the pod IP and port the caller
+    /// connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)
+    #[arg(long, value_enum, default_value = "original", value_name = "TO")]
+    pub inbound_forward: InboundForwardArg,
+
     /// Log filter (error, warn, info, debug, trace, or tracing directives)
     #[arg(long, env = "MESH_LOG", default_value = "info")]
     pub log_level: String,
@@ -214,6 +229,15 @@ pub struct ProxyArgs {
     /// exits with its exit code
     #[arg(last = true, value_name = "APP")]
     pub command: Vec<String>,
+}
+
+/// `--inbound-forward`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InboundForwardArg {
+    // No doc comments on the values: documented values would switch `mesh proxy --help` to
+    // the long layout; the flag's own help says what each means.
+    Original,
+    Localhost,
 }
 
 fn parse_workload(s: &str) -> Result<Workload, crate::identity::WorkloadError> {
@@ -267,9 +291,9 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let mut signals = StopSignals::install()?;
     // Inbound and outbound clients, each possibly relayed (two descriptors), and upstream pools.
     raise_open_file_limit(4 * args.max_connections as u64 + 1024);
-    let inbound = match args.app {
-        Some(_) => Some(bind("inbound", args.inbound).await?),
-        None => None,
+    let inbound = match (args.app, args.capture) {
+        (None, false) => None,
+        _ => Some(bind("inbound", args.inbound).await?),
     };
     let outbound = bind("outbound", args.outbound).await?;
     let admin = bind("admin", args.admin).await?;
@@ -307,6 +331,12 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             public: !args.admin.ip().is_loopback(),
             token: args.admin_token.read()?,
         },
+        capture: args.capture.then_some(Capture {
+            inbound_forward: match args.inbound_forward {
+                InboundForwardArg::Original => InboundForward::OriginalDst,
+                InboundForwardArg::Localhost => InboundForward::Localhost,
+            },
+        }),
     };
     let listeners = Listeners {
         inbound,

@@ -8,6 +8,7 @@
 //! ```
 //! The peer forwards nothing (a fresh namespace does not), so nothing leaves the pair.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -155,6 +156,29 @@ impl Pod {
     }
 }
 
+/// The `mesh` binary copied into a world-readable temporary directory, so a process running as
+/// another user (the proxy's uid) can execute it wherever the build lives.
+pub struct SharedBinary {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl SharedBinary {
+    pub fn new() -> SharedBinary {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("mesh");
+        std::fs::copy(env!("CARGO_BIN_EXE_mesh"), &path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        SharedBinary { _dir: dir, path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip runs");
     assert!(
@@ -171,4 +195,159 @@ fn run_output(out: Output) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// A process the test started in a namespace, killed (and reaped) when dropped.
+pub struct Background {
+    child: std::process::Child,
+    what: String,
+    /// Kept open: a closed pipe would kill the process at its next line.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    log: tempfile::NamedTempFile,
+}
+
+impl Background {
+    /// Starts `cmd` and waits for its first line on stdout (a server saying it listens), which
+    /// is returned; panics with what it wrote to stderr if it ends first.
+    pub fn start(mut cmd: Command, what: &str) -> (Background, String) {
+        use std::io::BufRead;
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let _ = stdout.read_line(&mut line);
+        let bg = Background {
+            child,
+            what: what.to_string(),
+            _stdout: stdout,
+            log,
+        };
+        assert!(
+            !line.is_empty(),
+            "{what} ended before it was ready: {}",
+            bg.log()
+        );
+        (bg, line)
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Err(e) = self.child.kill() {
+            println!("stopping {}: {e}", self.what);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves `GET /whoami` answering `PORT` on `addr:port` inside `ns` (Python's http.server, so the
+/// app is nothing of mesh's), bound to that address as ZooKeeper binds its quorum ports to the
+/// pod IP.
+pub fn whoami_server(ns: &Netns, addr: &str, port: u16) -> (Background, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("whoami"), port.to_string()).unwrap();
+    let mut cmd = ns.command("python3");
+    cmd.args([
+        "-u",
+        "-m",
+        "http.server",
+        &port.to_string(),
+        "--bind",
+        addr,
+        "--directory",
+    ])
+    .arg(dir.path());
+    let (bg, _) = Background::start(cmd, &format!("http.server on {addr}:{port}"));
+    (bg, dir)
+}
+
+/// `curl URL` inside `ns`: the body, or `Err` with curl's complaint.
+pub fn curl(ns: &Netns, url: &str) -> Result<String, String> {
+    let r = ns.run("curl", &["-sS", "--max-time", "10", url]);
+    if r.code == 0 {
+        Ok(r.stdout)
+    } else {
+        Err(format!("curl {url}: exit {}: {}", r.code, r.stderr))
+    }
+}
+
+/// A TCP server on `addr:port` inside `ns` that answers `PONG` to what it reads.
+pub fn pong_server(ns: &Netns, addr: &str, port: u16) -> Background {
+    const SERVER: &str = "import socket,sys\n\
+        s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)\n\
+        s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+        s.bind((sys.argv[1],int(sys.argv[2])))\n\
+        s.listen()\n\
+        print('listening',flush=True)\n\
+        while True:\n  c,_=s.accept()\n  c.recv(100)\n  c.sendall(b'PONG')\n  c.close()\n";
+    let mut cmd = ns.command("python3");
+    cmd.args(["-c", SERVER, addr, &port.to_string()]);
+    Background::start(cmd, &format!("pong server on {addr}:{port}")).0
+}
+
+/// Sends `\x16PING` to `addr:port` from inside `ns` and returns the answer. The first byte is
+/// not text (as TLS's, or any binary protocol's), so the proxy relays it as opaque TCP.
+pub fn ping(ns: &Netns, addr: &str, port: u16) -> Result<String, String> {
+    const CLIENT: &str = "import socket,sys\n\
+        c=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=10)\n\
+        c.sendall(b'\\x16PING')\n\
+        print(c.recv(100).decode(),end='')\n";
+    let r = ns.run("python3", &["-c", CLIENT, addr, &port.to_string()]);
+    if r.code == 0 {
+        Ok(r.stdout)
+    } else {
+        Err(format!("ping {addr}:{port}: {}", r.stderr))
+    }
+}
+
+/// The proxy's uid, as `mesh init` exempts it by default (Linkerd's).
+pub const PROXY_UID: &str = "2102";
+
+/// Meshes the pod namespace `ns`: `mesh init INIT_FLAGS`, then `mesh proxy --capture
+/// PROXY_FLAGS` (listeners on `[::]`, admin on 127.0.0.1:4191) as the proxy's uid, from `bin`.
+pub fn mesh_pod(
+    ns: &Netns,
+    bin: &SharedBinary,
+    init_flags: &[&str],
+    proxy_flags: &[&str],
+) -> Background {
+    let mut init = vec!["init"];
+    init.extend_from_slice(init_flags);
+    let r = ns.mesh(&init);
+    assert_eq!(r.code, 0, "mesh {}: {}", init.join(" "), r.stderr);
+    let mut cmd = ns.command("setpriv");
+    cmd.args([
+        "--reuid",
+        PROXY_UID,
+        "--regid",
+        PROXY_UID,
+        "--clear-groups",
+        "--",
+    ])
+    .arg(bin.path())
+    .args([
+        "proxy",
+        "--capture",
+        "--workload",
+        "deploy/app",
+        "-n",
+        "default",
+    ])
+    .args(["--inbound", "[::]:4143", "--outbound", "[::]:4140"])
+    .args(["--admin", "127.0.0.1:4191", "--no-registry"])
+    .args(proxy_flags)
+    .env("RUST_BACKTRACE", "0");
+    let (proxy, line) = Background::start(cmd, "mesh proxy --capture");
+    assert!(line.starts_with("listening "), "{line}");
+    proxy
 }
