@@ -220,6 +220,16 @@ pub struct ProxyArgs {
     #[arg(long, value_enum, default_value = "original", value_name = "TO")]
     pub inbound_forward: InboundForwardArg,
 
+    /// With --capture and -- APP: run the app as this uid (and --app-gid), which the capture
+    /// rules do not exempt; without it that combination is refused, as the app would run as the
+    /// proxy's own user and its traffic would skip the proxy
+    #[arg(long, value_name = "UID", requires = "command")]
+    pub app_uid: Option<u32>,
+
+    /// The gid to run the app as, with --app-uid
+    #[arg(long, value_name = "GID", requires = "app_uid")]
+    pub app_gid: Option<u32>,
+
     /// Log filter (error, warn, info, debug, trace, or tracing directives)
     #[arg(long, env = "MESH_LOG", default_value = "info")]
     pub log_level: String,
@@ -283,6 +293,24 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             args.admin
         );
     }
+    if args.capture && !args.command.is_empty() && args.app_uid.is_none() {
+        bail!(
+            "--capture with -- APP: the app would run as the proxy's own user, whose connections \
+             `mesh init` exempts from capture (--proxy-uid), so its traffic would silently skip \
+             the proxy; pass --app-uid UID (a user the rules capture) or run the app in its own \
+             container"
+        );
+    }
+    if args
+        .app_uid
+        .is_some_and(|uid| uid == nix::unistd::geteuid().as_raw())
+    {
+        bail!(
+            "--app-uid {}: that is the proxy's own uid, which the capture rules exempt; give the \
+             app another user",
+            nix::unistd::geteuid()
+        );
+    }
     let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(run_async(args))
 }
@@ -338,6 +366,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             },
         }),
     };
+    let app_user = (args.app_uid, args.app_gid);
     let listeners = Listeners {
         inbound,
         outbound: Some(outbound),
@@ -361,7 +390,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let proxy = RunningProxy::start(config, listeners);
-    run_app(proxy, &bound, &args.command, signals).await
+    run_app(proxy, &bound, &args.command, app_user, signals).await
 }
 
 /// Runs `app` beside the running `proxy`: starts it once the proxy is ready, passes stop signals
@@ -370,6 +399,7 @@ async fn run_app(
     mut proxy: RunningProxy,
     bound: &BoundAddrs,
     app: &[String],
+    (uid, gid): (Option<u32>, Option<u32>),
     mut signals: StopSignals,
 ) -> anyhow::Result<ExitCode> {
     super::diag!(
@@ -402,7 +432,7 @@ async fn run_app(
     if let Some(inbound) = bound.inbound {
         env.push(("MESH_INBOUND_ADDR", inbound.to_string()));
     }
-    let mut app_process = match child::spawn(app, &env) {
+    let mut app_process = match child::spawn_as(app, &env, uid, gid) {
         Ok(process) => process,
         Err(e) => {
             proxy.shut_down().await?;

@@ -1,6 +1,6 @@
 //! The capture commands without root: `mesh init --dry-run` prints exactly what each backend is
 //! given, pinned per backend (nothing is applied); bad flag values are refused with the flag
-//! named.
+//! named; `mesh proxy --capture -- APP` is refused unless the app gets a user of its own.
 
 use crate::harness::run;
 
@@ -109,4 +109,37 @@ fn bad_values_are_refused_naming_the_flag() {
 fn check_conflicts_with_dry_run() {
     let r = run(&["init", "--check", "--dry-run"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn an_app_under_a_capturing_proxy_needs_a_user_of_its_own() {
+    let r = run(&[
+        "proxy",
+        "--workload",
+        "deploy/app",
+        "--capture",
+        "--",
+        "true",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for wanted in ["the app would run as the proxy's own user", "--app-uid"] {
+        assert!(r.stderr.contains(wanted), "{wanted:?} not in {}", r.stderr);
+    }
+    let me = nix::unistd::geteuid().to_string();
+    let r = run(&[
+        "proxy",
+        "--workload",
+        "deploy/app",
+        "--capture",
+        "--app-uid",
+        &me,
+        "--",
+        "true",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("that is the proxy's own uid"),
+        "{}",
+        r.stderr
+    );
 }

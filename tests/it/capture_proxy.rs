@@ -192,3 +192,45 @@ fn skipped_subnets_bypass_the_proxy() {
     assert_eq!(metric(&text, "request_total", &[]), 0, "{text}");
     assert_eq!(metric(&text, "tcp_open_total", &[]), 0, "{text}");
 }
+
+/// `mesh proxy --capture --app-uid UID -- APP`: the app runs as a user the rules capture, so its
+/// calls go through the proxy (here the proxy runs as root, which `mesh init --proxy-uid 0`
+/// exempts instead of 2102).
+#[test]
+fn an_app_run_under_the_proxy_as_another_uid_is_captured() {
+    skip_unless_netns!("nft", "curl", "python3");
+    let pod = Pod::new("appuid");
+    let r = pod.pod.mesh(&["init", "--proxy-uid", "0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let _peer = whoami_server(&pod.peer, PEER_V4, 9090);
+    let app = format!(
+        "curl -sS --max-time 10 http://{PEER_V4}:9090/whoami && echo && \
+         curl -sS --max-time 10 http://127.0.0.1:4191/metrics"
+    );
+    let r = pod.pod.mesh(&[
+        "proxy",
+        "--capture",
+        "--workload",
+        "deploy/app",
+        "--no-registry",
+        "--inbound",
+        "[::]:4143",
+        "--outbound",
+        "[::]:4140",
+        "--app-uid",
+        "65534",
+        "--",
+        "sh",
+        "-c",
+        &app,
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("\n9090\n"), "{}", r.stdout);
+    let outbound = [("direction", "outbound"), ("authority", "10.77.0.2:9090")];
+    assert_eq!(
+        metric(&r.stdout, "request_total", &outbound),
+        1,
+        "{}",
+        r.stdout
+    );
+}
