@@ -7,7 +7,7 @@
 use crate::net::metric;
 use crate::netns::{
     curl, mesh_pod, ping, pong_server, skip_unless_netns, whoami_server, Background, Pod,
-    SharedBinary, PEER_V4, PEER_V6, POD_V4,
+    SharedBinary, PEER_V4, PEER_V6, POD_V4, POD_V6,
 };
 
 /// A pod with the capture rules installed and its proxy running as the proxy's uid.
@@ -133,6 +133,85 @@ fn core_cases_iptables_nft() {
 fn core_cases_iptables_legacy() {
     skip_unless_netns!("iptables-legacy-restore", "curl", "python3", "setpriv");
     core_cases("iptables-legacy");
+}
+
+#[test]
+fn http_over_ipv6_is_captured_both_ways() {
+    skip_unless_netns!("nft", "curl", "python3", "setpriv");
+    let mesh = Meshed::start("ipv6", None, &[], &[]);
+    let _app = whoami_server(&mesh.pod.pod, POD_V6, 8080);
+    let _peer = whoami_server(&mesh.pod.peer, PEER_V6, 9090);
+    let inbound = format!("http://[{POD_V6}]:8080/whoami");
+    assert_eq!(curl(&mesh.pod.peer, &inbound).unwrap(), "8080");
+    let outbound = format!("http://[{PEER_V6}]:9090/whoami");
+    assert_eq!(curl(&mesh.pod.pod, &outbound).unwrap(), "9090");
+    assert_eq!(
+        mesh.requests("inbound", "[fd77::1]:8080"),
+        1,
+        "{}",
+        mesh.metrics()
+    );
+    assert_eq!(
+        mesh.requests("outbound", "[fd77::2]:9090"),
+        1,
+        "{}",
+        mesh.metrics()
+    );
+}
+
+/// Under capture, a request whose Host names a service discovery knows is balanced over its
+/// endpoints, not sent where the app connected; and an app that uses the outbound as an HTTP
+/// proxy (a connection to the listener itself, not redirected) works as in explicit mode.
+#[test]
+fn a_known_service_is_balanced_and_explicit_mode_still_works() {
+    use std::os::unix::fs::PermissionsExt;
+    skip_unless_netns!("nft", "curl", "python3", "setpriv");
+    // Readable by the proxy's uid.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let endpoints = dir.path().join("endpoints.yaml");
+    std::fs::write(
+        &endpoints,
+        format!("web-svc.default:8080:\n  - address: {PEER_V4}:9090\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&endpoints, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let endpoints = endpoints.to_str().unwrap();
+    let mesh = Meshed::start("known", None, &[], &["--endpoints", endpoints]);
+    let _peer = whoami_server(&mesh.pod.peer, PEER_V4, 9090);
+
+    // Nothing listens on 7777: the request goes by its Host.
+    let by_host = mesh.pod.pod.run(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "10",
+            "-H",
+            "Host: web-svc:8080",
+            "http://10.77.0.2:7777/whoami",
+        ],
+    );
+    assert_eq!(by_host.stdout, "9090", "{}", by_host.stderr);
+    let explicit = mesh.pod.pod.run(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "10",
+            "-x",
+            "http://127.0.0.1:4140",
+            "http://web-svc:8080/whoami",
+        ],
+    );
+    assert_eq!(explicit.stdout, "9090", "{}", explicit.stderr);
+    let authority = "web-svc.default.svc.cluster.local:8080";
+    assert_eq!(
+        mesh.requests("outbound", authority),
+        2,
+        "{}",
+        mesh.metrics()
+    );
 }
 
 #[test]

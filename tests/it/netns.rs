@@ -254,20 +254,25 @@ impl Drop for Background {
 /// app is nothing of mesh's), bound to that address as ZooKeeper binds its quorum ports to the
 /// pod IP.
 pub fn whoami_server(ns: &Netns, addr: &str, port: u16) -> (Background, tempfile::TempDir) {
+    // http.server's own bind looks its address up in DNS (`getfqdn`), which a namespace without
+    // a resolver answers only after a 10 s timeout: skipped here.
+    const SERVER: &str = "import functools,http.server,socket,socketserver,sys\n\
+        addr,port,d=sys.argv[1],int(sys.argv[2]),sys.argv[3]\n\
+        class Server(http.server.ThreadingHTTPServer):\n\
+        \x20 address_family=socket.AF_INET6 if ':' in addr else socket.AF_INET\n\
+        \x20 def server_bind(self):\n\
+        \x20   socketserver.TCPServer.server_bind(self)\n\
+        \x20   self.server_name,self.server_port=addr,port\n\
+        h=functools.partial(http.server.SimpleHTTPRequestHandler,directory=d)\n\
+        s=Server((addr,port),h)\n\
+        print('listening',flush=True)\n\
+        s.serve_forever()\n";
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("whoami"), port.to_string()).unwrap();
     let mut cmd = ns.command("python3");
-    cmd.args([
-        "-u",
-        "-m",
-        "http.server",
-        &port.to_string(),
-        "--bind",
-        addr,
-        "--directory",
-    ])
-    .arg(dir.path());
-    let (bg, _) = Background::start(cmd, &format!("http.server on {addr}:{port}"));
+    cmd.args(["-c", SERVER, addr, &port.to_string()])
+        .arg(dir.path());
+    let (bg, _) = Background::start(cmd, &format!("http server on {addr}:{port}"));
     (bg, dir)
 }
 
