@@ -143,3 +143,37 @@ fn an_app_under_a_capturing_proxy_needs_a_user_of_its_own() {
         r.stderr
     );
 }
+
+#[test]
+fn a_missing_backend_names_the_binary_and_its_package() {
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().to_str().unwrap();
+    let r = crate::harness::mesh()
+        .args(["init", "--backend", "nft"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`nft` is not installed (not found in PATH): install nftables"),
+        "{stderr}"
+    );
+
+    // `auto` says what it tried, each backend with why it did not answer.
+    let r = crate::harness::mesh()
+        .arg("init")
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    for wanted in [
+        "no capture backend works here",
+        "nft: `nft` is not installed",
+        "iptables-nft: `iptables-nft-save` is not installed",
+        "iptables-legacy: `iptables-legacy-save` is not installed",
+    ] {
+        assert!(stderr.contains(wanted), "{wanted:?} not in {stderr}");
+    }
+}
