@@ -31,11 +31,30 @@ pub fn skip_reason(tools: &[&str]) -> Option<String> {
             "not root: network namespaces and nat rules need it (CI runs these as root)".into(),
         );
     }
-    tools
-        .iter()
-        .chain(&["ip"])
-        .find(|t| !in_path(t))
-        .map(|t| format!("`{t}` is not installed (.ci/run installs iproute2, nftables, iptables)"))
+    if let Some(t) = tools.iter().chain(&["ip"]).find(|t| !in_path(t)) {
+        return Some(format!(
+            "`{t}` is not installed (.ci/run installs iproute2, nftables, iptables)"
+        ));
+    }
+    namespaces_work().clone().err()
+}
+
+/// Whether this process may make network namespaces (root in a container may not), tried once.
+fn namespaces_work() -> &'static Result<(), String> {
+    static WORKS: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    WORKS.get_or_init(|| {
+        let name = format!("mesh-probe-{}", std::process::id());
+        let out = Command::new("ip").args(["netns", "add", &name]).output();
+        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        match out {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "cannot make a network namespace here: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Err(format!("cannot run ip: {e}")),
+        }
+    })
 }
 
 /// Skips the calling test, saying why, when [`skip_reason`] finds a reason.
