@@ -211,7 +211,7 @@ pub struct ProxyArgs {
     /// to its original destination (inbound: the app port the caller connected to, so --app is
     /// not needed and --service only names the services; outbound: where the app was connecting,
     /// unless Host names a known service). Connections made to the listeners directly are served
-    /// as without it
+    /// as without it; redirected ones are detected without it too
     #[arg(long, env = "MESH_CAPTURE")]
     pub capture: bool,
 

@@ -44,7 +44,9 @@ pub struct ProxyConfig {
     /// Who may use the admin port's sensitive endpoints.
     pub admin: AdminAccess,
     /// Transparent capture (`--capture`): connections arrive redirected by `mesh init`'s rules and
-    /// go on to their original destination; `None`: explicit mode only.
+    /// go on to their original destination. `None` still serves a connection that turns out to be
+    /// redirected (its original destination is not the listener) the same way, with the
+    /// defaults; what `--capture` adds is the inbound listener without `--app`, and its options.
     pub capture: Option<Capture>,
 }
 

@@ -7,7 +7,7 @@
 use crate::net::metric;
 use crate::netns::{
     curl, mesh_pod, ping, pong_server, skip_unless_netns, whoami_server, Background, Pod,
-    SharedBinary, PEER_V4, PEER_V6, POD_V4, POD_V6,
+    SharedBinary, PEER_V4, PEER_V6, POD_V4, POD_V6, PROXY_UID,
 };
 
 /// A pod with the capture rules installed and its proxy running as the proxy's uid.
@@ -312,4 +312,35 @@ fn an_app_run_under_the_proxy_as_another_uid_is_captured() {
         "{}",
         r.stdout
     );
+}
+
+/// A proxy started without --capture in a captured pod still detects redirected connections (their
+/// original destination is not its listener) and forwards them there.
+#[test]
+fn capture_is_detected_without_the_flag() {
+    skip_unless_netns!("nft", "curl", "python3", "setpriv");
+    let pod = Pod::new("detect");
+    let r = pod.pod.mesh(&["init"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bin = SharedBinary::new();
+    let mut cmd = pod.pod.command("setpriv");
+    cmd.args([
+        "--reuid",
+        PROXY_UID,
+        "--regid",
+        PROXY_UID,
+        "--clear-groups",
+        "--",
+    ])
+    .arg(bin.path())
+    .args(["proxy", "--workload", "deploy/app", "--no-registry"])
+    .args(["--outbound", "[::]:4140"]);
+    let (_proxy, line) = Background::start(cmd, "mesh proxy");
+    assert!(line.starts_with("listening inbound=- "), "{line}");
+    let _peer = whoami_server(&pod.peer, PEER_V4, 9090);
+    let url = format!("http://{PEER_V4}:9090/whoami");
+    assert_eq!(curl(&pod.pod, &url).unwrap(), "9090");
+    let text = curl(&pod.pod, "http://127.0.0.1:4191/metrics").unwrap();
+    let outbound = [("direction", "outbound"), ("authority", "10.77.0.2:9090")];
+    assert_eq!(metric(&text, "request_total", &outbound), 1, "{text}");
 }

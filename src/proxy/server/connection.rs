@@ -39,8 +39,9 @@ pub(super) async fn connection(
     state: Arc<ProxyState>,
     drain: Drain,
 ) {
-    // Under capture, where the connection was going before the rules redirected it here.
-    let original = state.config.capture.and_then(|_| redirected(&stream));
+    // Where the connection was going before capture rules redirected it here. Asked of every
+    // connection (one getsockopt), so a proxy in a captured pod works without --capture too.
+    let original = redirected(&stream);
     let counter = state.tcp_counter(TcpLabels {
         direction,
         side: PeerSide::Src,
@@ -159,9 +160,11 @@ fn captured_target(
     direction: Direction,
     original: SocketAddr,
 ) -> Option<SocketAddr> {
-    let (target, allowed) = match (direction, state.config.capture) {
-        (Direction::Inbound, Some(capture)) => {
-            let target = capture.inbound_forward.target(original);
+    let (target, allowed) = match direction {
+        Direction::Inbound => {
+            // Detected without --capture: the defaults.
+            let forward = state.config.capture.unwrap_or_default().inbound_forward;
+            let target = forward.target(original);
             // The app on loopback is the point of `--inbound-forward localhost`: only loops are
             // refused inbound.
             let looped = state.policy.own.reached_by(target).is_some();
@@ -174,7 +177,7 @@ fn captured_target(
                 },
             )
         }
-        _ => (original, state.policy.decide_original(original, false)),
+        Direction::Outbound => (original, state.policy.decide_original(original, false)),
     };
     match allowed {
         Ok(()) => Some(target),
