@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Install the rules that send a pod''s TCP through its proxy (run as root, in the pod''s network namespace)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -105,14 +106,40 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--header-read-timeout', '--header-read-timeout', [CompletionResultType]::ParameterName, 'Longest wait for a client''s request head, and for its next request on an idle HTTP/1 keep-alive connection; slower clients are disconnected')
             [CompletionResult]::new('--detect-timeout', '--detect-timeout', [CompletionResultType]::ParameterName, 'Longest wait for a new connection''s first bytes; inbound, a silent client is then treated as opaque TCP (server-speaks-first protocols), outbound it is closed')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Client connections open at once per listener; more wait in the kernel''s backlog')
+            [CompletionResult]::new('--inbound-forward', '--inbound-forward', [CompletionResultType]::ParameterName, 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)')
+            [CompletionResult]::new('--app-uid', '--app-uid', [CompletionResultType]::ParameterName, 'With --capture and -- APP: run the app as this uid (and --app-gid), which the capture rules do not exempt; without it that combination is refused, as the app would run as the proxy''s own user and its traffic would skip the proxy')
+            [CompletionResult]::new('--app-gid', '--app-gid', [CompletionResultType]::ParameterName, 'The gid to run the app as, with --app-uid')
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log filter (error, warn, info, debug, trace, or tracing directives)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of this workload')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of this workload')
             [CompletionResult]::new('--admin-token-file', '--admin-token-file', [CompletionResultType]::ParameterName, 'File holding the bearer token /tap and /shutdown require on a public admin port (without it, both are off there)')
             [CompletionResult]::new('--admin-public', '--admin-public', [CompletionResultType]::ParameterName, 'Allow the admin port on a non-loopback address (as in Kubernetes, for Prometheus)')
             [CompletionResult]::new('--no-registry', '--no-registry', [CompletionResultType]::ParameterName, 'Neither register in nor discover from the local registry')
+            [CompletionResult]::new('--capture', '--capture', [CompletionResultType]::ParameterName, 'Transparent capture: connections arrive redirected by `mesh init`''s rules and each goes on to its original destination (inbound: the app port the caller connected to, so --app is not needed and --service only names the services; outbound: where the app was connecting, unless Host names a known service). Connections made to the listeners directly are served as without it; redirected ones are detected without it too')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mesh;init' {
+            [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'How to install the rules: `auto` picks the first of nft, iptables-nft, iptables-legacy that answers here, and says which')
+            [CompletionResult]::new('--proxy-uid', '--proxy-uid', [CompletionResultType]::ParameterName, 'The proxy''s uid: its connections are never captured (2102, Linkerd''s, when neither this nor --proxy-gid is given)')
+            [CompletionResult]::new('--proxy-gid', '--proxy-gid', [CompletionResultType]::ParameterName, 'The proxy''s gid: its connections are never captured')
+            [CompletionResult]::new('--inbound-port', '--inbound-port', [CompletionResultType]::ParameterName, 'The proxy''s inbound port, where connections to the pod are redirected')
+            [CompletionResult]::new('--outbound-port', '--outbound-port', [CompletionResultType]::ParameterName, 'The proxy''s outbound port, where connections from the pod are redirected')
+            [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'The proxy''s admin port, which callers reach directly (probes, Prometheus)')
+            [CompletionResult]::new('--skip-inbound-ports', '--skip-inbound-ports', [CompletionResultType]::ParameterName, 'Inbound ports that reach the app directly, never the proxy (e.g. 2888,3888 or 4000-4100)')
+            [CompletionResult]::new('--skip-outbound-ports', '--skip-outbound-ports', [CompletionResultType]::ParameterName, 'Outbound ports that leave the pod directly, never through the proxy')
+            [CompletionResult]::new('--skip-inbound-subnets', '--skip-inbound-subnets', [CompletionResultType]::ParameterName, 'Inbound connections from these CIDRs reach the app directly (Linkerd''s skip-subnets)')
+            [CompletionResult]::new('--skip-outbound-subnets', '--skip-outbound-subnets', [CompletionResultType]::ParameterName, 'Outbound connections to these CIDRs leave the pod directly')
+            [CompletionResult]::new('--check-probe', '--check-probe', [CompletionResultType]::ParameterName, 'Where --check connects: an address only the capture rules can answer')
+            [CompletionResult]::new('--check-timeout', '--check-timeout', [CompletionResultType]::ParameterName, 'How long --check waits for its token')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the exact input the backend would be given, and change nothing (no root needed)')
+            [CompletionResult]::new('--uninstall', '--uninstall', [CompletionResultType]::ParameterName, 'Remove the rules mesh installed (with `auto`: from every backend that has them)')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Prove capture works: listen on the outbound port, connect to --check-probe, and expect this check''s own token back (before the proxy starts, as an init container)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -230,6 +257,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;help' {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Install the rules that send a pod''s TCP through its proxy (run as root, in the pod''s network namespace)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -248,6 +276,9 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;proxy' {
+            break
+        }
+        'mesh;help;init' {
             break
         }
         'mesh;help;demo' {

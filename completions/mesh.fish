@@ -28,6 +28,7 @@ complete -c mesh -n "__fish_mesh_needs_command" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_needs_command" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
@@ -82,13 +83,38 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l upstream-ping-interv
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l header-read-timeout -d 'Longest wait for a client\'s request head, and for its next request on an idle HTTP/1 keep-alive connection; slower clients are disconnected' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l detect-timeout -d 'Longest wait for a new connection\'s first bytes; inbound, a silent client is then treated as opaque TCP (server-speaks-first protocols), outbound it is closed' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-connections -d 'Client connections open at once per listener; more wait in the kernel\'s backlog' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound-forward -d 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)' -r -f -a "original\t''
+localhost\t''"
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app-uid -d 'With --capture and -- APP: run the app as this uid (and --app-gid), which the capture rules do not exempt; without it that combination is refused, as the app would run as the proxy\'s own user and its traffic would skip the proxy' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app-gid -d 'The gid to run the app as, with --app-uid' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l log-level -d 'Log filter (error, warn, info, debug, trace, or tracing directives)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s n -l namespace -d 'Namespace of this workload' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-token-file -d 'File holding the bearer token /tap and /shutdown require on a public admin port (without it, both are off there)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-public -d 'Allow the admin port on a non-loopback address (as in Kubernetes, for Prometheus)'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l no-registry -d 'Neither register in nor discover from the local registry'
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l capture -d 'Transparent capture: connections arrive redirected by `mesh init`\'s rules and each goes on to its original destination (inbound: the app port the caller connected to, so --app is not needed and --service only names the services; outbound: where the app was connecting, unless Host names a known service). Connections made to the listeners directly are served as without it; redirected ones are detected without it too'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l backend -d 'How to install the rules: `auto` picks the first of nft, iptables-nft, iptables-legacy that answers here, and says which' -r -f -a "auto\t'The first of nft, iptables-nft, iptables-legacy that works here'
+nft\t'nftables: one `inet mesh` table for IPv4 and IPv6 (`nft -f -`)'
+iptables-nft\t'iptables on nf_tables (`iptables-nft-restore`, `ip6tables-nft-restore`)'
+iptables-legacy\t'iptables on the legacy x_tables (`iptables-legacy-restore`, `ip6tables-legacy-restore`)'"
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l proxy-uid -d 'The proxy\'s uid: its connections are never captured (2102, Linkerd\'s, when neither this nor --proxy-gid is given)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l proxy-gid -d 'The proxy\'s gid: its connections are never captured' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l inbound-port -d 'The proxy\'s inbound port, where connections to the pod are redirected' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l outbound-port -d 'The proxy\'s outbound port, where connections from the pod are redirected' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l admin-port -d 'The proxy\'s admin port, which callers reach directly (probes, Prometheus)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l skip-inbound-ports -d 'Inbound ports that reach the app directly, never the proxy (e.g. 2888,3888 or 4000-4100)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l skip-outbound-ports -d 'Outbound ports that leave the pod directly, never through the proxy' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l skip-inbound-subnets -d 'Inbound connections from these CIDRs reach the app directly (Linkerd\'s skip-subnets)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l skip-outbound-subnets -d 'Outbound connections to these CIDRs leave the pod directly' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l check-probe -d 'Where --check connects: an address only the capture rules can answer' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l check-timeout -d 'How long --check waits for its token' -r
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l dry-run -d 'Print the exact input the backend would be given, and change nothing (no root needed)'
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l uninstall -d 'Remove the rules mesh installed (with `auto`: from every backend that has them)'
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l check -d 'Prove capture works: listen on the outbound port, connect to --check-probe, and expect this check\'s own token back (before the proxy starts, as an init container)'
+complete -c mesh -n "__fish_mesh_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mesh -n "__fish_mesh_using_subcommand init" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l duration -d 'Stop after this long (default: run until Ctrl-C or SIGTERM)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l vote-interval -d 'Time between the vote bot\'s requests' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
@@ -158,40 +184,44 @@ complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print he
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
 
 # Added by mesh (src/cli/completions.rs): what clap_complete's fish script does not complete.
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -f
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand init" -f
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -f
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -f
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -f
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -f
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -f
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -f -a "bash elvish fish powershell zsh"
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions help" -f
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy demo await stat routes edges tap completions" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from proxy" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from init" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from demo" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from await" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from stat" -f

@@ -7,6 +7,7 @@ mod child;
 pub mod completions;
 pub mod demo;
 pub mod edges;
+pub mod init;
 pub mod man;
 pub mod profile;
 pub mod proxy;
@@ -35,6 +36,7 @@ pub struct Cli {
 pub enum Command {
     Profile(profile::ProfileArgs),
     Proxy(Box<proxy::ProxyArgs>),
+    Init(init::InitArgs),
     Demo(demo::DemoArgs),
     Await(await_ready::AwaitArgs),
     Stat(stat::StatArgs),
@@ -63,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Profile(args) => profile::run(args),
         Command::Proxy(args) => proxy::run(*args),
+        Command::Init(args) => init::run(args),
         Command::Await(args) => await_ready::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Stat(args) => stat::run(args),

@@ -203,6 +203,7 @@ impl Running {
                 registry_dir: Some(opts.registry.clone()),
                 limits: Limits::default(),
                 admin: Default::default(),
+                capture: None,
             };
             let listeners = Listeners {
                 inbound,

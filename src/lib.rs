@@ -15,6 +15,7 @@
 //! admin_api                           the admin port's contracts and its client
 //! ─────────────────────────────
 //! profile · registry · identity · grpc · yaml     the words every layer uses
+//! capture                             the pod's capture rules (`mesh init`), SO_ORIGINAL_DST
 //! ```
 //!
 //! - [`profile`]: the ServiceProfile model, its generators (OpenAPI, proto, template, tap),
@@ -32,6 +33,8 @@
 //! - [`identity`]: who a workload is (namespace, `deploy/web`, pod).
 //! - [`grpc`]: gRPC message framing and status, for the proxy's answers and the test services.
 //! - [`yaml`]: the single seam to the YAML library.
+//! - [`capture`]: transparent capture: the nat rules `mesh init` installs in a pod's network
+//!   namespace (nft, iptables-nft, iptables-legacy) and the original-destination lookup.
 //!
 //! Outside the documented API (hidden, public only for the binary, the tests and `fuzz/`): `cli`
 //! (one module per subcommand), `demo` (the emojivoto-style demo), `testsvc` (test upstreams and
@@ -43,6 +46,7 @@
 #![cfg_attr(not(test), deny(clippy::print_stderr, clippy::print_stdout))]
 
 pub mod admin_api;
+pub mod capture;
 #[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]

@@ -13,9 +13,27 @@ use super::signal::{StopSignal, StopSignals};
 /// Starts `argv` (program and arguments) with stdio inherited and `env` added to mesh's own
 /// environment. The child is killed if mesh fails before it has waited for it.
 pub fn spawn(argv: &[String], env: &[(&str, String)]) -> anyhow::Result<Child> {
+    spawn_as(argv, env, None, None)
+}
+
+/// [`spawn`], as `uid` and `gid` when given (dropping privileges needs root; the child then has
+/// no supplementary groups).
+pub fn spawn_as(
+    argv: &[String],
+    env: &[(&str, String)],
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> anyhow::Result<Child> {
     let (program, args) = argv.split_first().context("no command to run")?;
     ensure!(!program.is_empty(), "the command to run is empty");
-    Command::new(program)
+    let mut command = Command::new(program);
+    if let Some(gid) = gid {
+        command.gid(gid);
+    }
+    if let Some(uid) = uid {
+        command.uid(uid);
+    }
+    command
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::inherit())

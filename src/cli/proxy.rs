@@ -27,7 +27,9 @@ use crate::identity::{Identity, Workload};
 use crate::proxy::connect::ConnectConfig;
 use crate::proxy::policy::{AllowList, AllowRule};
 use crate::proxy::readiness::{self, POLL_INTERVAL};
-use crate::proxy::{check, serve, Limits, Listeners, ProxyConfig, ServeError};
+use crate::proxy::{
+    check, serve, Capture, InboundForward, Limits, Listeners, ProxyConfig, ServeError,
+};
 use crate::registry::ServicePort;
 
 /// How long `mesh proxy -- APP` waits for its own proxy to be ready before giving up.
@@ -205,6 +207,29 @@ pub struct ProxyArgs {
     )]
     pub max_connections: usize,
 
+    /// Transparent capture: connections arrive redirected by `mesh init`'s rules and each goes on
+    /// to its original destination (inbound: the app port the caller connected to, so --app is
+    /// not needed and --service only names the services; outbound: where the app was connecting,
+    /// unless Host names a known service). Connections made to the listeners directly are served
+    /// as without it; redirected ones are detected without it too
+    #[arg(long, env = "MESH_CAPTURE")]
+    pub capture: bool,
+
+    /// With --capture, where inbound connections go: `original` (the pod IP and port the caller
+    /// connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)
+    #[arg(long, value_enum, default_value = "original", value_name = "TO")]
+    pub inbound_forward: InboundForwardArg,
+
+    /// With --capture and -- APP: run the app as this uid (and --app-gid), which the capture
+    /// rules do not exempt; without it that combination is refused, as the app would run as the
+    /// proxy's own user and its traffic would skip the proxy
+    #[arg(long, value_name = "UID", requires = "command")]
+    pub app_uid: Option<u32>,
+
+    /// The gid to run the app as, with --app-uid
+    #[arg(long, value_name = "GID", requires = "app_uid")]
+    pub app_gid: Option<u32>,
+
     /// Log filter (error, warn, info, debug, trace, or tracing directives)
     #[arg(long, env = "MESH_LOG", default_value = "info")]
     pub log_level: String,
@@ -214,6 +239,15 @@ pub struct ProxyArgs {
     /// exits with its exit code
     #[arg(last = true, value_name = "APP")]
     pub command: Vec<String>,
+}
+
+/// `--inbound-forward`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InboundForwardArg {
+    // No doc comments on the values: documented values would switch `mesh proxy --help` to
+    // the long layout; the flag's own help says what each means.
+    Original,
+    Localhost,
 }
 
 fn parse_workload(s: &str) -> Result<Workload, crate::identity::WorkloadError> {
@@ -259,6 +293,24 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             args.admin
         );
     }
+    if args.capture && !args.command.is_empty() && args.app_uid.is_none() {
+        bail!(
+            "--capture with -- APP: the app would run as the proxy's own user, whose connections \
+             `mesh init` exempts from capture (--proxy-uid), so its traffic would silently skip \
+             the proxy; pass --app-uid UID (a user the rules capture) or run the app in its own \
+             container"
+        );
+    }
+    if args
+        .app_uid
+        .is_some_and(|uid| uid == nix::unistd::geteuid().as_raw())
+    {
+        bail!(
+            "--app-uid {}: that is the proxy's own uid, which the capture rules exempt; give the \
+             app another user",
+            nix::unistd::geteuid()
+        );
+    }
     let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(run_async(args))
 }
@@ -267,9 +319,9 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let mut signals = StopSignals::install()?;
     // Inbound and outbound clients, each possibly relayed (two descriptors), and upstream pools.
     raise_open_file_limit(4 * args.max_connections as u64 + 1024);
-    let inbound = match args.app {
-        Some(_) => Some(bind("inbound", args.inbound).await?),
-        None => None,
+    let inbound = match (args.app, args.capture) {
+        (None, false) => None,
+        _ => Some(bind("inbound", args.inbound).await?),
     };
     let outbound = bind("outbound", args.outbound).await?;
     let admin = bind("admin", args.admin).await?;
@@ -307,7 +359,14 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             public: !args.admin.ip().is_loopback(),
             token: args.admin_token.read()?,
         },
+        capture: args.capture.then_some(Capture {
+            inbound_forward: match args.inbound_forward {
+                InboundForwardArg::Original => InboundForward::OriginalDst,
+                InboundForwardArg::Localhost => InboundForward::Localhost,
+            },
+        }),
     };
+    let app_user = (args.app_uid, args.app_gid);
     let listeners = Listeners {
         inbound,
         outbound: Some(outbound),
@@ -331,7 +390,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let proxy = RunningProxy::start(config, listeners);
-    run_app(proxy, &bound, &args.command, signals).await
+    run_app(proxy, &bound, &args.command, app_user, signals).await
 }
 
 /// Runs `app` beside the running `proxy`: starts it once the proxy is ready, passes stop signals
@@ -340,6 +399,7 @@ async fn run_app(
     mut proxy: RunningProxy,
     bound: &BoundAddrs,
     app: &[String],
+    (uid, gid): (Option<u32>, Option<u32>),
     mut signals: StopSignals,
 ) -> anyhow::Result<ExitCode> {
     super::diag!(
@@ -372,7 +432,7 @@ async fn run_app(
     if let Some(inbound) = bound.inbound {
         env.push(("MESH_INBOUND_ADDR", inbound.to_string()));
     }
-    let mut app_process = match child::spawn(app, &env) {
+    let mut app_process = match child::spawn_as(app, &env, uid, gid) {
         Ok(process) => process,
         Err(e) => {
             proxy.shut_down().await?;

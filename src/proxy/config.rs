@@ -43,6 +43,49 @@ pub struct ProxyConfig {
     pub limits: Limits,
     /// Who may use the admin port's sensitive endpoints.
     pub admin: AdminAccess,
+    /// Transparent capture (`--capture`): connections arrive redirected by `mesh init`'s rules and
+    /// go on to their original destination. `None` still serves a connection that turns out to be
+    /// redirected (its original destination is not the listener) the same way, with the
+    /// defaults; what `--capture` adds is the inbound listener without `--app`, and its options.
+    pub capture: Option<Capture>,
+}
+
+/// How a proxy under transparent capture forwards (DESIGN.md, "Forwarding policy", right column).
+///
+/// A connection the rules redirected carries its original destination (`SO_ORIGINAL_DST`):
+/// inbound, the app port the caller connected to; outbound, where the app was connecting. One
+/// that was not redirected (its original destination is the listener itself) is served as in
+/// explicit mode, so an app that sends to the outbound as to an HTTP proxy keeps working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capture {
+    /// Where inbound connections go.
+    pub inbound_forward: InboundForward,
+}
+
+/// Where a captured inbound connection is forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InboundForward {
+    /// To its original destination, address and port: the pod IP, so apps bound to the pod IP
+    /// (as ZooKeeper binds its quorum ports) and apps bound to `0.0.0.0` both work.
+    #[default]
+    OriginalDst,
+    /// To the original port on loopback, for apps bound to `127.0.0.1` (`::1`) only.
+    Localhost,
+}
+
+impl InboundForward {
+    /// Where a connection whose original destination is `original` goes.
+    pub fn target(self, original: SocketAddr) -> SocketAddr {
+        match (self, original) {
+            (InboundForward::OriginalDst, _) => original,
+            (InboundForward::Localhost, SocketAddr::V4(a)) => {
+                SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, a.port()))
+            }
+            (InboundForward::Localhost, SocketAddr::V6(a)) => {
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+            }
+        }
+    }
 }
 
 /// Access to the admin port. On loopback (the default) everything is open to local processes; on
@@ -114,5 +157,25 @@ impl Default for Limits {
             dispatch_timeout: Duration::from_secs(3),
             max_queued: 10_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_forward_keeps_the_port_and_family() {
+        let v4: SocketAddr = "10.77.0.1:2888".parse().unwrap();
+        let v6: SocketAddr = "[fd77::1]:3888".parse().unwrap();
+        assert_eq!(InboundForward::OriginalDst.target(v4), v4);
+        assert_eq!(
+            InboundForward::Localhost.target(v4),
+            "127.0.0.1:2888".parse().unwrap()
+        );
+        assert_eq!(
+            InboundForward::Localhost.target(v6),
+            "[::1]:3888".parse().unwrap()
+        );
     }
 }

@@ -43,11 +43,20 @@ use super::timeout::{Bound, Deadline};
 use crate::admin_api::tap::ProxyDirection;
 use crate::identity::Identity;
 
-/// Handles one inbound request from `remote` by passing it to the app: at `app`, or with several
-/// app ports, at the one of the service port the request names.
+/// Where an inbound connection's requests go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppTarget {
+    /// `--app`, or with several app ports, the one of the service port each request names.
+    Configured(SocketAddr),
+    /// The app port the caller connected to, as transparent capture tells it (the connection's
+    /// original destination, or that port on loopback with `--inbound-forward localhost`).
+    Captured(SocketAddr),
+}
+
+/// Handles one inbound request from `remote` by passing it to the app ([`AppTarget`]).
 pub async fn handle(
     state: Arc<ProxyState>,
-    app: SocketAddr,
+    target: AppTarget,
     remote: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
@@ -62,12 +71,18 @@ pub async fn handle(
         });
     let named = authority_of(&req);
     let config = &state.config;
-    let chosen = state.app_ports.for_request(
-        named.as_deref(),
-        &config.identity.namespace,
-        &config.cluster_domain,
-    );
-    let app = chosen.as_ref().map_or(app, |a| *a);
+    let (chosen, app) = match target {
+        AppTarget::Captured(app) => (Ok(app), app),
+        AppTarget::Configured(app) => {
+            let chosen = state.app_ports.for_request(
+                named.as_deref(),
+                &config.identity.namespace,
+                &config.cluster_domain,
+            );
+            let app = chosen.as_ref().map_or(app, |a| *a);
+            (chosen, app)
+        }
+    };
     let raw_authority = named.unwrap_or_else(|| app.to_string());
     let fqdn_authority = state
         .own_services

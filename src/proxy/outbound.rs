@@ -36,10 +36,12 @@ use destination::destination;
 pub use destination::Destination;
 use tries::EndpointTries;
 
-/// Handles one request from the app (connected from `remote`).
+/// Handles one request from the app (connected from `remote`; under transparent capture, to
+/// `original`, where the app was connecting).
 pub async fn handle(
     state: Arc<ProxyState>,
     remote: SocketAddr,
+    original: Option<SocketAddr>,
     mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
@@ -49,7 +51,7 @@ pub async fn handle(
     };
     let connect = req.method() == Method::CONNECT;
     let marked = state.hop.seen_in(req.headers());
-    let dst = match destination(&state, &raw_authority, connect, marked).await {
+    let dst = match destination(&state, &raw_authority, connect, marked, original).await {
         Ok(dst) => dst,
         Err(err) => return refuse(&state, err, &req, remote),
     };

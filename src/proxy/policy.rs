@@ -393,5 +393,6 @@ impl fmt::Display for AllowRule {
     }
 }
 
+mod original;
 #[cfg(test)]
 mod tests;

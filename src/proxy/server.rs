@@ -3,9 +3,10 @@
 //!
 //! Every listener runs the one accept loop in [`super::listener`] (connection limit, backoff on
 //! accept errors, drain) with its own per-connection handler: `connection` for inbound and
-//! outbound, `admin_connection` for the admin port. A connection's first bytes decide HTTP/1,
-//! HTTP/2 or opaque TCP. On shutdown the listeners stop accepting, HTTP connections are
-//! asked to finish (in-flight requests complete, idle keep-alive connections close), and `serve`
+//! outbound (`server/connection.rs`: its first bytes decide HTTP/1, HTTP/2 or opaque TCP, and
+//! under transparent capture its original destination decides where it goes), `admin_connection`
+//! for the admin port. On shutdown the listeners stop accepting, HTTP connections are asked to
+//! finish (in-flight requests complete, idle keep-alive connections close), and `serve`
 //! returns once every connection is done or the grace period is over.
 
 use std::future::Future;
@@ -19,26 +20,21 @@ use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::admin;
 use super::app_ports::AppPorts;
 use super::config::ProxyConfig;
-use super::connect::connect_tcp;
-use super::detect::{detect, Protocol};
 use super::discovery::{RegistryResolver, Resolve, Resolvers, StaticResolver};
-use super::forward::head_bytes;
-use super::guard::GuardedExecutor;
-use super::io::CountingIo;
 use super::listener::{self, Drain, Listener};
-use super::metrics::{Direction, Metrics, PeerSide, TcpLabels};
-use super::parse_errors::{ExplainParseErrors, OnParseError, ServiceCalls, HYPER_MAX_URI_LEN};
+use super::metrics::{Direction, Metrics};
 use super::policy::OwnListeners;
 use super::profiles::{log_report, ProfileStore};
-use super::respond::{self, ProxyError, RefusedRequest, Seen};
 use super::state::ProxyState;
-use super::{admin, inbound, outbound, request_target};
 use crate::registry::{read_records, ProxyRecord, Registration};
+
+mod connection;
+use connection::connection;
 
 /// The proxy's listeners, bound by the caller.
 pub struct Listeners {
@@ -53,8 +49,8 @@ pub struct Listeners {
 /// Why a proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// An inbound listener without `ProxyConfig::app`.
-    #[error("an inbound listener needs the app's address (--app)")]
+    /// An inbound listener without `ProxyConfig::app`, outside transparent capture.
+    #[error("an inbound listener needs the app's address (--app), or --capture")]
     InboundWithoutApp,
     /// The app ports (`--app`, `--service`, `--opaque-ports`) cannot be routed.
     #[error(transparent)]
@@ -209,7 +205,7 @@ pub struct Checked {
 /// A missing `--profiles` directory is not refused: it may appear later (a volume mounted after
 /// start), and the proxy logs that it is absent and watches for it.
 pub fn check(config: &ProxyConfig, listeners: &Listeners) -> Result<Checked, ServeError> {
-    if listeners.inbound.is_some() && config.app.is_none() {
+    if listeners.inbound.is_some() && config.app.is_none() && config.capture.is_none() {
         return Err(ServeError::InboundWithoutApp);
     }
     let own = own_listeners(listeners)?;
@@ -272,227 +268,6 @@ fn register(config: &ProxyConfig, own: &OwnListeners) -> Option<Registration> {
         Err(e) => {
             tracing::error!(dir = %dir.display(), "could not register in the local registry; other proxies and the CLI will not find this one: {e}");
             None
-        }
-    }
-}
-
-async fn connection(
-    stream: TcpStream,
-    remote: SocketAddr,
-    direction: Direction,
-    state: Arc<ProxyState>,
-    drain: Drain,
-) {
-    let counter = state.tcp_counter(TcpLabels {
-        direction,
-        side: PeerSide::Src,
-        peer: None,
-    });
-    let io = CountingIo::new(stream, counter);
-    let limits = &state.config.limits;
-    // Opaque TCP names no port: it goes to the app only when the app has one port.
-    let app = state.app_ports.single();
-    if direction == Direction::Inbound {
-        if let Some(app) = app.filter(|a| state.config.opaque_ports.contains(&a.port())) {
-            return relay(io, app, &state).await;
-        }
-    }
-    let (protocol, io) = match detect(io, limits.detect_timeout).await {
-        Ok(d) => d,
-        Err(e) => return tracing::debug!("connection failed during protocol detection: {e}"),
-    };
-    match (protocol, direction, app) {
-        (Protocol::Opaque, Direction::Inbound, Some(app)) => relay(io, app, &state).await,
-        (Protocol::Silent, Direction::Inbound, Some(app)) => {
-            state.metrics.detect_timeout();
-            let waited = limits.detect_timeout;
-            let port = app.port();
-            let text = format!(
-                "a client of port {port} sent nothing for {waited:?} (--detect-timeout), so its \
-                 connection was relayed to the app as opaque TCP only after that wait: a \
-                 server-speaks-first protocol (MySQL, SMTP, ...)? Add {port} to --opaque-ports \
-                 to relay it at once"
-            );
-            state
-                .errors
-                .note("inbound", format!("silent client {port}"), &text);
-            relay(io, app, &state).await
-        }
-        (Protocol::Opaque | Protocol::Silent, Direction::Inbound, None) => {
-            inbound::unroutable_opaque(&state)
-        }
-        (Protocol::Opaque | Protocol::Silent, _, _) => {
-            tracing::debug!(
-                ?direction,
-                "closing a non-HTTP connection: the outbound port takes HTTP (or CONNECT) only"
-            );
-        }
-        (protocol, direction, _) => {
-            let st = state.clone();
-            let calls = ServiceCalls::default();
-            let called = calls.clone();
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let st = st.clone();
-                called.fetch_add(1, Ordering::AcqRel);
-                async move {
-                    if let Some(refused) = refuse_before_forwarding(&st, direction, remote, &req) {
-                        return Ok(refused);
-                    }
-                    // Boxed per request: hyper keeps room for one service future in every
-                    // HTTP/1 connection (`Box<Option<S::Future>>`, allocated when the connection
-                    // opens), so an inline request path (≈7.5 KiB) would cost each idle
-                    // keep-alive connection that much; one allocation per request is cheaper.
-                    Ok::<_, std::convert::Infallible>(match (direction, st.config.app) {
-                        (Direction::Inbound, Some(app)) => {
-                            Box::pin(inbound::handle(st, app, remote, req)).await
-                        }
-                        _ => Box::pin(outbound::handle(st, remote, req)).await,
-                    })
-                }
-            });
-            if protocol == Protocol::Http2 {
-                return serve_http(TokioIo::new(io), protocol, svc, &state, drain).await;
-            }
-            let explain = ParseErrorLog {
-                state: state.clone(),
-                direction,
-            };
-            let io = ExplainParseErrors::new(io, calls, explain);
-            serve_http(TokioIo::new(io), protocol, svc, &state, drain).await;
-        }
-    }
-}
-
-/// How often an HTTP/2 client connection is PINGed, and how long its answer may take.
-const H2_KEEPALIVE: Duration = Duration::from_secs(20);
-
-/// The answer to a request refused before it is passed on, if it is: a 431 that says why for a
-/// head over the limit (`Limits::max_header_bytes`; hyper itself stops reading heads at twice the
-/// limit, the bound on memory per connection), a 400 for a target or `Host` that breaks HTTP's
-/// rules ([`request_target::check`]).
-fn refuse_before_forwarding<B>(
-    state: &ProxyState,
-    direction: Direction,
-    remote: SocketAddr,
-    req: &Request<B>,
-) -> Option<http::Response<super::body::ProxyBody>> {
-    let limit = state.config.limits.max_header_bytes;
-    let bytes = head_bytes(req);
-    let err = if bytes > limit {
-        ProxyError::HeadTooLarge { bytes, limit }
-    } else {
-        ProxyError::BadRequest(request_target::check(req).err()?)
-    };
-    let seen = Seen::Refused(RefusedRequest::of(req, remote));
-    Some(respond::rescue(state, direction, err, seen))
-}
-
-/// Serves HTTP on one connection until it closes or the drain asks it to finish.
-async fn serve_http<I, S>(
-    io: TokioIo<I>,
-    protocol: Protocol,
-    svc: S,
-    state: &ProxyState,
-    mut drain: Drain,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::HttpService<Incoming, ResBody = super::body::ProxyBody>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let limits = &state.config.limits;
-    let result = if protocol == Protocol::Http2 {
-        let streams = GuardedExecutor::new(state.metrics.panics(), "HTTP/2 stream");
-        let conn = hyper::server::conn::http2::Builder::new(streams)
-            .timer(TokioTimer::new())
-            .max_header_list_size(hard_head_limit(limits))
-            .max_concurrent_streams(limits.max_concurrent_streams)
-            // A client that vanished without closing (no FIN) is found by PING and let go.
-            .keep_alive_interval(Some(H2_KEEPALIVE))
-            .keep_alive_timeout(H2_KEEPALIVE)
-            .serve_connection(io, svc);
-        tokio::pin!(conn);
-        tokio::select! {
-            r = conn.as_mut() => r,
-            _ = drain.signaled() => { conn.as_mut().graceful_shutdown(); conn.await }
-        }
-    } else {
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(hard_head_limit(limits) as usize)
-            // Also the bound of chunked request trailers (hyper's default is 16 KiB).
-            .max_header_size(hard_head_limit(limits) as usize)
-            .serve_connection(io, svc)
-            .with_upgrades();
-        tokio::pin!(conn);
-        tokio::select! {
-            r = conn.as_mut() => r,
-            _ = drain.signaled() => { conn.as_mut().graceful_shutdown(); conn.await }
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!("connection ended: {e}");
-    }
-}
-
-/// Explains hyper's own answers to unparsable HTTP/1 requests, and logs them.
-struct ParseErrorLog {
-    state: Arc<ProxyState>,
-    direction: Direction,
-}
-
-impl OnParseError for ParseErrorLog {
-    fn explain(&self, status: u16) -> Option<ProxyError> {
-        let err = match status {
-            400 => ProxyError::MalformedRequest,
-            414 => ProxyError::UriTooLong {
-                limit: HYPER_MAX_URI_LEN,
-            },
-            431 => ProxyError::HeadUnreadable {
-                limit: hard_head_limit(&self.state.config.limits) as usize,
-            },
-            _ => return None,
-        };
-        respond::record(&self.state, self.direction, &err);
-        Some(err)
-    }
-}
-
-/// Where hyper stops reading a head: twice the limit, so heads a little over the
-/// limit still get [`refuse_before_forwarding`]'s 431 that says why.
-fn hard_head_limit(limits: &super::config::Limits) -> u32 {
-    u32::try_from(limits.max_header_bytes.saturating_mul(2).max(8192)).unwrap_or(u32::MAX)
-}
-
-/// Opaque TCP: copy bytes both ways between the client and the app.
-async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
-    mut client: I,
-    app: SocketAddr,
-    state: &ProxyState,
-) {
-    let counter = || {
-        state.tcp_counter(TcpLabels {
-            direction: Direction::Inbound,
-            side: PeerSide::Dst,
-            peer: None,
-        })
-    };
-    match connect_tcp(app, &state.config.limits.connect, &counter).await {
-        Ok(mut upstream) => {
-            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                tracing::debug!(%app, "opaque connection ended: {e}");
-            }
-        }
-        Err(e) => {
-            let err = ProxyError::App {
-                addr: app,
-                source: e,
-            };
-            state.errors.log("inbound", &err);
         }
     }
 }

@@ -34,6 +34,11 @@ fn proxy_help() {
 }
 
 #[test]
+fn init_help() {
+    insta::assert_snapshot!(help(&["init", "--help"]));
+}
+
+#[test]
 fn await_help() {
     insta::assert_snapshot!(help(&["await", "--help"]));
 }

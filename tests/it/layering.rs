@@ -54,6 +54,12 @@ const RULES: &[Rule] = &[
         why: "the seam to the YAML library sits below everything that reads YAML",
     },
     Rule {
+        dir: "capture",
+        forbidden: BELOW_ALL,
+        why: "the capture rules and the original-destination lookup sit below the proxy that \
+              reads them",
+    },
+    Rule {
         dir: "viz",
         forbidden: &["proxy", "cli", "testsvc", "demo", "fuzzing"],
         why: "viz reads proxies through the admin API, not the proxy's internals",
@@ -73,7 +79,7 @@ const BELOW_ALL: &[&str] = &[
 ];
 
 /// Directories whose files must not use clap (flags belong to `cli/`).
-const NO_CLAP: &[&str] = &["profile", "proxy", "viz", "admin_api"];
+const NO_CLAP: &[&str] = &["profile", "proxy", "viz", "admin_api", "capture"];
 
 /// One import that breaks a rule.
 #[derive(Debug, PartialEq)]

@@ -3,12 +3,17 @@
 mod grpc_mesh;
 mod harness;
 mod net;
+mod netns;
 mod process;
 mod python;
 mod raw_http;
 
 mod broken_pipe;
 mod cancellations;
+mod capture_cli;
+mod capture_election;
+mod capture_init;
+mod capture_proxy;
 mod cli_edge;
 mod cli_shared_flags;
 mod completions;

@@ -93,6 +93,7 @@ pub fn config(
             ..Limits::default()
         },
         admin: Default::default(),
+        capture: None,
     }
 }
 

@@ -71,24 +71,41 @@ impl NamedTarget {
 
 /// Resolves an authority to its endpoints, if the forwarding policy lets the request go there
 /// (`connect` for `CONNECT`, `marked` when it carries this proxy's loop marker).
+///
+/// `original` is where a captured connection was going (transparent capture): a request for a
+/// service discovery knows is balanced over its endpoints as in explicit mode; any other request
+/// goes on to the original destination ([`Policy::decide_original`]), never a 502 for an unknown
+/// host.
+///
+/// [`Policy::decide_original`]: crate::proxy::policy::Policy::decide_original
 pub async fn destination(
     state: &ProxyState,
     authority: &str,
     connect: bool,
     marked: bool,
+    original: Option<SocketAddr>,
 ) -> Result<Destination, ProxyError> {
     let config = &state.config;
-    let target = state
-        .targets
-        .get_or(authority, || {
-            let parsed = NamedTarget::parse(
-                authority,
-                &config.identity.namespace,
-                &config.cluster_domain,
-            );
-            parsed.map(Arc::new)
-        })
-        .ok_or_else(|| ProxyError::BadAuthority(authority.to_string()))?;
+    let target = state.targets.get_or(authority, || {
+        let parsed = NamedTarget::parse(
+            authority,
+            &config.identity.namespace,
+            &config.cluster_domain,
+        );
+        parsed.map(Arc::new)
+    });
+    if let Some(original) = original.filter(|_| !connect) {
+        let known = match target.as_deref() {
+            Some(NamedTarget::Service { service, .. }) => {
+                !state.resolve.resolve(service).await.is_empty()
+            }
+            _ => false,
+        };
+        if !known {
+            return original_destination(state, original, marked).await;
+        }
+    }
+    let target = target.ok_or_else(|| ProxyError::BadAuthority(authority.to_string()))?;
     match &*target {
         NamedTarget::Addr {
             addr,
@@ -138,6 +155,29 @@ pub async fn destination(
             })
         }
     }
+}
+
+/// The original destination of a captured request, as its one endpoint (a meshed one when
+/// discovery knows the address), if the policy lets it go there.
+async fn original_destination(
+    state: &ProxyState,
+    original: SocketAddr,
+    marked: bool,
+) -> Result<Destination, ProxyError> {
+    let authority = original.to_string();
+    if let Err(r) = state.policy.decide_original(original, marked) {
+        return Err(refused(state, r, &authority, original.port(), None));
+    }
+    let known = state.resolve.endpoint(original).await;
+    Ok(Destination {
+        authority: Arc::from(authority),
+        fqdn: None,
+        service: None,
+        endpoints: vec![known.unwrap_or(Endpoint {
+            addr: original,
+            identity: None,
+        })],
+    })
 }
 
 /// Counts a policy refusal and explains it.

@@ -1,0 +1,245 @@
+//! What `mesh init` captures: the proxy's ports and user, and the ports and subnets that skip the
+//! proxy. Parsed and normalised here once, so every backend renders the same decisions.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// The proxy's uid when neither `--proxy-uid` nor `--proxy-gid` is given: Linkerd's (2102), so a
+/// pod injected the Linkerd way needs no flag.
+pub const DEFAULT_PROXY_UID: u32 = 2102;
+
+/// The inputs of the rule set, as `mesh init`'s flags give them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureConfig {
+    /// Where inbound connections are redirected: the proxy's inbound listener (4143).
+    pub inbound_port: u16,
+    /// Where outbound connections are redirected: the proxy's outbound listener (4140).
+    pub outbound_port: u16,
+    /// The proxy's other inbound ports, never redirected (the admin port, 4191): a probe or a
+    /// Prometheus scrape reaches the proxy itself.
+    pub proxy_ports: Vec<u16>,
+    /// Connections opened by this uid are the proxy's own and never redirected.
+    pub proxy_uid: Option<u32>,
+    /// Connections opened by this gid are the proxy's own and never redirected.
+    pub proxy_gid: Option<u32>,
+    /// Inbound destination ports that reach the app directly.
+    pub skip_inbound_ports: PortSet,
+    /// Outbound destination ports that leave the pod directly.
+    pub skip_outbound_ports: PortSet,
+    /// Inbound connections from these sources reach the app directly.
+    pub skip_inbound_subnets: Vec<Subnet>,
+    /// Outbound connections to these destinations leave the pod directly.
+    pub skip_outbound_subnets: Vec<Subnet>,
+}
+
+/// An inclusive range of TCP ports (one port: `lo == hi`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// One port.
+    pub fn single(port: u16) -> Self {
+        PortRange { lo: port, hi: port }
+    }
+}
+
+/// A port or a range, as Linkerd's `skip-*-ports` write them: `2888`, `4000-4100`.
+impl FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let port = |p: &str| match p.trim().parse::<u16>() {
+            Ok(0) | Err(_) => Err(format!("{s:?} is not a port (1-65535) or a range LO-HI")),
+            Ok(n) => Ok(n),
+        };
+        let range = match s.split_once('-') {
+            Some((lo, hi)) => PortRange {
+                lo: port(lo)?,
+                hi: port(hi)?,
+            },
+            None => PortRange::single(port(s)?),
+        };
+        if range.lo > range.hi {
+            return Err(format!("{s:?}: the range's first port is above its last"));
+        }
+        Ok(range)
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}-{}", self.lo, self.hi)
+        }
+    }
+}
+
+/// Ports and ranges, sorted, with overlapping and adjacent ranges merged: nftables refuses a set
+/// whose intervals overlap, and a merged set renders the same whatever order the flags came in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortSet(Vec<PortRange>);
+
+impl PortSet {
+    /// The set of `ranges`, merged.
+    pub fn new(mut ranges: Vec<PortRange>) -> Self {
+        ranges.sort();
+        let mut merged: Vec<PortRange> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match merged.last_mut() {
+                Some(last) if u32::from(r.lo) <= u32::from(last.hi) + 1 => {
+                    last.hi = last.hi.max(r.hi);
+                }
+                _ => merged.push(r),
+            }
+        }
+        PortSet(merged)
+    }
+
+    /// The merged ranges, lowest first.
+    pub fn ranges(&self) -> &[PortRange] {
+        &self.0
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// An IPv4 or IPv6 network in CIDR notation, with no host bits set (`10.0.0.0/8`, `fd00::/8`; a
+/// bare address is a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet {
+    pub net: IpAddr,
+    pub prefix: u8,
+}
+
+impl Subnet {
+    /// Whether this is an IPv4 network.
+    pub fn is_ipv4(&self) -> bool {
+        self.net.is_ipv4()
+    }
+}
+
+impl FromStr for Subnet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s.trim(), None),
+        };
+        let net: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not a CIDR (10.0.0.0/8, fd00::/8)"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0-{max}"))?,
+        };
+        let subnet = Subnet { net, prefix };
+        // A typo in the address would otherwise silently widen or move the network.
+        if subnet.network() != net {
+            return Err(format!(
+                "{s:?} has host bits set: the network is {}/{prefix}",
+                subnet.network()
+            ));
+        }
+        Ok(subnet)
+    }
+}
+
+impl Subnet {
+    /// The address with the host bits cleared.
+    fn network(&self) -> IpAddr {
+        match self.net {
+            IpAddr::V4(ip) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::from((u32::from(ip) & mask).to_be_bytes())
+            }
+            IpAddr::V6(ip) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::from((u128::from(ip) & mask).to_be_bytes())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Subnet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ports(s: &[&str]) -> Vec<String> {
+        let set = PortSet::new(s.iter().map(|p| p.parse().unwrap()).collect());
+        set.ranges().iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn port_sets_merge_overlapping_and_adjacent_ranges_in_any_order() {
+        assert_eq!(
+            ports(&["3888", "2888", "2880-2890", "2891", "9000-9001"]),
+            ["2880-2891", "3888", "9000-9001"]
+        );
+        assert_eq!(ports(&["65535", "65534"]), ["65534-65535"]);
+    }
+
+    #[test]
+    fn bad_ports_and_ranges_are_named() {
+        for (input, why) in [
+            ("0", "is not a port"),
+            ("70000", "is not a port"),
+            ("http", "is not a port"),
+            ("4000-3000", "first port is above its last"),
+            ("1-", "is not a port"),
+        ] {
+            let err = input.parse::<PortRange>().unwrap_err();
+            assert!(err.contains(input) && err.contains(why), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn subnets_parse_both_families_and_refuse_host_bits() {
+        assert_eq!(
+            "10.0.0.0/8".parse::<Subnet>().unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            "fd00::/8".parse::<Subnet>().unwrap().to_string(),
+            "fd00::/8"
+        );
+        assert_eq!(
+            "10.1.2.3".parse::<Subnet>().unwrap().to_string(),
+            "10.1.2.3/32"
+        );
+        assert_eq!("0.0.0.0/0".parse::<Subnet>().unwrap().prefix, 0);
+        let err = "10.1.2.3/8".parse::<Subnet>().unwrap_err();
+        assert!(
+            err.contains("host bits") && err.contains("10.0.0.0/8"),
+            "{err}"
+        );
+        let err = "10.0.0.0/33".parse::<Subnet>().unwrap_err();
+        assert!(err.contains("0-32"), "{err}");
+        assert!("fd00::/129".parse::<Subnet>().is_err());
+        assert!("pods".parse::<Subnet>().is_err());
+    }
+}
