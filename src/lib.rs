@@ -47,6 +47,7 @@
 
 pub mod admin_api;
 pub mod capture;
+pub mod cidr;
 #[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]

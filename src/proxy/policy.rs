@@ -19,10 +19,12 @@
 //! connection, so refusals cannot be used to scan ports.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use super::discovery::Endpoint;
+use crate::cidr::{Cidr, CidrError};
 
 /// How requests reach the outbound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,13 +190,13 @@ pub fn is_local(ip: IpAddr) -> bool {
     }
 }
 
-/// The ranges [`is_local`] covers, as (network, prefix length).
-const LOCAL_RANGES: [(IpAddr, u8); 4] = [
-    (IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8),
-    (IpAddr::V4(Ipv4Addr::new(169, 254, 0, 0)), 16),
-    (IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
-    (IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0)), 10),
-];
+/// The ranges [`is_local`] covers (but the unspecified addresses, which no rule's network is).
+static LOCAL_RANGES: LazyLock<Vec<Cidr>> = LazyLock::new(|| {
+    ["127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10"]
+        .iter()
+        .filter_map(|net| net.parse().ok())
+        .collect()
+});
 
 /// `--allow-destination` rules: addresses the outbound forwards to although discovery does not
 /// know them.
@@ -219,8 +221,7 @@ impl AllowList {
 /// every port matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowRule {
-    net: IpAddr,
-    prefix: u8,
+    net: Cidr,
     /// Inclusive port range; `None`: every port.
     ports: Option<(u16, u16)>,
 }
@@ -228,7 +229,7 @@ pub struct AllowRule {
 impl AllowRule {
     /// Whether `addr` is inside the rule (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn matches(&self, addr: SocketAddr) -> bool {
-        in_net(addr.ip().to_canonical(), self.net, self.prefix)
+        self.net.contains(addr.ip().to_canonical())
             && self
                 .ports
                 .is_none_or(|(lo, hi)| (lo..=hi).contains(&addr.port()))
@@ -236,24 +237,7 @@ impl AllowRule {
 
     /// Whether the whole rule lies inside one of the loopback or link-local ranges.
     fn is_local(&self) -> bool {
-        LOCAL_RANGES
-            .iter()
-            .any(|(net, prefix)| self.prefix >= *prefix && in_net(self.net, *net, *prefix))
-    }
-}
-
-/// Whether `ip` is in `net/prefix` (different address families never match).
-fn in_net(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            u32::from(ip) & mask == u32::from(net) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            u128::from(ip) & mask == u128::from(net) & mask
-        }
-        _ => false,
+        LOCAL_RANGES.iter().any(|local| self.net.is_within(local))
     }
 }
 
@@ -298,57 +282,12 @@ impl FromStr for AllowRule {
                 None => (s, None),
             }
         };
-        let (addr, prefix) = match net.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (net, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| fail(format!("{addr:?} is not an IP address")))?;
-        if addr.to_canonical() != addr {
-            return Err(fail(format!(
-                "{addr} is an IPv4-mapped address: write the IPv4 form, {}",
-                addr.to_canonical()
-            )));
-        }
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| fail(format!("the prefix length {p:?} is not 0 to {max}")))?,
-        };
-        if masked(addr, prefix) != addr {
-            return Err(fail(format!(
-                "{addr} has bits set beyond the /{prefix} prefix (the network is {}/{prefix})",
-                masked(addr, prefix)
-            )));
-        }
+        let net: Cidr = net.parse().map_err(|e: CidrError| fail(e.to_string()))?;
         let ports = ports
             .map(parse_ports)
             .transpose()
             .map_err(|e| fail(e.to_string()))?;
-        Ok(AllowRule {
-            net: addr,
-            prefix,
-            ports,
-        })
-    }
-}
-
-/// `addr` with the bits beyond `prefix` cleared.
-fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(v4) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
-        }
-        IpAddr::V6(v6) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
-        }
+        Ok(AllowRule { net, ports })
     }
 }
 
@@ -381,9 +320,9 @@ fn parse_ports(s: &str) -> Result<(u16, u16), PortsError> {
 
 impl fmt::Display for AllowRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.net, self.ports) {
-            (IpAddr::V6(_), Some(_)) => write!(f, "[{}/{}]", self.net, self.prefix)?,
-            _ => write!(f, "{}/{}", self.net, self.prefix)?,
+        match self.ports {
+            Some(_) if !self.net.is_ipv4() => write!(f, "[{}]", self.net)?,
+            _ => write!(f, "{}", self.net)?,
         }
         match self.ports {
             Some((lo, hi)) if lo == hi => write!(f, ":{lo}"),

@@ -90,7 +90,7 @@ fn bad_values_are_refused_naming_the_flag() {
             &["--skip-outbound-subnets", "10.1.2.3/8"],
             "host bits set: the network is 10.0.0.0/8",
         ),
-        (&["--skip-inbound-subnets", "pods"], "is not a CIDR"),
+        (&["--skip-inbound-subnets", "pods"], "is not an IP address"),
         (&["--inbound-port", "0"], "a port is 1-65535"),
         (&["--backend", "iptables"], "iptables-legacy"),
     ] {

@@ -54,6 +54,11 @@ const RULES: &[Rule] = &[
         why: "the seam to the YAML library sits below everything that reads YAML",
     },
     Rule {
+        dir: "cidr",
+        forbidden: BELOW_ALL,
+        why: "an IP network is a word the capture rules and the proxy's policy share",
+    },
+    Rule {
         dir: "capture",
         forbidden: BELOW_ALL,
         why: "the capture rules and the original-destination lookup sit below the proxy that \
@@ -79,7 +84,7 @@ const BELOW_ALL: &[&str] = &[
 ];
 
 /// Directories whose files must not use clap (flags belong to `cli/`).
-const NO_CLAP: &[&str] = &["profile", "proxy", "viz", "admin_api", "capture"];
+const NO_CLAP: &[&str] = &["profile", "proxy", "viz", "admin_api", "capture", "cidr"];
 
 /// One import that breaks a rule.
 #[derive(Debug, PartialEq)]
