@@ -153,8 +153,8 @@ impl Policy {
 
 impl OwnListeners {
     /// Which of these listeners a connection to `dst` would reach. A listener on an unspecified
-    /// address (`0.0.0.0`, `[::]`) is reached through loopback too; other local addresses of the
-    /// host are not known here (the hop marker catches loops through them).
+    /// address (`0.0.0.0`, `[::]`) is reached through loopback and through every address of this
+    /// host's (the pod's) interfaces, which are looked up only when the port is one of ours.
     pub fn reached_by(&self, dst: SocketAddr) -> Option<Listener> {
         [
             (self.outbound, Listener::Outbound),
@@ -175,8 +175,8 @@ fn reaches(dst: SocketAddr, listener: SocketAddr) -> bool {
     // Connecting to 0.0.0.0 or [::] reaches this host.
     let this_host = |ip: IpAddr| ip.is_loopback() || ip.is_unspecified();
     dst == own
-        || (own.is_unspecified() && this_host(dst))
         || (dst.is_unspecified() && this_host(own))
+        || (own.is_unspecified() && crate::capture::is_host_address(dst))
 }
 
 /// Loopback (`127.0.0.0/8`, `::1`), link-local (`169.254.0.0/16`, `fe80::/10`) or unspecified

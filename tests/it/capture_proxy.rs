@@ -228,6 +228,41 @@ fn outbound_opaque_tcp_reaches_the_original_destination_and_is_counted() {
     assert_eq!(metric(&text, "request_total", &[]), 0, "not HTTP: {text}");
 }
 
+/// A caller outside the pod that names the pod's outbound port (`POD_IP:4140`, reachable through
+/// the `[::]` listener) is redirected to the inbound, whose original destination is then the
+/// proxy's own outbound listener: a loop, refused and counted, never a relay that would carry the
+/// stranger's request out with the pod's identity.
+#[test]
+fn a_caller_outside_the_pod_cannot_use_its_outbound_as_a_relay() {
+    skip_unless_netns!("nft", "curl", "python3", "setpriv");
+    let mesh = Meshed::start("relay", None, &[], &[]);
+    let _peer = whoami_server(&mesh.pod.peer, PEER_V4, 9090);
+    let proxy = format!("http://{POD_V4}:4140");
+    let relayed = mesh.pod.peer.run(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "10",
+            "-x",
+            &proxy,
+            &format!("http://{PEER_V4}:9090/whoami"),
+        ],
+    );
+    assert_ne!(relayed.stdout, "9090", "relayed: {}", relayed.stderr);
+    let text = mesh.metrics();
+    assert_eq!(
+        metric(
+            &text,
+            "proxy_refused_total",
+            &[("reason", "loop_own_listener")]
+        ),
+        1,
+        "{text}"
+    );
+    assert_eq!(metric(&text, "request_total", &[]), 0, "{text}");
+}
+
 #[test]
 fn an_app_calling_its_own_pod_ip_goes_through_the_proxy() {
     skip_unless_netns!("nft", "curl", "python3", "setpriv");

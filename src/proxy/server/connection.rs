@@ -26,7 +26,7 @@ use crate::proxy::metrics::{Direction, PeerSide, Refused, TcpLabels};
 use crate::proxy::parse_errors::{
     ExplainParseErrors, OnParseError, ServiceCalls, HYPER_MAX_URI_LEN,
 };
-use crate::proxy::policy::{LoopSign, Refusal};
+use crate::proxy::policy::{Listener, LoopSign, Refusal};
 use crate::proxy::respond::{self, ProxyError, RefusedRequest, Seen};
 use crate::proxy::state::ProxyState;
 use crate::proxy::{inbound, outbound, request_target};
@@ -41,7 +41,15 @@ pub(super) async fn connection(
 ) {
     // Where the connection was going before capture rules redirected it here. Asked of every
     // connection (one getsockopt), so a proxy in a captured pod works without --capture too.
-    let original = redirected(&stream);
+    let original = redirected(&stream).filter(|original| {
+        // To the pod's own address on this very listener's port (`10.1.2.3:4140` from the app):
+        // a connection made to the listener itself, which is the explicit mode of today.
+        let accepting = match direction {
+            Direction::Inbound => Listener::Inbound,
+            Direction::Outbound => Listener::Outbound,
+        };
+        state.policy.own.reached_by(*original) != Some(accepting)
+    });
     let counter = state.tcp_counter(TcpLabels {
         direction,
         side: PeerSide::Src,
