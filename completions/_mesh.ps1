@@ -108,7 +108,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Client connections open at once per listener; more wait in the kernel''s backlog')
             [CompletionResult]::new('--inbound-forward', '--inbound-forward', [CompletionResultType]::ParameterName, 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)')
             [CompletionResult]::new('--app-uid', '--app-uid', [CompletionResultType]::ParameterName, 'With --capture and -- APP: run the app as this uid (and --app-gid), which the capture rules do not exempt; without it that combination is refused, as the app would run as the proxy''s own user and its traffic would skip the proxy')
-            [CompletionResult]::new('--app-gid', '--app-gid', [CompletionResultType]::ParameterName, 'The gid to run the app as, with --app-uid')
+            [CompletionResult]::new('--app-gid', '--app-gid', [CompletionResultType]::ParameterName, 'The gid to run the app as, with --app-uid (default: that user''s primary group, or the gid numbered as the uid; never the proxy''s own group)')
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log filter (error, warn, info, debug, trace, or tracing directives)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of this workload')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of this workload')

@@ -86,7 +86,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-connections -d '
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound-forward -d 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)' -r -f -a "original\t''
 localhost\t''"
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app-uid -d 'With --capture and -- APP: run the app as this uid (and --app-gid), which the capture rules do not exempt; without it that combination is refused, as the app would run as the proxy\'s own user and its traffic would skip the proxy' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app-gid -d 'The gid to run the app as, with --app-uid' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app-gid -d 'The gid to run the app as, with --app-uid (default: that user\'s primary group, or the gid numbered as the uid; never the proxy\'s own group)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l log-level -d 'Log filter (error, warn, info, debug, trace, or tracing directives)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -s n -l namespace -d 'Namespace of this workload' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin-token-file -d 'File holding the bearer token /tap and /shutdown require on a public admin port (without it, both are off there)' -r -F

@@ -226,7 +226,8 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "UID", requires = "command")]
     pub app_uid: Option<u32>,
 
-    /// The gid to run the app as, with --app-uid
+    /// The gid to run the app as, with --app-uid (default: that user's primary group, or the gid
+    /// numbered as the uid; never the proxy's own group)
     #[arg(long, value_name = "GID", requires = "app_uid")]
     pub app_gid: Option<u32>,
 
@@ -311,11 +312,31 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             nix::unistd::geteuid()
         );
     }
+    if let Some(gid) = app_gid(&args).filter(|gid| *gid == nix::unistd::getegid().as_raw()) {
+        bail!(
+            "the app would run with gid {gid}, the proxy's own group, which `mesh init \
+             --proxy-gid` may exempt from capture: give the app another group with --app-gid"
+        );
+    }
     let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(run_async(args))
 }
 
+/// The app's gid under --app-uid: --app-gid, else the user's primary group from the passwd
+/// database, else the gid numbered as the uid. Never the proxy's own group by default: a
+/// `mesh init --proxy-gid` rule would exempt the app's connections from capture.
+fn app_gid(args: &ProxyArgs) -> Option<u32> {
+    let uid = args.app_uid?;
+    Some(args.app_gid.unwrap_or_else(|| {
+        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map_or(uid, |user| user.gid.as_raw())
+    }))
+}
+
 async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    let app_gid = app_gid(&args);
     let mut signals = StopSignals::install()?;
     // Inbound and outbound clients, each possibly relayed (two descriptors), and upstream pools.
     raise_open_file_limit(4 * args.max_connections as u64 + 1024);
@@ -366,7 +387,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             },
         }),
     };
-    let app_user = (args.app_uid, args.app_gid);
+    let app_user = (args.app_uid, app_gid);
     let listeners = Listeners {
         inbound,
         outbound: Some(outbound),

@@ -314,7 +314,10 @@ fn skipped_subnets_bypass_the_proxy() {
 fn an_app_run_under_the_proxy_as_another_uid_is_captured() {
     skip_unless_netns!("nft", "curl", "python3");
     let pod = Pod::new("appuid");
-    let r = pod.pod.mesh(&["init", "--proxy-uid", "0"]);
+    // The proxy's group is exempt too: the app must not keep root's gid.
+    let r = pod
+        .pod
+        .mesh(&["init", "--proxy-uid", "0", "--proxy-gid", "0"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let _peer = whoami_server(&pod.peer, PEER_V4, 9090);
     let app = format!(
