@@ -318,6 +318,20 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
              --proxy-gid` may exempt from capture: give the app another group with --app-gid"
         );
     }
+    if args.capture {
+        // `mesh init` redirects both IP families, to the pod's addresses and to loopback: only a
+        // listener on [::] takes them all.
+        for (flag, addr) in [("--inbound", args.inbound), ("--outbound", args.outbound)] {
+            if addr.ip() != std::net::Ipv6Addr::UNSPECIFIED {
+                super::diag!(
+                    "mesh: warning: {flag} {addr}: connections the capture rules redirect to \
+                     port {port} arrive over IPv4 and IPv6 and on the pod's own addresses, and \
+                     this listener refuses some of them; bind {flag} '[::]:{port}'",
+                    port = addr.port()
+                );
+            }
+        }
+    }
     let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(run_async(args))
 }

@@ -177,3 +177,36 @@ fn a_missing_backend_names_the_binary_and_its_package() {
         assert!(stderr.contains(wanted), "{wanted:?} not in {stderr}");
     }
 }
+
+/// Under --capture, a listener that is not `[::]` refuses some redirected connections (IPv6, or
+/// the pod's own addresses): the proxy says so when it starts, naming the flag and the fix.
+#[test]
+fn capture_warns_about_listeners_that_refuse_redirected_connections() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut proxy = crate::harness::mesh_process()
+        .args([
+            "proxy",
+            "--capture",
+            "--workload",
+            "deploy/x",
+            "--no-registry",
+        ])
+        .args(["--inbound", "0.0.0.0:0", "--outbound", "[::]:0"])
+        .args(["--admin", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(proxy.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    proxy.kill().unwrap();
+    proxy.wait().unwrap();
+    assert!(
+        first.starts_with("mesh: warning: --inbound 0.0.0.0:0:")
+            && first.contains("bind --inbound '[::]:0'"),
+        "{first}"
+    );
+}
