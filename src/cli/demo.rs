@@ -15,11 +15,11 @@ use crate::demo::{DemoOptions, Running, NAMESPACE};
 )]
 pub struct DemoArgs {
     /// Stop after this long (default: run until Ctrl-C or SIGTERM)
-    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_positive_duration)]
     pub duration: Option<Duration>,
 
     /// Time between the vote bot's requests
-    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = super::args::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = super::args::parse_positive_duration)]
     pub vote_interval: Duration,
 
     /// Also start a local Prometheus (the `prometheus` binary) scraping every demo proxy

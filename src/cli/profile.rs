@@ -95,7 +95,7 @@ pub struct Source {
 #[derive(Debug, Args)]
 pub struct TapOptions {
     /// How long to watch live requests
-    #[arg(long = "tap-duration", value_name = "DURATION", default_value = "5s", value_parser = super::args::parse_duration, requires = "tap")]
+    #[arg(long = "tap-duration", value_name = "DURATION", default_value = "5s", value_parser = super::args::parse_positive_duration, requires = "tap")]
     pub duration: std::time::Duration,
 
     /// Most routes to write

@@ -14,6 +14,7 @@ mod capture_cli;
 mod capture_election;
 mod capture_init;
 mod capture_proxy;
+mod cli_durations;
 mod cli_edge;
 mod cli_shared_flags;
 mod completions;
