@@ -37,6 +37,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let shutdown = super::signal::shutdown_signal()?;
+    // Held until the demo has stopped (its proxies' records removed): the claim, not the records,
+    // is what keeps two demos started at the same moment from both running.
+    let _claim = claim_the_registry(&args.registry.dir())?;
     refuse_a_second_demo(&args.registry.dir())?;
     let work = tempfile_dir()?;
     let opts = DemoOptions {
@@ -92,6 +95,22 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&work);
     super::diag!("mesh demo: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the registry's demo claim (one step, so of two demos started together one is refused).
+fn claim_the_registry(registry: &std::path::Path) -> anyhow::Result<crate::registry::claim::Claim> {
+    use crate::registry::claim::{Claim, ClaimError};
+    match Claim::take(registry, NAMESPACE) {
+        Err(ClaimError::Held { pid, .. }) => {
+            let pid = pid.map_or(String::new(), |p| format!(" (pid {p})"));
+            anyhow::bail!(
+                "another mesh demo{pid} is running in the registry {}: stop it, or give this one \
+                 its own registry with --registry DIR",
+                registry.display()
+            )
+        }
+        claim => Ok(claim.context("claiming the registry for the demo")?),
+    }
 }
 
 /// Refuses to start while live proxies of the demo's namespace are in `registry`: a second demo

@@ -20,6 +20,7 @@ mod cli_shared_flags;
 mod completions;
 mod crd_schema;
 mod demo;
+mod demo_exclusive;
 mod docs_run;
 mod error_chains;
 mod fuzz_regressions;
