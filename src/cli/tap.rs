@@ -18,7 +18,8 @@ use crate::viz::tap::{self as tap, TapItem, TapStream};
 /// Watch live requests and responses through the proxies of a resource
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  mesh tap deploy/web -n emojivoto\n  \
-                        mesh tap deploy/web -n emojivoto --to deploy/voting --path /api/vote\n  \
+                        mesh tap deploy/web -n emojivoto --to deploy/voting \\\n      \
+                        --path /emojivoto.v1.VotingService/Vote\n  \
                         mesh tap deploy/web -n emojivoto -o wide\n  \
                         mesh tap ns/emojivoto -o json")]
 pub struct TapArgs {

@@ -27,6 +27,7 @@ mod fuzz_regressions;
 mod grpc_errors;
 mod grpc_keepalive;
 mod help;
+mod help_examples;
 mod layering;
 mod metrics_prometheus;
 mod profile_bad_input;
