@@ -62,6 +62,16 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     text +=
         "\nThe vote bot is voting; voting's VoteDoughnut always fails. Try, in another terminal:\n";
+    // Copied as printed, the commands must find this demo: name its registry unless it is the
+    // one they look in by default.
+    let registry_flag = if opts.registry == crate::registry::default_dir() {
+        String::new()
+    } else {
+        format!(
+            " --registry {}",
+            shell_quoted(&opts.registry.to_string_lossy())
+        )
+    };
     for cmd in [
         "mesh stat deploy -n emojivoto",
         "mesh routes deploy/voting -n emojivoto",
@@ -69,7 +79,7 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "mesh edges deploy -n emojivoto",
         "mesh tap deploy/web -n emojivoto",
     ] {
-        text += &format!("  {cmd}\n");
+        text += &format!("  {cmd}{registry_flag}\n");
     }
     let prometheus = if args.prometheus {
         let admins: Vec<_> = running.workloads.iter().map(|w| w.admin).collect();
@@ -131,6 +141,16 @@ fn refuse_a_second_demo(registry: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `text` as one word for a POSIX shell: as it is when it needs no quoting, else in single quotes.
+fn shell_quoted(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// A fresh directory for the demo's generated profiles.

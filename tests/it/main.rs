@@ -21,6 +21,7 @@ mod completions;
 mod crd_schema;
 mod demo;
 mod demo_exclusive;
+mod demo_try_commands;
 mod docs_run;
 mod error_chains;
 mod fuzz_regressions;
