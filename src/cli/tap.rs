@@ -53,7 +53,7 @@ pub struct TapArgs {
     pub direction: Option<DirectionArg>,
 
     /// Requests per second shown at most, split evenly over the proxies tapped
-    #[arg(long, default_value_t = DEFAULT_MAX_RPS, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_MAX_RPS, value_name = "N", value_parser = parse_max_rps)]
     pub max_rps: f64,
 
     /// Include request and response headers and trailers (JSON output; `-o json` includes them
@@ -72,6 +72,16 @@ pub struct TapArgs {
 
     #[command(flatten)]
     pub admin_token: AdminTokenArg,
+}
+
+/// `--max-rps`: a rate above 0, as the proxies' tap API accepts (checked here, so the answer is a
+/// usage error naming the flag rather than each proxy's 400).
+fn parse_max_rps(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(_) => Err("must be a number above 0 (requests per second, e.g. 0.5 or 100)".into()),
+        Err(_) => Err("not a number (requests per second, e.g. 0.5 or 100)".into()),
+    }
 }
 
 /// `--direction`.

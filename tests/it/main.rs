@@ -17,6 +17,7 @@ mod capture_proxy;
 mod cli_durations;
 mod cli_edge;
 mod cli_shared_flags;
+mod cli_tap_flags;
 mod completions;
 mod crd_schema;
 mod demo;
