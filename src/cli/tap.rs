@@ -120,6 +120,13 @@ pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
         &args.proxy_admin.proxy_admin,
         &args.registry.dir(),
     )?;
+    if let (Some(to), true) = (&args.to, args.proxy_admin.proxy_admin.is_empty()) {
+        // `--to` narrows to its namespace (-n), as the proxies' tap filter matches it.
+        let dir = args.registry.dir();
+        let records = crate::registry::read_records(&dir);
+        crate::viz::lookup::check_peer(to, Some(args.namespaces.namespace()), &dir, &records)
+            .context("--to")?;
+    }
     let query = query(&args, admins.len());
     let runtime = super::runtime(super::Threads::PerCore)?;
     runtime.block_on(run_async(

@@ -59,5 +59,6 @@ mod tap;
 mod tap_routes;
 mod testsvc;
 mod viz;
+mod viz_peers;
 mod viz_prometheus;
 mod viz_routes;
