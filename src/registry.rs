@@ -5,6 +5,8 @@
 //! gone, so a crashed proxy never stays discoverable. In a cluster, Kubernetes and Prometheus take
 //! this role.
 
+pub mod claim;
+
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -139,7 +139,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     parse_go_duration(s).map_err(|e| e.to_string())
 }
 
-/// A duration that must be longer than zero (a timeout of zero would refuse everything).
+/// A duration that must be longer than zero: every duration flag that would refuse everything
+/// (a timeout), never end (an interval: tokio's `interval` panics on zero) or do nothing (a run
+/// length) at 0 takes this parser, so 0 is a usage error (exit 2) naming the flag. Only flags
+/// where 0 means something (`--shutdown-grace`: stop at once; `--delay`: none) take
+/// [`parse_duration`].
 pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     match parse_duration(s)? {
         d if d.is_zero() => Err("must be longer than 0".into()),

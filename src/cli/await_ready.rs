@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::args::{parse_duration, DEFAULT_ADMIN_ADDR};
+use super::args::{parse_positive_duration, DEFAULT_ADMIN_ADDR};
 use super::child;
 use super::signal::StopSignals;
 use crate::proxy::readiness::{self, POLL_INTERVAL};
@@ -30,7 +30,7 @@ pub struct AwaitArgs {
     pub admin: SocketAddr,
 
     /// How long to wait for the proxy before giving up
-    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "2m", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// The command to run once the proxy is ready (stop signals are passed on to it)

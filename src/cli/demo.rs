@@ -15,11 +15,11 @@ use crate::demo::{DemoOptions, Running, NAMESPACE};
 )]
 pub struct DemoArgs {
     /// Stop after this long (default: run until Ctrl-C or SIGTERM)
-    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_positive_duration)]
     pub duration: Option<Duration>,
 
     /// Time between the vote bot's requests
-    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = super::args::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = super::args::parse_positive_duration)]
     pub vote_interval: Duration,
 
     /// Also start a local Prometheus (the `prometheus` binary) scraping every demo proxy
@@ -37,6 +37,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let shutdown = super::signal::shutdown_signal()?;
+    // Held until the demo has stopped (its proxies' records removed): the claim, not the records,
+    // is what keeps two demos started at the same moment from both running.
+    let _claim = claim_the_registry(&args.registry.dir())?;
     refuse_a_second_demo(&args.registry.dir())?;
     let work = tempfile_dir()?;
     let opts = DemoOptions {
@@ -59,6 +62,16 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     text +=
         "\nThe vote bot is voting; voting's VoteDoughnut always fails. Try, in another terminal:\n";
+    // Copied as printed, the commands must find this demo: name its registry unless it is the
+    // one they look in by default.
+    let registry_flag = if opts.registry == crate::registry::default_dir() {
+        String::new()
+    } else {
+        format!(
+            " --registry {}",
+            shell_quoted(&opts.registry.to_string_lossy())
+        )
+    };
     for cmd in [
         "mesh stat deploy -n emojivoto",
         "mesh routes deploy/voting -n emojivoto",
@@ -66,7 +79,7 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "mesh edges deploy -n emojivoto",
         "mesh tap deploy/web -n emojivoto",
     ] {
-        text += &format!("  {cmd}\n");
+        text += &format!("  {cmd}{registry_flag}\n");
     }
     let prometheus = if args.prometheus {
         let admins: Vec<_> = running.workloads.iter().map(|w| w.admin).collect();
@@ -94,6 +107,22 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Takes the registry's demo claim (one step, so of two demos started together one is refused).
+fn claim_the_registry(registry: &std::path::Path) -> anyhow::Result<crate::registry::claim::Claim> {
+    use crate::registry::claim::{Claim, ClaimError};
+    match Claim::take(registry, NAMESPACE) {
+        Err(ClaimError::Held { pid, .. }) => {
+            let pid = pid.map_or(String::new(), |p| format!(" (pid {p})"));
+            anyhow::bail!(
+                "another mesh demo{pid} is running in the registry {}: stop it, or give this one \
+                 its own registry with --registry DIR",
+                registry.display()
+            )
+        }
+        claim => Ok(claim.context("claiming the registry for the demo")?),
+    }
+}
+
 /// Refuses to start while live proxies of the demo's namespace are in `registry`: a second demo
 /// would register the same workloads beside the first, and `mesh stat` would sum both as one.
 fn refuse_a_second_demo(registry: &std::path::Path) -> anyhow::Result<()> {
@@ -112,6 +141,16 @@ fn refuse_a_second_demo(registry: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `text` as one word for a POSIX shell: as it is when it needs no quoting, else in single quotes.
+fn shell_quoted(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// A fresh directory for the demo's generated profiles.

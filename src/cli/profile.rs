@@ -95,7 +95,7 @@ pub struct Source {
 #[derive(Debug, Args)]
 pub struct TapOptions {
     /// How long to watch live requests
-    #[arg(long = "tap-duration", value_name = "DURATION", default_value = "5s", value_parser = super::args::parse_duration, requires = "tap")]
+    #[arg(long = "tap-duration", value_name = "DURATION", default_value = "5s", value_parser = super::args::parse_positive_duration, requires = "tap")]
     pub duration: std::time::Duration,
 
     /// Most routes to write
@@ -103,6 +103,7 @@ pub struct TapOptions {
         long = "tap-route-limit",
         value_name = "N",
         default_value = "20",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
         requires = "tap"
     )]
     pub route_limit: usize,
@@ -243,6 +244,16 @@ fn from_tap(
         |e| bar.set_position(e.as_millis() as u64),
     ))?;
     bar.finish_and_clear();
+    if seen.is_empty() {
+        // The profile is still written (a valid one, with no routes), but a bare `spec: {}` with
+        // exit 0 read as if the proxies had seen traffic that matched nothing.
+        super::diag!(
+            "mesh: warning: no requests to {resource} seen in {}s, so the profile has no routes: \
+             send traffic to it while tapping (or tap longer with --tap-duration), or write the \
+             routes from its API with --open-api or --proto",
+            opts.duration.as_secs_f64()
+        );
+    }
     let requests = seen.iter().map(|(m, p)| (m.as_str(), p.as_str()));
     Ok(crate::profile::observed::profile_from_requests(
         requests,

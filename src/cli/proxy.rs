@@ -167,7 +167,7 @@ pub struct ProxyArgs {
     pub max_in_flight: usize,
 
     /// Longest wait for an endpoint with capacity; past it the request fails fast with 503
-    #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "3s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub dispatch_timeout: Duration,
 
     /// Longest wait for a response, counted from the request's arrival (retries included), for

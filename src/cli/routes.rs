@@ -14,7 +14,7 @@ use crate::viz::{model, print};
     after_help = "With --to, the numbers are the callers' (their outbound proxies'); -o wide then \
 shows EFFECTIVE (what callers saw) beside ACTUAL (every try the servers answered, retries \
 included), and -o json effective_* and actual_* fields.\n\nRoutes are those of the \
-ServiceProfile in force, and [DEFAULT].\n\nExamples:\n  mesh routes deploy/voting -n emojivoto\n  mesh routes deploy/web --to deploy/voting -o wide"
+ServiceProfile in force, and [DEFAULT].\n\nExamples:\n  mesh routes deploy/voting -n emojivoto\n  mesh routes deploy/web -n emojivoto --to deploy/voting -o wide"
 )]
 pub struct RoutesArgs {
     /// RESOURCE: TYPE/NAME (deploy/web, svc/web-svc), or TYPE NAME…

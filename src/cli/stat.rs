@@ -11,7 +11,7 @@ use crate::viz::{model, print};
 /// Show success rate, request rate, latency and TCP connections per resource
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  mesh stat deploy -n emojivoto\n  mesh stat deploy/web --to deploy/voting -t 10m\n  mesh stat ns -o json"
+    after_help = "Examples:\n  mesh stat deploy -n emojivoto\n  mesh stat deploy/web -n emojivoto --to deploy/voting -t 10m\n  mesh stat ns -o json"
 )]
 pub struct StatArgs {
     /// RESOURCE: TYPE, TYPE/NAME or TYPE NAME… (ns, deploy, sts, ds, job, cj, rs, rc, po, svc)

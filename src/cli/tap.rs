@@ -18,7 +18,8 @@ use crate::viz::tap::{self as tap, TapItem, TapStream};
 /// Watch live requests and responses through the proxies of a resource
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  mesh tap deploy/web -n emojivoto\n  \
-                        mesh tap deploy/web -n emojivoto --to deploy/voting --path /api/vote\n  \
+                        mesh tap deploy/web -n emojivoto --to deploy/voting \\\n      \
+                        --path /emojivoto.v1.VotingService/Vote\n  \
                         mesh tap deploy/web -n emojivoto -o wide\n  \
                         mesh tap ns/emojivoto -o json")]
 pub struct TapArgs {
@@ -52,7 +53,7 @@ pub struct TapArgs {
     pub direction: Option<DirectionArg>,
 
     /// Requests per second shown at most, split evenly over the proxies tapped
-    #[arg(long, default_value_t = DEFAULT_MAX_RPS, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_MAX_RPS, value_name = "N", value_parser = parse_max_rps)]
     pub max_rps: f64,
 
     /// Include request and response headers and trailers (JSON output; `-o json` includes them
@@ -71,6 +72,16 @@ pub struct TapArgs {
 
     #[command(flatten)]
     pub admin_token: AdminTokenArg,
+}
+
+/// `--max-rps`: a rate above 0, as the proxies' tap API accepts (checked here, so the answer is a
+/// usage error naming the flag rather than each proxy's 400).
+fn parse_max_rps(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(_) => Err("must be a number above 0 (requests per second, e.g. 0.5 or 100)".into()),
+        Err(_) => Err("not a number (requests per second, e.g. 0.5 or 100)".into()),
+    }
 }
 
 /// `--direction`.
@@ -109,6 +120,13 @@ pub fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
         &args.proxy_admin.proxy_admin,
         &args.registry.dir(),
     )?;
+    if let (Some(to), true) = (&args.to, args.proxy_admin.proxy_admin.is_empty()) {
+        // `--to` narrows to its namespace (-n), as the proxies' tap filter matches it.
+        let dir = args.registry.dir();
+        let records = crate::registry::read_records(&dir);
+        crate::viz::lookup::check_peer(to, Some(args.namespaces.namespace()), &dir, &records)
+            .context("--to")?;
+    }
     let query = query(&args, admins.len());
     let runtime = super::runtime(super::Threads::PerCore)?;
     runtime.block_on(run_async(

@@ -336,14 +336,15 @@ fn upstream_failed(
 }
 
 /// The vote bot: votes for a random emoji through its outbound proxy every `interval`, and asks
-/// for the list and the leaderboard now and then, until `stop` completes.
+/// for the list and the leaderboard now and then, until `stop` completes. A zero `interval` (the
+/// CLI refuses it) is taken as 1 ms: tokio's `interval` panics on zero.
 pub async fn vote_bot(
     outbound: SocketAddr,
     interval: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let mut tick = tokio::time::interval(interval);
+    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
     let mut n: u64 = 0x2545_f491_4f6c_dd1d;
     loop {
         tokio::select! {

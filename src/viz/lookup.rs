@@ -78,6 +78,29 @@ impl NoProxyFound {
     }
 }
 
+/// Checks a peer (`--to`/`--from`) against the registry's `records`: a named workload or pod that
+/// no proxy registered in `namespace` (every one with `None`) is an error with the same hints as a
+/// resource not found, so that a typo (`deploy/votes`) is not read as a peer without traffic.
+/// Services and namespaces pass: a service may be reached without a registered proxy, and a
+/// namespace is no typo of a workload.
+pub fn check_peer(
+    peer: &Resource,
+    namespace: Option<&str>,
+    dir: &Path,
+    records: &[ProxyRecord],
+) -> Result<(), NoProxyFound> {
+    let named_workload = matches!(peer.kind, ResourceKind::Workload(_)) && peer.name.is_some();
+    if !named_workload || records.iter().any(|r| peer.selects(r, namespace)) {
+        return Ok(());
+    }
+    Err(NoProxyFound::new(
+        std::slice::from_ref(peer),
+        namespace,
+        dir,
+        records,
+    ))
+}
+
 impl fmt::Display for Hints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.did_you_mean.is_empty() {
@@ -183,6 +206,24 @@ mod tests {
 
     fn hint(resource: &str, namespace: Option<&str>, records: &[ProxyRecord]) -> Option<String> {
         did_you_mean(&resource.parse().unwrap(), namespace, records)
+    }
+
+    #[test]
+    fn a_peer_no_proxy_registered_gets_the_hints_of_a_resource() {
+        let records = [
+            record("emojivoto", "deploy/voting", "voting-0"),
+            record("emojivoto", "deploy/web", "web-0"),
+        ];
+        let dir = Path::new("/registry");
+        let check = |peer: &str, ns| check_peer(&peer.parse().unwrap(), ns, dir, &records);
+        let err = check("deploy/votes", None).unwrap_err();
+        assert_eq!(err.hints.did_you_mean, ["deploy/voting (emojivoto)"]);
+        assert!(check("deploy/voting", None).is_ok());
+        assert!(check("po/voting-0", Some("emojivoto")).is_ok());
+        assert!(check("deploy/voting", Some("default")).is_err());
+        for unchecked in ["deploy", "svc/votes-svc", "ns/nowhere"] {
+            assert!(check(unchecked, Some("emojivoto")).is_ok(), "{unchecked}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::lookup::NoProxyFound;
+use super::lookup::{check_peer, NoProxyFound};
 use super::model::Query;
 use super::prometheus::PrometheusError;
 
@@ -46,6 +46,13 @@ pub enum SourceError {
     /// The local registry has no proxy the query selects.
     #[error(transparent)]
     NothingRegistered(#[from] NoProxyFound),
+    /// The local registry has no proxy of the `--to`/`--from` workload (`flag`).
+    #[error("{flag}")]
+    UnknownPeer {
+        flag: &'static str,
+        #[source]
+        source: NoProxyFound,
+    },
 }
 
 // === impl StatsSource ===
@@ -109,6 +116,15 @@ impl StatsSource {
                     return Err(
                         NoProxyFound::new(&query.resources, namespace, dir, &records).into(),
                     );
+                }
+                // A peer is matched in any namespace (the model matches peers by workload), so
+                // it is looked for in every one.
+                let records: Vec<_> = records.into_iter().map(|(record, _)| record).collect();
+                for (flag, peer) in [("--from", &query.from), ("--to", &query.to)] {
+                    if let Some(peer) = peer {
+                        check_peer(peer, None, dir, &records)
+                            .map_err(|source| SourceError::UnknownPeer { flag, source })?;
+                    }
                 }
                 Ok(fetch(proxies, window).await)
             }

@@ -22,7 +22,7 @@
 //! --tap-duration`) or streams stopped after [`STREAM_BOUND`].
 
 mod markdown;
-mod shell;
+pub(crate) mod shell;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
