@@ -143,8 +143,8 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
             ));
         }
         check_methods(&route.condition, &format!("{at}.condition"), errors);
-        if let Err(e) = Route::compile(route, i) {
-            errors.push(e);
+        if let Err(faults) = Route::compile_all(route, i) {
+            errors.extend(faults);
             continue;
         }
         let shadowing = usable.iter().copied().find(|&e| {

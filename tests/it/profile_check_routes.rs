@@ -1,0 +1,69 @@
+//! `mesh profile check` reports every problem of every route, and the generators refuse or warn
+//! about what a cluster would accept but no request could use. Each test writes its input and runs
+//! the real binary.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{run, Run};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn check(file: &Path) -> Run {
+    let r = run(&["profile", "check", file.to_str().unwrap()]);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+/// A profile of service `billing` with `routes` (YAML lines indented for `spec.routes`).
+fn profile(routes: &str) -> String {
+    format!(
+        "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\n\
+         metadata:\n  name: billing.acct.svc.cluster.local\n  namespace: acct\n\
+         spec:\n  routes:\n{routes}"
+    )
+}
+
+#[test]
+fn every_faulty_response_class_and_timeout_of_a_route_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "classes.yaml",
+        &profile(
+            "  - name: invoices
+    condition: {pathRegex: /invoices}
+    timeout: 3 sec
+    responseClasses:
+    - condition: {status: {min: 404, max: 401}}
+    - condition: {status: {max: 42}}
+    - condition:
+        any:
+        - status: {min: 100, max: 199}
+        - not: {status: {min: 900}}
+  - name: payments
+    condition: {pathRegex: /payments}
+    timeout: 2 hours
+    responseClasses:
+    - condition: {status: {min: 650}}
+",
+        ),
+    );
+    let r = check(&file);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let expected = [
+        "spec.routes[0].timeout: invalid duration \"3 sec\"",
+        "spec.routes[0].responseClasses[0].condition.status: min 404 is greater than max 401",
+        "spec.routes[0].responseClasses[1].condition.status.max: 42 is not an HTTP status",
+        "spec.routes[0].responseClasses[2].condition.any[1].not.status.min: 900 is not an HTTP status",
+        "spec.routes[1].timeout: invalid duration \"2 hours\"",
+        "spec.routes[1].responseClasses[0].condition.status.min: 650 is not an HTTP status",
+    ];
+    for e in expected {
+        assert!(r.stderr.contains(e), "missing {e:?} in:\n{}", r.stderr);
+    }
+    assert_eq!(r.stderr.lines().count(), expected.len(), "{}", r.stderr);
+}
