@@ -67,3 +67,24 @@ fn every_faulty_response_class_and_timeout_of_a_route_is_reported() {
     }
     assert_eq!(r.stderr.lines().count(), expected.len(), "{}", r.stderr);
 }
+
+#[test]
+fn a_lower_case_method_is_a_route_that_never_matches_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "method.yaml",
+        &profile("  - name: read\n    condition: {method: get, pathRegex: /.*}\n"),
+    );
+    let r = check(&file);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "{}: spec.routes[0].condition.method: route \"read\" can never match a standard method: \
+             \"get\" is not \"GET\" (methods are case-sensitive, RFC 9110 section 9.1, and compared exactly) \
+             (line 9, column 25); did you mean \"GET\"?\n",
+            file.display()
+        )
+    );
+}
