@@ -88,3 +88,49 @@ fn a_lower_case_method_is_a_route_that_never_matches_with_the_fix() {
         )
     );
 }
+
+#[test]
+fn openapi_paths_without_a_leading_slash_are_named_when_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let oas3 = write(
+        dir.path(),
+        "ledger.yaml",
+        "openapi: 3.0.3\npaths:\n  entries:\n    get: {}\n  entries/{entryId}:\n    patch: {}\n  \
+         x-internal: {}\n  /health:\n    get: {}\n",
+    );
+    let swagger = write(
+        dir.path(),
+        "ledger.json",
+        r#"{"swagger": "2.0", "basePath": "/v2", "paths": {"accounts": {"post": {}}}}"#,
+    );
+    for (file, dropped) in [
+        (&oas3, &["entries", "entries/{entryId}"][..]),
+        (&swagger, &["accounts"][..]),
+    ] {
+        let r = run(&[
+            "profile",
+            "--open-api",
+            file.to_str().unwrap(),
+            "ledger",
+            "-n",
+            "books",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let expected: Vec<String> = dropped
+            .iter()
+            .map(|p| {
+                format!(
+                    "mesh: warning: paths.\"{p}\" does not begin with \"/\" (OpenAPI and Swagger \
+                     require it, and Linkerd's generator drops such a path too); its operations get \
+                     no route: write it \"/{p}\" to get one"
+                )
+            })
+            .collect();
+        assert_eq!(
+            r.stderr.lines().collect::<Vec<_>>(),
+            expected,
+            "{}",
+            r.stderr
+        );
+    }
+}
