@@ -134,3 +134,42 @@ fn openapi_paths_without_a_leading_slash_are_named_when_dropped() {
         );
     }
 }
+
+#[test]
+fn type_errors_show_numbers_as_written_and_give_only_true_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "types.yaml",
+        "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\n\
+         metadata: {name: billing.acct.svc.cluster.local, namespace: acct}\n\
+         spec:\n  routes:\n  - name: r\n    condition: {pathRegex: /r}\n    responseClasses:\n\
+         \x20   - condition: {status: {max: 123456789012345678901234}}\n\
+         \x20 retryBudget: {retryRatio: 2e999, minRetriesPerSecond: 5, ttl: 10s}\n\
+         \x20 dstOverrides:\n  - {authority: a, weight: false}\n",
+    );
+    let r = check(&file);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", r.stderr);
+    assert!(
+        lines[0].contains(
+            "status.max: expected a whole number, found the number 123456789012345678901234 (line 9"
+        ),
+        "as written, not 1.2345678901234568e23: {}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("retryRatio: expected a number, found 2e999, beyond the largest number")
+            && !lines[1].contains("quotes")
+            && !lines[1].contains("string"),
+        "unquoted, so no quotes to remove: {}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains("weight: expected a whole number or a quantity")
+            && lines[2].ends_with(')'),
+        "\"false\" is no quantity either, so no \"quote it\": {}",
+        lines[2]
+    );
+}
