@@ -16,6 +16,7 @@ use crate::yaml::Step;
 
 mod kubernetes;
 mod messages;
+pub(crate) use messages::quoted;
 
 pub(crate) use kubernetes::{LIST, SERVICE_PROFILE};
 

@@ -173,3 +173,52 @@ fn type_errors_show_numbers_as_written_and_give_only_true_hints() {
         lines[2]
     );
 }
+
+#[test]
+fn a_long_name_is_cut_in_check_and_refused_by_the_generators() {
+    let service = "q".repeat(60);
+    let namespace = "w".repeat(62);
+    let domain = ["example"; 20].join(".");
+    let name = format!("{service}.{namespace}.svc.{domain}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "long.yaml",
+        &format!(
+            "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: {name}\nspec: {{}}\n"
+        ),
+    );
+    let r = check(&file);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "metadata.name: \"{}\"… ({} characters) is longer than 253 characters",
+            "q".repeat(40),
+            name.len()
+        )) && !r.stderr.contains(&service),
+        "{}",
+        r.stderr
+    );
+
+    for source in [&["--template"][..], &["--open-api", "-"][..]] {
+        let mut args = vec!["profile"];
+        args.extend_from_slice(source);
+        args.extend([
+            service.as_str(),
+            "-n",
+            &namespace,
+            "--cluster-domain",
+            &domain,
+        ]);
+        let r = run(&args);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert_eq!(r.stdout, "", "nothing written");
+        assert!(
+            r.stderr.starts_with(
+                "mesh: --cluster-domain: mesh profile check and a cluster would refuse the profile's metadata.name"
+            ) && r.stderr.contains("is longer than 253 characters"),
+            "{}",
+            r.stderr
+        );
+    }
+}

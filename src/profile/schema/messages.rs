@@ -131,18 +131,18 @@ fn found(value: &Value) -> String {
         Value::Null => "nothing".to_string(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => match s.char_indices().nth(SHOWN_CHARS) {
-            // A pasted blob (a certificate, a whole document) would bury the message: its start
-            // is enough to recognise it.
-            Some((cut, _)) => format!(
-                "the string {:?}… ({} characters)",
-                &s[..cut],
-                s.chars().count()
-            ),
-            None => format!("the string {s:?}"),
-        },
+        Value::String(s) => format!("the string {}", quoted(s)),
         Value::Array(_) => "a list".to_string(),
         Value::Object(_) => "a mapping".to_string(),
+    }
+}
+
+/// `text` quoted, or, past [`SHOWN_CHARS`], its start quoted and its length: a pasted blob (a
+/// certificate, a whole document) would bury the message, and its start is enough to recognise it.
+pub(crate) fn quoted(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{:?}… ({} characters)", &text[..cut], text.chars().count()),
+        None => format!("{text:?}"),
     }
 }
 
