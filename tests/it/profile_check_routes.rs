@@ -222,3 +222,31 @@ fn a_long_name_is_cut_in_check_and_refused_by_the_generators() {
         );
     }
 }
+
+#[test]
+fn a_proto_file_with_a_byte_order_mark_is_read_as_protoc_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "ledger.proto",
+        "\u{feff}syntax = \"proto3\";\npackage books.v1;\n\
+         service Ledger {\n  rpc Post(Entry) returns (Entry) { option idempotency_level = IDEMPOTENT; }\n}\n\
+         message Entry { int64 cents = 1; }\n",
+    );
+    let r = run(&[
+        "profile",
+        "--proto",
+        file.to_str().unwrap(),
+        "ledger",
+        "-n",
+        "books",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "", "read by the full parser, no fallback");
+    assert!(
+        r.stdout.contains("pathRegex: /books\\.v1\\.Ledger/Post")
+            && r.stdout.contains("isRetryable: true"),
+        "{}",
+        r.stdout
+    );
+}
