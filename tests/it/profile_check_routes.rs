@@ -200,6 +200,24 @@ fn a_long_name_is_cut_in_check_and_refused_by_the_generators() {
         r.stderr
     );
 
+    // A valid name that is not <svc>.<ns>.svc.<domain> gets a warning, quoting it cut too.
+    let odd = ["r".repeat(60), "t".repeat(60), "y".repeat(60)].join(".");
+    let file = write(
+        dir.path(),
+        "odd.yaml",
+        &format!("apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: {odd}\nspec: {{}}\n"),
+    );
+    let r = check(&file);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "\"{}\"… (182 characters) is not of the form",
+            "r".repeat(40)
+        )) && !r.stderr.contains(&"t".repeat(60)),
+        "{}",
+        r.stderr
+    );
+
     for source in [&["--template"][..], &["--open-api", "-"][..]] {
         let mut args = vec!["profile"];
         args.extend_from_slice(source);
