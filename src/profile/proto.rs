@@ -170,11 +170,12 @@ fn read_rpcs(
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let copy = if content.len() == marked.len() {
-        None
-    } else {
-        Some(unmarked::UnmarkedCopy::write(file, content).map_err(read_error)?)
-    };
+    let search: Vec<&Path> = std::iter::once(own_dir)
+        .chain(include_dirs.iter().map(PathBuf::as_path))
+        .collect();
+    let is_marked = content.len() != marked.len();
+    let copy =
+        unmarked::UnmarkedCopy::write(file, content, is_marked, &search).map_err(read_error)?;
     let mut parser = protobuf_parse::Parser::new();
     parser.pure();
     if let Some(copy) = &copy {
@@ -183,7 +184,7 @@ fn read_rpcs(
     parser
         .include(own_dir)
         .includes(include_dirs)
-        .input(copy.as_ref().map_or(file, |c| c.file()));
+        .input(copy.as_ref().and_then(|c| c.file()).unwrap_or(file));
     match parser.parse_and_typecheck() {
         Ok(parsed) => {
             let descriptor = parsed
@@ -196,8 +197,12 @@ fn read_rpcs(
         }
         Err(e) => {
             let mut cause = root_cause(&e);
+            // Name the files the user has, not their private copies.
             if let Some(copy) = &copy {
-                cause = cause.replace(&copy.file().display().to_string(), &display);
+                if let Some(input) = copy.file() {
+                    cause = cause.replace(&input.display().to_string(), &display);
+                }
+                cause = cause.replace(&format!("{}/", copy.dir().display()), "");
             }
             notices.push(format!(
                 "{display}: {cause}; routes were read from the service definitions alone"

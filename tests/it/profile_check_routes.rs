@@ -247,9 +247,15 @@ fn a_proto_file_with_a_byte_order_mark_is_read_as_protoc_reads_it() {
     let file = write(
         dir.path(),
         "ledger.proto",
-        "\u{feff}syntax = \"proto3\";\npackage books.v1;\n\
-         service Ledger {\n  rpc Post(Entry) returns (Entry) { option idempotency_level = IDEMPOTENT; }\n}\n\
-         message Entry { int64 cents = 1; }\n",
+        "\u{feff}syntax = \"proto3\";\npackage books.v1;\nimport \"types/entry.proto\";\n\
+         service Ledger {\n  rpc Post(Entry) returns (Entry) { option idempotency_level = IDEMPOTENT; }\n}\n",
+    );
+    // An import saved by the same editor: the full parser must read it too.
+    std::fs::create_dir(dir.path().join("types")).unwrap();
+    write(
+        &dir.path().join("types"),
+        "entry.proto",
+        "\u{feff}syntax = \"proto3\";\npackage books.v1;\nmessage Entry { int64 cents = 1; }\n",
     );
     let r = run(&[
         "profile",
