@@ -20,6 +20,23 @@ pub struct ProfileTarget {
     pub cluster_domain: String,
 }
 
+impl ProfileTarget {
+    /// The `metadata.name` a generator writes: `<service>.<namespace>.svc.<cluster-domain>`.
+    pub fn profile_name(&self) -> String {
+        format!(
+            "{}.{}.svc.{}",
+            self.service, self.namespace, self.cluster_domain
+        )
+    }
+
+    /// Checks that [`Self::profile_name`] is a name `mesh profile check` (and a cluster) accepts:
+    /// each part may be valid while the whole is longer than the 253 characters of a DNS-1123
+    /// subdomain.
+    pub fn check_profile_name(&self) -> Result<(), names::NameError> {
+        names::check_dns1123_subdomain(&self.profile_name())
+    }
+}
+
 /// A generated profile plus what the generator noticed and the user should hear about.
 #[derive(Debug, Clone)]
 pub struct Generated {

@@ -158,6 +158,7 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<ExitCode> {
         namespace: args.namespace.namespace,
         cluster_domain: args.cluster_domain.cluster_domain,
     };
+    check_target(&target)?;
     let format = match args.output.output {
         OutputFormat::Yaml => Format::Yaml,
         OutputFormat::Json => Format::Json,
@@ -192,6 +193,26 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<ExitCode> {
     };
     print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses, before anything is written, a profile name that `mesh profile check` would reject,
+/// naming the argument that contributes most to its length.
+fn check_target(target: &ProfileTarget) -> anyhow::Result<()> {
+    let Err(e) = target.check_profile_name() else {
+        return Ok(());
+    };
+    let longest = [
+        (target.service.len(), "SERVICE"),
+        (target.namespace.len(), "-n/--namespace"),
+        (target.cluster_domain.len(), "--cluster-domain"),
+    ]
+    .into_iter()
+    .max_by_key(|(len, _)| *len)
+    .map_or("--cluster-domain", |(_, arg)| arg);
+    anyhow::bail!(
+        "{longest}: mesh profile check and a cluster would refuse the profile's metadata.name \
+         (<SERVICE>.<NAMESPACE>.svc.<CLUSTER-DOMAIN>): {e}; shorten {longest}"
+    )
 }
 
 /// Watches `resource`'s inbound requests for the tap duration, with a progress bar on a terminal.

@@ -112,7 +112,7 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
     } else if !profile.metadata.name.contains(".svc.") {
         report.warnings.push(FieldError::new(
             "metadata.name",
-            format!("{:?} is not of the form <service>.<namespace>.svc.<cluster-domain>; it applies to requests for exactly that authority", profile.metadata.name),
+            format!("{} is not of the form <service>.<namespace>.svc.<cluster-domain>; it applies to requests for exactly that authority", super::schema::quoted(&profile.metadata.name)),
         ));
     }
     if let Some(ns) = &profile.metadata.namespace {
@@ -143,8 +143,8 @@ pub fn check_profile(profile: &ServiceProfile, report: &mut DocumentReport) {
             ));
         }
         check_methods(&route.condition, &format!("{at}.condition"), errors);
-        if let Err(e) = Route::compile(route, i) {
-            errors.push(e);
+        if let Err(faults) = Route::compile_all(route, i) {
+            errors.extend(faults);
             continue;
         }
         let shadowing = usable.iter().copied().find(|&e| {

@@ -152,6 +152,7 @@ fn decode_profile(value: &Value, locator: &Locator) -> Result<ServiceProfile, Ve
                 at_key: false,
                 message: format!("expected {KIND}, found {kind:?}"),
                 hint: None,
+                number_shown: None,
             }]));
         }
     }
@@ -175,6 +176,7 @@ fn decode_profile(value: &Value, locator: &Locator) -> Result<ServiceProfile, Ve
             at_key: false,
             message: e.into_inner().to_string(),
             hint: None,
+            number_shown: None,
         }])
     })
 }
@@ -207,6 +209,16 @@ impl Locator<'_> {
                     }
                 };
                 let mut message = p.message;
+                // A number the parser had to round (past 64-bit integers) is shown as written.
+                if let (Some(shown), Some((line, column))) = (&p.number_shown, at) {
+                    if let Some(written) = plain_number_at(self.text, line, column) {
+                        message = message.replacen(
+                            &format!("the number {shown}"),
+                            &format!("the number {written}"),
+                            1,
+                        );
+                    }
+                }
                 if let Some((line, column)) = at {
                     let _ = write!(message, " (line {line}, column {column})");
                 }
@@ -231,3 +243,23 @@ impl Locator<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// The plain (unquoted) number that begins at 1-based `line` and `column` of `text`, as written:
+/// the characters up to the end of the scalar (a flow separator, a comment or the line's end).
+/// `None` when what is there is quoted or not a number.
+fn plain_number_at(text: &str, line: usize, column: usize) -> Option<&str> {
+    let line = crate::yaml::strip_bom(text)
+        .lines()
+        .nth(line.checked_sub(1)?)?;
+    let start = line.char_indices().nth(column.checked_sub(1)?)?.0;
+    let rest = &line[start..];
+    let end = rest
+        .find(|c: char| matches!(c, ',' | ']' | '}' | '#') || c.is_whitespace())
+        .unwrap_or(rest.len());
+    let token = &rest[..end];
+    let numeric = !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    (numeric && token.parse::<f64>().is_ok()).then_some(token)
+}

@@ -94,7 +94,8 @@ enum ResponseCondition {
 }
 
 impl RouteMatcher {
-    /// Compiles every route of `profile`; fails on the first field that cannot be used.
+    /// Compiles every route of `profile`; fails on the first field that cannot be used (see
+    /// [`Route::compile_all`] for every problem of a route).
     pub fn compile(profile: &ServiceProfile) -> Result<Self, FieldError> {
         let routes = profile
             .spec
@@ -127,32 +128,51 @@ impl RouteMatcher {
 }
 
 impl Route {
-    /// Compiles `spec.routes[index]`.
+    /// Compiles `spec.routes[index]`; fails with the first field that cannot be used.
     pub fn compile(route: &RouteSpec, index: usize) -> Result<Self, FieldError> {
+        Self::compile_all(route, index).map_err(|errors| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| FieldError::new(format!("spec.routes[{index}]"), "invalid"))
+        })
+    }
+
+    /// Compiles `spec.routes[index]`, or names every field that cannot be used (the timeout, each
+    /// response class and the condition are all checked, so `mesh profile check` reports every
+    /// problem of a route at once). The error list is never empty.
+    pub fn compile_all(route: &RouteSpec, index: usize) -> Result<Self, Vec<FieldError>> {
         let at = format!("spec.routes[{index}]");
-        let timeout = match &route.timeout {
-            Some(t) => Some(
-                parse_go_duration(t)
-                    .map_err(|e| FieldError::new(format!("{at}.timeout"), e.to_string()))?,
-            ),
+        let mut errors = Vec::new();
+        let timeout = match route.timeout.as_deref().map(parse_go_duration) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                errors.push(FieldError::new(format!("{at}.timeout"), e.to_string()));
+                None
+            }
             None => None,
         };
-        let classes = route
+        let classes: Vec<_> = route
             .response_classes
             .iter()
             .enumerate()
-            .map(|(j, class)| {
+            .filter_map(|(j, class)| {
                 let at = format!("{at}.responseClasses[{j}].condition");
-                Ok((compile_response(&class.condition, &at)?, class.is_failure))
+                let condition = compile_response(&class.condition, &at, &mut errors)?;
+                Some((condition, class.is_failure))
             })
-            .collect::<Result<_, FieldError>>()?;
-        Ok(Route {
-            name: Arc::from(route.name.as_str()),
-            is_retryable: route.is_retryable,
-            timeout,
-            condition: compile_request(&route.condition, &format!("{at}.condition"))?,
-            classes,
-        })
+            .collect();
+        let condition = compile_request(&route.condition, &format!("{at}.condition"), &mut errors);
+        match condition {
+            Some(condition) if errors.is_empty() => Ok(Route {
+                name: Arc::from(route.name.as_str()),
+                is_retryable: route.is_retryable,
+                timeout,
+                condition,
+                classes,
+            }),
+            _ => Err(errors),
+        }
     }
 
     /// `Some(is_failure)` from the first response class matching `status`; `None` when no class
@@ -214,180 +234,137 @@ pub fn compile_path_regex(pattern: &str) -> Result<Regex, PathRegexError> {
     })
 }
 
-fn compile_request(m: &RequestMatch, at: &str) -> Result<RequestCondition, FieldError> {
+// The compilers below push every problem they find to `errors` and return `None` when the
+// condition cannot be built, so one pass reports every faulty field of a route.
+
+fn compile_request(
+    m: &RequestMatch,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<RequestCondition> {
     let mut parts = Vec::new();
+    let mut ok = true;
     if let Some(all) = &m.all {
-        parts.push(RequestCondition::All(compile_each(
-            all,
-            &format!("{at}.all"),
-            compile_request,
-        )?));
+        let all = compile_each(all, &format!("{at}.all"), compile_request, errors);
+        ok &= all.is_some();
+        parts.extend(all.map(RequestCondition::All));
     }
     if let Some(any) = &m.any {
-        parts.push(RequestCondition::Any(compile_each(
-            any,
-            &format!("{at}.any"),
-            compile_request,
-        )?));
+        let any = compile_each(any, &format!("{at}.any"), compile_request, errors);
+        ok &= any.is_some();
+        parts.extend(any.map(RequestCondition::Any));
     }
     if let Some(method) = &m.method {
         parts.push(RequestCondition::Method(method.clone()));
     }
     if let Some(not) = &m.not {
-        parts.push(RequestCondition::Not(Box::new(compile_request(
-            not,
-            &format!("{at}.not"),
-        )?)));
+        let not = compile_request(not, &format!("{at}.not"), errors);
+        ok &= not.is_some();
+        parts.extend(not.map(|c| RequestCondition::Not(Box::new(c))));
     }
     if let Some(pattern) = &m.path_regex {
-        let re = compile_path_regex(pattern)
-            .map_err(|e| FieldError::new(format!("{at}.pathRegex"), e.to_string()))?;
-        parts.push(RequestCondition::Path(re));
+        match compile_path_regex(pattern) {
+            Ok(re) => parts.push(RequestCondition::Path(re)),
+            Err(e) => {
+                errors.push(FieldError::new(format!("{at}.pathRegex"), e.to_string()));
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
     }
     match parts.len() {
-        0 => Err(FieldError::new(
-            at,
-            "a request condition must set at least one of method, pathRegex, all, any, not",
-        )),
-        1 => Ok(parts.remove(0)),
-        _ => Ok(RequestCondition::All(parts)),
+        0 => {
+            errors.push(FieldError::new(
+                at,
+                "a request condition must set at least one of method, pathRegex, all, any, not",
+            ));
+            None
+        }
+        1 => parts.pop(),
+        _ => Some(RequestCondition::All(parts)),
     }
 }
 
-fn compile_response(m: &ResponseMatch, at: &str) -> Result<ResponseCondition, FieldError> {
+fn compile_response(
+    m: &ResponseMatch,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<ResponseCondition> {
     let mut parts = Vec::new();
+    let mut ok = true;
     if let Some(all) = &m.all {
-        parts.push(ResponseCondition::All(compile_each(
-            all,
-            &format!("{at}.all"),
-            compile_response,
-        )?));
+        let all = compile_each(all, &format!("{at}.all"), compile_response, errors);
+        ok &= all.is_some();
+        parts.extend(all.map(ResponseCondition::All));
     }
     if let Some(any) = &m.any {
-        parts.push(ResponseCondition::Any(compile_each(
-            any,
-            &format!("{at}.any"),
-            compile_response,
-        )?));
+        let any = compile_each(any, &format!("{at}.any"), compile_response, errors);
+        ok &= any.is_some();
+        parts.extend(any.map(ResponseCondition::Any));
     }
     if let Some(not) = &m.not {
-        parts.push(ResponseCondition::Not(Box::new(compile_response(
-            not,
-            &format!("{at}.not"),
-        )?)));
+        let not = compile_response(not, &format!("{at}.not"), errors);
+        ok &= not.is_some();
+        parts.extend(not.map(|c| ResponseCondition::Not(Box::new(c))));
     }
     if let Some(range) = &m.status {
         let min = range.min.unwrap_or(100);
         let max = range.max.unwrap_or(599);
+        let mut in_range = true;
         for (name, value) in [("min", range.min), ("max", range.max)] {
             if let Some(v) = value {
                 if !(100..=599).contains(&v) {
-                    return Err(FieldError::new(
+                    errors.push(FieldError::new(
                         format!("{at}.status.{name}"),
                         format!("{v} is not an HTTP status (100-599)"),
                     ));
+                    in_range = false;
                 }
             }
         }
-        if min > max {
-            return Err(FieldError::new(
+        if in_range && min > max {
+            errors.push(FieldError::new(
                 format!("{at}.status"),
                 format!("min {min} is greater than max {max}"),
             ));
+            in_range = false;
         }
+        ok &= in_range;
         parts.push(ResponseCondition::Status { min, max });
     }
+    if !ok {
+        return None;
+    }
     match parts.len() {
-        0 => Err(FieldError::new(
-            at,
-            "a response condition must set at least one of status, all, any, not",
-        )),
-        1 => Ok(parts.remove(0)),
-        _ => Ok(ResponseCondition::All(parts)),
+        0 => {
+            errors.push(FieldError::new(
+                at,
+                "a response condition must set at least one of status, all, any, not",
+            ));
+            None
+        }
+        1 => parts.pop(),
+        _ => Some(ResponseCondition::All(parts)),
     }
 }
 
+/// Compiles every item of a list, reporting each faulty one; `None` if any failed.
 fn compile_each<M, C>(
     items: &[M],
     at: &str,
-    compile: fn(&M, &str) -> Result<C, FieldError>,
-) -> Result<Vec<C>, FieldError> {
-    items
+    compile: fn(&M, &str, &mut Vec<FieldError>) -> Option<C>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Vec<C>> {
+    let before = errors.len();
+    let compiled: Vec<C> = items
         .iter()
         .enumerate()
-        .map(|(i, m)| compile(m, &format!("{at}[{i}]")))
-        .collect()
+        .filter_map(|(i, m)| compile(m, &format!("{at}[{i}]"), errors))
+        .collect();
+    (errors.len() == before && compiled.len() == items.len()).then_some(compiled)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn profile(yaml: &str) -> ServiceProfile {
-        crate::yaml::from_str(yaml).expect("test profile parses")
-    }
-
-    const PROFILE: &str = r#"
-apiVersion: linkerd.io/v1alpha2
-kind: ServiceProfile
-metadata: {name: web.ns.svc.cluster.local}
-spec:
-  routes:
-  - name: GET /api/vote/{id}
-    condition: {method: GET, pathRegex: '/api/vote/[^/]*'}
-    responseClasses:
-    - condition: {status: {min: 404, max: 404}}
-      isFailure: true
-    - condition: {not: {status: {min: 200, max: 299}}}
-  - name: not GET
-    condition:
-      all:
-      - not: {method: GET}
-      - any: [{pathRegex: /a}, {pathRegex: /b}]
-    timeout: 1500ms
-"#;
-
-    #[test]
-    fn first_matching_route_wins_and_regex_matches_whole_path() {
-        let m = RouteMatcher::compile(&profile(PROFILE)).unwrap();
-        assert_eq!(
-            &*m.route_for("GET", "/api/vote/7").unwrap().name,
-            "GET /api/vote/{id}"
-        );
-        assert!(
-            m.route_for("GET", "/api/vote/7/x").is_none(),
-            "anchored at the end"
-        );
-        assert!(
-            m.route_for("GET", "/x/api/vote/7").is_none(),
-            "anchored at the start"
-        );
-        let r = m.route_for("POST", "/b").unwrap();
-        assert_eq!(&*r.name, "not GET");
-        assert_eq!(r.timeout, Some(Duration::from_millis(1500)));
-        assert!(m.route_for("GET", "/b").is_none());
-    }
-
-    #[test]
-    fn response_classes_apply_in_order() {
-        let m = RouteMatcher::compile(&profile(PROFILE)).unwrap();
-        let r = &m.routes()[0];
-        assert_eq!(r.classify(404), Some(true));
-        assert_eq!(
-            r.classify(500),
-            Some(false),
-            "the not-2xx class says success"
-        );
-        assert_eq!(r.classify(200), None);
-    }
-
-    #[test]
-    fn bad_regex_names_the_field() {
-        let p = profile(&PROFILE.replace("/a}", "/a(}"));
-        let err = RouteMatcher::compile(&p).unwrap_err();
-        assert_eq!(
-            err.field,
-            "spec.routes[1].condition.all[1].any[0].pathRegex"
-        );
-    }
-}
+mod tests;

@@ -5,14 +5,26 @@
 pub enum NameError {
     #[error("an empty name is not allowed")]
     Empty,
-    #[error("{name:?} is longer than {max} characters")]
+    #[error("{} is longer than {max} characters", quoted(name))]
     TooLong { name: String, max: usize },
-    #[error("{name:?} contains {found:?}: only lowercase letters, digits and '-' are allowed")]
+    #[error(
+        "{} contains {found:?}: only lowercase letters, digits and '-' are allowed",
+        quoted(name)
+    )]
     BadCharacter { name: String, found: char },
-    #[error("{name:?} must start and end with a letter or digit")]
+    #[error("{} must start and end with a letter or digit", quoted(name))]
     BadEnds { name: String },
-    #[error("{name:?} must start with a lowercase letter (a DNS-1035 label)")]
+    #[error(
+        "{} must start with a lowercase letter (a DNS-1035 label)",
+        quoted(name)
+    )]
     NotALetterFirst { name: String },
+}
+
+/// A name as messages quote it: a long one (a pasted blob, or a name built too long) is cut, as the
+/// schema's messages cut any long string, so that it does not bury the rule it breaks.
+fn quoted(name: &str) -> String {
+    super::schema::quoted(name)
 }
 
 /// Checks a DNS-1035 label (a Kubernetes Service name): lowercase letters, digits and `-`, starting

@@ -71,8 +71,11 @@ pub fn profile_from_openapi(text: &str, target: &ProfileTarget) -> Result<Genera
         Version::OpenApi3 => String::new(),
     };
 
+    for key in &doc.paths.skipped {
+        notices.push(skipped_path_notice(key));
+    }
     // BTreeMap order: paths sorted byte-wise, as Linkerd sorts them.
-    for (rel_path, item) in &doc.paths {
+    for (rel_path, item) in &doc.paths.items {
         let Some(item) = resolve(&doc, rel_path, item, &mut notices) else {
             continue;
         };
@@ -119,6 +122,16 @@ pub fn profile_from_openapi(text: &str, target: &ProfileTarget) -> Result<Genera
     let mut seen = HashSet::new();
     notices.retain(|n| seen.insert(n.clone()));
     Ok(Generated { profile, notices })
+}
+
+/// The warning for a `paths` key that is not a path. Such a path is dropped rather than given a `/`
+/// (as a `basePath` is): go-openapi drops it, so `linkerd profile --open-api` writes the same routes
+/// as mesh, and the key may be a stray or a template fragment whose full path only its author knows.
+fn skipped_path_notice(key: &str) -> String {
+    format!(
+        "paths.{key:?} does not begin with \"/\" (OpenAPI and Swagger require it, and Linkerd's \
+         generator drops such a path too); its operations get no route: write it \"/{key}\" to get one"
+    )
 }
 
 /// Reads JSON (when the text starts with `{`) or YAML into the lean document model.
@@ -211,7 +224,7 @@ fn resolve<'a>(
         };
         let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
         let target = if let Some(p) = reference.strip_prefix("#/paths/") {
-            doc.paths.get(&unescape(p))
+            doc.paths.items.get(&unescape(p))
         } else if let Some(name) = reference.strip_prefix("#/components/pathItems/") {
             doc.components
                 .as_ref()

@@ -13,6 +13,7 @@
 //! retryable. protoc refuses both forms, so mesh says so, with the form it accepts.
 
 mod scan;
+mod unmarked;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -125,24 +126,27 @@ fn read_rpcs(
     notices: &mut Vec<String>,
 ) -> Result<Vec<Rpc>, ProtoError> {
     let display = file.display().to_string();
-    let content = std::fs::read_to_string(file).map_err(|source| ProtoError::Read {
+    let read_error = |source| ProtoError::Read {
         file: display.clone(),
         source,
-    })?;
+    };
+    let marked = std::fs::read_to_string(file).map_err(read_error)?;
+    // protoc skips a byte-order mark; protobuf-parse would stop at it (see `unmarked`).
+    let content = crate::yaml::strip_bom(&marked);
     let syntax_error = |(line, column, message): scan::ScanError| ProtoError::Syntax {
         file: display.clone(),
         line,
         column,
         message,
     };
-    scan::check_nesting(&content, MAX_NESTING).map_err(syntax_error)?;
+    scan::check_nesting(content, MAX_NESTING).map_err(syntax_error)?;
     // A full parse first, so syntax errors are reported with their location before anything else.
-    if let Err(e) = protobuf_parse::pure::parse_dependencies(&content) {
+    if let Err(e) = protobuf_parse::pure::parse_dependencies(content) {
         let (line, column, message) = (e.line, e.col, e.error.to_string());
         // Syntax the parser does not know (editions, newer keywords): the services alone may still
         // be read. When they cannot be either, the error further into the file is the one to show:
         // the parser's when both stop at the same place, as its messages say more.
-        let scanned = match scan::scan(&content) {
+        let scanned = match scan::scan(content) {
             Ok(scanned) => scanned,
             Err(scanned) if (scanned.0, scanned.1) > (line, column) => {
                 return Err(syntax_error(scanned))
@@ -166,12 +170,21 @@ fn read_rpcs(
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let search: Vec<&Path> = std::iter::once(own_dir)
+        .chain(include_dirs.iter().map(PathBuf::as_path))
+        .collect();
+    let is_marked = content.len() != marked.len();
+    let copy =
+        unmarked::UnmarkedCopy::write(file, content, is_marked, &search).map_err(read_error)?;
     let mut parser = protobuf_parse::Parser::new();
+    parser.pure();
+    if let Some(copy) = &copy {
+        parser.include(copy.dir());
+    }
     parser
-        .pure()
         .include(own_dir)
         .includes(include_dirs)
-        .input(file);
+        .input(copy.as_ref().and_then(|c| c.file()).unwrap_or(file));
     match parser.parse_and_typecheck() {
         Ok(parsed) => {
             let descriptor = parsed
@@ -183,11 +196,18 @@ fn read_rpcs(
             Ok(descriptor.map(rpcs_of_descriptor).unwrap_or_default())
         }
         Err(e) => {
+            let mut cause = root_cause(&e);
+            // Name the files the user has, not their private copies.
+            if let Some(copy) = &copy {
+                if let Some(input) = copy.file() {
+                    cause = cause.replace(&input.display().to_string(), &display);
+                }
+                cause = cause.replace(&format!("{}/", copy.dir().display()), "");
+            }
             notices.push(format!(
-                "{display}: {}; routes were read from the service definitions alone",
-                root_cause(&e)
+                "{display}: {cause}; routes were read from the service definitions alone"
             ));
-            let scanned = scan::scan(&content).map_err(syntax_error)?;
+            let scanned = scan::scan(content).map_err(syntax_error)?;
             Ok(with_loose_notices(&display, scanned, notices))
         }
     }

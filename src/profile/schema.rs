@@ -16,6 +16,7 @@ use crate::yaml::Step;
 
 mod kubernetes;
 mod messages;
+pub(crate) use messages::quoted;
 
 pub(crate) use kubernetes::{LIST, SERVICE_PROFILE};
 
@@ -73,6 +74,9 @@ pub(crate) struct Problem {
     pub message: String,
     /// How to fix it, when that is clear (`quote it`).
     pub hint: Option<String>,
+    /// How `message` shows the number found (`1e+20`), when it shows one: the decoder, which has
+    /// the file, replaces it with the number as written (`99999999999999999999`) where it differs.
+    pub number_shown: Option<String>,
 }
 
 /// Every place where `value` differs from `shape`, in document order of the walk.
@@ -144,6 +148,7 @@ fn object(
                 at_key: false,
                 message: format!("missing field `{}`", field.name),
                 hint: None,
+                number_shown: None,
             });
         }
     }

@@ -1,4 +1,5 @@
-//! Routes whose `pathRegex` no request can match, found from the regex itself.
+//! Routes whose `pathRegex` no request can match, found from the regex itself, and routes whose
+//! `method` no standard request can match.
 //!
 //! A `pathRegex` must match the whole path (the proxy anchors it `^(?:…)$`, as Linkerd's does), and
 //! a request path begins with `/` — the only exception is `*`, the path of `OPTIONS *`. So
@@ -10,6 +11,11 @@
 //! The decision is made on the parsed regex (regex-syntax's HIR, the same parser the proxy's `regex`
 //! uses): the set of characters a match can begin with must contain `/`, or the regex must match `*`.
 //! It is conservative — a regex is reported only when no path beginning with `/` can match it.
+//!
+//! Methods are case-sensitive (RFC 9110 §9.1) and the proxy compares them exactly, as Linkerd's
+//! does, while every standard method and every client's spelling of one is upper-case: `method:
+//! get` matches no `GET` request. A method with a lower-case letter is reported the same way, with
+//! its upper-case form as the fix.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -30,10 +36,10 @@ pub fn can_match_request_path(pattern: &str) -> Option<bool> {
     Some(compile_path_regex(pattern).is_ok_and(|re| re.is_match("*")))
 }
 
-/// Every `pathRegex` of `profile` that no request path can match, as errors naming the field
-/// (`spec.routes[2].condition.any[0].pathRegex`). When the regex must hold for the route to match
-/// (not under `not`, nor one choice among several of `any`), the message says the route can never
-/// match.
+/// Every `pathRegex` of `profile` that no request path can match, and every `method` that is not
+/// upper-case, as errors naming the field (`spec.routes[2].condition.any[0].pathRegex`). When the
+/// field must hold for the route to match (not under `not`, nor one choice among several of `any`),
+/// the message says the route can never match.
 pub fn unmatchable_paths(profile: &ServiceProfile) -> Vec<FieldError> {
     let mut out = Vec::new();
     for (i, route) in profile.spec.routes.iter().enumerate() {
@@ -43,12 +49,14 @@ pub fn unmatchable_paths(profile: &ServiceProfile) -> Vec<FieldError> {
     out
 }
 
-/// `mesh profile check`'s hook: each unmatchable `pathRegex` of `profile` is an error of `report`.
+/// `mesh profile check`'s hook: each unmatchable `pathRegex` or `method` of `profile` is an error
+/// of `report`.
 pub fn check_paths_can_match(profile: &ServiceProfile, report: &mut DocumentReport) {
     report.errors.extend(unmatchable_paths(profile));
 }
 
-/// The generators' warnings: one sentence per `pathRegex` of `profile` that no request can match.
+/// The generators' warnings: one sentence per `pathRegex` or `method` of `profile` that no request
+/// can match.
 pub fn unmatchable_notices(profile: &ServiceProfile) -> Vec<String> {
     unmatchable_paths(profile)
         .into_iter()
@@ -58,6 +66,19 @@ pub fn unmatchable_notices(profile: &ServiceProfile) -> Vec<String> {
 
 /// `route` is the route's name while the condition at `at` must hold for the route to match.
 fn walk(m: &RequestMatch, at: &str, route: Option<&str>, out: &mut Vec<FieldError>) {
+    if let Some(method) = &m.method {
+        if let Some(upper) = upper_case_method(method) {
+            let mut text = match route {
+                Some(name) => format!("route {name:?} can never match a standard method: "),
+                None => String::new(),
+            };
+            text.push_str(&format!(
+                "{method:?} is not {upper:?} (methods are case-sensitive, RFC 9110 section 9.1, and compared exactly)"
+            ));
+            let fix = format!("did you mean {upper:?}?");
+            out.push(FieldError::new(format!("{at}.method"), text).with_hint(Some(fix)));
+        }
+    }
     if let Some(pattern) = &m.path_regex {
         if can_match_request_path(pattern) == Some(false) {
             // Unescaped, as written in YAML: `\.` reads as the regex, not as a Rust string.
@@ -78,6 +99,15 @@ fn walk(m: &RequestMatch, at: &str, route: Option<&str>, out: &mut Vec<FieldErro
     if let Some(not) = &m.not {
         walk(not, &format!("{at}.not"), None, out);
     }
+}
+
+/// The upper-case form of `method` when it is an HTTP token (others are reported by `check`) with
+/// a lower-case letter; `None` when it is already upper-case or not a token.
+fn upper_case_method(method: &str) -> Option<String> {
+    let token = method
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    (token && method.bytes().any(|b| b.is_ascii_lowercase())).then(|| method.to_ascii_uppercase())
 }
 
 fn message(pattern: &str, route: Option<&str>) -> String {
@@ -304,5 +334,47 @@ spec:
             "{}",
             errors[3]
         );
+    }
+
+    #[test]
+    fn lower_case_methods_are_found_with_the_upper_case_fix() {
+        let p = profile(
+            r#"
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: users.ns.svc.cluster.local}
+spec:
+  routes:
+  - name: list
+    condition: {method: get, pathRegex: /.*}
+  - name: fine
+    condition: {method: DELETE}
+  - name: either
+    condition:
+      any: [{method: Post}, {method: PUT}]
+  - name: custom
+    condition: {method: purge}
+"#,
+        );
+        let errors = unmatchable_paths(&p);
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.routes[0].condition.method",
+                "spec.routes[2].condition.any[0].method",
+                "spec.routes[3].condition.method",
+            ]
+        );
+        assert!(
+            errors[0].message.starts_with(
+                r#"route "list" can never match a standard method: "get" is not "GET""#
+            ),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(errors[0].hint.as_deref(), Some(r#"did you mean "GET"?"#));
+        assert!(errors[1].message.starts_with(r#""Post" is not "POST""#));
+        assert_eq!(errors[2].hint.as_deref(), Some(r#"did you mean "PURGE"?"#));
     }
 }

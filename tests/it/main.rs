@@ -35,6 +35,7 @@ mod metrics_prometheus;
 mod profile_bad_input;
 mod profile_check;
 mod profile_check_decode;
+mod profile_check_routes;
 mod profile_generate;
 mod profile_routes;
 mod proxy_app_ports;

@@ -24,6 +24,7 @@ fn every_mistake_is_named_by_file_and_field() {
         "spec.routes[2].condition.pathRegex: invalid regular expression \"/api/(unclosed\": unclosed group",
         "spec.routes[3].condition: a request condition must set at least one of",
         "spec.routes[4].responseClasses[0].condition.status.min: 600 is not an HTTP status (100-599)",
+        "spec.routes[4].responseClasses[0].condition.status.max: 700 is not an HTTP status (100-599)",
         "spec.routes[5].responseClasses[0].condition.status: min 500 is greater than max 400",
         "spec.routes[6].timeout: invalid duration \"10\": missing unit",
         "spec.routes[7].name: \"bad timeout\" is also the name of spec.routes[6]",

@@ -26,10 +26,26 @@ pub(super) struct Document {
     /// OpenAPI 3 only: the path of these URLs is part of every request path.
     #[serde(default, deserialize_with = "null_as_default")]
     pub servers: Vec<openapiv3::Server>,
-    #[serde(default, deserialize_with = "paths")]
-    pub paths: BTreeMap<String, PathItem>,
+    #[serde(default)]
+    pub paths: Paths,
     #[serde(default)]
     pub components: Option<Components>,
+}
+
+/// `paths`: the path items, and the keys skipped because they do not begin with `/`.
+#[derive(Debug, Default)]
+pub(super) struct Paths {
+    /// Path items by their path (every key begins with `/`), sorted byte-wise.
+    pub items: BTreeMap<String, PathItem>,
+    /// Keys that are neither a path nor an extension (`users`, `""`), in document order: go-openapi
+    /// (and so Linkerd's generator) drops them without a word; mesh drops them too and says so.
+    pub skipped: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for Paths {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        paths(d)
+    }
 }
 
 /// OpenAPI 3.1 `components`: only reusable path items are read.
@@ -88,25 +104,28 @@ impl PathItem {
 }
 
 /// `paths`: keys starting with `/` are path items; extensions (`x-…`) and anything else are skipped,
-/// as go-openapi does.
-fn paths<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, PathItem>, D::Error> {
+/// as go-openapi does, and the keys of the latter are kept for a warning.
+fn paths<'de, D: Deserializer<'de>>(d: D) -> Result<Paths, D::Error> {
     struct PathsVisitor;
     impl<'de> Visitor<'de> for PathsVisitor {
-        type Value = BTreeMap<String, PathItem>;
+        type Value = Paths;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a mapping of paths")
         }
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(BTreeMap::new())
+            Ok(Paths::default())
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
+            let mut out = Paths::default();
             while let Some(key) = map.next_key::<String>()? {
                 if key.starts_with('/') {
                     let item: Option<PathItem> = map.next_value()?;
-                    out.insert(key, item.unwrap_or_default());
+                    out.items.insert(key, item.unwrap_or_default());
                 } else {
                     map.next_value::<IgnoredAny>()?;
+                    if !key.starts_with("x-") {
+                        out.skipped.push(key);
+                    }
                 }
             }
             Ok(out)

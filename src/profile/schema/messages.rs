@@ -14,6 +14,15 @@ pub(super) fn mismatch(path: &[Step], shape: &Shape, value: &Value) -> Problem {
             format!("expected a whole number from {min} to {max}, found {n}"),
             None,
         ),
+        // YAML reads a number past the largest float (`1e400`, unquoted) as a string: neither
+        // "remove the quotes" nor "the string" would be true.
+        (Shape::Number | Shape::Integer { .. }, Value::String(s)) if is_out_of_range(s) => (
+            format!(
+                "expected {}, found {s}, beyond the largest number there is (about 1.8e308)",
+                expected(shape)
+            ),
+            None,
+        ),
         (Shape::Time, Value::String(_)) => (
             format!("expected a date and time such as \"2024-05-01T12:00:00Z\" (RFC 3339), found {found}"),
             None,
@@ -28,7 +37,19 @@ pub(super) fn mismatch(path: &[Step], shape: &Shape, value: &Value) -> Problem {
         at_key: false,
         message,
         hint,
+        number_shown: match value {
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        },
     }
+}
+
+/// Whether `text` is written as a number but is too large for one (`1e400`).
+fn is_out_of_range(text: &str) -> bool {
+    let numeric = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    numeric && text.parse::<f64>().is_ok_and(f64::is_infinite)
 }
 
 /// `key` is not one of `fields`.
@@ -43,6 +64,7 @@ pub(super) fn unknown_field(path: &[Step], key: &str, fields: &[Field]) -> Probl
             names.join(", ")
         ),
         hint,
+        number_shown: None,
     }
 }
 
@@ -109,18 +131,18 @@ fn found(value: &Value) -> String {
         Value::Null => "nothing".to_string(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => match s.char_indices().nth(SHOWN_CHARS) {
-            // A pasted blob (a certificate, a whole document) would bury the message: its start
-            // is enough to recognise it.
-            Some((cut, _)) => format!(
-                "the string {:?}… ({} characters)",
-                &s[..cut],
-                s.chars().count()
-            ),
-            None => format!("the string {s:?}"),
-        },
+        Value::String(s) => format!("the string {}", quoted(s)),
         Value::Array(_) => "a list".to_string(),
         Value::Object(_) => "a mapping".to_string(),
+    }
+}
+
+/// `text` quoted, or, past [`SHOWN_CHARS`], its start quoted and its length: a pasted blob (a
+/// certificate, a whole document) would bury the message, and its start is enough to recognise it.
+pub(crate) fn quoted(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{:?}… ({} characters)", &text[..cut], text.chars().count()),
+        None => format!("{text:?}"),
     }
 }
 
@@ -129,8 +151,10 @@ const SHOWN_CHARS: usize = 40;
 
 fn hint(shape: &Shape, value: &Value) -> Option<String> {
     let hint = match (shape, value) {
-        // YAML reads `404`, `true`, `1.5` as a number or a boolean; quoted, they are text.
-        (Shape::String | Shape::IntOrString, Value::Number(_) | Value::Bool(_)) => "quote it",
+        // YAML reads `404`, `true`, `1.5` as a number or a boolean; quoted, they are text. A
+        // quoted boolean is no quantity, so `weight: true` gets no such hint.
+        (Shape::String, Value::Number(_) | Value::Bool(_))
+        | (Shape::IntOrString, Value::Number(_)) => "quote it",
         // A Go duration needs its unit: `0` is not one, `"0s"` is.
         (Shape::Duration, Value::Number(n)) => {
             return Some(format!("write it with a unit: \"{n}s\""))
