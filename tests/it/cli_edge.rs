@@ -2,33 +2,8 @@
 //! proxies cannot serve, flags spelled another way, names that are not registered, and the
 //! resource types they accept.
 
-use mesh::registry::{ProxyRecord, Registration};
-
-use crate::harness::run;
+use crate::harness::{emojivoto_registry, run};
 use crate::process::ProxyProcess;
-
-/// A registry holding `deploy/voting` and `deploy/web` in `emojivoto`, published under this test
-/// process's pid (so readers take them as live); nothing listens on their admin ports.
-fn emojivoto_registry() -> (tempfile::TempDir, Vec<Registration>) {
-    let dir = tempfile::tempdir().unwrap();
-    let published = ["voting", "web"]
-        .into_iter()
-        .map(|name| {
-            let record = ProxyRecord {
-                namespace: "emojivoto".into(),
-                workload: format!("deploy/{name}"),
-                pod: format!("{name}-0"),
-                services: Vec::new(),
-                inbound: None,
-                admin: ([127, 0, 0, 1], 1).into(),
-                outbound: None,
-                pid: std::process::id(),
-            };
-            Registration::publish(dir.path(), &record).unwrap()
-        })
-        .collect();
-    (dir, published)
-}
 
 #[test]
 fn a_window_the_proxies_cannot_serve_is_a_usage_error_naming_the_range() {

@@ -142,3 +142,40 @@ pub fn terminate(pid: u32) {
         .expect("sh runs");
     assert!(status.success(), "kill -TERM {pid} failed");
 }
+
+/// `deploy/voting` and `deploy/web` in `emojivoto`, live under this test's pid; nothing listens
+/// on their admin ports (the checks come before any proxy is asked).
+pub fn emojivoto_registry() -> (tempfile::TempDir, Vec<mesh::registry::Registration>) {
+    let dir = tempfile::tempdir().unwrap();
+    let published = ["voting", "web"]
+        .into_iter()
+        .map(|name| {
+            let record = mesh::registry::ProxyRecord {
+                namespace: "emojivoto".into(),
+                workload: format!("deploy/{name}"),
+                pod: format!("{name}-0"),
+                services: vec![format!("{name}-svc:8080").parse().unwrap()],
+                inbound: None,
+                admin: ([127, 0, 0, 1], 1).into(),
+                outbound: None,
+                pid: std::process::id(),
+            };
+            mesh::registry::Registration::publish(dir.path(), &record).unwrap()
+        })
+        .collect();
+    (dir, published)
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `mesh profile check FILE`, which must never panic.
+pub fn check(file: &Path) -> Run {
+    let r = run(&["profile", "check", file.to_str().unwrap()]);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}

@@ -2,21 +2,7 @@
 //! really feed it: files with several mistakes, what `kubectl get` prints, values of the wrong
 //! type, files saved by Windows editors. Each test writes its files and runs the real binary.
 
-use std::path::{Path, PathBuf};
-
-use crate::harness::{run, Run};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn check(file: &Path) -> Run {
-    let r = run(&["profile", "check", file.to_str().unwrap()]);
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
+use crate::harness::{check, run, write};
 
 /// `stderr` is exactly `lines`, each prefixed with `prefix: `.
 fn assert_lines(stderr: &str, prefix: &str, lines: &[&str]) {

@@ -2,21 +2,7 @@
 //! about what a cluster would accept but no request could use. Each test writes its input and runs
 //! the real binary.
 
-use std::path::{Path, PathBuf};
-
-use crate::harness::{run, Run};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn check(file: &Path) -> Run {
-    let r = run(&["profile", "check", file.to_str().unwrap()]);
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
+use crate::harness::{check, run, write};
 
 /// A profile of service `billing` with `routes` (YAML lines indented for `spec.routes`).
 fn profile(routes: &str) -> String {

@@ -3,18 +3,12 @@
 //! files the parser cannot read (editions) and Linkerd's looser `idempotency_level` forms still give
 //! their routes. Each input is written by the test; the real binary reads it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mesh::profile::matcher::RouteMatcher;
 use mesh::profile::ServiceProfile;
 
-use crate::harness::{run, Run};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use crate::harness::{run, write, Run};
 
 /// `mesh ARGS` with one file argument, which must succeed.
 fn generate(args: &[&str], file: &Path, service: &str) -> Run {

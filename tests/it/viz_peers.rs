@@ -2,32 +2,7 @@
 //! source is the registry: `mesh stat deploy/web -n emojivoto --to deploy/votes` printed a row of
 //! `-` with exit 0 (as did routes and tap), as if voting had had no traffic.
 
-use mesh::registry::{ProxyRecord, Registration};
-
-use crate::harness::run;
-
-/// `deploy/voting` and `deploy/web` in `emojivoto`, live under this test's pid; nothing listens
-/// on their admin ports (the checks come before any proxy is asked).
-fn emojivoto_registry() -> (tempfile::TempDir, Vec<Registration>) {
-    let dir = tempfile::tempdir().unwrap();
-    let published = ["voting", "web"]
-        .into_iter()
-        .map(|name| {
-            let record = ProxyRecord {
-                namespace: "emojivoto".into(),
-                workload: format!("deploy/{name}"),
-                pod: format!("{name}-0"),
-                services: vec![format!("{name}-svc:8080").parse().unwrap()],
-                inbound: None,
-                admin: ([127, 0, 0, 1], 1).into(),
-                outbound: None,
-                pid: std::process::id(),
-            };
-            Registration::publish(dir.path(), &record).unwrap()
-        })
-        .collect();
-    (dir, published)
-}
+use crate::harness::{emojivoto_registry, run};
 
 #[test]
 fn a_misspelt_peer_workload_is_an_error_suggesting_the_registered_one() {
