@@ -220,8 +220,15 @@ fn outbound_opaque_tcp_reaches_the_original_destination_and_is_counted() {
     let mesh = Meshed::start("opaque", None, &[], &[]);
     let _v4 = pong_server(&mesh.pod.peer, PEER_V4, 7000);
     let _v6 = pong_server(&mesh.pod.peer, PEER_V6, 7001);
-    assert_eq!(ping(&mesh.pod.pod, PEER_V4, 7000).unwrap(), "PONG");
-    assert_eq!(ping(&mesh.pod.pod, PEER_V6, 7001).unwrap(), "PONG");
+    for (addr, port) in [(PEER_V4, 7000), (PEER_V6, 7001)] {
+        let answer = ping(&mesh.pod.pod, addr, port);
+        assert_eq!(
+            answer.as_deref(),
+            Ok("PONG"),
+            "{addr}:{port}; the proxy's log:\n{}",
+            mesh.proxy.log()
+        );
+    }
     let text = mesh.metrics();
     let out = [("direction", "outbound"), ("peer", "dst")];
     assert_eq!(metric(&text, "tcp_open_total", &out), 2, "{text}");

@@ -171,6 +171,20 @@ impl Pod {
         }
         pod.ip(&["route", "add", "default", "via", PEER_V4]);
         pod.ip(&["-6", "route", "add", "default", "via", PEER_V6]);
+        // Until the link-local addresses leave duplicate address detection (about 1.5 s after
+        // the link comes up), the first SYN to a peer's IPv6 address is lost and retransmitted
+        // only after 1 s, past the proxy's connect timeout: wait for them, bounded.
+        const SETTLED: &str = "for i in $(seq 200); do \
+            [ -z \"$(ip -6 addr show dev eth0 tentative)\" ] && exit 0; sleep 0.05; done; \
+            ip -6 addr show dev eth0; exit 1";
+        for ns in [&pod, &peer] {
+            let r = ns.run("sh", &["-c", SETTLED]);
+            assert_eq!(
+                r.code, 0,
+                "IPv6 addresses in {} still tentative after 10 s:\n{}{}",
+                ns.name, r.stdout, r.stderr
+            );
+        }
         Pod { pod, peer }
     }
 }
@@ -305,7 +319,9 @@ pub fn curl(ns: &Netns, url: &str) -> Result<String, String> {
     }
 }
 
-/// A TCP server on `addr:port` inside `ns` that answers `PONG` to what it reads.
+/// A TCP server on `addr:port` inside `ns` that answers `PONG` once it has read the 5 bytes
+/// [`ping`] sends (all of them: closing with unread data would send a reset, which can discard the
+/// PONG before the proxy reads it; TCP may deliver the bytes in more than one read).
 pub fn pong_server(ns: &Netns, addr: &str, port: u16) -> Background {
     const SERVER: &str = "import socket,sys\n\
         s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)\n\
@@ -313,7 +329,7 @@ pub fn pong_server(ns: &Netns, addr: &str, port: u16) -> Background {
         s.bind((sys.argv[1],int(sys.argv[2])))\n\
         s.listen()\n\
         print('listening',flush=True)\n\
-        while True:\n  c,_=s.accept()\n  c.recv(100)\n  c.sendall(b'PONG')\n  c.close()\n";
+        while True:\n  c,_=s.accept()\n  b=b''\n  while len(b)<5:\n    d=c.recv(100)\n    if not d: break\n    b+=d\n  c.sendall(b'PONG')\n  c.close()\n";
     let mut cmd = ns.command("python3");
     cmd.args(["-c", SERVER, addr, &port.to_string()]);
     Background::start(cmd, &format!("pong server on {addr}:{port}")).0
