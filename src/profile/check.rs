@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use regex::Regex;
 
-use super::decode::{decode_profiles, Place};
+use super::decode::{decode_profiles, Place, MAX_LOCATED};
 use super::duration::parse_go_duration;
 use super::go_regex::literal_of;
 use super::matcher::{compile_path_regex, FieldError, Route};
@@ -42,6 +42,7 @@ pub struct DocumentReport {
 /// not decode reports every problem of its shape (see [`super::decode`]); one that decodes gets the
 /// checks of [`check_profile`].
 pub fn check_profiles(text: &str) -> Vec<DocumentReport> {
+    let mut locatable = MAX_LOCATED;
     decode_profiles(text)
         .into_iter()
         .map(|decoded| {
@@ -53,7 +54,7 @@ pub fn check_profiles(text: &str) -> Vec<DocumentReport> {
             match decoded.profile {
                 Ok(profile) => {
                     check_profile(&profile, &mut report);
-                    locate_findings(text, &decoded.place, &mut report);
+                    locate_findings(text, &decoded.place, &mut report, &mut locatable);
                 }
                 Err(errors) => report.errors = errors,
             }
@@ -63,8 +64,9 @@ pub fn check_profiles(text: &str) -> Vec<DocumentReport> {
 }
 
 /// Adds ` (line L, column C)` to each finding of a decoded profile whose field is in the file, as
-/// the decoder does for problems of shape, so every line of a report points into the file.
-fn locate_findings(text: &str, place: &Place, report: &mut DocumentReport) {
+/// the decoder does for problems of shape, so every line of a report points into the file. Each
+/// finding is located by reading the text again, so at most `locatable` more in this file are.
+fn locate_findings(text: &str, place: &Place, report: &mut DocumentReport, locatable: &mut usize) {
     let prefix: Vec<Step> = place
         .item
         .map(|i| vec![Step::Key("items".into()), Step::Index(i)])
@@ -73,6 +75,10 @@ fn locate_findings(text: &str, place: &Place, report: &mut DocumentReport) {
         if finding.field.is_empty() {
             continue;
         }
+        let Some(left) = locatable.checked_sub(1) else {
+            return;
+        };
+        *locatable = left;
         let path: Vec<Step> = prefix
             .iter()
             .cloned()

@@ -53,7 +53,8 @@ const MAX_PROBLEMS: usize = 100;
 
 /// Most problems of one file given a line: each is located by reading the text up to its document
 /// again, so a large file full of mistakes (the proxy reads files of up to 4 MiB) stays cheap.
-const MAX_LOCATED: usize = 100;
+/// `check` locates what it finds about values within the same bound, counted apart.
+pub(super) const MAX_LOCATED: usize = 100;
 
 /// Kinds of documents whose `items` are the profiles: kubectl's `List`, and the API's own list type.
 const LIST_KINDS: [&str; 2] = ["List", "ServiceProfileList"];
