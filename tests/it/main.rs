@@ -2,6 +2,7 @@
 
 mod grpc_mesh;
 mod harness;
+mod kubernetes_validate;
 mod net;
 mod netns;
 mod process;
