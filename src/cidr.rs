@@ -19,6 +19,9 @@ pub struct Cidr {
 /// Why a CIDR does not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CidrError {
+    /// Several networks in one value, separated by something other than a comma (`a;b`, `a b`).
+    #[error("{0:?} holds several networks: separate CIDRs with commas (10.0.0.0/8,fd00::/8)")]
+    List(String),
     /// The part before `/` is not an IP address.
     #[error("{0:?} is not an IP address (a CIDR reads 10.0.0.0/8 or fd00::/8)")]
     NotAnAddress(String),
@@ -72,6 +75,34 @@ impl Cidr {
         ip.is_ipv4() == self.net.is_ipv4() && masked(ip, self.prefix) == self.net
     }
 
+    /// `nets` without duplicates and without networks inside another of the list (each rule
+    /// would only repeat a wider one), in the order each kept network was first given.
+    pub fn merged(nets: Vec<Cidr>) -> Vec<Cidr> {
+        let mut kept: Vec<Cidr> = Vec::with_capacity(nets.len());
+        for net in nets {
+            if kept.iter().any(|k| net.is_within(k)) {
+                continue;
+            }
+            // A wider network given later takes the place of the first narrower one.
+            match kept.iter().position(|k| k.is_within(&net)) {
+                Some(i) => {
+                    kept[i] = net;
+                    kept.retain({
+                        let mut seen = false;
+                        move |k| {
+                            let inside = k.is_within(&net);
+                            let keep = !inside || !seen;
+                            seen |= inside;
+                            keep
+                        }
+                    });
+                }
+                None => kept.push(net),
+            }
+        }
+        kept
+    }
+
     /// Whether every address of this network is inside `other`.
     pub fn is_within(&self, other: &Cidr) -> bool {
         self.prefix >= other.prefix && other.contains(self.net)
@@ -82,6 +113,10 @@ impl FromStr for Cidr {
     type Err = CidrError;
 
     fn from_str(s: &str) -> Result<Self, CidrError> {
+        // A list separated the wrong way would otherwise read as a bad prefix or address.
+        if s.trim().contains([';', ' ', '\t', '|']) {
+            return Err(CidrError::List(s.to_string()));
+        }
         let (addr, prefix) = match s.trim().split_once('/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (s.trim(), None),
@@ -165,6 +200,22 @@ mod tests {
         assert!(err("fd00::/129").contains("0 to 128"));
         assert!(err("pods").contains("\"pods\" is not an IP address"));
         assert!(err("::ffff:10.0.0.0/104").contains("write the IPv4 form, 10.0.0.0"));
+        for list in ["10.0.0.0/8;192.168.0.0/16", "10.0.0.0/8 192.168.0.0/16"] {
+            assert!(err(list).contains("separate CIDRs with commas"), "{list}");
+        }
+    }
+
+    #[test]
+    fn a_list_keeps_only_the_widest_of_overlapping_networks_in_first_seen_order() {
+        let list = |s: &str| -> Vec<String> {
+            let nets = s.split(',').map(|c| c.parse().unwrap()).collect();
+            Cidr::merged(nets).iter().map(Cidr::to_string).collect()
+        };
+        assert_eq!(
+            list("10.1.0.0/16,fd00::/8,10.0.0.0/8,10.0.0.0/8,192.168.0.0/16,fd00:1::/32"),
+            ["10.0.0.0/8", "fd00::/8", "192.168.0.0/16"]
+        );
+        assert_eq!(list("10.0.0.1,10.0.0.2"), ["10.0.0.1/32", "10.0.0.2/32"]);
     }
 
     #[test]
