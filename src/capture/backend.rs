@@ -1,7 +1,7 @@
 //! The three ways to install the rule set, and `auto`, which picks the first that works here:
 //! nftables itself (`nft`), then iptables on nf_tables (`iptables-nft`), then the legacy
 //! x_tables (`iptables-legacy`). Each applies in one transaction per tool run; with iptables the
-//! IPv4 and IPv6 inputs are two runs, and a failed IPv6 run takes the IPv4 rules back out.
+//! IPv4 and IPv6 inputs are two runs, and a failed IPv6 run puts the IPv4 rules back as they were.
 
 use std::fmt;
 
@@ -44,12 +44,14 @@ pub struct NoBackend {
 pub enum BackendError {
     #[error(transparent)]
     NoBackend(#[from] NoBackend),
-    #[error("{backend}{}: {source}", .family.map(|f| format!(" ({})", f.name())).unwrap_or_default())]
+    // The tool's error is part of this message, not its `source`: `mesh: {err:#}` prints a
+    // chain, and would say it twice.
+    #[error("{backend}{}: {error}", .family.map(|f| format!(" ({})", f.name())).unwrap_or_default())]
     Tool {
         backend: Backend,
         /// The family of the failed run (`None` for nft, which applies both in one).
         family: Option<Family>,
-        source: ToolError,
+        error: ToolError,
     },
 }
 
@@ -89,10 +91,10 @@ impl Backend {
 
     fn tool_error(self, family: Family) -> impl FnOnce(ToolError) -> BackendError {
         let family = (self != Backend::Nft).then_some(family);
-        move |source| BackendError::Tool {
+        move |error| BackendError::Tool {
             backend: self,
             family,
-            source,
+            error,
         }
     }
 
@@ -186,19 +188,35 @@ impl Backend {
             let script = nft::install_script(chains);
             return apply_nft(&script).await;
         }
-        let states = self.read_states().await?;
+        let saved = self.read_saved().await?;
+        let states: Vec<NatState> = saved.iter().map(|s| NatState::parse(s)).collect();
         let inputs = self.install_inputs(chains, Some(&states));
         for (i, (family, input)) in Family::ALL.iter().zip(&inputs).enumerate() {
             if let Err(e) = self.restore(*family, input).await {
-                // Half a rule set (IPv4 captured, IPv6 not) is worse than none: take back what
-                // this run added. Failing that too, the first error is the one to report.
-                for done in &Family::ALL[..i] {
-                    let _ = self.uninstall_family(*done).await;
+                // Half a rule set (IPv4 captured, IPv6 not) is worse than none: put back what
+                // this run changed, as it was (the earlier rules of a re-run, or nothing).
+                // Failing that too, the first error is the one to report.
+                for (done, before) in Family::ALL[..i].iter().zip(&saved) {
+                    let _ = self.roll_back(*done, before).await;
                 }
                 return Err(e);
             }
         }
         Ok(())
+    }
+
+    /// Puts `family`'s nat table back as `before` (its `-save -t nat` output) showed it.
+    async fn roll_back(self, family: Family, before: &str) -> Result<(), BackendError> {
+        if NatState::parse(before).installed() {
+            // Without --noflush the tool replaces the tables its input names (here only nat)
+            // with exactly what was saved.
+            command::run(self.restore_bin(family), &[], Some(before))
+                .await
+                .map(drop)
+                .map_err(self.tool_error(family))
+        } else {
+            self.uninstall_family(family).await.map(drop)
+        }
     }
 
     /// Removes mesh's rules; `Ok(false)` when there were none.
@@ -226,7 +244,11 @@ impl Backend {
                 Err(e) => Err(self.tool_error(Family::V4)(e)),
             };
         }
-        Ok(self.read_states().await?.iter().any(NatState::installed))
+        Ok(self
+            .read_saved()
+            .await?
+            .iter()
+            .any(|s| NatState::parse(s).installed()))
     }
 
     /// The rules as the backend's own listing shows them (`nft list ruleset`, or
@@ -248,15 +270,17 @@ impl Backend {
         Ok(out)
     }
 
-    async fn read_states(self) -> Result<Vec<NatState>, BackendError> {
-        let mut states = Vec::new();
+    /// Each family's `-save -t nat` output.
+    async fn read_saved(self) -> Result<Vec<String>, BackendError> {
+        let mut saved = Vec::new();
         for family in self.runs() {
-            let saved = command::run(self.save_bin(*family), &["-t", "nat"], None)
-                .await
-                .map_err(self.tool_error(*family))?;
-            states.push(NatState::parse(&saved));
+            saved.push(
+                command::run(self.save_bin(*family), &["-t", "nat"], None)
+                    .await
+                    .map_err(self.tool_error(*family))?,
+            );
         }
-        Ok(states)
+        Ok(saved)
     }
 
     async fn restore(self, family: Family, input: &str) -> Result<(), BackendError> {

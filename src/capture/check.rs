@@ -2,13 +2,20 @@
 //! network validator does in an init container (no proxy runs yet): listen on the outbound port
 //! itself, connect to a probe address as a user the rules capture, and expect this check's own
 //! token back. Only a connection the rules redirected to the outbound port can carry it.
+//!
+//! The probe must be a connection the rules capture, so it must not belong to the proxy's user,
+//! whichever uid the rules were installed with. Run as root (as an init container is), the check
+//! makes the probe's socket as nobody (65534): the kernel's owner match (`-m owner`, nft's
+//! `meta skuid`) reads the *filesystem* uid and gid the socket was made with, which
+//! `setfsuid(2)`/`setfsgid(2)` change for this thread alone.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use nix::unistd::{setfsgid, setfsuid, Gid, Uid};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket};
 
 use super::original_dst::original_dst;
 
@@ -35,30 +42,43 @@ pub struct Probe {
 pub struct Redirected {
     /// Where the redirected connection was going, as the kernel reports it.
     pub original_dst: Option<SocketAddr>,
+    /// The uid and gid the probe connected as.
+    pub prober: Prober,
 }
+
+/// Who the probe's socket belongs to, as the capture rules' owner match sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prober {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The id a check run as root probes as: nobody's.
+const NOBODY: u32 = 65534;
 
 /// Why capture does not work.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     #[error(
         "--check runs as {what} {id}, the proxy's (--proxy-{what}): its connections are exempt \
-         from capture by design, so the probe would prove nothing; run the check as another user"
+         from capture by design, so the probe would prove nothing; run the check as root (it \
+         then probes as uid {NOBODY}) or as another user"
     )]
     ProxyUser { what: &'static str, id: u32 },
     #[error(
-        "cannot listen on {addr} to receive the probe: {source}; --check takes the outbound port \
+        "cannot listen on {addr} to receive the probe: {error}; --check takes the outbound port \
          itself, so it runs before the proxy starts (as Linkerd's network validator does in an \
          init container)"
     )]
-    Listen { addr: SocketAddr, source: io::Error },
+    Listen { addr: SocketAddr, error: io::Error },
     #[error(
-        "connecting to the probe address {target}: {source}; the namespace has no route to it, \
+        "connecting to the probe address {target}: {error}; the namespace has no route to it, \
          so no capture rule ever sees the connection: give it a default route, or pass \
          --check-probe an address it routes"
     )]
     NoRoute {
         target: SocketAddr,
-        source: io::Error,
+        error: io::Error,
     },
     #[error(
         "the probe connection to {target} was not redirected to the outbound port {port}: {what}"
@@ -76,16 +96,16 @@ pub enum CheckError {
 ///
 /// [`CheckError`]: the probe was not redirected, or could not prove anything.
 pub async fn check(probe: &Probe) -> Result<Redirected, CheckError> {
-    refuse_proxy_user(probe)?;
+    let prober = prober(probe)?;
     let listen = match probe.target {
         SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, probe.outbound_port)),
         SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::LOCALHOST, probe.outbound_port)),
     };
     let listener = TcpListener::bind(listen)
         .await
-        .map_err(|source| CheckError::Listen {
+        .map_err(|error| CheckError::Listen {
             addr: listen,
-            source,
+            error,
         })?;
     let token = token();
     let answer = token.clone();
@@ -102,9 +122,8 @@ pub async fn check(probe: &Probe) -> Result<Redirected, CheckError> {
         what,
     };
     let outcome = tokio::time::timeout(probe.timeout, async {
-        let mut conn = TcpStream::connect(probe.target)
-            .await
-            .map_err(Step::Connect)?;
+        let socket = socket_as(probe.target, prober).map_err(Step::Connect)?;
+        let mut conn = socket.connect(probe.target).await.map_err(Step::Connect)?;
         let mut got = vec![0; token.len()];
         conn.read_exact(&mut got).await.map_err(Step::Read)?;
         Ok::<_, Step>(got)
@@ -116,10 +135,10 @@ pub async fn check(probe: &Probe) -> Result<Redirected, CheckError> {
              probe address); the capture rules are absent or exempt it",
             probe.timeout
         ))),
-        Ok(Err(Step::Connect(source))) if source.raw_os_error().is_some_and(is_unreachable) => {
+        Ok(Err(Step::Connect(error))) if error.raw_os_error().is_some_and(is_unreachable) => {
             Err(CheckError::NoRoute {
                 target: probe.target,
-                source,
+                error,
             })
         }
         Ok(Err(Step::Connect(e))) => Err(not_redirected(format!(
@@ -135,6 +154,7 @@ pub async fn check(probe: &Probe) -> Result<Redirected, CheckError> {
             };
             Ok(Redirected {
                 original_dst: original,
+                prober,
             })
         }
         Ok(Ok(_)) => Err(not_redirected(
@@ -157,9 +177,16 @@ fn is_unreachable(errno: i32) -> bool {
     errno == 101 || errno == 113
 }
 
-fn refuse_proxy_user(probe: &Probe) -> Result<(), CheckError> {
+/// Who the probe connects as: nobody (or the next lower id when the proxy is nobody) when this
+/// process may change its filesystem ids (root), else itself, unless it is the proxy's user.
+fn prober(probe: &Probe) -> Result<Prober, CheckError> {
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
+    if uid == 0 {
+        let taken = |id: u32| probe.proxy_uid == Some(id) || probe.proxy_gid == Some(id);
+        let id = (1..=NOBODY).rev().find(|id| !taken(*id)).unwrap_or(NOBODY);
+        return Ok(Prober { uid: id, gid: id });
+    }
     if probe.proxy_uid == Some(uid) {
         return Err(CheckError::ProxyUser {
             what: "uid",
@@ -172,7 +199,33 @@ fn refuse_proxy_user(probe: &Probe) -> Result<(), CheckError> {
             id: gid,
         });
     }
-    Ok(())
+    Ok(Prober { uid, gid })
+}
+
+/// A socket for `target` made with `prober`'s filesystem uid and gid, which the capture rules'
+/// owner match reads; this thread's own ids are put back before returning.
+fn socket_as(target: SocketAddr, prober: Prober) -> io::Result<TcpSocket> {
+    let gid = setfsgid(Gid::from_raw(prober.gid));
+    let uid = setfsuid(Uid::from_raw(prober.uid));
+    // setfsuid reports no failure: asking again returns the id now in force.
+    let switched = setfsuid(Uid::from_raw(prober.uid)).as_raw() == prober.uid
+        && setfsgid(Gid::from_raw(prober.gid)).as_raw() == prober.gid;
+    let socket = match target {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    };
+    setfsuid(uid);
+    setfsgid(gid);
+    if !switched {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "could not make the probe's socket as uid {} gid {}",
+                prober.uid, prober.gid
+            ),
+        ));
+    }
+    socket
 }
 
 /// A token no other server would send: this process and the time.
@@ -232,10 +285,24 @@ mod tests {
     }
 
     #[test]
-    fn the_proxy_user_cannot_run_the_check() {
+    fn root_probes_as_nobody_and_another_user_only_as_itself() {
         let mut p = probe("192.0.2.1:20001".parse().unwrap(), 4140);
-        p.proxy_uid = Some(nix::unistd::geteuid().as_raw());
-        let err = refuse_proxy_user(&p).unwrap_err();
-        assert!(err.to_string().contains("exempt from capture"), "{err}");
+        let me = nix::unistd::geteuid().as_raw();
+        p.proxy_uid = Some(me);
+        if me == 0 {
+            assert_eq!(
+                prober(&p).unwrap(),
+                Prober {
+                    uid: NOBODY,
+                    gid: NOBODY
+                }
+            );
+            p.proxy_uid = Some(NOBODY);
+            p.proxy_gid = Some(NOBODY - 1);
+            assert_eq!(prober(&p).unwrap().uid, NOBODY - 2);
+        } else {
+            let err = prober(&p).unwrap_err();
+            assert!(err.to_string().contains("exempt from capture"), "{err}");
+        }
     }
 }

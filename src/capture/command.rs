@@ -28,10 +28,10 @@ pub enum ToolError {
     #[error("`{command}` did not finish within {}s", TOOL_TIMEOUT.as_secs())]
     Timeout { command: String },
     /// It could not be started or talked to.
-    #[error("running `{command}`: {source}")]
+    #[error("running `{command}`: {error}")]
     Io {
         command: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -53,9 +53,9 @@ pub async fn run(bin: &str, args: &[&str], stdin: Option<&str>) -> Result<String
         .chain(args.iter().copied())
         .collect::<Vec<_>>()
         .join(" ");
-    let io = |source| ToolError::Io {
+    let io = |error| ToolError::Io {
         command: command.clone(),
-        source,
+        error,
     };
     let mut child = match Command::new(bin)
         .args(args)
@@ -78,13 +78,29 @@ pub async fn run(bin: &str, args: &[&str], stdin: Option<&str>) -> Result<String
         }
         Err(e) => return Err(io(e)),
     };
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).await.map_err(io)?;
-        // Closing stdin ends the tool's input.
-        drop(pipe);
-    }
-    let output = match tokio::time::timeout(TOOL_TIMEOUT, child.wait_with_output()).await {
-        Ok(output) => output.map_err(io)?,
+    let pipe = child.stdin.take();
+    let feed = async move {
+        if let (Some(input), Some(mut pipe)) = (stdin, pipe) {
+            match pipe.write_all(input.as_bytes()).await {
+                // The tool stopped reading (it failed early): its status and words say why.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other?,
+            }
+            // Dropping the pipe closes stdin, which ends the tool's input.
+        }
+        std::io::Result::Ok(())
+    };
+    // Fed while its output is read, both under the bound: a tool that stops reading can block
+    // neither.
+    let both = async { tokio::join!(feed, child.wait_with_output()) };
+    let output = match tokio::time::timeout(TOOL_TIMEOUT, both).await {
+        Ok((fed, output)) => {
+            let output = output.map_err(&io)?;
+            if output.status.success() {
+                fed.map_err(&io)?;
+            }
+            output
+        }
         Err(_) => return Err(ToolError::Timeout { command }),
     };
     if !output.status.success() {

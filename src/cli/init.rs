@@ -76,8 +76,9 @@ pub struct InitArgs {
     #[arg(long)]
     pub uninstall: bool,
 
-    /// Prove capture works: listen on the outbound port, connect to --check-probe, and expect
-    /// this check's own token back (before the proxy starts, as an init container)
+    /// Prove capture works: listen on the outbound port, connect to --check-probe (as uid 65534
+    /// when run as root, never as the proxy's user), and expect this check's own token back
+    /// (before the proxy starts, as an init container)
     #[arg(long, conflicts_with_all = ["dry_run", "uninstall"])]
     pub check: bool,
 
@@ -122,6 +123,28 @@ fn port(s: &str) -> Result<u16, String> {
 }
 
 impl InitArgs {
+    /// The inbound, outbound and admin ports are three listeners: rules sending two directions
+    /// to one port would hand the proxy connections it cannot tell apart.
+    fn distinct_ports(&self) -> Result<(), clap::Error> {
+        let ports = [
+            ("--inbound-port", self.inbound_port),
+            ("--outbound-port", self.outbound_port),
+            ("--admin-port", self.admin_port),
+        ];
+        for (i, (a, pa)) in ports.iter().enumerate() {
+            if let Some((b, _)) = ports[i + 1..].iter().find(|(_, pb)| pb == pa) {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{a} and {b} are both {pa}: the proxy's inbound, outbound and admin \
+                         ports must differ\n"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn config(&self) -> CaptureConfig {
         let proxy_uid = match (self.proxy_uid, self.proxy_gid) {
             (None, None) => Some(DEFAULT_PROXY_UID),
@@ -135,14 +158,16 @@ impl InitArgs {
             proxy_gid: self.proxy_gid,
             skip_inbound_ports: PortSet::new(self.skip_inbound_ports.clone()),
             skip_outbound_ports: PortSet::new(self.skip_outbound_ports.clone()),
-            skip_inbound_subnets: self.skip_inbound_subnets.clone(),
-            skip_outbound_subnets: self.skip_outbound_subnets.clone(),
+            // As the port lists are merged: one rule per network that matters.
+            skip_inbound_subnets: Subnet::merged(self.skip_inbound_subnets.clone()),
+            skip_outbound_subnets: Subnet::merged(self.skip_outbound_subnets.clone()),
         }
     }
 }
 
 /// Runs `mesh init`.
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
+    args.distinct_ports()?;
     let config = args.config();
     let chains = rules::chains(&config);
     if args.dry_run {
@@ -162,6 +187,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
             "mesh init: capture rules installed ({backend}): inbound TCP -> :{}, outbound TCP -> :{}\n",
             config.inbound_port, config.outbound_port
         ))?;
+        warn_of_other_rules(backend).await;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -217,10 +243,13 @@ async fn uninstall(arg: BackendArg) -> anyhow::Result<ExitCode> {
         match backend.uninstall().await {
             Ok(true) => removed.push(backend.to_string()),
             Ok(false) => {}
-            Err(BackendError::Tool { source, .. })
-                if arg == BackendArg::Auto && source.is_missing() => {}
+            Err(BackendError::Tool { error, .. })
+                if arg == BackendArg::Auto && error.is_missing() => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    if let Some(backend) = arg.backend() {
+        warn_of_other_rules(backend).await;
     }
     let line = if removed.is_empty() {
         "mesh init: no capture rules to remove\n".to_string()
@@ -248,28 +277,44 @@ async fn run_check(args: &InitArgs, config: &CaptureConfig) -> anyhow::Result<Ex
                 .original_dst
                 .map_or_else(String::new, |a| format!(" (original destination {a})"));
             super::print_stdout(&format!(
-                "mesh init --check: capture works: a connection to {} reached the outbound port {}{original}\n",
-                probe.target, probe.outbound_port
+                "mesh init --check: capture works: a connection to {} as uid {} gid {} reached \
+                 the outbound port {}{original}\n",
+                probe.target, seen.prober.uid, seen.prober.gid, probe.outbound_port
             ))?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => bail!("{e}\n  rules found: {}", found_rules(args.backend).await),
+        Err(e) => bail!("{e}\n  rules found: {}", found_rules().await),
     }
 }
 
-/// Which backends hold mesh's rules, for a failed check's message.
-async fn found_rules(arg: BackendArg) -> String {
-    let backends = arg.backend().map_or(Backend::ALL.to_vec(), |b| vec![b]);
+/// Says on stderr which other backends still hold mesh's rules: they capture too, each with the
+/// flags of the `mesh init` that installed it, and the kernel applies whichever nat rule it meets
+/// first. A backend whose tool is absent or fails is passed over: this is advice.
+async fn warn_of_other_rules(chosen: Backend) {
+    for other in Backend::ALL.into_iter().filter(|b| *b != chosen) {
+        if let Ok(true) = other.installed().await {
+            super::diag!(
+                "mesh init: warning: {other} still holds capture rules of an earlier `mesh init`, \
+                 which capture too and may win over {chosen}'s; remove them with \
+                 `mesh init --uninstall --backend {other}`"
+            );
+        }
+    }
+}
+
+/// Which backends hold mesh's rules, for a failed check's message: all of them, whichever
+/// `--backend` says, since rules of any backend capture.
+async fn found_rules() -> String {
     let mut seen = Vec::new();
     let mut any = false;
-    for backend in backends {
+    for backend in Backend::ALL {
         let state = match backend.installed().await {
             Ok(true) => {
                 any = true;
                 "installed".to_string()
             }
             Ok(false) => "none".to_string(),
-            Err(BackendError::Tool { source, .. }) if source.is_missing() => {
+            Err(BackendError::Tool { error, .. }) if error.is_missing() => {
                 "not installed".to_string()
             }
             Err(e) => format!("unreadable ({e})"),

@@ -91,6 +91,14 @@ fn bad_values_are_refused_naming_the_flag() {
             "host bits set: the network is 10.0.0.0/8",
         ),
         (&["--skip-inbound-subnets", "pods"], "is not an IP address"),
+        (
+            &["--skip-outbound-subnets", "10.0.0.0/8;192.168.0.0/16"],
+            "separate CIDRs with commas",
+        ),
+        (
+            &["--outbound-port", "4143"],
+            "--inbound-port and --outbound-port are both 4143",
+        ),
         (&["--inbound-port", "0"], "a port is 1-65535"),
         (&["--backend", "iptables"], "iptables-legacy"),
     ] {
@@ -103,6 +111,26 @@ fn bad_values_are_refused_naming_the_flag() {
             r.stderr
         );
     }
+}
+
+#[test]
+fn subnets_within_others_and_repeats_make_no_rules_of_their_own() {
+    let rules = |subnets: &str| {
+        let r = run(&[
+            "init",
+            "--dry-run",
+            "--backend",
+            "nft",
+            "--skip-outbound-subnets",
+            subnets,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    assert_eq!(
+        rules("10.96.1.0/24,10.96.0.0/12,10.96.0.0/12,fd00:96::/64,fd00:96::1"),
+        rules("10.96.0.0/12,fd00:96::/64")
+    );
 }
 
 #[test]

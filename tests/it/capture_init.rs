@@ -4,7 +4,7 @@
 //! fails with what is missing until the rules are there. Skipped with a printed reason when not
 //! root or a tool is missing; CI runs them as root.
 
-use crate::netns::{skip_unless_netns, Netns, Pod};
+use crate::netns::{skip_unless_netns, Netns, Pod, SharedBinary};
 
 /// The backend's listing of the nat rules, without the lines that carry a timestamp.
 fn listing(ns: &Netns, backend: &str) -> String {
@@ -162,10 +162,128 @@ fn check_fails_without_the_rules_and_passes_with_them() {
     // The rules are the pod namespace's only: its peer has none.
     assert_eq!(pod.peer.run("nft", &["list", "ruleset"]).stdout, "");
 
-    // The proxy's own user is exempt by design: a check run as it would prove nothing.
-    let r = ns.mesh(&["init", "--check", "--proxy-uid", "0"]);
-    assert_eq!(r.code, 1);
+    // Rules that exempt root (the proxy runs as root here) still pass a check run as root
+    // without repeating the flag: the probe's socket is nobody's.
+    let r = ns.mesh(&["init", "--proxy-uid", "0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = ns.mesh(&["init", "--check", "--check-timeout", "5s"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("as uid 65534 gid 65534"), "{}", r.stdout);
+
+    // Not root and the proxy's own user: exempt by design, so the check would prove nothing.
+    let shared = SharedBinary::new();
+    let r = ns.run(
+        "setpriv",
+        &[
+            "--reuid=2102",
+            "--regid=2102",
+            "--clear-groups",
+            shared.path().to_str().unwrap(),
+            "init",
+            "--check",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("exempt from capture"), "{}", r.stderr);
+}
+
+#[test]
+fn rules_left_in_another_backend_are_named() {
+    skip_unless_netns!("nft", "iptables-legacy-restore", "ip6tables-legacy-restore");
+    let ns = Netns::new("others");
+    init(&ns, &["--backend", "iptables-legacy"]);
+    let r = ns.mesh(&["init", "--backend", "nft"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let warning = "iptables-legacy still holds capture rules of an earlier `mesh init`";
+    assert!(r.stderr.contains(warning), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("`mesh init --uninstall --backend iptables-legacy`"),
+        "{}",
+        r.stderr
+    );
+    // Removing one backend's rules says the other's are still there.
+    let r = ns.mesh(&["init", "--uninstall", "--backend", "nft"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains(warning), "{}", r.stderr);
+    // A failed check lists every backend, whichever --backend says.
+    let r = ns.mesh(&[
+        "init",
+        "--check",
+        "--backend",
+        "nft",
+        "--check-timeout",
+        "1s",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("nft: none") && r.stderr.contains("iptables-legacy: installed"),
+        "{}",
+        r.stderr
+    );
+    init(&ns, &["--uninstall"]);
+    let r = ns.mesh(&["init", "--backend", "nft"]);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+}
+
+#[test]
+fn a_failed_ipv6_run_leaves_the_ipv4_rules_as_they_were() {
+    skip_unless_netns!("iptables-legacy-restore", "ip6tables-legacy-restore");
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Netns::new("rollback");
+    // An ip6tables that refuses every input, in front of the real one in PATH; the IPv4 tools
+    // and the -save tools are the real ones.
+    let fake = tempfile::tempdir().unwrap();
+    let tool = fake.path().join("ip6tables-legacy-restore");
+    std::fs::write(
+        &tool,
+        "#!/bin/sh\necho \"ip6tables-restore: line 2 failed (test stand-in)\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        fake.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let failing = |args: &[&str]| {
+        let mut all = vec!["init", "--backend", "iptables-legacy"];
+        all.extend_from_slice(args);
+        let out = ns
+            .command(env!("CARGO_BIN_EXE_mesh"))
+            .args(&all)
+            .env("PATH", &path)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    // A fresh namespace: nothing is left behind.
+    let err = failing(&["--skip-inbound-ports", "9999"]);
+    assert_eq!(
+        err.matches("line 2 failed (test stand-in)").count(),
+        1,
+        "the tool's words, once: {err}"
+    );
+    assert!(err.contains("iptables-legacy (IPv6)"), "{err}");
+    let empty = listing(&ns, "iptables-legacy");
+    assert!(!empty.contains("MESH"), "{empty}");
+
+    // A re-run with other flags: the earlier IPv4 rules stay, exactly.
+    init(
+        &ns,
+        &[
+            "--backend",
+            "iptables-legacy",
+            "--skip-inbound-ports",
+            "2888",
+        ],
+    );
+    let before = listing(&ns, "iptables-legacy");
+    failing(&["--skip-inbound-ports", "9999"]);
+    assert_eq!(listing(&ns, "iptables-legacy"), before);
 }
 
 #[test]
