@@ -137,7 +137,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--check-timeout', '--check-timeout', [CompletionResultType]::ParameterName, 'How long --check waits for its token')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the exact input the backend would be given, and change nothing (no root needed)')
             [CompletionResult]::new('--uninstall', '--uninstall', [CompletionResultType]::ParameterName, 'Remove the rules mesh installed (with `auto`: from every backend that has them)')
-            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Prove capture works: listen on the outbound port, connect to --check-probe, and expect this check''s own token back (before the proxy starts, as an init container)')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Prove capture works: listen on the outbound port, connect to --check-probe (as uid 65534 when run as root, never as the proxy''s user), and expect this check''s own token back (before the proxy starts, as an init container)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -112,7 +112,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand init" -l check-probe -d 'Where
 complete -c mesh -n "__fish_mesh_using_subcommand init" -l check-timeout -d 'How long --check waits for its token' -r
 complete -c mesh -n "__fish_mesh_using_subcommand init" -l dry-run -d 'Print the exact input the backend would be given, and change nothing (no root needed)'
 complete -c mesh -n "__fish_mesh_using_subcommand init" -l uninstall -d 'Remove the rules mesh installed (with `auto`: from every backend that has them)'
-complete -c mesh -n "__fish_mesh_using_subcommand init" -l check -d 'Prove capture works: listen on the outbound port, connect to --check-probe, and expect this check\'s own token back (before the proxy starts, as an init container)'
+complete -c mesh -n "__fish_mesh_using_subcommand init" -l check -d 'Prove capture works: listen on the outbound port, connect to --check-probe (as uid 65534 when run as root, never as the proxy\'s user), and expect this check\'s own token back (before the proxy starts, as an init container)'
 complete -c mesh -n "__fish_mesh_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand init" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l duration -d 'Stop after this long (default: run until Ctrl-C or SIGTERM)' -r
