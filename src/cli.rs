@@ -52,10 +52,14 @@ pub enum Command {
 
 impl Cli {
     /// The log filter this command asks for (`warn` unless it has a `--log-level`).
-    pub fn log_filter(&self) -> &str {
+    pub fn log_filter(&self) -> String {
         match &self.command {
-            Command::Proxy(args) => &args.log_level,
-            _ => "warn",
+            // kube-rs's watcher logs each failed list or watch itself; the proxy says the same
+            // once, with what it means (`--discovery kube`), so kube-rs's own lines are kept to
+            // off unless the filter names kube.
+            Command::Proxy(args) if args.log_level.contains("kube") => args.log_level.clone(),
+            Command::Proxy(args) => format!("{},kube_runtime=off,kube_client=off", args.log_level),
+            _ => "warn".to_string(),
         }
     }
 }

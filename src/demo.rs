@@ -201,6 +201,7 @@ impl Running {
                 profiles_dir: Some(profiles.clone()),
                 endpoints_file: None,
                 registry_dir: Some(opts.registry.clone()),
+                kube: None,
                 limits: Limits::default(),
                 admin: Default::default(),
                 capture: None,

@@ -126,6 +126,12 @@ pub struct ProxyArgs {
     #[arg(long, conflicts_with = "registry")]
     pub no_registry: bool,
 
+    /// Where services' endpoints come from after --endpoints: `registry` (this machine's local
+    /// registry) or `kube` (the Kubernetes API: EndpointSlices and Services, through KUBECONFIG
+    /// or the pod's service account; the registry is then neither used nor joined)
+    #[arg(long, env = "MESH_DISCOVERY", value_enum, default_value = "registry")]
+    pub discovery: DiscoveryArg,
+
     /// Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888; `none` for none). The
     /// default is Linkerd's: SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached
     #[arg(
@@ -240,6 +246,13 @@ pub struct ProxyArgs {
     /// exits with its exit code
     #[arg(last = true, value_name = "APP")]
     pub command: Vec<String>,
+}
+
+/// `--discovery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiscoveryArg {
+    Registry,
+    Kube,
 }
 
 /// `--inbound-forward`.
@@ -384,10 +397,19 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         allow_destinations: AllowList(args.allow_destinations),
         profiles_dir: args.profiles,
         endpoints_file: args.endpoints,
-        registry_dir: if args.no_registry {
+        registry_dir: if args.no_registry || args.discovery == DiscoveryArg::Kube {
             None
         } else {
             Some(args.registry.dir())
+        },
+        kube: match args.discovery {
+            DiscoveryArg::Kube => Some(kube::Config::infer().await.map_err(|e| {
+                anyhow::anyhow!(
+                    "--discovery kube: no Kubernetes API to talk to: {e}; set KUBECONFIG, or run \
+                     in a pod with a service account token"
+                )
+            })?),
+            DiscoveryArg::Registry => None,
         },
         limits,
         admin: crate::proxy::AdminAccess {

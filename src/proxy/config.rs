@@ -39,6 +39,8 @@ pub struct ProxyConfig {
     pub endpoints_file: Option<PathBuf>,
     /// Local registry directory: where this proxy registers and looks others up. `None`: neither.
     pub registry_dir: Option<PathBuf>,
+    /// Discovery from the Kubernetes API this configuration reaches (`--discovery kube`).
+    pub kube: Option<kube::Config>,
     /// Bounds on waits, buffers and queues.
     pub limits: Limits,
     /// Who may use the admin port's sensitive endpoints.

@@ -20,6 +20,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::identity::{Identity, Workload};
+
+pub mod kubernetes;
 use crate::registry::{read_records, ProxyRecord};
 
 /// A fully qualified Kubernetes service and port.
@@ -121,6 +123,12 @@ pub trait Resolve: Send + Sync {
     fn resolve<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Vec<Endpoint>>;
     /// Where this resolver looks, for error messages ("the local registry (/run/mesh/registry)").
     fn describe(&self) -> String;
+    /// Why `service` has no endpoints here, when this resolver can say more than "none" (a
+    /// watch refused by RBAC, not yet synced, no such Service port). The default says nothing.
+    fn explain<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Option<String>> {
+        let _ = service;
+        Box::pin(async { None })
+    }
     /// The endpoint at `addr`, when it is one of some service's: what the forwarding policy asks
     /// of an address a caller wrote. The default knows none.
     fn endpoint<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<Endpoint>> {
@@ -153,6 +161,18 @@ impl Resolve for Resolvers {
                 }
             }
             None
+        })
+    }
+
+    fn explain<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let mut why = Vec::new();
+            for r in &self.0 {
+                if let Some(w) = r.explain(service).await {
+                    why.push(format!("{}: {w}", r.describe()));
+                }
+            }
+            (!why.is_empty()).then(|| why.join("; "))
         })
     }
 

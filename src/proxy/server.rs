@@ -25,6 +25,8 @@ use tokio::net::{TcpListener, TcpStream};
 use super::admin;
 use super::app_ports::AppPorts;
 use super::config::ProxyConfig;
+use super::discovery::kubernetes::endpoint_slices::Family;
+use super::discovery::kubernetes::resolver::KubeResolver;
 use super::discovery::{RegistryResolver, Resolve, Resolvers, StaticResolver};
 use super::listener::{self, Drain, Listener};
 use super::metrics::{Direction, Metrics};
@@ -74,6 +76,9 @@ pub enum ServeError {
     /// The endpoints file (`--endpoints`) cannot be used.
     #[error(transparent)]
     Endpoints(#[from] super::discovery::EndpointsFileError),
+    /// The Kubernetes API client (`--discovery kube`) cannot be built.
+    #[error("--discovery kube: {0}")]
+    Discovery(String),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -179,6 +184,11 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
     let mut list: Vec<Box<dyn Resolve>> = Vec::new();
     if let Some(file) = &config.endpoints_file {
         let r = StaticResolver::load(file, &config.identity.namespace, &config.cluster_domain)?;
+        list.push(Box::new(r));
+    }
+    if let Some(kube) = &config.kube {
+        let r = KubeResolver::new(kube.clone(), Family::V4, config.limits.dispatch_timeout)
+            .map_err(|e| ServeError::Discovery(format!("the Kubernetes API client: {e}")))?;
         list.push(Box::new(r));
     }
     if let Some(dir) = &config.registry_dir {

@@ -2,6 +2,7 @@
 
 mod grpc_mesh;
 mod harness;
+mod kube_replay;
 mod kubernetes_validate;
 mod net;
 mod netns;
@@ -32,6 +33,7 @@ mod grpc_errors;
 mod grpc_keepalive;
 mod help;
 mod help_examples;
+mod kube_discovery;
 mod layering;
 mod metrics_prometheus;
 mod profile_bad_input;

@@ -87,6 +87,7 @@ pub fn config(
         profiles_dir: None,
         endpoints_file: None,
         registry_dir: Some(registry.to_path_buf()),
+        kube: None,
         limits: Limits {
             profile_poll_interval: Duration::from_millis(50),
             shutdown_grace: Duration::from_secs(5),

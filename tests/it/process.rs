@@ -30,8 +30,14 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts `mesh proxy -n emojivoto ARGS` on `127.0.0.1:0` ports and waits until it is ready.
     pub async fn start(args: &[&str]) -> ProxyProcess {
+        Self::start_with_env(args, &[]).await
+    }
+
+    /// As [`ProxyProcess::start`], with `env` set for the proxy (`KUBECONFIG`, say).
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> ProxyProcess {
         let log = tempfile::NamedTempFile::new().unwrap();
         let mut cmd = mesh_process();
+        cmd.envs(env.iter().copied());
         cmd.args(["proxy", "-n", "emojivoto"])
             .args(["--inbound", "127.0.0.1:0", "--outbound", "127.0.0.1:0"])
             .args(["--admin", "127.0.0.1:0"])

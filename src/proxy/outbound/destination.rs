@@ -152,7 +152,12 @@ pub async fn destination(
                 endpoints: &endpoints,
             };
             if let Err(r) = state.policy.decide(named, connect, marked) {
-                return Err(refused(state, r, authority, service.port, Some(service)));
+                let mut err = refused(state, r, authority, service.port, Some(service));
+                // Discovery may know why it has no endpoints (a refused watch, say): say it.
+                if let ProxyError::UnknownService { explained, .. } = &mut err {
+                    *explained = state.resolve.explain(service).await;
+                }
+                return Err(err);
             }
             Ok(Destination {
                 authority: text.clone(),
@@ -212,6 +217,7 @@ fn refused(
                 authority,
                 service: service.authority(),
                 looked_in: state.resolve.describe(),
+                explained: None,
                 name: service.name.clone(),
                 port: service.port,
                 namespace: service.namespace.clone(),

@@ -32,13 +32,16 @@ pub enum ProxyError {
     BadAuthority(String),
     /// Discovery knows no endpoints for the service.
     #[error(
-        "no endpoints for {authority:?} (service {service}): looked in {looked_in}; start that \
-         service's proxy with --service {name}:{port} in namespace {namespace}, or list it in an endpoints file"
+        "no endpoints for {authority:?} (service {service}): {}",
+        no_endpoints_because(looked_in, explained.as_deref(), name, *port, namespace)
     )]
     UnknownService {
         authority: String,
         service: String,
         looked_in: String,
+        /// Why discovery has none, when it can say (`Resolve::explain`: a watch the API
+        /// refused, say); replaces the advice for the local registry.
+        explained: Option<String>,
         name: String,
         port: u16,
         namespace: String,
@@ -371,6 +374,24 @@ fn upstream_reason(e: &UpstreamError) -> ErrorReason {
             ErrorReason::ConnectionClosed
         }
         UpstreamError::Http { .. } | UpstreamError::NotReplayable { .. } => ErrorReason::Unexpected,
+    }
+}
+
+/// The second half of [`ProxyError::UnknownService`]'s message: discovery's own reason, or
+/// where it looked and how to publish the service on one machine.
+fn no_endpoints_because(
+    looked_in: &str,
+    explained: Option<&str>,
+    name: &str,
+    port: u16,
+    namespace: &str,
+) -> String {
+    match explained {
+        Some(why) => why.to_string(),
+        None => format!(
+            "looked in {looked_in}; start that service's proxy with --service {name}:{port} in \
+             namespace {namespace}, or list it in an endpoints file"
+        ),
     }
 }
 

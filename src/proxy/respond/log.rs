@@ -108,6 +108,7 @@ mod tests {
             authority: format!("x{i}-svc:8080"),
             service: format!("x{i}-svc.default.svc.cluster.local:8080"),
             looked_in: "the registry".into(),
+            explained: None,
             name: format!("x{i}-svc"),
             port: 8080,
             namespace: "default".into(),

@@ -1,0 +1,281 @@
+//! [`KubeResolver`]: the `Resolve` seam answered from the Kubernetes API.
+//!
+//! Each service the app calls gets two watches, started on its first lookup: its EndpointSlices
+//! (`kubernetes.io/service-name=NAME`) and the Service itself (`metadata.name=NAME`, for the port
+//! names). kube-rs's watcher lists (pages of 500), then watches with bookmarks, relists on
+//! 410 Gone, and backs off on errors; its reflector store swaps a relist in whole, so answers come
+//! from memory and are never half a list. A lookup waits for a new watch's first list at most
+//! `sync_timeout`; while the API is away the last good set keeps serving.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client};
+use tokio::task::AbortHandle;
+
+use super::endpoint_slices::{port_name, ready_addresses, Family, SERVICE_NAME_LABEL};
+use crate::proxy::discovery::{BoxFuture, Endpoint, Resolve, ServiceName};
+
+/// At most this many services are watched at once; lookups of more are answered empty (and
+/// explained), so an app calling endless names cannot make the proxy open endless watches.
+pub const MAX_WATCHED_SERVICES: usize = 1024;
+
+/// Discovery from the Kubernetes API.
+pub struct KubeResolver {
+    client: Client,
+    /// Where the client talks to, for messages.
+    server: String,
+    prefer: Family,
+    sync_timeout: Duration,
+    watches: Mutex<HashMap<(String, String), Arc<ServiceWatch>>>,
+}
+
+/// The watches of one service.
+struct ServiceWatch {
+    slices: Store<EndpointSlice>,
+    service: Store<Service>,
+    /// The latest error of each watch (cleared by its next event), for explanations.
+    errors: [LastError; 2],
+    tasks: [AbortHandle; 2],
+}
+
+/// A watch's latest error, as a sentence.
+type LastError = Arc<Mutex<Option<String>>>;
+
+impl Drop for ServiceWatch {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl KubeResolver {
+    /// A resolver talking to the API server `config` names (kube-rs's: `KUBECONFIG`, or the
+    /// pod's service account in a cluster). `prefer` picks the family of dual-stack pods;
+    /// `sync_timeout` bounds how long a lookup waits for a new watch's first list.
+    ///
+    /// # Errors
+    ///
+    /// The client cannot be built from `config` (a bad certificate or proxy setting).
+    pub fn new(
+        config: kube::Config,
+        prefer: Family,
+        sync_timeout: Duration,
+    ) -> Result<Self, kube::Error> {
+        let server = format!("the Kubernetes API ({})", config.cluster_url);
+        Ok(KubeResolver {
+            client: Client::try_from(config)?,
+            server,
+            prefer,
+            sync_timeout,
+            watches: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The watches of `service`, started now if this is its first lookup; `None` when
+    /// [`MAX_WATCHED_SERVICES`] are watched already.
+    fn watch(&self, service: &ServiceName) -> Option<Arc<ServiceWatch>> {
+        let key = (service.namespace.clone(), service.name.clone());
+        let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = watches.get(&key) {
+            return Some(w.clone());
+        }
+        if watches.len() >= MAX_WATCHED_SERVICES {
+            return None;
+        }
+        let errors: [LastError; 2] = Default::default();
+        let slices_api: Api<EndpointSlice> =
+            Api::namespaced(self.client.clone(), &service.namespace);
+        let (slices, slices_task) = spawn_reflector(
+            slices_api,
+            watcher::Config::default().labels(&format!("{SERVICE_NAME_LABEL}={}", service.name)),
+            errors[0].clone(),
+            format!(
+                "the EndpointSlices of {}/{}",
+                service.namespace, service.name
+            ),
+        );
+        let service_api: Api<Service> = Api::namespaced(self.client.clone(), &service.namespace);
+        let (service_store, service_task) = spawn_reflector(
+            service_api,
+            watcher::Config::default().fields(&format!("metadata.name={}", service.name)),
+            errors[1].clone(),
+            format!("the Service {}/{}", service.namespace, service.name),
+        );
+        let w = Arc::new(ServiceWatch {
+            slices,
+            service: service_store,
+            errors,
+            tasks: [slices_task, service_task],
+        });
+        watches.insert(key, w.clone());
+        Some(w)
+    }
+
+    fn endpoints(&self, watch: &ServiceWatch, service: &ServiceName) -> Vec<Endpoint> {
+        let Some(svc) = watch.service.state().into_iter().next() else {
+            return Vec::new();
+        };
+        let Some(name) = port_name(&svc, service.port) else {
+            return Vec::new();
+        };
+        ready_addresses(&watch.slices.state(), &name, self.prefer)
+            .into_iter()
+            .map(|a| Endpoint {
+                addr: a.addr,
+                identity: None,
+            })
+            .collect()
+    }
+}
+
+/// Runs a reflector for `api` with `config` in the background: its store, and the task.
+fn spawn_reflector<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    error: Arc<Mutex<Option<String>>>,
+    what: String,
+) -> (Store<K>, AbortHandle)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            let mut last = error.lock().unwrap_or_else(|p| p.into_inner());
+            match event {
+                Ok(_) => *last = None,
+                Err(e) => {
+                    let text = watch_error_text(&e, &what);
+                    // Said once per new error, not once per retry.
+                    if last.as_deref() != Some(text.as_str()) {
+                        tracing::warn!("{text}");
+                    }
+                    *last = Some(text);
+                }
+            }
+        }
+    });
+    (store, task.abort_handle())
+}
+
+impl Resolve for KubeResolver {
+    fn resolve<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Vec<Endpoint>> {
+        Box::pin(async move {
+            let Some(watch) = self.watch(service) else {
+                return Vec::new();
+            };
+            let synced = async {
+                let _ = watch.slices.wait_until_ready().await;
+                let _ = watch.service.wait_until_ready().await;
+            };
+            let _ = tokio::time::timeout(self.sync_timeout, synced).await;
+            self.endpoints(&watch, service)
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.server.clone()
+    }
+
+    fn explain<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let key = (service.namespace.clone(), service.name.clone());
+            let watch = self
+                .watches
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                .cloned();
+            let Some(watch) = watch else {
+                return Some(format!(
+                    "{MAX_WATCHED_SERVICES} services are watched already, the most one proxy watches"
+                ));
+            };
+            let errors: Vec<String> = watch
+                .errors
+                .iter()
+                .filter_map(|e| e.lock().unwrap_or_else(|p| p.into_inner()).clone())
+                .collect();
+            if !errors.is_empty() {
+                return Some(with_rbac_hint(errors.join("; ")));
+            }
+            let synced = watch.slices.wait_until_ready();
+            if tokio::time::timeout(Duration::ZERO, synced).await.is_err() {
+                return Some(format!(
+                    "the first list of its EndpointSlices did not arrive within {:?}",
+                    self.sync_timeout
+                ));
+            }
+            let Some(svc) = watch.service.state().into_iter().next() else {
+                return Some(format!(
+                    "the API has no Service {} in namespace {}",
+                    service.name, service.namespace
+                ));
+            };
+            if port_name(&svc, service.port).is_none() {
+                return Some(format!("the Service has no TCP port {}", service.port));
+            }
+            Some(format!(
+                "no ready endpoints in its {} EndpointSlice(s)",
+                watch.slices.state().len()
+            ))
+        })
+    }
+}
+
+/// A watcher's error as one sentence: the step, what was watched, and the API's own status
+/// (code, reason, message) rather than its debug form.
+fn watch_error_text(error: &watcher::Error, what: &str) -> String {
+    use watcher::Error as W;
+    let (step, inner) = match error {
+        W::InitialListFailed(e) => ("listing", e),
+        W::WatchStartFailed(e) => ("starting to watch", e),
+        W::WatchFailed(e) => ("watching", e),
+        W::WatchError(status) => {
+            return format!(
+                "watching {what}: the API ended the watch: {} {}: {}",
+                status.code, status.reason, status.message
+            )
+        }
+        W::NoResourceVersion => {
+            return format!("watching {what}: the API's answer had no resourceVersion")
+        }
+    };
+    match inner {
+        kube::Error::Api(status) => format!(
+            "{step} {what}: {} {}: {}",
+            status.code, status.reason, status.message
+        ),
+        other => format!("{step} {what}: {other}"),
+    }
+}
+
+/// A 403 from the API, with what to grant: the verbs and resources `mesh install`'s ClusterRole
+/// gives.
+fn with_rbac_hint(error: String) -> String {
+    if error.contains(" 403 ") {
+        format!(
+            "{error}; the proxy's service account needs get, list and watch on endpointslices \
+             (discovery.k8s.io), services and pods: bind it to the ClusterRole `mesh install` \
+             prints (mesh-discovery)"
+        )
+    } else {
+        error
+    }
+}

@@ -1,0 +1,243 @@
+//! `mesh proxy --discovery kube` against the replay API server (tests/it/kube_replay.rs): a real
+//! proxy process, pointed at it by a kubeconfig, balances real requests over the endpoints the
+//! EndpointSlices list, follows changes, keeps serving the last good set while the API is away,
+//! and explains a refused watch.
+//!
+//! The Service and EndpointSlice objects below are written from the Kubernetes API reference
+//! (core/v1 Service, discovery.k8s.io/v1 EndpointSlice, v1.33), not recorded from a cluster: a
+//! later recording can replace them. Their endpoint addresses are loopback (the test upstreams),
+//! which a real cluster never hands out.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::kube_replay::{ReplayApi, Seen};
+use crate::net::{eventually_within, http_upstream, Upstream};
+use crate::process::ProxyProcess;
+use crate::raw_http::{ask, request};
+
+pub const SLICES: &str = "/apis/discovery.k8s.io/v1/namespaces/emojivoto/endpointslices";
+pub const SERVICES: &str = "/api/v1/namespaces/emojivoto/services";
+
+/// Changes must show within this (the watch delivers them at once; the bound is generous).
+const FOLLOW: Duration = Duration::from_secs(5);
+
+/// The Service `web-svc`: port 8080, named `http`, to the pods' `http` port.
+fn service() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web-svc", "namespace": "emojivoto"},
+        "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"},
+                 "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]},
+    })
+}
+
+/// An EndpointSlice of `web-svc` with one ready pod `pod` at 127.0.0.1:`port` (each test upstream
+/// has its own port, so each gets its own slice, as pods with different ports would).
+fn slice(name: &str, port: u16, pod: &str) -> Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": "emojivoto",
+                     "labels": {"kubernetes.io/service-name": "web-svc"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true},
+                       "targetRef": {"kind": "Pod", "name": pod, "namespace": "emojivoto"}}],
+    })
+}
+
+/// Sends `n` requests for `web-svc:8080` through the proxy's outbound; all must be answered 200.
+async fn send(proxy: &ProxyProcess, n: usize) {
+    send_with(proxy, n, "").await
+}
+
+/// As [`send`], each answered after 35 ms: slower than the balancer's first guess for an
+/// endpoint it has not measured yet (30 ms, peak-EWMA's default as Linkerd's), so new endpoints
+/// are tried rather than left behind faster measured ones.
+async fn send_slow(proxy: &ProxyProcess, n: usize) {
+    send_with(proxy, n, "x-test-delay-ms: 35\r\n").await
+}
+
+async fn send_with(proxy: &ProxyProcess, n: usize, extra: &str) {
+    for _ in 0..n {
+        let reply = ask(proxy.outbound, &request("GET", "/", "web-svc:8080", extra)).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}{}\nlog:\n{}",
+            reply.head,
+            reply.body,
+            proxy.log()
+        );
+    }
+}
+
+fn counts(ups: &[Upstream]) -> Vec<u64> {
+    ups.iter().map(|u| u.requests.get()).collect()
+}
+
+/// What `mesh install`'s ClusterRole grants: (API group, resource) with get, list and watch.
+const GRANTED: &[(&str, &str)] = &[
+    ("discovery.k8s.io", "endpointslices"),
+    ("", "services"),
+    ("", "pods"),
+    ("linkerd.io", "serviceprofiles"),
+];
+
+fn assert_granted(seen: &[Seen]) {
+    for s in seen {
+        assert!(
+            ["get", "list", "watch"].contains(&s.verb.as_str())
+                && GRANTED.contains(&(s.group.as_str(), s.resource.as_str())),
+            "a request the ClusterRole does not grant: {s:?}"
+        );
+    }
+}
+
+async fn proxy_on(api: &ReplayApi, dir: &tempfile::TempDir) -> ProxyProcess {
+    let kubeconfig = api.kubeconfig(dir.path());
+    ProxyProcess::start_with_env(
+        &["--discovery", "kube", "--workload", "deploy/vote-bot"],
+        &[("KUBECONFIG", kubeconfig.as_os_str())],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balances_over_the_listed_endpoints_follows_changes_and_outlives_the_api() {
+    let mut api = ReplayApi::start().await;
+    let ups = [
+        http_upstream().await,
+        http_upstream().await,
+        http_upstream().await,
+    ];
+    api.apply(SERVICES, service());
+    for (i, up) in ups.iter().enumerate() {
+        api.apply(
+            SLICES,
+            slice(&format!("web-svc-{i}"), up.addr.port(), &format!("web-{i}")),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = proxy_on(&api, &dir).await;
+
+    send_slow(&proxy, 30).await;
+    let spread = counts(&ups);
+    assert!(
+        spread.iter().all(|c| *c > 0),
+        "every endpoint serves: {spread:?}"
+    );
+
+    // A pod leaves: its slice is deleted, and no request reaches it once the watch says so.
+    api.delete(SLICES, "web-svc-2");
+    eventually_within(
+        FOLLOW,
+        "the deleted endpoint stops getting requests",
+        || async {
+            let before = ups[2].requests.get();
+            send(&proxy, 20).await;
+            ups[2].requests.get() == before
+        },
+    )
+    .await;
+
+    // A pod becomes not ready: the same.
+    let mut not_ready = slice("web-svc-1", ups[1].addr.port(), "web-1");
+    not_ready["endpoints"][0]["conditions"]["ready"] = json!(false);
+    api.apply(SLICES, not_ready);
+    eventually_within(
+        FOLLOW,
+        "the unready endpoint stops getting requests",
+        || async {
+            let before = ups[1].requests.get();
+            send(&proxy, 20).await;
+            ups[1].requests.get() == before
+        },
+    )
+    .await;
+
+    // The API goes away: the last good set keeps serving.
+    api.stop();
+    let before = ups[0].requests.get();
+    send(&proxy, 20).await;
+    assert_eq!(ups[0].requests.get(), before + 20);
+
+    // It comes back with a new pod: the watch is re-established and follows.
+    api.restart().await;
+    api.apply(SLICES, slice("web-svc-1", ups[1].addr.port(), "web-1"));
+    eventually_within(
+        FOLLOW,
+        "the returning endpoint gets requests again",
+        || async {
+            let before = ups[1].requests.get();
+            send_slow(&proxy, 10).await;
+            ups[1].requests.get() > before
+        },
+    )
+    .await;
+
+    assert_granted(&api.seen());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relist_after_410_gone_and_dropped_streams_lose_nothing() {
+    let api = ReplayApi::start().await;
+    let ups = [http_upstream().await, http_upstream().await];
+    api.apply(SERVICES, service());
+    api.apply(SLICES, slice("web-svc-0", ups[0].addr.port(), "web-0"));
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = proxy_on(&api, &dir).await;
+    send(&proxy, 5).await;
+    assert_eq!(counts(&ups), [5, 0]);
+
+    // The streams drop and the next watches are told their version is too old: the client must
+    // list again, and the list brings the pod added meanwhile.
+    api.expire_next_watches(2);
+    api.drop_watches();
+    api.apply(SLICES, slice("web-svc-1", ups[1].addr.port(), "web-1"));
+    eventually_within(
+        FOLLOW,
+        "the pod added while the watch was down serves",
+        || async {
+            send_slow(&proxy, 5).await;
+            ups[1].requests.get() > 0
+        },
+    )
+    .await;
+    let lists = api
+        .seen()
+        .iter()
+        .filter(|s| s.verb == "list" && s.resource == "endpointslices")
+        .count();
+    assert!(
+        lists >= 2,
+        "410 Gone made the client list again: {:?}",
+        api.seen()
+    );
+    assert_granted(&api.seen());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_watch_is_explained_with_the_role_to_bind() {
+    let api = ReplayApi::start().await;
+    api.apply(SERVICES, service());
+    api.forbid(SLICES);
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = proxy_on(&api, &dir).await;
+    let reply = ask(proxy.outbound, &request("GET", "/", "web-svc:8080", "")).await;
+    assert_eq!(
+        reply.status,
+        503,
+        "{}{}\nlog:\n{}",
+        reply.head,
+        reply.body,
+        proxy.log()
+    );
+    let text = format!("{}{}", reply.head, reply.body);
+    for wanted in ["403", "endpointslices", "ClusterRole"] {
+        assert!(text.contains(wanted), "{wanted:?} not in {text}");
+    }
+    let log = proxy.log();
+    assert!(log.contains("forbidden"), "{log}");
+}
