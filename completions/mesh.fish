@@ -71,6 +71,8 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A servic
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profiles -d 'Directory of ServiceProfile YAML files, reloaded when they change (one that does not exist yet is watched for; a path that is not a directory is refused)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l endpoints -d 'Static endpoints file (YAML: service authority -> addresses with labels)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l discovery -d 'Where services\' endpoints come from after --endpoints: `registry` (this machine\'s local registry) or `kube` (the Kubernetes API: EndpointSlices and Services, through KUBECONFIG or the pod\'s service account; the registry is then neither used nor joined)' -r -f -a "registry\t''
+kube\t''"
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l opaque-ports -d 'Ports never parsed as HTTP, only forwarded as TCP (e.g. 2888,3888; `none` for none). The default is Linkerd\'s: SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l allow-destination -d 'Also forward to these addresses, which discovery does not know: CIDR[:PORT[-PORT]] (repeatable). Loopback and link-local addresses open only to a rule inside those ranges (127.0.0.1/32:8080); see docs/security.md for the risk' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l cluster-domain -d 'Kubernetes cluster DNS domain' -r
