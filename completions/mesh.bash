@@ -612,7 +612,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__proxy)
-            opts="-n -h -V --inbound --outbound --admin --admin-public --app --workload --pod --service --profiles --endpoints --registry --no-registry --discovery --opaque-ports --allow-destination --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --response-timeout --upstream-idle-timeout --upstream-ping-interval --header-read-timeout --detect-timeout --max-connections --capture --inbound-forward --app-uid --app-gid --log-level --namespace --admin-token-file --help --version"
+            opts="-n -h -V --inbound --outbound --admin --admin-public --app --workload --pod --service --profiles --profile-source --endpoints --registry --no-registry --discovery --opaque-ports --allow-destination --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --response-timeout --upstream-idle-timeout --upstream-ping-interval --header-read-timeout --detect-timeout --max-connections --capture --inbound-forward --app-uid --app-gid --log-level --namespace --admin-token-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -648,6 +648,10 @@ _mesh() {
                     ;;
                 --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile-source)
+                    COMPREPLY=($(compgen -W "none kube" -- "${cur}"))
                     return 0
                     ;;
                 --endpoints)

@@ -69,6 +69,8 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This wo
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l pod -d 'This pod\'s name (default: the workload\'s name)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A service this workload serves (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app\'s host; without it, to --app when the workload has one service port, else to the service port itself on the app\'s host' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profiles -d 'Directory of ServiceProfile YAML files, reloaded when they change (one that does not exist yet is watched for; a path that is not a directory is refused)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l profile-source -d 'Where ServiceProfiles come from besides --profiles DIR: `none`, or `kube` (the serviceprofiles.linkerd.io objects of the Kubernetes API, watched cluster-wide; a file in DIR with the same name wins)' -r -f -a "none\t''
+kube\t''"
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l endpoints -d 'Static endpoints file (YAML: service authority -> addresses with labels)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l discovery -d 'Where services\' endpoints come from after --endpoints: `registry` (this machine\'s local registry) or `kube` (the Kubernetes API: EndpointSlices and Services, through KUBECONFIG or the pod\'s service account; the registry is then neither used nor joined)' -r -f -a "registry\t''

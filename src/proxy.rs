@@ -64,5 +64,5 @@ pub mod state;
 pub mod tap;
 pub mod timeout;
 
-pub use config::{AdminAccess, Capture, InboundForward, Limits, ProxyConfig};
+pub use config::{AdminAccess, Capture, InboundForward, KubeApi, Limits, ProxyConfig};
 pub use server::{check, serve, Checked, Listeners, ServeError};

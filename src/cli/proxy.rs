@@ -28,7 +28,7 @@ use crate::proxy::connect::ConnectConfig;
 use crate::proxy::policy::{AllowList, AllowRule};
 use crate::proxy::readiness::{self, POLL_INTERVAL};
 use crate::proxy::{
-    check, serve, Capture, InboundForward, Limits, Listeners, ProxyConfig, ServeError,
+    check, serve, Capture, InboundForward, KubeApi, Limits, Listeners, ProxyConfig, ServeError,
 };
 use crate::registry::ServicePort;
 
@@ -114,6 +114,12 @@ pub struct ProxyArgs {
     /// yet is watched for; a path that is not a directory is refused)
     #[arg(long, env = "MESH_PROFILES", value_name = "DIR", value_parser = parse_profiles_dir)]
     pub profiles: Option<PathBuf>,
+
+    /// Where ServiceProfiles come from besides --profiles DIR: `none`, or `kube` (the
+    /// serviceprofiles.linkerd.io objects of the Kubernetes API, watched cluster-wide; a file in
+    /// DIR with the same name wins)
+    #[arg(long, env = "MESH_PROFILE_SOURCE", value_enum, default_value = "none")]
+    pub profile_source: ProfileSourceArg,
 
     /// Static endpoints file (YAML: service authority -> addresses with labels)
     #[arg(long, env = "MESH_ENDPOINTS", value_name = "FILE")]
@@ -248,6 +254,13 @@ pub struct ProxyArgs {
     pub command: Vec<String>,
 }
 
+/// `--profile-source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileSourceArg {
+    None,
+    Kube,
+}
+
 /// `--discovery`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiscoveryArg {
@@ -349,6 +362,35 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(run_async(args))
 }
 
+/// What the proxy takes from the Kubernetes API, and where the API is (kube-rs's inference:
+/// `KUBECONFIG`, else the pod's service account); `None` when it takes nothing.
+async fn kube_api(
+    discovery: DiscoveryArg,
+    profiles: ProfileSourceArg,
+) -> anyhow::Result<Option<KubeApi>> {
+    let discovery = discovery == DiscoveryArg::Kube;
+    let profiles = profiles == ProfileSourceArg::Kube;
+    if !discovery && !profiles {
+        return Ok(None);
+    }
+    let flags = match (discovery, profiles) {
+        (true, true) => "--discovery kube and --profile-source kube",
+        (true, false) => "--discovery kube",
+        _ => "--profile-source kube",
+    };
+    let config = kube::Config::infer().await.map_err(|e| {
+        anyhow::anyhow!(
+            "{flags}: no Kubernetes API to talk to: {e}; set KUBECONFIG, or run in a pod with a \
+             service account token"
+        )
+    })?;
+    Ok(Some(KubeApi {
+        config,
+        discovery,
+        profiles,
+    }))
+}
+
 /// The app's gid under --app-uid: --app-gid, else the user's primary group from the passwd
 /// database, else the gid numbered as the uid. Never the proxy's own group by default: a
 /// `mesh init --proxy-gid` rule would exempt the app's connections from capture.
@@ -402,15 +444,7 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         } else {
             Some(args.registry.dir())
         },
-        kube: match args.discovery {
-            DiscoveryArg::Kube => Some(kube::Config::infer().await.map_err(|e| {
-                anyhow::anyhow!(
-                    "--discovery kube: no Kubernetes API to talk to: {e}; set KUBECONFIG, or run \
-                     in a pod with a service account token"
-                )
-            })?),
-            DiscoveryArg::Registry => None,
-        },
+        kube: kube_api(args.discovery, args.profile_source).await?,
         limits,
         admin: crate::proxy::AdminAccess {
             public: !args.admin.ip().is_loopback(),

@@ -39,8 +39,9 @@ pub struct ProxyConfig {
     pub endpoints_file: Option<PathBuf>,
     /// Local registry directory: where this proxy registers and looks others up. `None`: neither.
     pub registry_dir: Option<PathBuf>,
-    /// Discovery from the Kubernetes API this configuration reaches (`--discovery kube`).
-    pub kube: Option<kube::Config>,
+    /// The Kubernetes API, and what the proxy takes from it (`--discovery kube`,
+    /// `--profile-source kube`); `None`: nothing.
+    pub kube: Option<KubeApi>,
     /// Bounds on waits, buffers and queues.
     pub limits: Limits,
     /// Who may use the admin port's sensitive endpoints.
@@ -50,6 +51,18 @@ pub struct ProxyConfig {
     /// redirected (its original destination is not the listener) the same way, with the
     /// defaults; what `--capture` adds is the inbound listener without `--app`, and its options.
     pub capture: Option<Capture>,
+}
+
+/// What a proxy takes from the Kubernetes API.
+#[derive(Debug, Clone)]
+pub struct KubeApi {
+    /// Where the API is and how to authenticate (kube-rs's: `KUBECONFIG`, or the pod's
+    /// service account).
+    pub config: kube::Config,
+    /// Endpoints from EndpointSlices and Services (`--discovery kube`).
+    pub discovery: bool,
+    /// ServiceProfiles from `serviceprofiles.linkerd.io` objects (`--profile-source kube`).
+    pub profiles: bool,
 }
 
 /// How a proxy under transparent capture forwards (DESIGN.md, "Forwarding policy", right column).

@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 
 use super::maps::ReadMap;
+
+pub mod kube_source;
 use crate::profile::check::{check_profile, DocumentReport};
 use crate::profile::decode::{decode_profiles, Place};
 use crate::profile::matcher::{FieldError, RouteMatcher};
@@ -58,6 +60,8 @@ pub struct ProfileStore {
     dir_present: std::sync::Mutex<Option<bool>>,
     current: ArcSwap<ReadMap<String, Arc<ServiceRoutes>>>,
     files: std::sync::Mutex<BTreeMap<PathBuf, FileState>>,
+    /// Profiles from the Kubernetes API (`--profile-source kube`), by `namespace/name`.
+    objects: std::sync::Mutex<BTreeMap<String, Vec<Arc<ServiceRoutes>>>>,
 }
 
 impl ProfileStore {
@@ -68,6 +72,7 @@ impl ProfileStore {
             dir_present: std::sync::Mutex::new(None),
             current: ArcSwap::from_pointee(ReadMap::default()),
             files: std::sync::Mutex::new(BTreeMap::new()),
+            objects: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -109,14 +114,31 @@ impl ProfileStore {
             }
         }
         if !report.loaded.is_empty() || !report.removed.is_empty() {
-            let map = files
-                .values()
-                .flat_map(|f| f.profiles.iter())
-                .map(|p| (p.name.clone(), p.clone()))
-                .collect();
-            self.current.store(Arc::new(map));
+            drop(files);
+            self.publish();
         }
         report
+    }
+
+    /// Replaces the profiles from the API with `objects` (`namespace/name` → its compiled
+    /// profiles), and publishes them.
+    pub fn set_objects(&self, objects: BTreeMap<String, Vec<Arc<ServiceRoutes>>>) {
+        *self.objects.lock().unwrap_or_else(|p| p.into_inner()) = objects;
+        self.publish();
+    }
+
+    /// Makes the files' and the API's profiles the ones requests read (a name in both: the
+    /// file's, as a local override).
+    fn publish(&self) {
+        let files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let objects = self.objects.lock().unwrap_or_else(|p| p.into_inner());
+        let map = objects
+            .values()
+            .flatten()
+            .chain(files.values().flat_map(|f| f.profiles.iter()))
+            .map(|p| (p.name.clone(), p.clone()))
+            .collect();
+        self.current.store(Arc::new(map));
     }
 
     /// Logs the directory going missing or appearing. A missing `--profiles` directory is not an

@@ -31,7 +31,7 @@ use super::discovery::{RegistryResolver, Resolve, Resolvers, StaticResolver};
 use super::listener::{self, Drain, Listener};
 use super::metrics::{Direction, Metrics};
 use super::policy::OwnListeners;
-use super::profiles::{log_report, ProfileStore};
+use super::profiles::{kube_source, log_report, ProfileStore};
 use super::state::ProxyState;
 use crate::registry::{read_records, ProxyRecord, Registration};
 
@@ -76,8 +76,8 @@ pub enum ServeError {
     /// The endpoints file (`--endpoints`) cannot be used.
     #[error(transparent)]
     Endpoints(#[from] super::discovery::EndpointsFileError),
-    /// The Kubernetes API client (`--discovery kube`) cannot be built.
-    #[error("--discovery kube: {0}")]
+    /// The Kubernetes API client (`--discovery kube`, `--profile-source kube`) cannot be built.
+    #[error("{0}")]
     Discovery(String),
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -119,6 +119,13 @@ pub async fn serve(
         state.config.limits.profile_poll_interval,
         draining.signaled(),
     );
+    let _kube_profiles = match state.config.kube.as_ref().filter(|k| k.profiles) {
+        Some(kube) => Some(
+            kube_source::spawn(&profiles, kube.config.clone(), draining.signaled())
+                .map_err(|e| ServeError::Discovery(format!("the Kubernetes API client: {e}")))?,
+        ),
+        None => None,
+    };
 
     let inbound_addr = listeners
         .inbound
@@ -186,9 +193,13 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
         let r = StaticResolver::load(file, &config.identity.namespace, &config.cluster_domain)?;
         list.push(Box::new(r));
     }
-    if let Some(kube) = &config.kube {
-        let r = KubeResolver::new(kube.clone(), Family::V4, config.limits.dispatch_timeout)
-            .map_err(|e| ServeError::Discovery(format!("the Kubernetes API client: {e}")))?;
+    if let Some(kube) = config.kube.as_ref().filter(|k| k.discovery) {
+        let r = KubeResolver::new(
+            kube.config.clone(),
+            Family::V4,
+            config.limits.dispatch_timeout,
+        )
+        .map_err(|e| ServeError::Discovery(format!("the Kubernetes API client: {e}")))?;
         list.push(Box::new(r));
     }
     if let Some(dir) = &config.registry_dir {

@@ -241,3 +241,81 @@ async fn a_forbidden_watch_is_explained_with_the_role_to_bind() {
     let log = proxy.log();
     assert!(log.contains("forbidden"), "{log}");
 }
+
+/// The cluster-wide ServiceProfiles collection the proxy watches.
+const PROFILES: &str = "/apis/linkerd.io/v1alpha2/serviceprofiles";
+
+/// A ServiceProfile for web-svc with one route, `route` (GET /books).
+fn profile(route: &str) -> Value {
+    json!({
+        "apiVersion": "linkerd.io/v1alpha2", "kind": "ServiceProfile",
+        "metadata": {"name": "web-svc.emojivoto.svc.cluster.local", "namespace": "emojivoto",
+                     "uid": "0b6f8c52-1c1e-4d8e-9d6a-2f0e1b9b7a10", "generation": 1,
+                     "creationTimestamp": "2026-12-01T00:00:00Z"},
+        "spec": {"routes": [{"name": route, "condition": {"method": "GET", "pathRegex": "/books"}}]},
+    })
+}
+
+/// Whether the proxy's /metrics lists `route` among the routes in force for web-svc.
+async fn in_force(proxy: &ProxyProcess, route: &str) -> bool {
+    send(proxy, 1).await;
+    proxy.metrics().await.lines().any(|l| {
+        l.starts_with("profile_route_info{")
+            && l.contains("web-svc.emojivoto.svc.cluster.local")
+            && l.contains(&format!("rt_route=\"{route}\""))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_profiles_come_from_the_api_and_a_bad_edit_keeps_the_last_good_one() {
+    let api = ReplayApi::start().await;
+    let up = http_upstream().await;
+    api.apply(SERVICES, service());
+    api.apply(SLICES, slice("web-svc-0", up.addr.port(), "web-0"));
+    api.apply(PROFILES, profile("books"));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    let proxy = ProxyProcess::start_with_env(
+        &[
+            "--discovery",
+            "kube",
+            "--profile-source",
+            "kube",
+            "--workload",
+            "deploy/vote-bot",
+        ],
+        &[("KUBECONFIG", kubeconfig.as_os_str())],
+    )
+    .await;
+    eventually_within(FOLLOW, "the API's profile is in force", || {
+        in_force(&proxy, "books")
+    })
+    .await;
+
+    // An edit is followed.
+    api.apply(PROFILES, profile("list-books"));
+    eventually_within(FOLLOW, "the edited profile is in force", || {
+        in_force(&proxy, "list-books")
+    })
+    .await;
+
+    // An edit `mesh profile check` refuses (a lower-case method never matches) is logged, and the
+    // last good version stays.
+    let mut bad = profile("broken");
+    bad["spec"]["routes"][0]["condition"]["method"] = json!("get");
+    api.apply(PROFILES, bad);
+    eventually_within(FOLLOW, "the refusal is logged", || async {
+        proxy.log().contains("ServiceProfile from the API refused")
+    })
+    .await;
+    assert!(in_force(&proxy, "list-books").await, "{}", proxy.log());
+    assert!(!in_force(&proxy, "broken").await);
+
+    // Deleted: back to [DEFAULT] alone.
+    api.delete(PROFILES, "web-svc.emojivoto.svc.cluster.local");
+    eventually_within(FOLLOW, "the deleted profile is gone", || async {
+        !in_force(&proxy, "list-books").await
+    })
+    .await;
+    assert_granted(&api.seen());
+}

@@ -194,7 +194,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            list(&ready_addresses(std::slice::from_ref(&a), "admin", Family::V4)),
+            list(&ready_addresses(
+                std::slice::from_ref(&a),
+                "admin",
+                Family::V4
+            )),
             ["10.0.0.1:9990 web-a", "10.0.0.2:9990 web-b"]
         );
         assert!(ready_addresses(&[a], "grpc", Family::V4).is_empty());
