@@ -19,6 +19,7 @@ use crate::raw_http::{ask, request};
 
 pub const SLICES: &str = "/apis/discovery.k8s.io/v1/namespaces/emojivoto/endpointslices";
 pub const SERVICES: &str = "/api/v1/namespaces/emojivoto/services";
+pub const PODS: &str = "/api/v1/namespaces/emojivoto/pods";
 
 /// Changes must show within this (the watch delivers them at once; the bound is generous).
 const FOLLOW: Duration = Duration::from_secs(5);
@@ -318,4 +319,62 @@ async fn service_profiles_come_from_the_api_and_a_bad_edit_keeps_the_last_good_o
     })
     .await;
     assert_granted(&api.seen());
+}
+
+/// A pod of deploy/web, as `mesh inject` leaves it (`meshed`: the proxy as a native sidecar) or
+/// not, with service account `web`.
+fn web_pod(name: &str, meshed: bool) -> Value {
+    let mut init = vec![json!({"name": "mesh-init", "image": "mesh"})];
+    if meshed {
+        init.push(json!({"name": "mesh-proxy", "image": "mesh", "restartPolicy": "Always"}));
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "emojivoto",
+                     "labels": {"app": "web", "mesh.io/workload": "deployment.web", "pod-template-hash": "7d9c"},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9c",
+                                          "uid": "4c1e9a7e-0000-4000-8000-000000000001", "controller": true}]},
+        "spec": {"serviceAccountName": "web", "initContainers": init,
+                 "containers": [{"name": "web", "image": "example/web:1.0"}]},
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meshed_pod_is_named_by_its_workload_and_a_plain_one_is_not() {
+    let api = ReplayApi::start().await;
+    let ups = [http_upstream().await, http_upstream().await];
+    api.apply(SERVICES, service());
+    api.apply(SLICES, slice("web-svc-0", ups[0].addr.port(), "web-0"));
+    api.apply(SLICES, slice("web-svc-1", ups[1].addr.port(), "web-1"));
+    api.apply(PODS, web_pod("web-0", true));
+    api.apply(PODS, web_pod("web-1", false));
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = proxy_on(&api, &dir).await;
+    eventually_within(
+        FOLLOW,
+        "requests to web-0 are labelled with its workload",
+        || async {
+            send_slow(&proxy, 4).await;
+            proxy.metrics().await.lines().any(|l| {
+                l.starts_with("response_total{")
+                    && l.contains(r#"dst_deployment="web""#)
+                    && l.contains(r#"dst_pod="web-0""#)
+            })
+        },
+    )
+    .await;
+    assert!(ups[1].requests.get() > 0, "both pods served");
+    let metrics = proxy.metrics().await;
+    assert!(
+        !metrics.contains(r#"dst_pod="web-1""#),
+        "a plain pod has no identity:\n{metrics}"
+    );
+    assert_granted(&api.seen());
+    assert!(
+        api.seen()
+            .iter()
+            .any(|s| s.verb == "get" && s.resource == "pods"),
+        "{:?}",
+        api.seen()
+    );
 }

@@ -328,15 +328,34 @@ fn full(code: StatusCode, body: &Value) -> Response<Body> {
         .unwrap()
 }
 
+/// The resources this server serves, by their plural.
+const RESOURCES: &[&str] = &["endpointslices", "services", "pods", "serviceprofiles"];
+
 fn answer(state: &Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
     let uri = req.uri().clone();
-    let path = uri.path().to_string();
     let q = query(&uri);
     let watching = matches!(q.get("watch").map(String::as_str), Some("true" | "1"));
+    // `<collection>/<name>`: a get of one object.
+    let (path, name) = match uri.path().rsplit_once('/') {
+        Some((collection, name))
+            if !RESOURCES.contains(&name)
+                && RESOURCES
+                    .iter()
+                    .any(|r| collection.ends_with(&format!("/{r}"))) =>
+        {
+            (collection.to_string(), Some(name.to_string()))
+        }
+        _ => (uri.path().to_string(), None),
+    };
     let (group, resource) = group_and_resource(&path);
     let mut st = state.lock().unwrap();
+    let verb = match (&name, watching) {
+        (Some(_), _) => "get",
+        (None, true) => "watch",
+        (None, false) => "list",
+    };
     st.seen.push(Seen {
-        verb: if watching { "watch" } else { "list" }.to_string(),
+        verb: verb.to_string(),
         group: group.clone(),
         resource: resource.clone(),
         uri: uri.to_string(),
@@ -347,17 +366,28 @@ fn answer(state: &Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
         } else {
             format!("\"{group}\"")
         };
-        let message =
-            format!(
-            "{resource}{} is forbidden: User \"system:serviceaccount:emojivoto:web\" cannot {} \
+        let message = format!(
+            "{resource}{} is forbidden: User \"system:serviceaccount:emojivoto:web\" cannot {verb} \
              resource \"{resource}\" in API group {group_words} in the namespace \"emojivoto\"",
             if group.is_empty() { String::new() } else { format!(".{group}") },
-            if watching { "watch" } else { "list" },
         );
         return full(
             StatusCode::FORBIDDEN,
             &status(StatusCode::FORBIDDEN, "Forbidden", &message),
         );
+    }
+    if let Some(name) = name {
+        return match st.collections.get(&path).and_then(|c| c.get(&name)) {
+            Some(object) => full(StatusCode::OK, object),
+            None => full(
+                StatusCode::NOT_FOUND,
+                &status(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    &format!("{resource} \"{name}\" not found"),
+                ),
+            ),
+        };
     }
     let labels = terms(q.get("labelSelector").map(String::as_str));
     let fields = terms(q.get("fieldSelector").map(String::as_str));

@@ -5,4 +5,5 @@
 
 pub mod cluster_ips;
 pub mod endpoint_slices;
+pub mod pods;
 pub mod resolver;

@@ -20,11 +20,33 @@ use kube::{Api, Client};
 use tokio::task::AbortHandle;
 
 use super::endpoint_slices::{port_name, ready_addresses, Family, SERVICE_NAME_LABEL};
+use super::pods::{pod_identity, PodIdentity};
+use crate::identity::{Identity, Workload, WorkloadKind};
 use crate::proxy::discovery::{BoxFuture, Endpoint, Resolve, ServiceName};
+use k8s_openapi::api::core::v1::Pod;
+use tokio::time::Instant;
 
 /// At most this many services are watched at once; lookups of more are answered empty (and
 /// explained), so an app calling endless names cannot make the proxy open endless watches.
 pub const MAX_WATCHED_SERVICES: usize = 1024;
+
+/// At most this many pods' identities are kept; past it the cache starts over (and is refilled
+/// from the pods the EndpointSlices name).
+const MAX_KNOWN_PODS: usize = 16_384;
+
+/// A pod whose lookup failed is asked for again after this long.
+const POD_RETRY: Duration = Duration::from_secs(10);
+
+/// What is known of a pod, by `(namespace, name)`.
+#[derive(Debug, Clone)]
+enum PodState {
+    /// Being asked for.
+    Pending,
+    /// Its identity.
+    Known(Arc<Option<Identity>>),
+    /// The lookup failed at this time.
+    Failed(Instant),
+}
 
 /// Discovery from the Kubernetes API.
 pub struct KubeResolver {
@@ -34,6 +56,7 @@ pub struct KubeResolver {
     prefer: Family,
     sync_timeout: Duration,
     watches: Mutex<HashMap<(String, String), Arc<ServiceWatch>>>,
+    pods: Arc<Mutex<HashMap<(String, String), PodState>>>,
 }
 
 /// The watches of one service.
@@ -76,7 +99,43 @@ impl KubeResolver {
             prefer,
             sync_timeout,
             watches: Mutex::new(HashMap::new()),
+            pods: Arc::default(),
         })
+    }
+
+    /// The identity of pod `name` in `namespace` when known (`Some(None)`: known, not meshed);
+    /// an unknown one is asked for in the background, and is plain until the answer is in.
+    fn pod(&self, namespace: &str, name: &str) -> Option<Identity> {
+        let key = (namespace.to_string(), name.to_string());
+        let mut pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
+        match pods.get(&key) {
+            Some(PodState::Known(identity)) => return (**identity).clone(),
+            Some(PodState::Pending) => return None,
+            Some(PodState::Failed(at)) if at.elapsed() < POD_RETRY => return None,
+            _ => {}
+        }
+        if pods.len() >= MAX_KNOWN_PODS {
+            pods.clear();
+        }
+        pods.insert(key.clone(), PodState::Pending);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let cache = self.pods.clone();
+        tokio::spawn(async move {
+            let state = match api.get_opt(&key.1).await {
+                Ok(pod) => PodState::Known(Arc::new(
+                    pod.and_then(|p| identity(&key.0, &key.1, &pod_identity(&p))),
+                )),
+                Err(e) => {
+                    tracing::warn!("getting pod {}/{}: {}", key.0, key.1, api_error_text(&e));
+                    PodState::Failed(Instant::now())
+                }
+            };
+            cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, state);
+        });
+        None
     }
 
     /// The watches of `service`, started now if this is its first lookup; `None` when
@@ -130,7 +189,10 @@ impl KubeResolver {
             .into_iter()
             .map(|a| Endpoint {
                 addr: a.addr,
-                identity: None,
+                identity: a
+                    .pod
+                    .and_then(|pod| self.pod(&service.namespace, &pod))
+                    .map(Arc::new),
             })
             .collect()
     }
@@ -213,7 +275,7 @@ impl Resolve for KubeResolver {
                 .filter_map(|e| e.lock().unwrap_or_else(|p| p.into_inner()).clone())
                 .collect();
             if !errors.is_empty() {
-                return Some(with_rbac_hint(errors.join("; ")));
+                return Some(errors.join("; "));
             }
             let synced = watch.slices.wait_until_ready();
             if tokio::time::timeout(Duration::ZERO, synced).await.is_err() {
@@ -257,25 +319,34 @@ fn watch_error_text(error: &watcher::Error, what: &str) -> String {
             return format!("watching {what}: the API's answer had no resourceVersion")
         }
     };
-    match inner {
-        kube::Error::Api(status) => format!(
-            "{step} {what}: {} {}: {}",
-            status.code, status.reason, status.message
-        ),
-        other => format!("{step} {what}: {other}"),
-    }
+    format!("{step} {what}: {}", api_error_text(inner))
 }
 
-/// A 403 from the API, with what to grant: the verbs and resources `mesh install`'s ClusterRole
-/// gives.
-fn with_rbac_hint(error: String) -> String {
-    if error.contains(" 403 ") {
-        format!(
-            "{error}; the proxy's service account needs get, list and watch on endpointslices \
+/// The identity requests to a pod carry in `mesh-peer`: only for a meshed pod (its proxy strips
+/// the header); a pod without a known workload is named as itself.
+fn identity(namespace: &str, name: &str, pod: &PodIdentity) -> Option<Identity> {
+    pod.meshed.then(|| Identity {
+        namespace: namespace.to_string(),
+        workload: pod.workload.clone().unwrap_or(Workload {
+            kind: WorkloadKind::Pod,
+            name: name.to_string(),
+        }),
+        pod: name.to_string(),
+    })
+}
+
+/// An API error as one sentence (the API's own status rather than its debug form).
+fn api_error_text(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.code == 403 => format!(
+            "{} {}: {}; the proxy's service account needs get, list and watch on endpointslices \
              (discovery.k8s.io), services and pods: bind it to the ClusterRole `mesh install` \
-             prints (mesh-discovery)"
-        )
-    } else {
-        error
+             prints (mesh-discovery)",
+            status.code, status.reason, status.message
+        ),
+        kube::Error::Api(status) => {
+            format!("{} {}: {}", status.code, status.reason, status.message)
+        }
+        other => other.to_string(),
     }
 }

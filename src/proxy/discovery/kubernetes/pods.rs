@@ -1,0 +1,158 @@
+//! A pod → who answers there: whether it runs mesh's proxy, its workload and its service
+//! account. Read from the pod itself (its spec and labels), once per pod: a pod's containers,
+//! owner and service account never change while it lives, so discovery asks the API for each new
+//! pod an EndpointSlice names (`get pods`) instead of watching every pod of the namespace.
+//!
+//! The workload comes, in this order, from the label `mesh inject` writes on the pod template
+//! ([`WORKLOAD_LABEL`], `deployment.web`-style), Linkerd's `linkerd.io/proxy-<kind>: <name>`
+//! labels (so pods injected by Linkerd's injector are named the same), and the pod's controller
+//! `ownerReference` (a ReplicaSet named `<deployment>-<pod-template-hash>` is its Deployment's).
+
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::identity::{Workload, WorkloadKind};
+
+/// The name of mesh's proxy container, in `initContainers` (a native sidecar) or `containers`.
+pub const PROXY_CONTAINER: &str = "mesh-proxy";
+
+/// The pod-template label `mesh inject` writes: the workload as `<kind>.<name>`
+/// (`deployment.web`; a label value cannot hold `/`).
+pub const WORKLOAD_LABEL: &str = "mesh.io/workload";
+
+/// What discovery knows of a pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodIdentity {
+    /// Whether the pod runs mesh's proxy (so requests to it get `mesh-peer`).
+    pub meshed: bool,
+    pub workload: Option<Workload>,
+    pub service_account: Option<String>,
+}
+
+/// Reads `pod`.
+pub fn pod_identity(pod: &Pod) -> PodIdentity {
+    let spec = pod.spec.as_ref();
+    let meshed = spec.is_some_and(|s| {
+        s.containers
+            .iter()
+            .chain(s.init_containers.iter().flatten())
+            .any(|c| c.name == PROXY_CONTAINER)
+    });
+    PodIdentity {
+        meshed,
+        workload: workload(pod),
+        service_account: spec.and_then(|s| s.service_account_name.clone()),
+    }
+}
+
+fn workload(pod: &Pod) -> Option<Workload> {
+    let labels = pod.metadata.labels.as_ref();
+    if let Some(value) = labels.and_then(|l| l.get(WORKLOAD_LABEL)) {
+        let (kind, name) = value.split_once('.')?;
+        return Some(Workload {
+            kind: WorkloadKind::parse(kind)?,
+            name: name.to_string(),
+        });
+    }
+    for kind in WorkloadKind::ALL {
+        let key = format!("linkerd.io/proxy-{}", linkerd_word(kind));
+        if let Some(name) = labels.and_then(|l| l.get(&key)) {
+            return Some(Workload {
+                kind,
+                name: name.clone(),
+            });
+        }
+    }
+    let owner = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))?;
+    let kind = WorkloadKind::parse(&owner.kind)?;
+    if kind == WorkloadKind::ReplicaSet {
+        // A Deployment's ReplicaSet is `<deployment>-<hash>`, the hash also on the pod.
+        let hash = labels.and_then(|l| l.get("pod-template-hash"));
+        if let Some(deployment) = hash.and_then(|h| owner.name.strip_suffix(&format!("-{h}"))) {
+            return Some(Workload {
+                kind: WorkloadKind::Deployment,
+                name: deployment.to_string(),
+            });
+        }
+    }
+    Some(Workload {
+        kind,
+        name: owner.name.clone(),
+    })
+}
+
+/// The word Linkerd's injector puts after `linkerd.io/proxy-` for a kind.
+fn linkerd_word(kind: WorkloadKind) -> &'static str {
+    match kind {
+        WorkloadKind::Deployment => "deployment",
+        WorkloadKind::StatefulSet => "statefulset",
+        WorkloadKind::DaemonSet => "daemonset",
+        WorkloadKind::Job => "job",
+        WorkloadKind::ReplicaSet => "replicaset",
+        WorkloadKind::Pod => "pod",
+        WorkloadKind::ReplicationController => "replicationcontroller",
+        WorkloadKind::CronJob => "cronjob",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(value: serde_json::Value) -> Pod {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn said(p: &Pod) -> (bool, Option<String>, Option<String>) {
+        let id = pod_identity(p);
+        (
+            id.meshed,
+            id.workload.map(|w| w.to_string()),
+            id.service_account,
+        )
+    }
+
+    #[test]
+    fn the_inject_label_then_linkerds_then_the_owner() {
+        let injected = pod(json!({
+            "metadata": {"name": "web-7d9c-x", "labels": {WORKLOAD_LABEL: "deployment.web", "pod-template-hash": "7d9c"},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9c", "uid": "u", "controller": true}]},
+            "spec": {"serviceAccountName": "web",
+                     "initContainers": [{"name": "mesh-init"}, {"name": PROXY_CONTAINER, "restartPolicy": "Always"}],
+                     "containers": [{"name": "web"}]},
+        }));
+        assert_eq!(
+            said(&injected),
+            (true, Some("deploy/web".into()), Some("web".into()))
+        );
+
+        let linkerd = pod(json!({
+            "metadata": {"name": "zk-0", "labels": {"linkerd.io/proxy-statefulset": "zk"}},
+            "spec": {"containers": [{"name": "linkerd-proxy"}, {"name": "zk"}]},
+        }));
+        assert_eq!(said(&linkerd), (false, Some("sts/zk".into()), None));
+
+        let owned = pod(json!({
+            "metadata": {"name": "voting-5f8b-y", "labels": {"pod-template-hash": "5f8b"},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "voting-5f8b", "uid": "u", "controller": true}]},
+            "spec": {"containers": [{"name": PROXY_CONTAINER}, {"name": "voting"}]},
+        }));
+        assert_eq!(said(&owned), (true, Some("deploy/voting".into()), None));
+
+        let job = pod(json!({
+            "metadata": {"name": "migrate-abc",
+                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "migrate", "uid": "u", "controller": true}]},
+            "spec": {"containers": [{"name": "migrate"}]},
+        }));
+        assert_eq!(said(&job).1.as_deref(), Some("job/migrate"));
+
+        let bare =
+            pod(json!({"metadata": {"name": "debug"}, "spec": {"containers": [{"name": "sh"}]}}));
+        assert_eq!(said(&bare), (false, None, None));
+    }
+}
