@@ -123,6 +123,13 @@ pub trait Resolve: Send + Sync {
     fn resolve<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Vec<Endpoint>>;
     /// Where this resolver looks, for error messages ("the local registry (/run/mesh/registry)").
     fn describe(&self) -> String;
+    /// The service whose ClusterIP and port `addr` is (`None`: no service's, or unknown here):
+    /// a captured connection to a ClusterIP is then balanced over the service's endpoints. The
+    /// default knows none.
+    fn service_at<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<ServiceName>> {
+        let _ = addr;
+        Box::pin(async { None })
+    }
     /// Why `service` has no endpoints here, when this resolver can say more than "none" (a
     /// watch refused by RBAC, not yet synced, no such Service port). The default says nothing.
     fn explain<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Option<String>> {
@@ -158,6 +165,17 @@ impl Resolve for Resolvers {
             for r in &self.0 {
                 if let Some(e) = r.endpoint(addr).await {
                     return Some(e);
+                }
+            }
+            None
+        })
+    }
+
+    fn service_at<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<ServiceName>> {
+        Box::pin(async move {
+            for r in &self.0 {
+                if let Some(s) = r.service_at(addr).await {
+                    return Some(s);
                 }
             }
             None

@@ -196,6 +196,7 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
     if let Some(kube) = config.kube.as_ref().filter(|k| k.discovery) {
         let r = KubeResolver::new(
             kube.config.clone(),
+            &config.cluster_domain,
             Family::V4,
             config.limits.dispatch_timeout,
         )

@@ -108,6 +108,13 @@ pub async fn destination(
             _ => false,
         };
         if !known {
+            // A ClusterIP the app reached by DNS: balanced over the service's pods, as if it
+            // had named the service.
+            if let Some(service) = state.resolve.service_at(original).await {
+                if let Some(d) = cluster_ip_service(state, service, marked).await? {
+                    return Ok(d);
+                }
+            }
             return original_destination(state, original, marked).await;
         }
     }
@@ -168,6 +175,37 @@ pub async fn destination(
             })
         }
     }
+}
+
+/// `service`'s endpoints for a captured request to its ClusterIP, if it has any and the policy
+/// lets the request go there (`None`: none; the caller forwards to the ClusterIP itself).
+async fn cluster_ip_service(
+    state: &ProxyState,
+    service: ServiceName,
+    marked: bool,
+) -> Result<Option<Destination>, ProxyError> {
+    let endpoints = state.resolve.resolve(&service).await;
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    let authority = service.authority();
+    let named = Named::Service {
+        port: service.port,
+        endpoints: &endpoints,
+    };
+    if let Err(r) = state.policy.decide(named, false, marked) {
+        return Err(refused(state, r, &authority, service.port, Some(&service)));
+    }
+    let labels = Arc::new(DstService {
+        name: Arc::from(service.name.as_str()),
+        namespace: Arc::from(service.namespace.as_str()),
+    });
+    Ok(Some(Destination {
+        authority: Arc::from(authority),
+        fqdn: Some(Arc::from(service.fqdn())),
+        service: Some(labels),
+        endpoints,
+    }))
 }
 
 /// The original destination of a captured request, as its one endpoint (a meshed one when

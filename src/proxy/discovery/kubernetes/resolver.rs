@@ -8,6 +8,7 @@
 //! `sync_timeout`; while the API is away the last good set keeps serving.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
 use tokio::task::AbortHandle;
 
+use super::cluster_ips::ClusterIps;
 use super::endpoint_slices::{port_name, ready_addresses, Family, SERVICE_NAME_LABEL};
 use super::pods::{pod_identity, PodIdentity};
 use crate::identity::{Identity, Workload, WorkloadKind};
@@ -57,6 +59,11 @@ pub struct KubeResolver {
     sync_timeout: Duration,
     watches: Mutex<HashMap<(String, String), Arc<ServiceWatch>>>,
     pods: Arc<Mutex<HashMap<(String, String), PodState>>>,
+    /// ClusterIP:port → service, from a cluster-wide watch of Services started on the first
+    /// captured connection that asks.
+    cluster_ips: Arc<arc_swap::ArcSwap<ClusterIps>>,
+    cluster_ips_watch: std::sync::OnceLock<AbortHandle>,
+    cluster_domain: String,
 }
 
 /// The watches of one service.
@@ -71,6 +78,14 @@ struct ServiceWatch {
 /// A watch's latest error, as a sentence.
 type LastError = Arc<Mutex<Option<String>>>;
 
+impl Drop for KubeResolver {
+    fn drop(&mut self) {
+        if let Some(task) = self.cluster_ips_watch.get() {
+            task.abort();
+        }
+    }
+}
+
 impl Drop for ServiceWatch {
     fn drop(&mut self) {
         for task in &self.tasks {
@@ -81,14 +96,16 @@ impl Drop for ServiceWatch {
 
 impl KubeResolver {
     /// A resolver talking to the API server `config` names (kube-rs's: `KUBECONFIG`, or the
-    /// pod's service account in a cluster). `prefer` picks the family of dual-stack pods;
-    /// `sync_timeout` bounds how long a lookup waits for a new watch's first list.
+    /// pod's service account in a cluster), naming services in `cluster_domain`. `prefer` picks
+    /// the family of dual-stack pods; `sync_timeout` bounds how long a lookup waits for a new
+    /// watch's first list.
     ///
     /// # Errors
     ///
     /// The client cannot be built from `config` (a bad certificate or proxy setting).
     pub fn new(
         config: kube::Config,
+        cluster_domain: &str,
         prefer: Family,
         sync_timeout: Duration,
     ) -> Result<Self, kube::Error> {
@@ -100,7 +117,56 @@ impl KubeResolver {
             sync_timeout,
             watches: Mutex::new(HashMap::new()),
             pods: Arc::default(),
+            cluster_ips: Arc::default(),
+            cluster_ips_watch: std::sync::OnceLock::new(),
+            cluster_domain: cluster_domain.to_string(),
         })
+    }
+
+    /// Starts the cluster-wide watch of Services once; each change rebuilds the ClusterIP map.
+    fn watch_cluster_ips(&self) {
+        self.cluster_ips_watch.get_or_init(|| {
+            let api: Api<Service> = Api::all(self.client.clone());
+            let (store, writer) = reflector::store();
+            let stream = reflector::reflector(
+                writer,
+                watcher(api, watcher::Config::default()).default_backoff(),
+            );
+            let map = self.cluster_ips.clone();
+            let domain = self.cluster_domain.clone();
+            let task = tokio::spawn(async move {
+                let mut stream = std::pin::pin!(stream);
+                let mut last: Option<String> = None;
+                while let Some(event) = stream.next().await {
+                    match event {
+                        Ok(
+                            watcher::Event::InitDone
+                            | watcher::Event::Apply(_)
+                            | watcher::Event::Delete(_),
+                        ) => {
+                            last = None;
+                            let services = store.state();
+                            map.store(Arc::new(ClusterIps::new(
+                                services.iter().map(|s| &**s),
+                                &domain,
+                            )));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let text = watch_error_text(
+                                &e,
+                                "the Services of every namespace (for ClusterIPs)",
+                            );
+                            if last.as_deref() != Some(text.as_str()) {
+                                tracing::warn!("{text}");
+                            }
+                            last = Some(text);
+                        }
+                    }
+                }
+            });
+            task.abort_handle()
+        });
     }
 
     /// The identity of pod `name` in `namespace` when known (`Some(None)`: known, not meshed);
@@ -253,6 +319,13 @@ impl Resolve for KubeResolver {
 
     fn describe(&self) -> String {
         self.server.clone()
+    }
+
+    fn service_at<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<ServiceName>> {
+        Box::pin(async move {
+            self.watch_cluster_ips();
+            self.cluster_ips.load().service_at(addr).cloned()
+        })
     }
 
     fn explain<'a>(&'a self, service: &'a ServiceName) -> BoxFuture<'a, Option<String>> {
