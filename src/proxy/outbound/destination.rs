@@ -205,6 +205,7 @@ async fn cluster_ip_service(
         fqdn: Some(Arc::from(service.fqdn())),
         service: Some(labels),
         endpoints,
+        original: false,
     }))
 }
 
