@@ -243,8 +243,8 @@ async fn a_forbidden_watch_is_explained_with_the_role_to_bind() {
     assert!(log.contains("forbidden"), "{log}");
 }
 
-/// The cluster-wide ServiceProfiles collection the proxy watches.
-const PROFILES: &str = "/apis/linkerd.io/v1alpha2/serviceprofiles";
+/// The ServiceProfiles of namespace emojivoto (the proxy watches every namespace's).
+const PROFILES: &str = "/apis/linkerd.io/v1alpha2/namespaces/emojivoto/serviceprofiles";
 
 /// A ServiceProfile for web-svc with one route, `route` (GET /books).
 fn profile(route: &str) -> Value {
@@ -377,4 +377,87 @@ async fn a_meshed_pod_is_named_by_its_workload_and_a_plain_one_is_not() {
         "{:?}",
         api.seen()
     );
+}
+
+/// A connection an unaware app makes to a Service's ClusterIP (its DNS answer), captured by
+/// `mesh init`'s rules, is balanced over the service's pods that the API lists; without
+/// discovery it would go to the ClusterIP itself, which nothing in the test's namespaces routes.
+#[test]
+fn a_captured_request_to_a_cluster_ip_goes_to_the_service_s_pods() {
+    use crate::netns::{curl, skip_unless_netns, whoami_server, Background, Pod, SharedBinary};
+    use crate::netns::{PEER_V4, PROXY_UID};
+    use std::os::unix::fs::PermissionsExt;
+    skip_unless_netns!("nft", "curl", "python3", "setpriv");
+    let pod = Pod::new("clusterip");
+    let (_a, _da) = whoami_server(&pod.peer, PEER_V4, 8080);
+    let (_b, _db) = whoami_server(&pod.peer, PEER_V4, 8081);
+    // The API, inside the pod's namespace (on its loopback, which capture leaves alone).
+    let api = ReplayApi::start_in_netns(&pod.pod.name);
+    let mut svc = service();
+    svc["metadata"]["namespace"] = json!("emojivoto");
+    svc["spec"]["ports"][0]["port"] = json!(80);
+    api.apply(SERVICES, svc);
+    for (name, port) in [("web-svc-0", 8080), ("web-svc-1", 8081)] {
+        let mut s = slice(name, port, name);
+        s["endpoints"][0]["addresses"] = json!([PEER_V4]);
+        api.apply(SLICES, s);
+    }
+    // The proxy runs as its own uid: its kubeconfig must be readable by it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    std::fs::set_permissions(&kubeconfig, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let r = pod.pod.mesh(&["init"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bin = SharedBinary::new();
+    let mut cmd = pod.pod.command("setpriv");
+    cmd.args([
+        "--reuid",
+        PROXY_UID,
+        "--regid",
+        PROXY_UID,
+        "--clear-groups",
+        "--",
+    ])
+    .arg(bin.path())
+    .args([
+        "proxy",
+        "--capture",
+        "--workload",
+        "deploy/app",
+        "-n",
+        "emojivoto",
+    ])
+    .args([
+        "--inbound",
+        "[::]:4143",
+        "--outbound",
+        "[::]:4140",
+        "--admin",
+        "127.0.0.1:4191",
+    ])
+    .args(["--discovery", "kube"])
+    .env("KUBECONFIG", &kubeconfig)
+    .env("RUST_BACKTRACE", "0");
+    let (proxy, _) = Background::start(cmd, "mesh proxy --capture --discovery kube");
+
+    for _ in 0..6 {
+        let body = curl(&pod.pod, "http://10.96.0.10/whoami")
+            .unwrap_or_else(|e| panic!("{e}\nproxy: {}\napi saw: {:#?}", proxy.log(), api.seen()));
+        assert!(
+            body == "8080" || body == "8081",
+            "{body}\nproxy: {}\napi saw: {:#?}",
+            proxy.log(),
+            api.seen()
+        );
+    }
+    let metrics = curl(&pod.pod, "http://127.0.0.1:4191/metrics").unwrap();
+    let to_service = metrics.lines().any(|l| {
+        l.starts_with("request_total{")
+            && l.contains(r#"authority="web-svc.emojivoto.svc.cluster.local:80""#)
+            && l.contains(r#"dst_service="web-svc""#)
+    });
+    assert!(to_service, "{metrics}");
+    assert_granted(&api.seen());
 }

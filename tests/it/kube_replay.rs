@@ -113,6 +113,32 @@ impl ReplayApi {
         }
     }
 
+    /// Starts on 127.0.0.1 inside the network namespace `netns` (`/run/netns/NAME`, as
+    /// `ip netns add` makes it), on a thread of its own: for a proxy in that namespace, where the
+    /// test's own loopback cannot be reached.
+    pub fn start_in_netns(netns: &str) -> ReplayApi {
+        let path = format!("/run/netns/{netns}");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("the namespace's file");
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let api = ReplayApi::start().await;
+                let done = api.state.clone();
+                tx.send(api).unwrap();
+                // Serve until the server is stopped (its state is then dropped by the test).
+                while Arc::strong_count(&done) > 1 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            });
+        });
+        rx.recv().expect("the replay API started")
+    }
+
     /// A kubeconfig naming this server (plain HTTP, a bearer token), namespace `emojivoto`.
     pub fn kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
         let path = dir.join("kubeconfig");
@@ -218,6 +244,21 @@ impl Drop for ReplayApi {
     }
 }
 
+/// Whether a request on `asked` (a namespaced collection, or the cluster-wide one such as
+/// `/api/v1/services`) covers objects kept in `kept` (always namespaced, or cluster-scoped).
+fn covers(asked: &str, kept: &str) -> bool {
+    if asked == kept {
+        return true;
+    }
+    // `/api/v1/services` covers `/api/v1/namespaces/NS/services`.
+    let Some((prefix, resource)) = asked.rsplit_once('/') else {
+        return false;
+    };
+    kept.strip_prefix(&format!("{prefix}/namespaces/"))
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, r)| r == resource)
+}
+
 fn notify(state: &mut State, collection: &str, kind: &'static str, object: &Value) {
     state.history.push((
         state.resource_version,
@@ -227,7 +268,7 @@ fn notify(state: &mut State, collection: &str, kind: &'static str, object: &Valu
     ));
     let line = event(kind, object);
     state.watches.retain(|w| {
-        if w.collection != collection || !selected(object, &w.labels, &w.fields) {
+        if !covers(&w.collection, collection) || !selected(object, &w.labels, &w.fields) {
             return !w.events.is_closed();
         }
         // A watcher that does not keep up is dropped, as the API server drops slow watchers.
@@ -394,14 +435,12 @@ fn answer(state: &Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
     if !watching {
         let items: Vec<Value> = st
             .collections
-            .get(&path)
-            .map(|c| {
-                c.values()
-                    .filter(|o| selected(o, &labels, &fields))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+            .iter()
+            .filter(|(kept, _)| covers(&path, kept))
+            .flat_map(|(_, c)| c.values())
+            .filter(|o| selected(o, &labels, &fields))
+            .cloned()
+            .collect();
         let kind = list_kind(&resource);
         return full(
             StatusCode::OK,
@@ -428,7 +467,7 @@ fn answer(state: &Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(st.resource_version);
         for (rv, collection, kind, object) in &st.history {
-            if *rv > since && *collection == path && selected(object, &labels, &fields) {
+            if *rv > since && covers(&path, collection) && selected(object, &labels, &fields) {
                 let _ = tx.try_send(event(kind, object));
             }
         }

@@ -62,7 +62,8 @@ pub struct KubeResolver {
     /// ClusterIP:port → service, from a cluster-wide watch of Services started on the first
     /// captured connection that asks.
     cluster_ips: Arc<arc_swap::ArcSwap<ClusterIps>>,
-    cluster_ips_watch: std::sync::OnceLock<AbortHandle>,
+    /// The watch's task, and whether its first list is in the map.
+    cluster_ips_watch: std::sync::OnceLock<(AbortHandle, tokio::sync::watch::Receiver<bool>)>,
     cluster_domain: String,
 }
 
@@ -80,7 +81,7 @@ type LastError = Arc<Mutex<Option<String>>>;
 
 impl Drop for KubeResolver {
     fn drop(&mut self) {
-        if let Some(task) = self.cluster_ips_watch.get() {
+        if let Some((task, _)) = self.cluster_ips_watch.get() {
             task.abort();
         }
     }
@@ -124,8 +125,10 @@ impl KubeResolver {
     }
 
     /// Starts the cluster-wide watch of Services once; each change rebuilds the ClusterIP map.
-    fn watch_cluster_ips(&self) {
-        self.cluster_ips_watch.get_or_init(|| {
+    /// Returns whether the first list is in.
+    fn watch_cluster_ips(&self) -> tokio::sync::watch::Receiver<bool> {
+        let (_, synced) = self.cluster_ips_watch.get_or_init(|| {
+            let (synced_tx, synced) = tokio::sync::watch::channel(false);
             let api: Api<Service> = Api::all(self.client.clone());
             let (store, writer) = reflector::store();
             let stream = reflector::reflector(
@@ -150,6 +153,7 @@ impl KubeResolver {
                                 services.iter().map(|s| &**s),
                                 &domain,
                             )));
+                            synced_tx.send_replace(true);
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -165,8 +169,9 @@ impl KubeResolver {
                     }
                 }
             });
-            task.abort_handle()
+            (task.abort_handle(), synced)
         });
+        synced.clone()
     }
 
     /// The identity of pod `name` in `namespace` when known (`Some(None)`: known, not meshed);
@@ -323,7 +328,9 @@ impl Resolve for KubeResolver {
 
     fn service_at<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<ServiceName>> {
         Box::pin(async move {
-            self.watch_cluster_ips();
+            let mut synced = self.watch_cluster_ips();
+            // The first captured connection waits for the first list, as a lookup does.
+            let _ = tokio::time::timeout(self.sync_timeout, synced.wait_for(|s| *s)).await;
             self.cluster_ips.load().service_at(addr).cloned()
         })
     }
