@@ -331,7 +331,8 @@ fn web_pod(name: &str, meshed: bool) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": "emojivoto",
-                     "labels": {"app": "web", "mesh.io/workload": "deployment.web", "pod-template-hash": "7d9c"},
+                     "labels": {"app": "web", "mesh.io/workload-kind": "deploy", "mesh.io/workload-name": "web",
+                                "pod-template-hash": "7d9c"},
                      "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9c",
                                           "uid": "4c1e9a7e-0000-4000-8000-000000000001", "controller": true}]},
         "spec": {"serviceAccountName": "web", "initContainers": init,

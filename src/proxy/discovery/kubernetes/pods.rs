@@ -3,8 +3,8 @@
 //! owner and service account never change while it lives, so discovery asks the API for each new
 //! pod an EndpointSlice names (`get pods`) instead of watching every pod of the namespace.
 //!
-//! The workload comes, in this order, from the label `mesh inject` writes on the pod template
-//! ([`WORKLOAD_LABEL`], `deployment.web`-style), Linkerd's `linkerd.io/proxy-<kind>: <name>`
+//! The workload comes, in this order, from the labels `mesh inject` writes on the pod template
+//! ([`WORKLOAD_KIND_LABEL`] `deploy`, [`WORKLOAD_NAME_LABEL`] `web`), Linkerd's `linkerd.io/proxy-<kind>: <name>`
 //! labels (so pods injected by Linkerd's injector are named the same), and the pod's controller
 //! `ownerReference` (a ReplicaSet named `<deployment>-<pod-template-hash>` is its Deployment's).
 
@@ -15,9 +15,10 @@ use crate::identity::{Workload, WorkloadKind};
 /// The name of mesh's proxy container, in `initContainers` (a native sidecar) or `containers`.
 pub const PROXY_CONTAINER: &str = "mesh-proxy";
 
-/// The pod-template label `mesh inject` writes: the workload as `<kind>.<name>`
-/// (`deployment.web`; a label value cannot hold `/`).
-pub const WORKLOAD_LABEL: &str = "mesh.io/workload";
+/// The pod-template labels `mesh inject` writes: the workload's kind (`deploy`, as in
+/// `deploy/web`) and name (a label value cannot hold the `/` of `deploy/web`).
+pub const WORKLOAD_KIND_LABEL: &str = "mesh.io/workload-kind";
+pub const WORKLOAD_NAME_LABEL: &str = "mesh.io/workload-name";
 
 /// What discovery knows of a pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +47,12 @@ pub fn pod_identity(pod: &Pod) -> PodIdentity {
 
 fn workload(pod: &Pod) -> Option<Workload> {
     let labels = pod.metadata.labels.as_ref();
-    if let Some(value) = labels.and_then(|l| l.get(WORKLOAD_LABEL)) {
-        let (kind, name) = value.split_once('.')?;
+    let injected =
+        labels.and_then(|l| Some((l.get(WORKLOAD_KIND_LABEL)?, l.get(WORKLOAD_NAME_LABEL)?)));
+    if let Some((kind, name)) = injected {
         return Some(Workload {
             kind: WorkloadKind::parse(kind)?,
-            name: name.to_string(),
+            name: name.clone(),
         });
     }
     for kind in WorkloadKind::ALL {
@@ -120,7 +122,7 @@ mod tests {
     #[test]
     fn the_inject_label_then_linkerds_then_the_owner() {
         let injected = pod(json!({
-            "metadata": {"name": "web-7d9c-x", "labels": {WORKLOAD_LABEL: "deployment.web", "pod-template-hash": "7d9c"},
+            "metadata": {"name": "web-7d9c-x", "labels": {WORKLOAD_KIND_LABEL: "deploy", WORKLOAD_NAME_LABEL: "web", "pod-template-hash": "7d9c"},
                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9c", "uid": "u", "controller": true}]},
             "spec": {"serviceAccountName": "web",
                      "initContainers": [{"name": "mesh-init"}, {"name": PROXY_CONTAINER, "restartPolicy": "Always"}],
