@@ -111,8 +111,26 @@ impl KubeResolver {
         sync_timeout: Duration,
     ) -> Result<Self, kube::Error> {
         let server = format!("the Kubernetes API ({})", config.cluster_url);
-        Ok(KubeResolver {
-            client: Client::try_from(config)?,
+        let client = Client::try_from(config)?;
+        Ok(Self::with_client(
+            client,
+            server,
+            cluster_domain,
+            prefer,
+            sync_timeout,
+        ))
+    }
+
+    /// A resolver on `client` (`server` names it in messages).
+    pub fn with_client(
+        client: Client,
+        server: String,
+        cluster_domain: &str,
+        prefer: Family,
+        sync_timeout: Duration,
+    ) -> Self {
+        KubeResolver {
+            client,
             server,
             prefer,
             sync_timeout,
@@ -121,7 +139,7 @@ impl KubeResolver {
             cluster_ips: Arc::default(),
             cluster_ips_watch: std::sync::OnceLock::new(),
             cluster_domain: cluster_domain.to_string(),
-        })
+        }
     }
 
     /// Starts the cluster-wide watch of Services once; each change rebuilds the ClusterIP map.
@@ -428,5 +446,97 @@ fn api_error_text(error: &kube::Error) -> String {
             format!("{} {}: {}", status.code, status.reason, status.message)
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The exact requests the resolver makes, answered by kube's own mock technique
+    //! (`tower-test`): what RBAC must allow, and what an API server sees.
+    use super::*;
+    use http::{Request, Response};
+    use kube::client::Body;
+    use serde_json::json;
+
+    fn list(kind: &str, items: serde_json::Value) -> Response<Body> {
+        let body = json!({"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": items});
+        Response::new(Body::from(serde_json::to_vec(&body).unwrap()))
+    }
+
+    #[tokio::test]
+    async fn a_lookup_lists_the_service_and_its_slices_then_watches_them_from_that_version() {
+        let (mock, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(mock, "emojivoto");
+        let resolver = KubeResolver::with_client(
+            client,
+            "the mock API".into(),
+            "cluster.local",
+            Family::V4,
+            Duration::from_secs(5),
+        );
+        let api = tokio::spawn(async move {
+            let mut handle = std::pin::pin!(handle);
+            let mut seen = Vec::new();
+            // Two lists (in either order), then two watches; the watches are left open.
+            let mut open = Vec::new();
+            for _ in 0..4 {
+                let (request, send) = handle.next_request().await.expect("a request");
+                let uri = request.uri().to_string();
+                seen.push((request.method().to_string(), uri.clone()));
+                if uri.contains("watch=true") {
+                    open.push(send);
+                } else if uri.contains("endpointslices") {
+                    send.send_response(list(
+                        "EndpointSliceList",
+                        json!([{
+                            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                            "metadata": {"name": "web-svc-x", "namespace": "emojivoto"},
+                            "addressType": "IPv4",
+                            "ports": [{"name": "http", "port": 8080}],
+                            "endpoints": [{"addresses": ["10.1.0.7"], "conditions": {"ready": true}}],
+                        }]),
+                    ));
+                } else {
+                    send.send_response(list(
+                        "ServiceList",
+                        json!([{
+                            "apiVersion": "v1", "kind": "Service",
+                            "metadata": {"name": "web-svc", "namespace": "emojivoto"},
+                            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+                        }]),
+                    ));
+                }
+            }
+            seen.sort();
+            (seen, open)
+        });
+        let service = ServiceName {
+            name: "web-svc".into(),
+            namespace: "emojivoto".into(),
+            cluster_domain: "cluster.local".into(),
+            port: 80,
+        };
+        let endpoints = resolver.resolve(&service).await;
+        assert_eq!(
+            endpoints
+                .iter()
+                .map(|e| e.addr.to_string())
+                .collect::<Vec<_>>(),
+            ["10.1.0.7:8080"]
+        );
+        let (seen, _open) = tokio::time::timeout(Duration::from_secs(5), api)
+            .await
+            .expect("four requests")
+            .unwrap();
+        let get = |uri: &str| ("GET".to_string(), uri.to_string());
+        assert_eq!(
+            seen,
+            [
+                get("/api/v1/namespaces/emojivoto/services?&fieldSelector=metadata.name%3Dweb-svc&limit=500"),
+                get("/api/v1/namespaces/emojivoto/services?&watch=true&timeoutSeconds=290&fieldSelector=metadata.name%3Dweb-svc&allowWatchBookmarks=true&resourceVersion=7"),
+                get("/apis/discovery.k8s.io/v1/namespaces/emojivoto/endpointslices?&labelSelector=kubernetes.io%2Fservice-name%3Dweb-svc&limit=500"),
+                get("/apis/discovery.k8s.io/v1/namespaces/emojivoto/endpointslices?&watch=true&timeoutSeconds=290&labelSelector=kubernetes.io%2Fservice-name%3Dweb-svc&allowWatchBookmarks=true&resourceVersion=7"),
+            ]
+        );
     }
 }
