@@ -462,3 +462,112 @@ fn a_captured_request_to_a_cluster_ip_goes_to_the_service_s_pods() {
     assert!(to_service, "{metrics}");
     assert_granted(&api.seen());
 }
+
+/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start at state; utime and stime
+    // are the 14th and 15th fields overall.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// The scale bench (bench/kube-discovery.sh runs it in release; not part of `cargo test`):
+/// 1,000 services × 10 endpoints, each service looked up once through a real proxy, from the
+/// replay API (`--discovery kube`: two watches per service) and, as the baseline in the same
+/// run, from an endpoints file listing the same endpoints. Prints the proxy's RSS and CPU time
+/// for each, and the ratios.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: bench/kube-discovery.sh"]
+async fn scale_1000_services_by_10_endpoints() {
+    const SERVICES_N: usize = 1000;
+    const ENDPOINTS_N: usize = 10;
+    let api = ReplayApi::start().await;
+    let mut file = String::new();
+    for s in 0..SERVICES_N {
+        let name = format!("svc-{s}");
+        let mut svc = service();
+        svc["metadata"]["name"] = json!(name);
+        api.apply(SERVICES, svc);
+        let endpoints: Vec<Value> = (0..ENDPOINTS_N)
+            .map(|e| {
+                json!({"addresses": [format!("127.{}.{}.{}", 1 + s / 250, s % 250, 1 + e)],
+                       "conditions": {"ready": true},
+                       "targetRef": {"kind": "Pod", "name": format!("{name}-{e}"), "namespace": "emojivoto"}})
+            })
+            .collect();
+        api.apply(
+            SLICES,
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                   "metadata": {"name": format!("{name}-x"), "namespace": "emojivoto",
+                                "labels": {"kubernetes.io/service-name": name}},
+                   "addressType": "IPv4", "ports": [{"name": "http", "port": 9}],
+                   "endpoints": endpoints}),
+        );
+        file.push_str(&format!("{name}.emojivoto:8080:\n"));
+        for e in 0..ENDPOINTS_N {
+            file.push_str(&format!(
+                "- address: 127.{}.{}.{}:9\n  workload: deploy/{name}\n  pod: {name}-{e}\n",
+                1 + s / 250,
+                s % 250,
+                1 + e
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints_file = dir.path().join("endpoints.yaml");
+    std::fs::write(&endpoints_file, file).unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+
+    async fn measure(proxy: &ProxyProcess) -> (u64, f64, f64) {
+        let (rss0, cpu0) = (proxy.rss_kib(), cpu_seconds(proxy.pid()));
+        let start = std::time::Instant::now();
+        for s in 0..SERVICES_N {
+            // Nothing listens on port 9: the answer is an error, after discovery answered.
+            let _ = ask(
+                proxy.outbound,
+                &request("GET", "/", &format!("svc-{s}:8080"), ""),
+            )
+            .await;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        (
+            proxy.rss_kib().saturating_sub(rss0),
+            cpu_seconds(proxy.pid()) - cpu0,
+            elapsed,
+        )
+    }
+    let file_arg = endpoints_file.to_str().unwrap();
+    let baseline = ProxyProcess::start(&[
+        "--no-registry",
+        "--endpoints",
+        file_arg,
+        "--workload",
+        "deploy/bench",
+    ])
+    .await;
+    let (b_rss, b_cpu, b_time) = measure(&baseline).await;
+    drop(baseline);
+    let kube = ProxyProcess::start_with_env(
+        &["--discovery", "kube", "--workload", "deploy/bench"],
+        &[("KUBECONFIG", kubeconfig.as_os_str())],
+    )
+    .await;
+    let (k_rss, k_cpu, k_time) = measure(&kube).await;
+    let watches = api.open_watches();
+    println!(
+        "{SERVICES_N} services x {ENDPOINTS_N} endpoints, one lookup each, through a real proxy"
+    );
+    println!("source          RSS growth  CPU      wall     watches open");
+    println!("endpoints file  {b_rss:>6} KiB  {b_cpu:>5.2} s  {b_time:>5.2} s  -");
+    println!("kube (replay)   {k_rss:>6} KiB  {k_cpu:>5.2} s  {k_time:>5.2} s  {watches}");
+    println!(
+        "ratio kube/file: RSS {:.2}x, CPU {:.2}x, wall {:.2}x",
+        k_rss as f64 / b_rss.max(1) as f64,
+        k_cpu / b_cpu.max(0.01),
+        k_time / b_time.max(0.001)
+    );
+    assert_eq!(watches, 2 * SERVICES_N, "two watches per service");
+}

@@ -208,7 +208,6 @@ impl ReplayApi {
     }
 
     /// How many watch streams are open.
-    #[allow(dead_code)]
     pub fn open_watches(&self) -> usize {
         let mut state = self.lock();
         state.watches.retain(|w| !w.events.is_closed());
