@@ -42,6 +42,9 @@ pub struct Hints {
     pub registered: Vec<String>,
     /// How many more are registered than listed.
     pub more: usize,
+    /// Whether the registry is empty while `KUBECONFIG` is set: the caller is likely asking about
+    /// a cluster, whose proxies no local registry holds.
+    pub cluster: bool,
 }
 
 impl NoProxyFound {
@@ -64,6 +67,7 @@ impl NoProxyFound {
                 .collect(),
             more: workloads.len().saturating_sub(MAX_LISTED),
             registered: workloads.into_iter().take(MAX_LISTED).collect(),
+            cluster: records.is_empty() && std::env::var_os("KUBECONFIG").is_some(),
         });
         NoProxyFound {
             resources: resources
@@ -114,7 +118,15 @@ impl fmt::Display for Hints {
                 "; registered: {} and {more} more",
                 self.registered.join(", ")
             ),
+        }?;
+        if self.cluster {
+            f.write_str(
+                "; KUBECONFIG is set, but the local registry knows only this machine's proxies: \
+                 in a cluster, read what the proxies measured from Prometheus (--prometheus URL, \
+                 scraping them as `mesh install`'s scrape config does)",
+            )?;
         }
+        Ok(())
     }
 }
 

@@ -20,7 +20,9 @@ pub fn mesh_process() -> std::process::Command {
     cmd.current_dir(root())
         .env("RUST_BACKTRACE", "0")
         .env("NO_COLOR", "1")
-        .env("COLUMNS", "100");
+        .env("COLUMNS", "100")
+        // The CLI's advice mentions a cluster when it is set.
+        .env_remove("KUBECONFIG");
     // Flags with `env = "MESH_…"` would pick up the caller's settings (and show them in --help).
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("MESH_") {

@@ -571,3 +571,27 @@ async fn scale_1000_services_by_10_endpoints() {
     );
     assert_eq!(watches, 2 * SERVICES_N, "two watches per service");
 }
+
+#[test]
+fn the_cli_against_an_empty_registry_with_kubeconfig_set_points_at_prometheus() {
+    let registry = tempfile::tempdir().unwrap();
+    let out = crate::harness::mesh()
+        .args(["stat", "deploy", "-n", "emojivoto", "--registry"])
+        .arg(registry.path())
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("KUBECONFIG is set") && stderr.contains("--prometheus URL"),
+        "{stderr}"
+    );
+    let without = crate::harness::mesh()
+        .args(["stat", "deploy", "-n", "emojivoto", "--registry"])
+        .arg(registry.path())
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&without.stderr).contains("KUBECONFIG"));
+}
