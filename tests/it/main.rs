@@ -31,6 +31,8 @@ mod grpc_errors;
 mod grpc_keepalive;
 mod help;
 mod help_examples;
+mod kubernetes_install;
+mod kubernetes_install_prometheus;
 mod layering;
 mod metrics_prometheus;
 mod profile_bad_input;
