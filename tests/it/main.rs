@@ -31,6 +31,7 @@ mod grpc_errors;
 mod grpc_keepalive;
 mod help;
 mod help_examples;
+mod kubernetes_config_map;
 mod kubernetes_install;
 mod kubernetes_install_prometheus;
 mod layering;
