@@ -279,3 +279,16 @@ fn promtool_accepts_the_scrape_config() {
     assert!(!ok, "promtool accepted a broken regex:\n{out}");
     assert!(out.contains("error parsing regexp"), "{out}");
 }
+
+#[test]
+fn the_example_manifests_docs_kubernetes_md_injects_pass_the_schemas() {
+    if !available() {
+        return;
+    }
+    let text = crate::harness::fixture("examples/kubernetes/zookeeper.yaml");
+    let count = documents(&text).len();
+    for version in ["1.28", "1.29", "1.33"] {
+        let out = validate(&text, version).unwrap_or_else(|e| panic!("{version}:\n{e}"));
+        assert_eq!(out.matches("passed").count(), count, "{version}: {out}");
+    }
+}
