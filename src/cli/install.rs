@@ -55,7 +55,7 @@ pub fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
         subjects: if args.proxy_namespaces.is_empty() {
             rbac::Subjects::AllServiceAccounts
         } else {
-            rbac::Subjects::Namespaces(args.proxy_namespaces)
+            rbac::Subjects::namespaces(args.proxy_namespaces)
         },
     };
     let text = install::manifests(&options)?;

@@ -100,8 +100,20 @@ impl ClusterRole {
 pub enum Subjects {
     /// The group `system:serviceaccounts`: every service account in the cluster.
     AllServiceAccounts,
-    /// The groups `system:serviceaccounts:<ns>` of these namespaces (where meshed pods run).
+    /// The groups `system:serviceaccounts:<ns>` of these namespaces (where meshed pods run),
+    /// sorted and without repeats (as [`Subjects::namespaces`] makes it).
     Namespaces(Vec<String>),
+}
+
+impl Subjects {
+    /// The service accounts of `namespaces`, sorted and each once, so the binding (and its diff
+    /// after another `mesh install`) does not depend on the order they were given in.
+    pub fn namespaces(namespaces: impl IntoIterator<Item = String>) -> Self {
+        let mut namespaces: Vec<String> = namespaces.into_iter().collect();
+        namespaces.sort();
+        namespaces.dedup();
+        Subjects::Namespaces(namespaces)
+    }
 }
 
 impl fmt::Display for Subjects {
@@ -177,9 +189,6 @@ impl ClusterRoleBinding {
                 all.push(Subject::group("system:serviceaccounts".to_string()));
             }
             Subjects::Namespaces(namespaces) => {
-                let mut namespaces = namespaces.clone();
-                namespaces.sort();
-                namespaces.dedup();
                 all.extend(
                     namespaces
                         .iter()
@@ -235,7 +244,7 @@ mod tests {
     fn the_binding_names_groups_and_the_mesh_account() {
         let b = ClusterRoleBinding::discovery(
             "mesh",
-            &Subjects::Namespaces(vec!["b".into(), "a".into(), "b".into()]),
+            &Subjects::namespaces(["b".into(), "a".into(), "b".into()]),
         );
         let names: Vec<_> = b.subjects.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
