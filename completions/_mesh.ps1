@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Install the rules that send a pod''s TCP through its proxy (run as root, in the pod''s network namespace)')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery''s read-only RBAC and the proxies'' Prometheus scrape config')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -146,6 +147,18 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mesh;install' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace to create for mesh''s service account and scrape config')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace to create for mesh''s service account and scrape config')
+            [CompletionResult]::new('--proxy-namespaces', '--proxy-namespaces', [CompletionResultType]::ParameterName, 'Grant discovery''s read rights only to the service accounts of these namespaces, where meshed pods run (default: every service account in the cluster)')
+            [CompletionResult]::new('--no-crd', '--no-crd', [CompletionResultType]::ParameterName, 'Leave out the ServiceProfile CRD: for a cluster that has Linkerd''s (`kubectl get crd serviceprofiles.linkerd.io`), which has the same schema')
+            [CompletionResult]::new('--prometheus-config', '--prometheus-config', [CompletionResultType]::ParameterName, 'Print only the Prometheus scrape config (prometheus.yml with the `mesh-proxies` job), to merge into your own Prometheus')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mesh;demo' {
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (default: run until Ctrl-C or SIGTERM)')
             [CompletionResult]::new('--vote-interval', '--vote-interval', [CompletionResultType]::ParameterName, 'Time between the vote bot''s requests')
@@ -260,6 +273,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Install the rules that send a pod''s TCP through its proxy (run as root, in the pod''s network namespace)')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery''s read-only RBAC and the proxies'' Prometheus scrape config')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -281,6 +295,9 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;init' {
+            break
+        }
+        'mesh;help;install' {
             break
         }
         'mesh;help;demo' {

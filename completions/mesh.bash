@@ -34,6 +34,9 @@ _mesh() {
             mesh,init)
                 cmd="mesh__subcmd__init"
                 ;;
+            mesh,install)
+                cmd="mesh__subcmd__install"
+                ;;
             mesh,profile)
                 cmd="mesh__subcmd__profile"
                 ;;
@@ -66,6 +69,9 @@ _mesh() {
                 ;;
             mesh__subcmd__help,init)
                 cmd="mesh__subcmd__help__subcmd__init"
+                ;;
+            mesh__subcmd__help,install)
+                cmd="mesh__subcmd__help__subcmd__install"
                 ;;
             mesh__subcmd__help,profile)
                 cmd="mesh__subcmd__help__subcmd__profile"
@@ -104,7 +110,7 @@ _mesh() {
 
     case "${cmd}" in
         mesh)
-            opts="-h -V --help --version profile proxy init demo await stat routes edges tap completions help"
+            opts="-h -V --help --version profile proxy init install demo await stat routes edges tap completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,7 +244,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help)
-            opts="profile proxy init demo await stat routes edges tap completions help"
+            opts="profile proxy init install demo await stat routes edges tap completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -322,6 +328,20 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -471,6 +491,32 @@ _mesh() {
                     return 0
                     ;;
                 --check-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__install)
+            opts="-n -h -V --namespace --no-crd --proxy-namespaces --prometheus-config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-namespaces)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

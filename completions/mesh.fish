@@ -29,6 +29,7 @@ complete -c mesh -n "__fish_mesh_needs_command" -s V -l version -d 'Print versio
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "install" -d 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery\'s read-only RBAC and the proxies\' Prometheus scrape config'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
@@ -119,6 +120,12 @@ complete -c mesh -n "__fish_mesh_using_subcommand init" -l uninstall -d 'Remove 
 complete -c mesh -n "__fish_mesh_using_subcommand init" -l check -d 'Prove capture works: listen on the outbound port, connect to --check-probe (as uid 65534 when run as root, never as the proxy\'s user), and expect this check\'s own token back (before the proxy starts, as an init container)'
 complete -c mesh -n "__fish_mesh_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand init" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand install" -s n -l namespace -d 'The namespace to create for mesh\'s service account and scrape config' -r
+complete -c mesh -n "__fish_mesh_using_subcommand install" -l proxy-namespaces -d 'Grant discovery\'s read rights only to the service accounts of these namespaces, where meshed pods run (default: every service account in the cluster)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand install" -l no-crd -d 'Leave out the ServiceProfile CRD: for a cluster that has Linkerd\'s (`kubectl get crd serviceprofiles.linkerd.io`), which has the same schema'
+complete -c mesh -n "__fish_mesh_using_subcommand install" -l prometheus-config -d 'Print only the Prometheus scrape config (prometheus.yml with the `mesh-proxies` job), to merge into your own Prometheus'
+complete -c mesh -n "__fish_mesh_using_subcommand install" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_using_subcommand install" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l duration -d 'Stop after this long (default: run until Ctrl-C or SIGTERM)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l vote-interval -d 'Time between the vote bot\'s requests' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
@@ -188,44 +195,48 @@ complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print he
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "install" -d 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery\'s read-only RBAC and the proxies\' Prometheus scrape config'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
 
 # Added by mesh (src/cli/completions.rs): what clap_complete's fish script does not complete.
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_subcommand_from check help" -f
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f
 complete -c mesh -n "__fish_mesh_using_subcommand init" -f
+complete -c mesh -n "__fish_mesh_using_subcommand install" -f
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -f
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -f
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -f
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -f
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -f
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -f -a "bash elvish fish powershell zsh"
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions help" -f
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init demo await stat routes edges tap completions" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "install" -d 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery\'s read-only RBAC and the proxies\' Prometheus scrape config'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from proxy" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from init" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from install" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from demo" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from await" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from stat" -f

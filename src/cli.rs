@@ -8,6 +8,7 @@ pub mod completions;
 pub mod demo;
 pub mod edges;
 pub mod init;
+pub mod install;
 pub mod man;
 pub mod profile;
 pub mod proxy;
@@ -37,6 +38,7 @@ pub enum Command {
     Profile(profile::ProfileArgs),
     Proxy(Box<proxy::ProxyArgs>),
     Init(init::InitArgs),
+    Install(install::InstallArgs),
     Demo(demo::DemoArgs),
     Await(await_ready::AwaitArgs),
     Stat(stat::StatArgs),
@@ -70,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profile(args) => profile::run(args),
         Command::Proxy(args) => proxy::run(*args),
         Command::Init(args) => init::run(args),
+        Command::Install(args) => install::run(args),
         Command::Await(args) => await_ready::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Stat(args) => stat::run(args),

@@ -39,6 +39,11 @@ fn init_help() {
 }
 
 #[test]
+fn install_help() {
+    insta::assert_snapshot!(help(&["install", "--help"]));
+}
+
+#[test]
 fn await_help() {
     insta::assert_snapshot!(help(&["await", "--help"]));
 }

@@ -14,7 +14,7 @@ use crate::net::{
     wait_ready, TestProxy, PATIENCE,
 };
 
-fn profile(service: &str, routes: &[&str]) -> String {
+pub(crate) fn profile(service: &str, routes: &[&str]) -> String {
     let mut yaml = format!(
         "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: {service}.emojivoto.svc.cluster.local\n  namespace: emojivoto\nspec:\n  routes:\n"
     );
@@ -48,7 +48,7 @@ async fn slow_request_in_flight(
     slow
 }
 
-async fn get(inbound: SocketAddr, host: &str, path: &str) -> u16 {
+pub(crate) async fn get(inbound: SocketAddr, host: &str, path: &str) -> u16 {
     let req = Request::get(path)
         .header("host", host)
         .body(Empty::<Bytes>::new())
@@ -62,7 +62,7 @@ async fn get(inbound: SocketAddr, host: &str, path: &str) -> u16 {
 }
 
 /// Sends `GET path` until the proxy counts it under `route` (reloads are polled, not pushed).
-async fn until_routed(proxy: &TestProxy, host: &str, path: &str, route: &str) {
+pub(crate) async fn until_routed(proxy: &TestProxy, host: &str, path: &str, route: &str) {
     eventually(&format!("{path} routed to {route:?}"), || async {
         assert_eq!(get(proxy.inbound.unwrap(), host, path).await, 200);
         let text = proxy.metrics().await;
