@@ -8,6 +8,7 @@ pub mod completions;
 pub mod demo;
 pub mod edges;
 pub mod init;
+pub mod inject;
 pub mod man;
 pub mod profile;
 pub mod proxy;
@@ -16,6 +17,7 @@ mod signal;
 pub mod stat;
 pub mod tap;
 pub mod test_server;
+pub mod uninject;
 mod viz_common;
 
 use std::io::Write;
@@ -37,6 +39,8 @@ pub enum Command {
     Profile(profile::ProfileArgs),
     Proxy(Box<proxy::ProxyArgs>),
     Init(init::InitArgs),
+    Inject(inject::InjectArgs),
+    Uninject(uninject::UninjectArgs),
     Demo(demo::DemoArgs),
     Await(await_ready::AwaitArgs),
     Stat(stat::StatArgs),
@@ -66,6 +70,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profile(args) => profile::run(args),
         Command::Proxy(args) => proxy::run(*args),
         Command::Init(args) => init::run(args),
+        Command::Inject(args) => inject::run(args),
+        Command::Uninject(args) => uninject::run(args),
         Command::Await(args) => await_ready::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Stat(args) => stat::run(args),

@@ -16,6 +16,7 @@
 //! ─────────────────────────────
 //! profile · registry · identity · grpc · yaml     the words every layer uses
 //! capture                             the pod's capture rules (`mesh init`), SO_ORIGINAL_DST
+//! kubernetes                          manifests: `mesh inject`, `mesh uninject`
 //! ```
 //!
 //! - [`profile`]: the ServiceProfile model, its generators (OpenAPI, proto, template, tap),
@@ -35,6 +36,8 @@
 //! - [`yaml`]: the single seam to the YAML library.
 //! - [`capture`]: transparent capture: the nat rules `mesh init` installs in a pod's network
 //!   namespace (nft, iptables-nft, iptables-legacy) and the original-destination lookup.
+//! - [`kubernetes`]: manifests edited as YAML trees: `mesh inject` adds the capture init container
+//!   and the proxy to workloads' pods (native sidecar or classic), `mesh uninject` takes them out.
 //!
 //! Outside the documented API (hidden, public only for the binary, the tests and `fuzz/`): `cli`
 //! (one module per subcommand), `demo` (the emojivoto-style demo), `testsvc` (test upstreams and
@@ -56,6 +59,7 @@ pub mod demo;
 pub mod fuzzing;
 pub mod grpc;
 pub mod identity;
+pub mod kubernetes;
 pub mod profile;
 pub mod proxy;
 pub mod registry;

@@ -1,7 +1,8 @@
 //! The library's layering (src/lib.rs, "Layout"), checked on its source: the top layer (cli, demo,
 //! testsvc, fuzzing) is imported by nothing below it; proxy and viz stay apart; the admin API's
 //! contracts (`/stats`, `/tap`) and its client sit below both; the words every layer uses
-//! (profile, registry, identity, grpc, yaml) import none of the layers above them; the domain
+//! (profile, registry, identity, grpc, yaml, capture, kubernetes) import none of the layers above
+//! them; the domain
 //! modules never see clap (STYLE.md). A violation names the file and line.
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,12 @@ const RULES: &[Rule] = &[
               reads them",
     },
     Rule {
+        dir: "kubernetes",
+        forbidden: BELOW_ALL,
+        why: "manifests are edited from the words below (capture, identity, yaml), never from \
+              the proxy or the CLI",
+    },
+    Rule {
         dir: "viz",
         forbidden: &["proxy", "cli", "testsvc", "demo", "fuzzing"],
         why: "viz reads proxies through the admin API, not the proxy's internals",
@@ -84,7 +91,15 @@ const BELOW_ALL: &[&str] = &[
 ];
 
 /// Directories whose files must not use clap (flags belong to `cli/`).
-const NO_CLAP: &[&str] = &["profile", "proxy", "viz", "admin_api", "capture", "cidr"];
+const NO_CLAP: &[&str] = &[
+    "profile",
+    "proxy",
+    "viz",
+    "admin_api",
+    "capture",
+    "cidr",
+    "kubernetes",
+];
 
 /// One import that breaks a rule.
 #[derive(Debug, PartialEq)]
