@@ -2,8 +2,7 @@
 //! testsvc, fuzzing) is imported by nothing below it; proxy and viz stay apart; the admin API's
 //! contracts (`/stats`, `/tap`) and its client sit below both; the words every layer uses
 //! (profile, registry, identity, grpc, yaml, capture, kubernetes) import none of the layers above
-//! them; the domain
-//! modules never see clap (STYLE.md). A violation names the file and line.
+//! them; the domain modules never see clap (STYLE.md). A violation names the file and line.
 
 use std::path::{Path, PathBuf};
 

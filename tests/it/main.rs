@@ -31,6 +31,7 @@ mod grpc_errors;
 mod grpc_keepalive;
 mod help;
 mod help_examples;
+mod kubernetes_inject;
 mod layering;
 mod metrics_prometheus;
 mod profile_bad_input;
