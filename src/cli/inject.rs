@@ -13,7 +13,7 @@ use crate::capture::config::DEFAULT_PROXY_UID;
 use crate::kubernetes::inject::DEFAULT_IMAGE;
 use crate::kubernetes::{self, InjectOptions, KubernetesVersion, Outcome, Rewritten};
 
-/// Add the mesh proxy and its capture init container to workloads' pods in Kubernetes manifests
+/// Add the proxy and its capture init container to the workloads of Kubernetes manifests
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob,

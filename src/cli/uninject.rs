@@ -7,7 +7,7 @@ use clap::Args;
 use super::inject::{finish, rewrite_all};
 use crate::kubernetes;
 
-/// Remove what `mesh inject` added from Kubernetes manifests
+/// Take what `mesh inject` added out of Kubernetes manifests
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Pods marked mesh.io/injected-version lose the mesh-init and mesh-proxy containers, the
