@@ -32,6 +32,7 @@ mod grpc_keepalive;
 mod help;
 mod help_examples;
 mod kubernetes_inject;
+mod kubernetes_inject_pod;
 mod layering;
 mod metrics_prometheus;
 mod profile_bad_input;
