@@ -36,6 +36,15 @@ pub const PROXY_VERSION: &str = "config.linkerd.io/proxy-version";
 /// Opaque ports at most, once ranges are counted out: the proxy takes a list of single ports.
 pub const MAX_OPAQUE_PORTS: usize = 1024;
 
+/// An item of `config.linkerd.io/opaque-ports`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpaquePort {
+    /// A port or a range.
+    Range(PortRange),
+    /// The name of a container port (`postgres`).
+    Name(String),
+}
+
 /// What the annotations of one workload ask for; `None` where nothing was said.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodAnnotations {
@@ -45,8 +54,8 @@ pub struct PodAnnotations {
     pub skip_outbound_ports: Option<PortSet>,
     pub skip_inbound_subnets: Option<Vec<Subnet>>,
     pub skip_outbound_subnets: Option<Vec<Subnet>>,
-    /// Single ports, ranges counted out.
-    pub opaque_ports: Option<Vec<u16>>,
+    /// Ports, ranges and container port names, as written (see [`resolve_opaque_ports`]).
+    pub opaque_ports: Option<Vec<OpaquePort>>,
     pub proxy_await: Option<bool>,
     pub native_sidecar: Option<bool>,
     pub proxy_uid: Option<u32>,
@@ -149,9 +158,60 @@ fn subnets(value: &str) -> Result<Vec<Subnet>, String> {
         .collect()
 }
 
-fn opaque_ports(value: &str) -> Result<Vec<u16>, String> {
-    let set = ports(value)
-        .map_err(|e| format!("{e} (named ports are not read: write the port number)"))?;
+fn opaque_ports(value: &str) -> Result<Vec<OpaquePort>, String> {
+    items(value)
+        .map(|item| match item.parse::<PortRange>() {
+            Ok(range) => Ok(OpaquePort::Range(range)),
+            Err(_) if is_port_name(item) => Ok(OpaquePort::Name(item.to_string())),
+            Err(_) => Err(format!(
+                "{item:?} is not a port (1-65535), a range LO-HI or a container port's name"
+            )),
+        })
+        .collect()
+}
+
+/// A Kubernetes port name (IANA_SVC_NAME): 1-15 lowercase letters, digits and inner hyphens, at
+/// least one letter.
+fn is_port_name(s: &str) -> bool {
+    (1..=15).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars().any(|c| c.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+/// The ports `items` name, in order, each once: ranges counted out, names looked up among the
+/// pod's container ports (`name` → `containerPort`), as Linkerd resolves them.
+///
+/// Errors: a name no container port has, or more than [`MAX_OPAQUE_PORTS`] ports.
+pub fn resolve_opaque_ports(items: &[OpaquePort], spec: &Mapping) -> Result<Vec<u16>, String> {
+    let named: Vec<(&str, u16)> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| spec.get(*k).and_then(Tree::as_sequence))
+        .flatten()
+        .filter_map(|c| c.get("ports").and_then(Tree::as_sequence))
+        .flatten()
+        .filter_map(|p| {
+            let name = p.get("name")?.as_str()?;
+            let port = u16::try_from(p.get("containerPort")?.as_u64()?).ok()?;
+            Some((name, port))
+        })
+        .collect();
+    let mut ranges = Vec::new();
+    for item in items {
+        match item {
+            OpaquePort::Range(range) => ranges.push(*range),
+            OpaquePort::Name(name) => {
+                let Some((_, port)) = named.iter().find(|(n, _)| n == name) else {
+                    return Err(format!("no container port is named {name:?}"));
+                };
+                ranges.push(PortRange::single(*port));
+            }
+        }
+    }
+    let set = PortSet::new(ranges);
     let count: usize = set
         .ranges()
         .iter()
@@ -159,7 +219,7 @@ fn opaque_ports(value: &str) -> Result<Vec<u16>, String> {
         .sum();
     if count > MAX_OPAQUE_PORTS {
         return Err(format!(
-            "{value:?}: {count} ports, at most {MAX_OPAQUE_PORTS} (the proxy takes them one by one); skip a \
+            "{count} ports, at most {MAX_OPAQUE_PORTS} (the proxy takes them one by one); skip a \
              wide range instead"
         ));
     }

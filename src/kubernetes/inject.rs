@@ -201,7 +201,28 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
             message,
         )
     })?;
-    let sidecar = sidecar(options, &asked, mode);
+    let opaque_ports = match &asked.opaque_ports {
+        None => None,
+        Some(items) => Some(annotations::resolve_opaque_ports(items, spec).map_err(|e| {
+            FieldError::new(
+                format!(
+                    "{}.{}",
+                    at("metadata.annotations"),
+                    annotations::OPAQUE_PORTS
+                ),
+                e,
+            )
+        })?),
+    };
+    let sidecar = sidecar(options, &asked, mode, opaque_ports);
+    let user_init: Vec<String> = spec
+        .get("initContainers")
+        .and_then(Tree::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(tree::name_of)
+        .map(str::to_string)
+        .collect();
     add(pod, kind, &name, &sidecar, prefix)?;
     let spec = pod
         .get("spec")
@@ -216,6 +237,15 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
         ),
         SidecarMode::Classic => "injected (classic)".to_string(),
     };
+    if mode == SidecarMode::Classic && !user_init.is_empty() {
+        // The capture rules are in place before them, the proxy is not: Linkerd's classic
+        // layout has the same trap.
+        what.push_str(&format!(
+            "; warning: its init containers ({}) run before a classic proxy, so their outbound \
+             TCP is captured with no proxy to take it: use native sidecars, or skip their ports",
+            user_init.join(", ")
+        ));
+    }
     if mode == SidecarMode::Classic && matches!(kind, WorkloadKind::Job | WorkloadKind::CronJob) {
         what.push_str(
             "; warning: a classic proxy keeps running after the job's app exits, so the job does \
@@ -261,7 +291,12 @@ fn sidecar_mode(options: &InjectOptions, asked: &PodAnnotations) -> Result<Sidec
     }
 }
 
-fn sidecar(options: &InjectOptions, asked: &PodAnnotations, mode: SidecarMode) -> Sidecar {
+fn sidecar(
+    options: &InjectOptions,
+    asked: &PodAnnotations,
+    mode: SidecarMode,
+    opaque_ports: Option<Vec<u16>>,
+) -> Sidecar {
     let image = match (&asked.proxy_image, &asked.proxy_version) {
         (None, None) => options.image.clone(),
         (repo, tag) => {
@@ -284,7 +319,7 @@ fn sidecar(options: &InjectOptions, asked: &PodAnnotations, mode: SidecarMode) -
         skip_outbound_ports: asked.skip_outbound_ports.clone().unwrap_or_default(),
         skip_inbound_subnets: asked.skip_inbound_subnets.clone().unwrap_or_default(),
         skip_outbound_subnets: asked.skip_outbound_subnets.clone().unwrap_or_default(),
-        opaque_ports: asked.opaque_ports.clone(),
+        opaque_ports,
         kind_label: WORKLOAD_KIND_LABEL,
         name_label: WORKLOAD_NAME_LABEL,
     }

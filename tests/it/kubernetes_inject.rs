@@ -348,6 +348,11 @@ fn bad_input_names_the_document_and_field_and_writes_nothing() {
             "stdin: document 1 (pod/p): items[0].spec.containers: a pod needs at least one container",
         ),
         (
+            "an opaque port no container names",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {config.linkerd.io/opaque-ports: \"db\"}\nspec: {containers: [{name: a, image: b}]}\n".to_string(),
+            "metadata.annotations.config.linkerd.io/opaque-ports: no container port is named \"db\"",
+        ),
+        (
             "a container named as inject's",
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: mesh-proxy, image: b}]}\n".to_string(),
             "spec: already holds \"mesh-proxy\", a name inject uses",
