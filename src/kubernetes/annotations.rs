@@ -50,16 +50,25 @@ pub enum OpaquePort {
 pub struct PodAnnotations {
     /// `linkerd.io/inject`: `Some(false)` for `disabled`.
     pub inject: Option<bool>,
+    /// [`SKIP_INBOUND_PORTS`].
     pub skip_inbound_ports: Option<PortSet>,
+    /// [`SKIP_OUTBOUND_PORTS`].
     pub skip_outbound_ports: Option<PortSet>,
+    /// [`SKIP_SUBNETS`] (inbound, as in Linkerd).
     pub skip_inbound_subnets: Option<Vec<Subnet>>,
+    /// [`SKIP_OUTBOUND_SUBNETS`].
     pub skip_outbound_subnets: Option<Vec<Subnet>>,
     /// Ports, ranges and container port names, as written (see [`resolve_opaque_ports`]).
     pub opaque_ports: Option<Vec<OpaquePort>>,
+    /// [`PROXY_AWAIT`]: `Some(false)` for `disabled`.
     pub proxy_await: Option<bool>,
+    /// [`NATIVE_SIDECAR`].
     pub native_sidecar: Option<bool>,
+    /// [`PROXY_UID`] (never 0).
     pub proxy_uid: Option<u32>,
+    /// [`PROXY_IMAGE`]: the image without its tag.
     pub proxy_image: Option<String>,
+    /// [`PROXY_VERSION`]: the image's tag.
     pub proxy_version: Option<String>,
 }
 

@@ -15,7 +15,9 @@ use super::FieldError;
 /// A Kubernetes minor version (`1.33`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KubernetesVersion {
+    /// Always 1.
     pub major: u32,
+    /// The minor release (33 in 1.33).
     pub minor: u32,
 }
 

@@ -32,21 +32,31 @@ pub const AWAIT_TIMEOUT: &str = "2m";
 /// Everything the added containers depend on, for one workload.
 #[derive(Debug, Clone)]
 pub struct Sidecar {
+    /// The image of both containers (`mesh`, `nft`, `iptables`).
     pub image: String,
+    /// Native sidecar or classic.
     pub mode: SidecarMode,
     /// Classic layout: hold the app back until the proxy is ready (postStart `mesh await`).
     pub await_proxy: bool,
+    /// The proxy's `runAsUser`, and `mesh init --proxy-uid`.
     pub proxy_uid: u32,
+    /// `mesh-init` as uid 65534 (needs file capabilities on the image's nft/iptables).
     pub init_non_root: bool,
+    /// `mesh proxy --shutdown-grace`.
     pub shutdown_grace: Duration,
+    /// `mesh init --skip-inbound-ports`.
     pub skip_inbound_ports: PortSet,
+    /// `mesh init --skip-outbound-ports`.
     pub skip_outbound_ports: PortSet,
+    /// `mesh init --skip-inbound-subnets`.
     pub skip_inbound_subnets: Vec<Subnet>,
+    /// `mesh init --skip-outbound-subnets`.
     pub skip_outbound_subnets: Vec<Subnet>,
     /// `None`: the proxy's default opaque ports.
     pub opaque_ports: Option<Vec<u16>>,
     /// The pod-template labels holding the workload's kind and name.
     pub kind_label: &'static str,
+    /// See `kind_label`.
     pub name_label: &'static str,
 }
 
