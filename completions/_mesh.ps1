@@ -29,6 +29,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Install the rules that send a pod''s TCP through its proxy (run as root, in the pod''s network namespace)')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery''s read-only RBAC and the proxies'' Prometheus scrape config')
+            [CompletionResult]::new('inject', 'inject', [CompletionResultType]::ParameterValue, 'Add the proxy and its capture init container to the workloads of Kubernetes manifests')
+            [CompletionResult]::new('uninject', 'uninject', [CompletionResultType]::ParameterValue, 'Take what `mesh inject` added out of Kubernetes manifests')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -159,6 +161,26 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mesh;inject' {
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Image of the proxy and the init container (holds `mesh`, `nft` and `iptables`)')
+            [CompletionResult]::new('--kubernetes-version', '--kubernetes-version', [CompletionResultType]::ParameterName, 'The cluster''s Kubernetes version: native sidecars need 1.29 or later (below it the classic layout is written)')
+            [CompletionResult]::new('--proxy-uid', '--proxy-uid', [CompletionResultType]::ParameterName, 'The proxy''s uid (`runAsUser`), which `mesh init --proxy-uid` exempts from capture')
+            [CompletionResult]::new('--shutdown-grace', '--shutdown-grace', [CompletionResultType]::ParameterName, 'The proxy''s --shutdown-grace; the pod''s terminationGracePeriodSeconds is raised above it')
+            [CompletionResult]::new('--classic', '--classic', [CompletionResultType]::ParameterName, 'Put the proxy first in `containers`, the app waiting for it through a postStart `mesh await`, instead of a native sidecar (an init container with restartPolicy Always); an annotation config.linkerd.io/proxy-enable-native-sidecar decides over this')
+            [CompletionResult]::new('--init-non-root', '--init-non-root', [CompletionResultType]::ParameterName, 'Run `mesh-init` as uid 65534 (runAsNonRoot) instead of root. Only for an image whose `nft` and `iptables` binaries carry file capabilities (setcap cap_net_admin,cap_net_raw+ep), as Linkerd''s proxy-init image does: a non-root process loses its added capabilities when it runs them otherwise')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mesh;uninject' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mesh;demo' {
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (default: run until Ctrl-C or SIGTERM)')
             [CompletionResult]::new('--vote-interval', '--vote-interval', [CompletionResultType]::ParameterName, 'Time between the vote bot''s requests')
@@ -274,6 +296,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Install the rules that send a pod''s TCP through its proxy (run as root, in the pod''s network namespace)')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery''s read-only RBAC and the proxies'' Prometheus scrape config')
+            [CompletionResult]::new('inject', 'inject', [CompletionResultType]::ParameterValue, 'Add the proxy and its capture init container to the workloads of Kubernetes manifests')
+            [CompletionResult]::new('uninject', 'uninject', [CompletionResultType]::ParameterValue, 'Take what `mesh inject` added out of Kubernetes manifests')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -298,6 +322,12 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;install' {
+            break
+        }
+        'mesh;help;inject' {
+            break
+        }
+        'mesh;help;uninject' {
             break
         }
         'mesh;help;demo' {

@@ -34,6 +34,9 @@ _mesh() {
             mesh,init)
                 cmd="mesh__subcmd__init"
                 ;;
+            mesh,inject)
+                cmd="mesh__subcmd__inject"
+                ;;
             mesh,install)
                 cmd="mesh__subcmd__install"
                 ;;
@@ -51,6 +54,9 @@ _mesh() {
                 ;;
             mesh,tap)
                 cmd="mesh__subcmd__tap"
+                ;;
+            mesh,uninject)
+                cmd="mesh__subcmd__uninject"
                 ;;
             mesh__subcmd__help,await)
                 cmd="mesh__subcmd__help__subcmd__await"
@@ -70,6 +76,9 @@ _mesh() {
             mesh__subcmd__help,init)
                 cmd="mesh__subcmd__help__subcmd__init"
                 ;;
+            mesh__subcmd__help,inject)
+                cmd="mesh__subcmd__help__subcmd__inject"
+                ;;
             mesh__subcmd__help,install)
                 cmd="mesh__subcmd__help__subcmd__install"
                 ;;
@@ -87,6 +96,9 @@ _mesh() {
                 ;;
             mesh__subcmd__help,tap)
                 cmd="mesh__subcmd__help__subcmd__tap"
+                ;;
+            mesh__subcmd__help,uninject)
+                cmd="mesh__subcmd__help__subcmd__uninject"
                 ;;
             mesh__subcmd__help__subcmd__profile,check)
                 cmd="mesh__subcmd__help__subcmd__profile__subcmd__check"
@@ -110,7 +122,7 @@ _mesh() {
 
     case "${cmd}" in
         mesh)
-            opts="-h -V --help --version profile proxy init install demo await stat routes edges tap completions help"
+            opts="-h -V --help --version profile proxy init install inject uninject demo await stat routes edges tap completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,7 +256,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help)
-            opts="profile proxy init install demo await stat routes edges tap completions help"
+            opts="profile proxy init install inject uninject demo await stat routes edges tap completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +340,20 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__help__subcmd__inject)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -439,6 +465,20 @@ _mesh() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mesh__subcmd__help__subcmd__uninject)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mesh__subcmd__init)
             opts="-h -V --backend --proxy-uid --proxy-gid --inbound-port --outbound-port --admin-port --skip-inbound-ports --skip-outbound-ports --skip-inbound-subnets --skip-outbound-subnets --dry-run --uninstall --check --check-probe --check-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -491,6 +531,36 @@ _mesh() {
                     return 0
                     ;;
                 --check-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__inject)
+            opts="-h -V --image --classic --kubernetes-version --proxy-uid --shutdown-grace --init-non-root --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubernetes-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-uid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -970,6 +1040,20 @@ _mesh() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mesh__subcmd__uninject)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -30,6 +30,8 @@ complete -c mesh -n "__fish_mesh_needs_command" -f -a "profile" -d 'Write a Serv
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "install" -d 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery\'s read-only RBAC and the proxies\' Prometheus scrape config'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "inject" -d 'Add the proxy and its capture init container to the workloads of Kubernetes manifests'
+complete -c mesh -n "__fish_mesh_needs_command" -f -a "uninject" -d 'Take what `mesh inject` added out of Kubernetes manifests'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
 complete -c mesh -n "__fish_mesh_needs_command" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
@@ -126,6 +128,16 @@ complete -c mesh -n "__fish_mesh_using_subcommand install" -l no-crd -d 'Leave o
 complete -c mesh -n "__fish_mesh_using_subcommand install" -l prometheus-config -d 'Print only the Prometheus scrape config (prometheus.yml with the `mesh-proxies` job), to merge into your own Prometheus'
 complete -c mesh -n "__fish_mesh_using_subcommand install" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand install" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -l image -d 'Image of the proxy and the init container (holds `mesh`, `nft` and `iptables`)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -l kubernetes-version -d 'The cluster\'s Kubernetes version: native sidecars need 1.29 or later (below it the classic layout is written)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -l proxy-uid -d 'The proxy\'s uid (`runAsUser`), which `mesh init --proxy-uid` exempts from capture' -r
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -l shutdown-grace -d 'The proxy\'s --shutdown-grace; the pod\'s terminationGracePeriodSeconds is raised above it' -r
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -l classic -d 'Put the proxy first in `containers`, the app waiting for it through a postStart `mesh await`, instead of a native sidecar (an init container with restartPolicy Always); an annotation config.linkerd.io/proxy-enable-native-sidecar decides over this'
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -l init-non-root -d 'Run `mesh-init` as uid 65534 (runAsNonRoot) instead of root. Only for an image whose `nft` and `iptables` binaries carry file capabilities (setcap cap_net_admin,cap_net_raw+ep), as Linkerd\'s proxy-init image does: a non-root process loses its added capabilities when it runs them otherwise'
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -s V -l version -d 'Print version'
+complete -c mesh -n "__fish_mesh_using_subcommand uninject" -s h -l help -d 'Print help'
+complete -c mesh -n "__fish_mesh_using_subcommand uninject" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l duration -d 'Stop after this long (default: run until Ctrl-C or SIGTERM)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l vote-interval -d 'Time between the vote bot\'s requests' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
@@ -195,18 +207,20 @@ complete -c mesh -n "__fish_mesh_using_subcommand tap" -s h -l help -d 'Print he
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "install" -d 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery\'s read-only RBAC and the proxies\' Prometheus scrape config'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "install" -d 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery\'s read-only RBAC and the proxies\' Prometheus scrape config'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "inject" -d 'Add the proxy and its capture init container to the workloads of Kubernetes manifests'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "uninject" -d 'Take what `mesh inject` added out of Kubernetes manifests'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
 
 # Added by mesh (src/cli/completions.rs): what clap_complete's fish script does not complete.
@@ -214,29 +228,35 @@ complete -c mesh -n "__fish_mesh_using_subcommand profile; and not __fish_seen_s
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f
 complete -c mesh -n "__fish_mesh_using_subcommand init" -f
 complete -c mesh -n "__fish_mesh_using_subcommand install" -f
+complete -c mesh -n "__fish_mesh_using_subcommand inject" -f
+complete -c mesh -n "__fish_mesh_using_subcommand uninject" -f
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -f
 complete -c mesh -n "__fish_mesh_using_subcommand stat" -f
 complete -c mesh -n "__fish_mesh_using_subcommand routes" -f
 complete -c mesh -n "__fish_mesh_using_subcommand edges" -f
 complete -c mesh -n "__fish_mesh_using_subcommand tap" -f
 complete -c mesh -n "__fish_mesh_using_subcommand completions" -f -a "bash elvish fish powershell zsh"
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions help" -f
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "install" -d 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery\'s read-only RBAC and the proxies\' Prometheus scrape config'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "routes" -d 'Show success rate, request rate and latency per route'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "completions" -d 'Print a shell completion script'
-complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install demo await stat routes edges tap completions" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions help" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "profile" -d 'Write a ServiceProfile for SERVICE from an OpenAPI document, .proto files or a template'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "proxy" -d 'Run the sidecar proxy: inbound to the app, outbound for the app, and the admin port'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "init" -d 'Install the rules that send a pod\'s TCP through its proxy (run as root, in the pod\'s network namespace)'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "install" -d 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery\'s read-only RBAC and the proxies\' Prometheus scrape config'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "inject" -d 'Add the proxy and its capture init container to the workloads of Kubernetes manifests'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "uninject" -d 'Take what `mesh inject` added out of Kubernetes manifests'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "demo" -d 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "await" -d 'Wait until the proxy is ready, then run a command'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "stat" -d 'Show success rate, request rate, latency and TCP connections per resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "routes" -d 'Show success rate, request rate and latency per route'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "edges" -d 'Show which resources of a type send requests or connections to which'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "tap" -d 'Watch live requests and responses through the proxies of a resource'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "completions" -d 'Print a shell completion script'
+complete -c mesh -n "__fish_mesh_using_subcommand help; and not __fish_seen_subcommand_from profile proxy init install inject uninject demo await stat routes edges tap completions" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from profile" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from proxy" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from init" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from install" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from inject" -f
+complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from uninject" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from demo" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from await" -f
 complete -c mesh -n "__fish_mesh_using_subcommand help; and __fish_seen_subcommand_from stat" -f

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod edges;
 pub mod init;
 pub mod install;
+pub mod inject;
 pub mod man;
 pub mod profile;
 pub mod proxy;
@@ -17,6 +18,7 @@ mod signal;
 pub mod stat;
 pub mod tap;
 pub mod test_server;
+pub mod uninject;
 mod viz_common;
 
 use std::io::Write;
@@ -39,6 +41,8 @@ pub enum Command {
     Proxy(Box<proxy::ProxyArgs>),
     Init(init::InitArgs),
     Install(install::InstallArgs),
+    Inject(inject::InjectArgs),
+    Uninject(uninject::UninjectArgs),
     Demo(demo::DemoArgs),
     Await(await_ready::AwaitArgs),
     Stat(stat::StatArgs),
@@ -73,6 +77,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Proxy(args) => proxy::run(*args),
         Command::Init(args) => init::run(args),
         Command::Install(args) => install::run(args),
+        Command::Inject(args) => inject::run(args),
+        Command::Uninject(args) => uninject::run(args),
         Command::Await(args) => await_ready::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Stat(args) => stat::run(args),

@@ -16,7 +16,7 @@
 //! ─────────────────────────────
 //! profile · registry · identity · grpc · yaml     the words every layer uses
 //! capture                             the pod's capture rules (`mesh init`), SO_ORIGINAL_DST
-//! kubernetes                          the manifests mesh puts in a cluster (`mesh install`)
+//! kubernetes                          manifests: `mesh install`, `mesh inject`, `mesh uninject`
 //! ```
 //!
 //! - [`profile`]: the ServiceProfile model, its generators (OpenAPI, proto, template, tap),
@@ -36,8 +36,10 @@
 //! - [`yaml`]: the single seam to the YAML library.
 //! - [`capture`]: transparent capture: the nat rules `mesh init` installs in a pod's network
 //!   namespace (nft, iptables-nft, iptables-legacy) and the original-destination lookup.
-//! - [`kubernetes`]: the manifests mesh puts in a cluster: what `mesh install` prints once (the
-//!   ServiceProfile CRD, discovery's ClusterRole and binding, the proxies' scrape config).
+//! - [`kubernetes`]: the manifests mesh puts in a cluster, edited as YAML trees: what `mesh install`
+//!   prints once (the ServiceProfile CRD, discovery's ClusterRole and binding, the proxies' scrape
+//!   config); `mesh inject` adds the capture init container and the proxy to workloads' pods
+//!   (native sidecar or classic), `mesh uninject` takes them out.
 //!
 //! Outside the documented API (hidden, public only for the binary, the tests and `fuzz/`): `cli`
 //! (one module per subcommand), `demo` (the emojivoto-style demo), `testsvc` (test upstreams and

@@ -12,6 +12,9 @@ use std::fmt;
 mod locate;
 mod strict;
 pub use locate::{locate, parse_path, path_string, Step};
+/// A YAML document as a tree that keeps every field, in the order written (its mappings keep
+/// insertion order), for tools that edit manifests they do not fully know (`mesh inject`).
+pub use yaml_serde::{Mapping, Value as Tree};
 
 /// The UTF-8 byte-order mark that Windows editors (Notepad, some IDEs) write at the start of a file.
 const BOM: char = '\u{feff}';
@@ -110,6 +113,26 @@ pub fn documents(text: &str) -> Vec<Result<serde_json::Value, DecodeError>> {
                 last_error = Some(cause);
                 out.push(Err(e));
             }
+        }
+    }
+    out
+}
+
+/// Every document of a (possibly multi-document) YAML text as a [`Tree`], fields in the order
+/// written. A key given twice in one mapping is an error (as Kubernetes' strict decoding makes it).
+/// After a syntax error the list ends with that error: the parser cannot find the next document.
+/// Empty documents (a trailing `---`) are `Ok(Tree::Null)`; comments are not kept.
+pub fn trees(text: &str) -> Vec<Result<Tree, DecodeError>> {
+    let mut out = Vec::new();
+    for doc in yaml_serde::Deserializer::from_str(strip_bom(text)) {
+        let tree = serde_path_to_error::deserialize::<_, Tree>(doc).map_err(|e| {
+            let path = e.path().to_string();
+            decode_error(path, e.into_inner())
+        });
+        let failed = tree.is_err();
+        out.push(tree);
+        if failed {
+            break;
         }
     }
     out

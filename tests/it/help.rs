@@ -44,6 +44,16 @@ fn install_help() {
 }
 
 #[test]
+fn inject_help() {
+    insta::assert_snapshot!(help(&["inject", "--help"]));
+}
+
+#[test]
+fn uninject_help() {
+    insta::assert_snapshot!(help(&["uninject", "--help"]));
+}
+
+#[test]
 fn await_help() {
     insta::assert_snapshot!(help(&["await", "--help"]));
 }

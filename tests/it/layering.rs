@@ -1,8 +1,8 @@
 //! The library's layering (src/lib.rs, "Layout"), checked on its source: the top layer (cli, demo,
 //! testsvc, fuzzing) is imported by nothing below it; proxy and viz stay apart; the admin API's
 //! contracts (`/stats`, `/tap`) and its client sit below both; the words every layer uses
-//! (profile, registry, identity, grpc, yaml, kubernetes) import none of the layers above them; the
-//! domain modules never see clap (STYLE.md). A violation names the file and line.
+//! (profile, registry, identity, grpc, yaml, capture, kubernetes) import none of the layers above
+//! them; the domain modules never see clap (STYLE.md). A violation names the file and line.
 
 use std::path::{Path, PathBuf};
 
@@ -67,8 +67,8 @@ const RULES: &[Rule] = &[
     Rule {
         dir: "kubernetes",
         forbidden: BELOW_ALL,
-        why: "the manifests mesh puts in a cluster (install's ClusterRole, the CRD) are words the \
-              proxy's discovery and the CLI use",
+        why: "manifests (install's ClusterRole and CRD, inject's pod specs) are built from the words \
+              below (capture, identity, yaml), never from the proxy or the CLI",
     },
     Rule {
         dir: "viz",

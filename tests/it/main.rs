@@ -37,6 +37,8 @@ mod kube_discovery;
 mod kubernetes_config_map;
 mod kubernetes_install;
 mod kubernetes_install_prometheus;
+mod kubernetes_inject;
+mod kubernetes_inject_pod;
 mod layering;
 mod metrics_prometheus;
 mod profile_bad_input;
