@@ -56,19 +56,8 @@ pub fn version_of<B>(req: &Request<B>) -> Version {
     }
 }
 
-/// How [`upstream_request`] writes an HTTP/1 request's target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetForm {
-    /// Origin form (`/path?query`) with `Host: authority`: to a service's endpoint.
-    Origin,
-    /// As the app sent it, absolute form included (RFC 9112 §3.2.2: what a forward proxy
-    /// reads), with its own `Host` (`authority` only where it sent none): to a captured
-    /// request's original destination, which may be the app's own forward proxy.
-    AsSent,
-}
-
-/// Rebuilds `req` for an upstream: HTTP/1 in origin form with `Host: authority` (or the target as
-/// sent, [`TargetForm::AsSent`]); HTTP/2 in absolute form so `:authority` is `authority`.
+/// Rebuilds `req` for an upstream: HTTP/1 in origin form with `Host: authority`; HTTP/2 in absolute
+/// form so `:authority` is `authority`.
 ///
 /// The body and its framing arrive as sent, whatever the method (RFC 9112 §6): on an HTTP/1 hop a
 /// body of unknown length is sent chunked (hyper would otherwise send a GET's body as none), and
@@ -79,7 +68,6 @@ pub fn upstream_request(
     req: Request<Incoming>,
     authority: &str,
     upgrade: bool,
-    target: TargetForm,
 ) -> Request<ProxyBody> {
     let version = version_of(&req);
     let (mut parts, body) = req.into_parts();
@@ -95,18 +83,10 @@ pub fn upstream_request(
         .to_string();
     match version {
         Version::Http1 => {
-            let keep_host =
-                target == TargetForm::AsSent && parts.headers.contains_key(header::HOST);
-            if target == TargetForm::Origin {
-                parts.uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
-            }
+            parts.uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
             parts.version = HttpVersion::HTTP_11;
-            // HTTP/1.1 requires Host (RFC 9112 §3.2): an HTTP/1.0 request without one gets the
-            // authority it was sent to.
-            if !keep_host {
-                if let Ok(host) = HeaderValue::from_str(authority) {
-                    parts.headers.insert(header::HOST, host);
-                }
+            if let Ok(host) = HeaderValue::from_str(authority) {
+                parts.headers.insert(header::HOST, host);
             }
             if let Some(codings) = codings {
                 parts.headers.insert(header::TRANSFER_ENCODING, codings);

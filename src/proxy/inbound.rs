@@ -28,7 +28,6 @@ use super::connect::Upstream;
 use super::discovery::{target_of, Target};
 use super::forward::{
     authority_of, downstream_response, upstream_request, version_of, wants_upgrade, BadResponse,
-    TargetForm,
 };
 use super::hop::strip_before_app;
 use super::metrics::{Direction, PeerSide, Refused, ResponseOutcome, TcpLabels, TrafficLabels};
@@ -140,7 +139,7 @@ pub async fn handle(
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let version = version_of(&req);
-    let upstream = upstream_request(req, &raw_authority, upgrade, TargetForm::Origin);
+    let upstream = upstream_request(req, &raw_authority, upgrade);
     let counter = || {
         state.tcp_counter(TcpLabels {
             direction: Direction::Inbound,

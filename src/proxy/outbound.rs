@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::body::ProxyBody;
 use super::classify::is_grpc;
-use super::forward::{authority_of, downstream_response, upstream_request, version_of, TargetForm};
+use super::forward::{authority_of, downstream_response, upstream_request, version_of};
 use super::forward::{wants_upgrade, BadResponse};
 use super::hop::strip_from_app;
 use super::metrics::Direction;
@@ -46,8 +46,7 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let grpc = is_grpc(req.headers());
-    // An HTTP/1.0 request may name no host at all: captured, where it was going is known.
-    let Some(raw_authority) = authority_of(&req).or_else(|| original.map(|o| o.to_string())) else {
+    let Some(raw_authority) = authority_of(&req) else {
         return refuse(&state, ProxyError::NoAuthority, &req, remote);
     };
     let connect = req.method() == Method::CONNECT;
@@ -74,12 +73,7 @@ pub async fn handle(
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let version = version_of(&req);
-    let target = if dst.original {
-        TargetForm::AsSent
-    } else {
-        TargetForm::Origin
-    };
-    let upstream = upstream_request(req, &raw_authority, upgrade, target);
+    let upstream = upstream_request(req, &raw_authority, upgrade);
     let (mut head, body) = upstream.into_parts();
     // An app is never a proxy: what it wrote as `mesh-peer` or `l5d-*` goes no further. This
     // proxy's `mesh-peer` is added per endpoint, to meshed ones only (`tries`).

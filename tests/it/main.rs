@@ -13,7 +13,6 @@ mod raw_http;
 mod broken_pipe;
 mod cancellations;
 mod capture_cli;
-mod capture_egress;
 mod capture_election;
 mod capture_init;
 mod capture_proxy;

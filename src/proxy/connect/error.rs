@@ -82,10 +82,6 @@ pub enum UpstreamError {
         why: NotReplayable,
     },
     /// The connection failed before or while the request was answered.
-    /// The app's own forward proxy (a captured `CONNECT`'s original destination) gave no usable
-    /// answer.
-    #[error("{addr}: the forward proxy did not answer the CONNECT: {why}")]
-    ConnectAnswer { addr: SocketAddr, why: String },
     /// The upstream answered the HTTP/2 connection preface in HTTP/1.
     #[error("{addr} does not speak HTTP/2")]
     NotHttp2 { addr: SocketAddr },

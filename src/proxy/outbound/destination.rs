@@ -22,10 +22,6 @@ pub struct Destination {
     /// The service, as metrics label it (`dst_service`), when it is a service.
     pub service: Option<Arc<DstService>>,
     pub endpoints: Vec<Endpoint>,
-    /// Whether this is a captured request's original destination, no service of discovery's:
-    /// the request then goes on as the app sent it (an absolute-form target stays one, for the
-    /// app's own forward proxy; a `CONNECT` is that proxy's to answer).
-    pub original: bool,
 }
 
 /// What an authority's text names, with the names mesh derives from it: parsed once per
@@ -78,8 +74,8 @@ impl NamedTarget {
 ///
 /// `original` is where a captured connection was going (transparent capture): a request for a
 /// service discovery knows is balanced over its endpoints as in explicit mode; any other request
-/// (a `CONNECT` too) goes on to the original destination ([`Policy::decide_original`]) as the app
-/// sent it, never a 502 for an unknown host.
+/// goes on to the original destination ([`Policy::decide_original`]), never a 502 for an unknown
+/// host.
 ///
 /// [`Policy::decide_original`]: crate::proxy::policy::Policy::decide_original
 pub async fn destination(
@@ -98,9 +94,7 @@ pub async fn destination(
         );
         parsed.map(Arc::new)
     });
-    // Captured (`CONNECT` too: to an address no service of ours has, it is the app's own
-    // forward proxy's to answer).
-    if let Some(original) = original {
+    if let Some(original) = original.filter(|_| !connect) {
         let known = match target.as_deref() {
             Some(NamedTarget::Service { service, .. }) => {
                 !state.resolve.resolve(service).await.is_empty()
@@ -143,7 +137,6 @@ pub async fn destination(
                     addr,
                     identity: None,
                 })],
-                original: false,
             })
         }
         NamedTarget::External => Err(ProxyError::External(authority.to_string())),
@@ -171,7 +164,6 @@ pub async fn destination(
                 fqdn: Some(fqdn.clone()),
                 service: Some(labels.clone()),
                 endpoints,
-                original: false,
             })
         }
     }
@@ -229,7 +221,6 @@ async fn original_destination(
             addr: original,
             identity: None,
         })],
-        original: true,
     })
 }
 

@@ -361,7 +361,6 @@ fn upstream_reason(e: &UpstreamError) -> ErrorReason {
         UpstreamError::NotHttp2 { .. }
         | UpstreamError::ResponseHeadTooLarge { .. }
         | UpstreamError::HeadRejected { .. }
-        | UpstreamError::ConnectAnswer { .. }
         | UpstreamError::ConnectionAbandoned { .. } => ErrorReason::Protocol,
         UpstreamError::ReusedConnectionClosed { .. } => ErrorReason::ConnectionClosed,
         // The caller's own request body broke.

@@ -224,10 +224,6 @@ pub(super) fn describe(e: &UpstreamError) -> String {
             "closed the connection before answering".into()
         }
         UpstreamError::Http { source, .. } => format!("failed the request: {}", chain(source)),
-        UpstreamError::ConnectAnswer { why, .. } => format!(
-            "is the app's forward proxy (the CONNECT's original destination) and did not answer \
-             it: {why}"
-        ),
     }
 }
 

@@ -75,7 +75,6 @@ fn upstream_code(e: &UpstreamError) -> Code {
         | UpstreamError::ReusedConnectionClosed { .. }
         | UpstreamError::NotProcessed { .. }
         | UpstreamError::NotReplayable { .. }
-        | UpstreamError::ConnectAnswer { .. }
         | UpstreamError::ConnectionAbandoned { .. } => Code::Unavailable,
         // The server's metadata was over the limit: a direct grpcio call gets RESOURCE_EXHAUSTED
         // ("received metadata size exceeds hard limit").
