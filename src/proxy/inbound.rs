@@ -139,7 +139,7 @@ pub async fn handle(
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let version = version_of(&req);
-    let upstream = upstream_request(req, &raw_authority, upgrade);
+    let upstream = upstream_request(req, &raw_authority, upgrade, false);
     let counter = || {
         state.tcp_counter(TcpLabels {
             direction: Direction::Inbound,

@@ -55,6 +55,9 @@ pub async fn handle(
         Ok(dst) => dst,
         Err(err) => return refuse(&state, err, &req, remote),
     };
+    if connect && dst.original {
+        return tunnel::forward(state, remote, req, dst).await;
+    }
     if connect {
         // A tunnel waits for capacity as any request does; no response deadline follows (it
         // relays bytes, not one response).
@@ -73,7 +76,7 @@ pub async fn handle(
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let version = version_of(&req);
-    let upstream = upstream_request(req, &raw_authority, upgrade);
+    let upstream = upstream_request(req, &raw_authority, upgrade, dst.original);
     let (mut head, body) = upstream.into_parts();
     // An app is never a proxy: what it wrote as `mesh-peer` or `l5d-*` goes no further. This
     // proxy's `mesh-peer` is added per endpoint, to meshed ones only (`tries`).
