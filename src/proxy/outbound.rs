@@ -46,7 +46,8 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let grpc = is_grpc(req.headers());
-    let Some(raw_authority) = authority_of(&req) else {
+    // An HTTP/1.0 request may name no authority; under capture, where it was going says it.
+    let Some(raw_authority) = authority_of(&req).or_else(|| original.map(|o| o.to_string())) else {
         return refuse(&state, ProxyError::NoAuthority, &req, remote);
     };
     let connect = req.method() == Method::CONNECT;

@@ -435,3 +435,24 @@ fn an_egress_forward_proxy_outside_the_pod_keeps_working() {
     assert_eq!(metric(&text, "tcp_open_total", &dst), 2, "{text}");
     assert_eq!(metric(&text, "proxy_refused_total", &[]), 0, "{text}");
 }
+
+/// An HTTP/1.0 request without `Host` names no authority, but under capture the proxy knows
+/// where it was going: it goes there, counted under that address.
+#[test]
+fn an_http10_request_without_host_goes_to_the_original_destination() {
+    skip_unless_netns!("nft", "curl", "python3", "setpriv");
+    let mesh = Meshed::start("http10", None, &[], &[]);
+    let _peer = whoami_server(&mesh.pod.peer, PEER_V4, 9090);
+    let url = format!("http://{PEER_V4}:9090/whoami");
+    let r = mesh.pod.pod.run(
+        "curl",
+        &["-sS", "--max-time", "10", "--http1.0", "-H", "Host:", &url],
+    );
+    assert_eq!(r.stdout, "9090", "{}", r.stderr);
+    assert_eq!(
+        mesh.requests("outbound", "10.77.0.2:9090"),
+        1,
+        "{}",
+        mesh.metrics()
+    );
+}
