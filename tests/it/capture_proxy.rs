@@ -262,7 +262,7 @@ fn a_caller_outside_the_pod_cannot_use_its_outbound_as_a_relay() {
         metric(
             &text,
             "proxy_refused_total",
-            &[("reason", "loop_own_listener")]
+            &[("direction", "inbound"), ("reason", "loop_own_listener")]
         ),
         1,
         "{text}"

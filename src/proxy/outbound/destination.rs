@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::proxy::discovery::{target_of, Endpoint, ServiceName, Target};
-use crate::proxy::metrics::{DstService, Refused};
+use crate::proxy::metrics::{Direction, DstService, Refused};
 use crate::proxy::policy::{LoopSign, Named, Refusal};
 use crate::proxy::respond::ProxyError;
 use crate::proxy::state::ProxyState;
@@ -250,7 +250,7 @@ fn refused(
             )
         }
     };
-    state.metrics.refused(counted);
+    state.metrics.refused(Direction::Outbound, counted);
     err
 }
 
