@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::builder::RangedU64ValueParser;
-use clap::Args;
+use clap::builder::{BoolishValueParser, RangedU64ValueParser};
+use clap::{ArgAction, Args};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -212,13 +212,15 @@ pub struct ProxyArgs {
     /// not needed and --service only names the services; outbound: where the app was connecting,
     /// unless Host names a known service). Connections made to the listeners directly are served
     /// as without it; redirected ones are detected without it too
-    #[arg(long, env = "MESH_CAPTURE")]
+    // As a pod sets it: 1/0, true/false, yes/no, on/off.
+    #[arg(long, env = "MESH_CAPTURE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub capture: bool,
 
     /// With --capture, where inbound connections go: `original` (the pod IP and port the caller
-    /// connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)
-    #[arg(long, value_enum, default_value = "original", value_name = "TO")]
-    pub inbound_forward: InboundForwardArg,
+    /// connected to; the default) or `localhost` (that port on loopback, for apps bound to
+    /// 127.0.0.1 only)
+    #[arg(long, value_enum, value_name = "TO")]
+    pub inbound_forward: Option<InboundForwardArg>,
 
     /// With --capture and -- APP: run the app as this uid (and --app-gid), which the capture
     /// rules do not exempt; without it that combination is refused, as the app would run as the
@@ -294,6 +296,27 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             args.admin
         );
     }
+    if let (Some(forward), false) = (args.inbound_forward, args.capture) {
+        let forward = clap::ValueEnum::to_possible_value(&forward)
+            .map_or_else(String::new, |v| v.get_name().to_string());
+        bail!(
+            "--inbound-forward {forward} takes effect under --capture only: without it, inbound \
+             requests go to --app (or to each service's app port, --service NAME:PORT=APP_PORT); \
+             add --capture (the pod's connections redirected by `mesh init`) or drop \
+             --inbound-forward"
+        );
+    }
+    let listeners = [
+        (
+            "--inbound",
+            Some(args.inbound).filter(|_| args.capture || args.app.is_some()),
+        ),
+        ("--outbound", Some(args.outbound)),
+        ("--admin", Some(args.admin)),
+    ];
+    if let Some(why) = listener_clash(&listeners, args.capture) {
+        bail!("{why}");
+    }
     if args.capture && !args.command.is_empty() && args.app_uid.is_none() {
         bail!(
             "--capture with -- APP: the app would run as the proxy's own user, whose connections \
@@ -334,6 +357,57 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(run_async(args))
+}
+
+/// Why the listeners (flag, address; `None` when not bound) cannot all be bound as asked, if they
+/// cannot: two on one port of overlapping addresses would fail to bind with "address in use",
+/// which reads as another process holding it. Under `capture` the inbound and outbound ports must
+/// differ whatever their addresses: `mesh init` redirects each direction to its own port, and
+/// the proxy tells them apart by the listener a connection arrives on. Port 0 (any free port)
+/// never clashes.
+fn listener_clash(listeners: &[(&str, Option<SocketAddr>)], capture: bool) -> Option<String> {
+    let bound: Vec<(&str, SocketAddr)> = listeners
+        .iter()
+        .filter_map(|(flag, addr)| addr.map(|a| (*flag, a)))
+        .collect();
+    for (i, (flag_a, a)) in bound.iter().enumerate() {
+        for (flag_b, b) in &bound[i + 1..] {
+            if a.port() != b.port() || a.port() == 0 {
+                continue;
+            }
+            let port = a.port();
+            let directions = [*flag_a, *flag_b] == ["--inbound", "--outbound"];
+            if capture && directions {
+                return Some(format!(
+                    "{flag_a} {a} and {flag_b} {b} share port {port}: under --capture `mesh init` \
+                     redirects inbound and outbound connections to two different ports \
+                     (--inbound-port, --outbound-port), and the proxy tells the directions apart \
+                     by the port a connection arrives on; give each its own port"
+                ));
+            }
+            if overlap(a.ip(), b.ip()) {
+                return Some(format!(
+                    "{flag_a} {a} and {flag_b} {b}: two listeners on port {port} of the same \
+                     address cannot both be bound; give each its own port"
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Whether sockets bound to `a` and `b` on one port would take each other's connections: the
+/// same address, or an unspecified one covering the other (`0.0.0.0` every IPv4 address, `[::]`
+/// every address, IPv4 too, as the proxy binds it dual-stack).
+fn overlap(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    let covers = |wide: std::net::IpAddr, other: std::net::IpAddr| match wide {
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => true,
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
+            other.to_canonical().is_ipv4() || other.is_unspecified()
+        }
+        _ => false,
+    };
+    a.to_canonical() == b.to_canonical() || covers(a, b) || covers(b, a)
 }
 
 /// The app's gid under --app-uid: --app-gid, else the user's primary group from the passwd
@@ -396,8 +470,8 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         },
         capture: args.capture.then_some(Capture {
             inbound_forward: match args.inbound_forward {
-                InboundForwardArg::Original => InboundForward::OriginalDst,
-                InboundForwardArg::Localhost => InboundForward::Localhost,
+                None | Some(InboundForwardArg::Original) => InboundForward::OriginalDst,
+                Some(InboundForwardArg::Localhost) => InboundForward::Localhost,
             },
         }),
     };
@@ -600,6 +674,33 @@ mod tests {
             Command::Proxy(args) => args.opaque_ports.into_iter().flatten().collect(),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn listeners_clash_on_one_port_of_overlapping_addresses_and_under_capture_on_any() {
+        use super::listener_clash;
+        let clash = |inbound: &str, outbound: &str, capture| {
+            let listeners = [
+                ("--inbound", Some(inbound.parse().unwrap())),
+                ("--outbound", Some(outbound.parse().unwrap())),
+                ("--admin", Some("127.0.0.1:4191".parse().unwrap())),
+            ];
+            listener_clash(&listeners, capture).is_some()
+        };
+        assert!(!clash("0.0.0.0:4143", "127.0.0.1:4140", false));
+        assert!(clash("0.0.0.0:4140", "127.0.0.1:4140", false));
+        assert!(clash("[::]:4140", "127.0.0.1:4140", false));
+        assert!(clash("10.1.2.3:4140", "10.1.2.3:4140", false));
+        assert!(!clash("10.1.2.3:4140", "127.0.0.1:4140", false));
+        assert!(!clash("0.0.0.0:4140", "[fd00::1]:4140", false));
+        assert!(clash("10.1.2.3:4140", "127.0.0.1:4140", true));
+        assert!(!clash("[::]:0", "[::]:0", true));
+        assert!(clash("[::]:4143", "[::]:4191", false), "the admin port too");
+        let unbound = [
+            ("--inbound", None),
+            ("--outbound", Some("127.0.0.1:4140".parse().unwrap())),
+        ];
+        assert!(listener_clash(&unbound, false).is_none());
     }
 
     #[test]
