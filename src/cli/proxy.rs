@@ -50,23 +50,15 @@ const APP_STOP_GRACE: Duration = Duration::from_secs(10);
                   --app 127.0.0.1:8080 --profiles ./profiles -- ./web --port 8080"
 )]
 pub struct ProxyArgs {
-    /// Where callers reach this workload's services (requests go on to --app)
-    #[arg(
-        long,
-        env = "MESH_INBOUND",
-        default_value = "0.0.0.0:4143",
-        value_name = "ADDR"
-    )]
-    pub inbound: SocketAddr,
+    /// Where callers reach this workload's services (requests go on to --app) [default:
+    /// 0.0.0.0:4143; with --capture [::]:4143, as redirected IPv6 connections arrive on IPv6]
+    #[arg(long, env = "MESH_INBOUND", value_name = "ADDR")]
+    pub inbound: Option<SocketAddr>,
 
     /// Where the app sends its requests (as to an HTTP proxy, or with the target in Host)
-    #[arg(
-        long,
-        env = "MESH_OUTBOUND",
-        default_value = "127.0.0.1:4140",
-        value_name = "ADDR"
-    )]
-    pub outbound: SocketAddr,
+    /// [default: 127.0.0.1:4140; with --capture [::]:4140]
+    #[arg(long, env = "MESH_OUTBOUND", value_name = "ADDR")]
+    pub outbound: Option<SocketAddr>,
 
     /// The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown
     #[arg(
@@ -287,8 +279,31 @@ fn parse_opaque_port(s: &str) -> Result<Option<u16>, String> {
     }
 }
 
+/// The inbound and outbound listeners' addresses: the flags', else the defaults. Explicit mode
+/// keeps the outbound on loopback (only the app uses it) and the inbound on IPv4. Under
+/// `--capture` both are dual-stack `[::]`: `mesh init` redirects IPv4 and IPv6, and a redirected
+/// IPv6 connection arrives on the IPv6 side. That opens the outbound port to callers outside the
+/// pod only on paper: their connections to it are redirected to the inbound first, which refuses
+/// the outbound as a destination (a loop), so it is never a relay for strangers.
+fn listen_addrs(args: &ProxyArgs) -> (SocketAddr, SocketAddr) {
+    let any = |port| SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port));
+    let (inbound, outbound) = if args.capture {
+        (any(4143), any(4140))
+    } else {
+        (
+            SocketAddr::from(([0, 0, 0, 0], 4143)),
+            SocketAddr::from(([127, 0, 0, 1], 4140)),
+        )
+    };
+    (
+        args.inbound.unwrap_or(inbound),
+        args.outbound.unwrap_or(outbound),
+    )
+}
+
 /// Runs `mesh proxy` until SIGTERM or SIGINT, or with `-- APP` until the app exits.
 pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    let (inbound, outbound) = listen_addrs(&args);
     if !args.admin.ip().is_loopback() && !args.admin_public {
         bail!(
             "the admin address {} is not loopback: anyone who reaches it can read metrics and traffic; \
@@ -309,9 +324,9 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let listeners = [
         (
             "--inbound",
-            Some(args.inbound).filter(|_| args.capture || args.app.is_some()),
+            Some(inbound).filter(|_| args.capture || args.app.is_some()),
         ),
-        ("--outbound", Some(args.outbound)),
+        ("--outbound", Some(outbound)),
         ("--admin", Some(args.admin)),
     ];
     if let Some(why) = listener_clash(&listeners, args.capture) {
@@ -344,7 +359,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     if args.capture {
         // `mesh init` redirects both IP families, to the pod's addresses and to loopback: only a
         // listener on [::] takes them all.
-        for (flag, addr) in [("--inbound", args.inbound), ("--outbound", args.outbound)] {
+        for (flag, addr) in [("--inbound", inbound), ("--outbound", outbound)] {
             if addr.ip() != std::net::Ipv6Addr::UNSPECIFIED {
                 super::diag!(
                     "mesh: warning: {flag} {addr}: connections the capture rules redirect to \
@@ -356,7 +371,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let runtime = super::runtime(super::Threads::One)?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(run_async(args, (inbound, outbound)))
 }
 
 /// Why the listeners (flag, address; `None` when not bound) cannot all be bound as asked, if they
@@ -423,16 +438,19 @@ fn app_gid(args: &ProxyArgs) -> Option<u32> {
     }))
 }
 
-async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+async fn run_async(
+    args: ProxyArgs,
+    (inbound_addr, outbound_addr): (SocketAddr, SocketAddr),
+) -> anyhow::Result<ExitCode> {
     let app_gid = app_gid(&args);
     let mut signals = StopSignals::install()?;
     // Inbound and outbound clients, each possibly relayed (two descriptors), and upstream pools.
     raise_open_file_limit(4 * args.max_connections as u64 + 1024);
     let inbound = match (args.app, args.capture) {
         (None, false) => None,
-        _ => Some(bind("inbound", args.inbound).await?),
+        _ => Some(bind("inbound", inbound_addr).await?),
     };
-    let outbound = bind("outbound", args.outbound).await?;
+    let outbound = bind("outbound", outbound_addr).await?;
     let admin = bind("admin", args.admin).await?;
     let bound = BoundAddrs {
         inbound: inbound.as_ref().map(local_addr).transpose()?,
@@ -701,6 +719,31 @@ mod tests {
             ("--outbound", Some("127.0.0.1:4140".parse().unwrap())),
         ];
         assert!(listener_clash(&unbound, false).is_none());
+    }
+
+    #[test]
+    fn listeners_default_to_dual_stack_under_capture_only() {
+        let addrs = |extra: &[&str]| {
+            let argv = [&["mesh", "proxy", "--workload", "deploy/web"], extra].concat();
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Proxy(args) => {
+                    let (i, o) = super::listen_addrs(&args);
+                    (i.to_string(), o.to_string())
+                }
+                _ => unreachable!(),
+            }
+        };
+        let pair = |i: &str, o: &str| (i.to_string(), o.to_string());
+        assert_eq!(addrs(&[]), pair("0.0.0.0:4143", "127.0.0.1:4140"));
+        assert_eq!(addrs(&["--capture"]), pair("[::]:4143", "[::]:4140"));
+        let given = [
+            "--capture",
+            "--inbound",
+            "10.0.0.1:1",
+            "--outbound",
+            "10.0.0.1:2",
+        ];
+        assert_eq!(addrs(&given), pair("10.0.0.1:1", "10.0.0.1:2"));
     }
 
     #[test]

@@ -354,7 +354,8 @@ pub fn ping(ns: &Netns, addr: &str, port: u16) -> Result<String, String> {
 pub const PROXY_UID: &str = "2102";
 
 /// Meshes the pod namespace `ns`: `mesh init INIT_FLAGS`, then `mesh proxy --capture
-/// PROXY_FLAGS` (listeners on `[::]`, admin on 127.0.0.1:4191) as the proxy's uid, from `bin`.
+/// PROXY_FLAGS` (listeners where --capture puts them by default, `[::]`; admin on
+/// 127.0.0.1:4191) as the proxy's uid, from `bin`.
 pub fn mesh_pod(
     ns: &Netns,
     bin: &SharedBinary,
@@ -383,7 +384,7 @@ pub fn mesh_pod(
         "-n",
         "default",
     ])
-    .args(["--inbound", "[::]:4143", "--outbound", "[::]:4140"])
+    // The listeners' defaults under --capture: `[::]:4143` and `[::]:4140`.
     .args(["--admin", "127.0.0.1:4191", "--no-registry"])
     .args(proxy_flags)
     .env("RUST_BACKTRACE", "0");
