@@ -148,9 +148,16 @@ pub async fn forward(
     *head.headers_mut() = req.headers().clone();
     strip_from_app(head.headers_mut());
     state.hop.add_to(head.headers_mut());
-    let mut resp = match sender.send_request(head).await {
-        Ok(resp) => resp,
-        Err(source) => return refuse(&state, failed(http(source)), &req, remote),
+    // Bounded as any response is (`--response-timeout`): a forward proxy that never answers
+    // the CONNECT does not hold the client forever.
+    let after = state.config.limits.connect.response_timeout;
+    let mut resp = match tokio::time::timeout(after, sender.send_request(head)).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(source)) => return refuse(&state, failed(http(source)), &req, remote),
+        Err(_) => {
+            let err = failed(UpstreamError::NoResponse { addr, after });
+            return refuse(&state, err, &req, remote);
+        }
     };
     if resp.status().is_success() {
         let upstream = hyper::upgrade::on(&mut resp);
