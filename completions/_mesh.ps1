@@ -87,8 +87,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;proxy' {
-            [CompletionResult]::new('--inbound', '--inbound', [CompletionResultType]::ParameterName, 'Where callers reach this workload''s services (requests go on to --app)')
-            [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host)')
+            [CompletionResult]::new('--inbound', '--inbound', [CompletionResultType]::ParameterName, 'Where callers reach this workload''s services (requests go on to --app) [default: 0.0.0.0:4143; with --capture [::]:4143, as redirected IPv6 connections arrive on IPv6]')
+            [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host) [default: 127.0.0.1:4140; with --capture [::]:4140]')
             [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown')
             [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'The local app inbound requests go to; without it there is no inbound listener')
             [CompletionResult]::new('--workload', '--workload', [CompletionResultType]::ParameterName, 'This workload, as KIND/NAME (deploy/web, sts/zk)')
@@ -111,7 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--header-read-timeout', '--header-read-timeout', [CompletionResultType]::ParameterName, 'Longest wait for a client''s request head, and for its next request on an idle HTTP/1 keep-alive connection; slower clients are disconnected')
             [CompletionResult]::new('--detect-timeout', '--detect-timeout', [CompletionResultType]::ParameterName, 'Longest wait for a new connection''s first bytes; inbound, a silent client is then treated as opaque TCP (server-speaks-first protocols), outbound it is closed')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Client connections open at once per listener; more wait in the kernel''s backlog')
-            [CompletionResult]::new('--inbound-forward', '--inbound-forward', [CompletionResultType]::ParameterName, 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)')
+            [CompletionResult]::new('--inbound-forward', '--inbound-forward', [CompletionResultType]::ParameterName, 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to; the default) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)')
             [CompletionResult]::new('--app-uid', '--app-uid', [CompletionResultType]::ParameterName, 'With --capture and -- APP: run the app as this uid (and --app-gid), which the capture rules do not exempt; without it that combination is refused, as the app would run as the proxy''s own user and its traffic would skip the proxy')
             [CompletionResult]::new('--app-gid', '--app-gid', [CompletionResultType]::ParameterName, 'The gid to run the app as, with --app-uid (default: that user''s primary group, or the gid numbered as the uid; never the proxy''s own group)')
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log filter (error, warn, info, debug, trace, or tracing directives)')

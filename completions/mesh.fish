@@ -64,8 +64,8 @@ complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subco
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound -d 'Where callers reach this workload\'s services (requests go on to --app)' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l outbound -d 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound -d 'Where callers reach this workload\'s services (requests go on to --app) [default: 0.0.0.0:4143; with --capture [::]:4143, as redirected IPv6 connections arrive on IPv6]' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l outbound -d 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host) [default: 127.0.0.1:4140; with --capture [::]:4140]' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin -d 'The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local app inbound requests go to; without it there is no inbound listener' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r
@@ -90,7 +90,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l upstream-ping-interv
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l header-read-timeout -d 'Longest wait for a client\'s request head, and for its next request on an idle HTTP/1 keep-alive connection; slower clients are disconnected' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l detect-timeout -d 'Longest wait for a new connection\'s first bytes; inbound, a silent client is then treated as opaque TCP (server-speaks-first protocols), outbound it is closed' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l max-connections -d 'Client connections open at once per listener; more wait in the kernel\'s backlog' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound-forward -d 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)' -r -f -a "original\t''
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound-forward -d 'With --capture, where inbound connections go: `original` (the pod IP and port the caller connected to; the default) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)' -r -f -a "original\t''
 localhost\t''"
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app-uid -d 'With --capture and -- APP: run the app as this uid (and --app-gid), which the capture rules do not exempt; without it that combination is refused, as the app would run as the proxy\'s own user and its traffic would skip the proxy' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app-gid -d 'The gid to run the app as, with --app-uid (default: that user\'s primary group, or the gid numbered as the uid; never the proxy\'s own group)' -r

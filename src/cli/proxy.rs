@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::builder::RangedU64ValueParser;
-use clap::Args;
+use clap::builder::{BoolishValueParser, RangedU64ValueParser};
+use clap::{ArgAction, Args};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -50,23 +50,15 @@ const APP_STOP_GRACE: Duration = Duration::from_secs(10);
                   --app 127.0.0.1:8080 --profiles ./profiles -- ./web --port 8080"
 )]
 pub struct ProxyArgs {
-    /// Where callers reach this workload's services (requests go on to --app)
-    #[arg(
-        long,
-        env = "MESH_INBOUND",
-        default_value = "0.0.0.0:4143",
-        value_name = "ADDR"
-    )]
-    pub inbound: SocketAddr,
+    /// Where callers reach this workload's services (requests go on to --app) [default:
+    /// 0.0.0.0:4143; with --capture [::]:4143, as redirected IPv6 connections arrive on IPv6]
+    #[arg(long, env = "MESH_INBOUND", value_name = "ADDR")]
+    pub inbound: Option<SocketAddr>,
 
     /// Where the app sends its requests (as to an HTTP proxy, or with the target in Host)
-    #[arg(
-        long,
-        env = "MESH_OUTBOUND",
-        default_value = "127.0.0.1:4140",
-        value_name = "ADDR"
-    )]
-    pub outbound: SocketAddr,
+    /// [default: 127.0.0.1:4140; with --capture [::]:4140]
+    #[arg(long, env = "MESH_OUTBOUND", value_name = "ADDR")]
+    pub outbound: Option<SocketAddr>,
 
     /// The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown
     #[arg(
@@ -224,13 +216,15 @@ pub struct ProxyArgs {
     /// not needed and --service only names the services; outbound: where the app was connecting,
     /// unless Host names a known service). Connections made to the listeners directly are served
     /// as without it; redirected ones are detected without it too
-    #[arg(long, env = "MESH_CAPTURE")]
+    // As a pod sets it: 1/0, true/false, yes/no, on/off.
+    #[arg(long, env = "MESH_CAPTURE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub capture: bool,
 
     /// With --capture, where inbound connections go: `original` (the pod IP and port the caller
-    /// connected to) or `localhost` (that port on loopback, for apps bound to 127.0.0.1 only)
-    #[arg(long, value_enum, default_value = "original", value_name = "TO")]
-    pub inbound_forward: InboundForwardArg,
+    /// connected to; the default) or `localhost` (that port on loopback, for apps bound to
+    /// 127.0.0.1 only)
+    #[arg(long, value_enum, value_name = "TO")]
+    pub inbound_forward: Option<InboundForwardArg>,
 
     /// With --capture and -- APP: run the app as this uid (and --app-gid), which the capture
     /// rules do not exempt; without it that combination is refused, as the app would run as the
@@ -311,14 +305,58 @@ fn parse_opaque_port(s: &str) -> Result<Option<u16>, String> {
     }
 }
 
+/// The inbound and outbound listeners' addresses: the flags', else the defaults. Explicit mode
+/// keeps the outbound on loopback (only the app uses it) and the inbound on IPv4. Under
+/// `--capture` both are dual-stack `[::]`: `mesh init` redirects IPv4 and IPv6, and a redirected
+/// IPv6 connection arrives on the IPv6 side. That opens the outbound port to callers outside the
+/// pod only on paper: their connections to it are redirected to the inbound first, which refuses
+/// the outbound as a destination (a loop), so it is never a relay for strangers.
+fn listen_addrs(args: &ProxyArgs) -> (SocketAddr, SocketAddr) {
+    let any = |port| SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port));
+    let (inbound, outbound) = if args.capture {
+        (any(4143), any(4140))
+    } else {
+        (
+            SocketAddr::from(([0, 0, 0, 0], 4143)),
+            SocketAddr::from(([127, 0, 0, 1], 4140)),
+        )
+    };
+    (
+        args.inbound.unwrap_or(inbound),
+        args.outbound.unwrap_or(outbound),
+    )
+}
+
 /// Runs `mesh proxy` until SIGTERM or SIGINT, or with `-- APP` until the app exits.
 pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    let (inbound, outbound) = listen_addrs(&args);
     if !args.admin.ip().is_loopback() && !args.admin_public {
         bail!(
             "the admin address {} is not loopback: anyone who reaches it can read metrics and traffic; \
              pass --admin-public to allow it (as in Kubernetes, for Prometheus)",
             args.admin
         );
+    }
+    if let (Some(forward), false) = (args.inbound_forward, args.capture) {
+        let forward = clap::ValueEnum::to_possible_value(&forward)
+            .map_or_else(String::new, |v| v.get_name().to_string());
+        bail!(
+            "--inbound-forward {forward} takes effect under --capture only: without it, inbound \
+             requests go to --app (or to each service's app port, --service NAME:PORT=APP_PORT); \
+             add --capture (the pod's connections redirected by `mesh init`) or drop \
+             --inbound-forward"
+        );
+    }
+    let listeners = [
+        (
+            "--inbound",
+            Some(inbound).filter(|_| args.capture || args.app.is_some()),
+        ),
+        ("--outbound", Some(outbound)),
+        ("--admin", Some(args.admin)),
+    ];
+    if let Some(why) = listener_clash(&listeners, args.capture) {
+        bail!("{why}");
     }
     if args.capture && !args.command.is_empty() && args.app_uid.is_none() {
         bail!(
@@ -347,7 +385,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     if args.capture {
         // `mesh init` redirects both IP families, to the pod's addresses and to loopback: only a
         // listener on [::] takes them all.
-        for (flag, addr) in [("--inbound", args.inbound), ("--outbound", args.outbound)] {
+        for (flag, addr) in [("--inbound", inbound), ("--outbound", outbound)] {
             if addr.ip() != std::net::Ipv6Addr::UNSPECIFIED {
                 super::diag!(
                     "mesh: warning: {flag} {addr}: connections the capture rules redirect to \
@@ -359,7 +397,58 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let runtime = super::runtime(super::Threads::One)?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(run_async(args, (inbound, outbound)))
+}
+
+/// Why the listeners (flag, address; `None` when not bound) cannot all be bound as asked, if they
+/// cannot: two on one port of overlapping addresses would fail to bind with "address in use",
+/// which reads as another process holding it. Under `capture` the inbound and outbound ports must
+/// differ whatever their addresses: `mesh init` redirects each direction to its own port, and
+/// the proxy tells them apart by the listener a connection arrives on. Port 0 (any free port)
+/// never clashes.
+fn listener_clash(listeners: &[(&str, Option<SocketAddr>)], capture: bool) -> Option<String> {
+    let bound: Vec<(&str, SocketAddr)> = listeners
+        .iter()
+        .filter_map(|(flag, addr)| addr.map(|a| (*flag, a)))
+        .collect();
+    for (i, (flag_a, a)) in bound.iter().enumerate() {
+        for (flag_b, b) in &bound[i + 1..] {
+            if a.port() != b.port() || a.port() == 0 {
+                continue;
+            }
+            let port = a.port();
+            let directions = [*flag_a, *flag_b] == ["--inbound", "--outbound"];
+            if capture && directions {
+                return Some(format!(
+                    "{flag_a} {a} and {flag_b} {b} share port {port}: under --capture `mesh init` \
+                     redirects inbound and outbound connections to two different ports \
+                     (--inbound-port, --outbound-port), and the proxy tells the directions apart \
+                     by the port a connection arrives on; give each its own port"
+                ));
+            }
+            if overlap(a.ip(), b.ip()) {
+                return Some(format!(
+                    "{flag_a} {a} and {flag_b} {b}: two listeners on port {port} of the same \
+                     address cannot both be bound; give each its own port"
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Whether sockets bound to `a` and `b` on one port would take each other's connections: the
+/// same address, or an unspecified one covering the other (`0.0.0.0` every IPv4 address, `[::]`
+/// every address, IPv4 too, as the proxy binds it dual-stack).
+fn overlap(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    let covers = |wide: std::net::IpAddr, other: std::net::IpAddr| match wide {
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => true,
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
+            other.to_canonical().is_ipv4() || other.is_unspecified()
+        }
+        _ => false,
+    };
+    a.to_canonical() == b.to_canonical() || covers(a, b) || covers(b, a)
 }
 
 /// What the proxy takes from the Kubernetes API, and where the API is (kube-rs's inference:
@@ -404,16 +493,19 @@ fn app_gid(args: &ProxyArgs) -> Option<u32> {
     }))
 }
 
-async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+async fn run_async(
+    args: ProxyArgs,
+    (inbound_addr, outbound_addr): (SocketAddr, SocketAddr),
+) -> anyhow::Result<ExitCode> {
     let app_gid = app_gid(&args);
     let mut signals = StopSignals::install()?;
     // Inbound and outbound clients, each possibly relayed (two descriptors), and upstream pools.
     raise_open_file_limit(4 * args.max_connections as u64 + 1024);
     let inbound = match (args.app, args.capture) {
         (None, false) => None,
-        _ => Some(bind("inbound", args.inbound).await?),
+        _ => Some(bind("inbound", inbound_addr).await?),
     };
-    let outbound = bind("outbound", args.outbound).await?;
+    let outbound = bind("outbound", outbound_addr).await?;
     let admin = bind("admin", args.admin).await?;
     let bound = BoundAddrs {
         inbound: inbound.as_ref().map(local_addr).transpose()?,
@@ -452,8 +544,8 @@ async fn run_async(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         },
         capture: args.capture.then_some(Capture {
             inbound_forward: match args.inbound_forward {
-                InboundForwardArg::Original => InboundForward::OriginalDst,
-                InboundForwardArg::Localhost => InboundForward::Localhost,
+                None | Some(InboundForwardArg::Original) => InboundForward::OriginalDst,
+                Some(InboundForwardArg::Localhost) => InboundForward::Localhost,
             },
         }),
     };
@@ -656,6 +748,58 @@ mod tests {
             Command::Proxy(args) => args.opaque_ports.into_iter().flatten().collect(),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn listeners_clash_on_one_port_of_overlapping_addresses_and_under_capture_on_any() {
+        use super::listener_clash;
+        let clash = |inbound: &str, outbound: &str, capture| {
+            let listeners = [
+                ("--inbound", Some(inbound.parse().unwrap())),
+                ("--outbound", Some(outbound.parse().unwrap())),
+                ("--admin", Some("127.0.0.1:4191".parse().unwrap())),
+            ];
+            listener_clash(&listeners, capture).is_some()
+        };
+        assert!(!clash("0.0.0.0:4143", "127.0.0.1:4140", false));
+        assert!(clash("0.0.0.0:4140", "127.0.0.1:4140", false));
+        assert!(clash("[::]:4140", "127.0.0.1:4140", false));
+        assert!(clash("10.1.2.3:4140", "10.1.2.3:4140", false));
+        assert!(!clash("10.1.2.3:4140", "127.0.0.1:4140", false));
+        assert!(!clash("0.0.0.0:4140", "[fd00::1]:4140", false));
+        assert!(clash("10.1.2.3:4140", "127.0.0.1:4140", true));
+        assert!(!clash("[::]:0", "[::]:0", true));
+        assert!(clash("[::]:4143", "[::]:4191", false), "the admin port too");
+        let unbound = [
+            ("--inbound", None),
+            ("--outbound", Some("127.0.0.1:4140".parse().unwrap())),
+        ];
+        assert!(listener_clash(&unbound, false).is_none());
+    }
+
+    #[test]
+    fn listeners_default_to_dual_stack_under_capture_only() {
+        let addrs = |extra: &[&str]| {
+            let argv = [&["mesh", "proxy", "--workload", "deploy/web"], extra].concat();
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Proxy(args) => {
+                    let (i, o) = super::listen_addrs(&args);
+                    (i.to_string(), o.to_string())
+                }
+                _ => unreachable!(),
+            }
+        };
+        let pair = |i: &str, o: &str| (i.to_string(), o.to_string());
+        assert_eq!(addrs(&[]), pair("0.0.0.0:4143", "127.0.0.1:4140"));
+        assert_eq!(addrs(&["--capture"]), pair("[::]:4143", "[::]:4140"));
+        let given = [
+            "--capture",
+            "--inbound",
+            "10.0.0.1:1",
+            "--outbound",
+            "10.0.0.1:2",
+        ];
+        assert_eq!(addrs(&given), pair("10.0.0.1:1", "10.0.0.1:2"));
     }
 
     #[test]

@@ -306,12 +306,24 @@ pub async fn connect(
 }
 
 /// Opens a counted TCP connection within `config.connect_timeout`, with TCP keepalive
-/// (`config.tcp_keepalive`); also used for opaque forwarding.
+/// (`config.tcp_keepalive`); also used for opaque forwarding. `counter` is called only once the
+/// connection is open ([`open_tcp`]).
 pub async fn connect_tcp(
     addr: SocketAddr,
     config: &ConnectConfig,
     counter: NewCounter<'_>,
 ) -> Result<CountingIo<TcpStream>, UpstreamError> {
+    let stream = open_tcp(addr, config).await?;
+    Ok(CountingIo::new(stream, counter()))
+}
+
+/// Opens a TCP connection within `config.connect_timeout`, with TCP keepalive
+/// (`config.tcp_keepalive`). Not counted yet: as Linkerd's `tcp_open_total` does, a connection
+/// counts as opened once the handshake finished, never when it was refused or timed out.
+pub async fn open_tcp(
+    addr: SocketAddr,
+    config: &ConnectConfig,
+) -> Result<TcpStream, UpstreamError> {
     let timeout = config.connect_timeout;
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => {
@@ -334,7 +346,7 @@ pub async fn connect_tcp(
     if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
         tracing::debug!(%addr, "TCP keepalive not set: {e}");
     }
-    Ok(CountingIo::new(stream, counter()))
+    Ok(stream)
 }
 
 #[cfg(test)]
@@ -370,5 +382,39 @@ mod tests {
             socket.tcp_keepalive_retries().unwrap(),
             TCP_KEEPALIVE_PROBES
         );
+    }
+
+    /// Linkerd counts a connection in `tcp_open_total` once it is open: a connect the upstream
+    /// refused opens nothing, so it is never counted (nor closed).
+    #[tokio::test]
+    async fn a_refused_connect_is_not_counted_as_opened() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let limits = crate::proxy::config::Limits::default();
+        let pools = Pools::new(limits.connect.clone(), 8192, &PanicCounter::default());
+        for version in [Version::Http1, Version::Http2] {
+            let counted = std::sync::atomic::AtomicU32::new(0);
+            let counter = || -> Arc<dyn ByteCounter> {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Arc::new(Uncounted)
+            };
+            let to = Upstream {
+                addr,
+                version,
+                counter: &counter,
+            };
+            let req = http::Request::get("/")
+                .body(crate::proxy::body::empty())
+                .unwrap();
+            let mut req = crate::proxy::replay::Replayable::new(req);
+            let deadline = Deadline::new(tokio::time::Instant::now(), None, &limits);
+            let sent = pools.send(&to, &mut req, &deadline).await;
+            assert!(
+                matches!(sent, Err(UpstreamError::Refused { .. })),
+                "{version:?}: {sent:?}"
+            );
+            assert_eq!(counted.into_inner(), 0, "{version:?}");
+        }
     }
 }

@@ -59,6 +59,13 @@ pub fn version_of<B>(req: &Request<B>) -> Version {
 /// Rebuilds `req` for an upstream: HTTP/1 in origin form with `Host: authority`; HTTP/2 in absolute
 /// form so `:authority` is `authority`.
 ///
+/// `as_sent` keeps the app's own target: a captured request that goes on to where the app was
+/// connecting, not to a service (DESIGN.md, "Forwarding policy"), is the next hop's business, and
+/// that hop may be an egress forward proxy (squid at `10.x:3128`, the app's `HTTP_PROXY`). So its
+/// absolute-form target (`GET http://example.com/ HTTP/1.1`), its `Host` and its
+/// `Proxy-Authorization` (addressed to that proxy, as mesh is transparent here) go on unchanged;
+/// a `Host` is added only when it has none (HTTP/1.0).
+///
 /// The body and its framing arrive as sent, whatever the method (RFC 9112 §6): on an HTTP/1 hop a
 /// body of unknown length is sent chunked (hyper would otherwise send a GET's body as none), and
 /// transfer codings beyond `chunked` are named again. Body errors are marked as the client's
@@ -68,13 +75,22 @@ pub fn upstream_request(
     req: Request<Incoming>,
     authority: &str,
     upgrade: bool,
+    as_sent: bool,
 ) -> Request<ProxyBody> {
     let version = version_of(&req);
     let (mut parts, body) = req.into_parts();
     let codings = transfer_codings(&parts.headers);
     let body_open = !http_body::Body::is_end_stream(&body);
     if version == Version::Http1 {
+        let credentials = as_sent
+            .then(|| parts.headers.remove(header::PROXY_AUTHORIZATION))
+            .flatten();
         strip_hop_by_hop(&mut parts.headers, upgrade);
+        if let Some(credentials) = credentials {
+            parts
+                .headers
+                .insert(header::PROXY_AUTHORIZATION, credentials);
+        }
     }
     let path = parts
         .uri
@@ -83,9 +99,12 @@ pub fn upstream_request(
         .to_string();
     match version {
         Version::Http1 => {
-            parts.uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
+            if !(as_sent && parts.uri.authority().is_some()) {
+                parts.uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
+            }
             parts.version = HttpVersion::HTTP_11;
-            if let Ok(host) = HeaderValue::from_str(authority) {
+            let keep_host = as_sent && parts.headers.contains_key(header::HOST);
+            if let (false, Ok(host)) = (keep_host, HeaderValue::from_str(authority)) {
                 parts.headers.insert(header::HOST, host);
             }
             if let Some(codings) = codings {

@@ -129,7 +129,9 @@ pub async fn handle(
         upstream: SentTo::App(app),
     };
     if let Err(NoAppPort { services }) = chosen {
-        state.metrics.refused(Refused::NoAppPort);
+        state
+            .metrics
+            .refused(Direction::Inbound, Refused::NoAppPort);
         let err = ProxyError::NoAppPort {
             authority: raw_authority,
             services,
@@ -139,7 +141,7 @@ pub async fn handle(
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let version = version_of(&req);
-    let upstream = upstream_request(req, &raw_authority, upgrade);
+    let upstream = upstream_request(req, &raw_authority, upgrade, false);
     let counter = || {
         state.tcp_counter(TcpLabels {
             direction: Direction::Inbound,
@@ -196,7 +198,9 @@ fn fail(state: &ProxyState, observation: Observation, err: ProxyError) -> Respon
 /// it has nowhere to go (transparent capture will deliver the port it was sent to). Closed, with
 /// a logged reason; startup already refuses `--opaque-ports` in this configuration.
 pub fn unroutable_opaque(state: &ProxyState) {
-    state.metrics.refused(Refused::NoAppPort);
+    state
+        .metrics
+        .refused(Direction::Inbound, Refused::NoAppPort);
     let text = format!(
         "closed a connection that is not HTTP: this workload has several app ports ({}), and \
          without transparent capture a TCP connection does not say which one it is for; run one \

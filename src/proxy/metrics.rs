@@ -66,9 +66,9 @@ pub struct Metrics {
     started: std::time::SystemTime,
     /// Tasks that panicked (and were contained), for `proxy_task_panics_total`.
     panics: PanicCounter,
-    /// Inbound connections that sent nothing within the detection timeout, for
-    /// `proxy_detect_timeouts_total`.
-    detect_timeouts: AtomicU64,
+    /// Connections whose client sent nothing within the detection timeout, by direction
+    /// (inbound, outbound), for `proxy_detect_timeouts_total`.
+    detect_timeouts: [AtomicU64; 2],
     /// Requests the forwarding policy refused, for `proxy_refused_total`.
     refusals: Refusals,
     /// Requests the proxy answered itself, for `{inbound,outbound}_http_errors_total`.
@@ -125,20 +125,22 @@ impl Metrics {
             history: Mutex::new(History::new(Instant::now())),
             started: std::time::SystemTime::now(),
             panics: PanicCounter::default(),
-            detect_timeouts: AtomicU64::new(0),
+            detect_timeouts: Default::default(),
             refusals: Refusals::default(),
             errors: ProxyErrors::default(),
         })
     }
 
-    /// Counts a connection whose client sent nothing within the detection timeout.
-    pub fn detect_timeout(&self) {
-        self.detect_timeouts.fetch_add(1, Ordering::Relaxed);
+    /// Counts a connection of `direction` whose client sent nothing within the detection
+    /// timeout (outbound too, under capture).
+    pub fn detect_timeout(&self, direction: Direction) {
+        self.detect_timeouts[refusals::direction_index(direction)].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a request the forwarding policy refused.
-    pub fn refused(&self, reason: Refused) {
-        self.refusals.count(reason);
+    /// Counts a request (or, under capture, a connection) of `direction` the forwarding policy
+    /// refused.
+    pub fn refused(&self, direction: Direction, reason: Refused) {
+        self.refusals.count(direction, reason);
     }
 
     /// Counts a request the proxy answered itself (`respond::rescue`).
@@ -251,7 +253,10 @@ impl Metrics {
             started_unix: started.as_secs_f64(),
             stats: ProcessStats::read(),
             panics: self.panics.get(),
-            detect_timeouts: self.detect_timeouts.load(Ordering::Relaxed),
+            detect_timeouts: [
+                self.detect_timeouts[0].load(Ordering::Relaxed),
+                self.detect_timeouts[1].load(Ordering::Relaxed),
+            ],
             refusals: &self.refusals,
             errors: &self.errors,
         };

@@ -46,7 +46,8 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let grpc = is_grpc(req.headers());
-    let Some(raw_authority) = authority_of(&req) else {
+    // An HTTP/1.0 request may name no authority; under capture, where it was going says it.
+    let Some(raw_authority) = authority_of(&req).or_else(|| original.map(|o| o.to_string())) else {
         return refuse(&state, ProxyError::NoAuthority, &req, remote);
     };
     let connect = req.method() == Method::CONNECT;
@@ -55,6 +56,9 @@ pub async fn handle(
         Ok(dst) => dst,
         Err(err) => return refuse(&state, err, &req, remote),
     };
+    if connect && dst.original {
+        return tunnel::forward(state, remote, req, dst).await;
+    }
     if connect {
         // A tunnel waits for capacity as any request does; no response deadline follows (it
         // relays bytes, not one response).
@@ -73,7 +77,7 @@ pub async fn handle(
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let version = version_of(&req);
-    let upstream = upstream_request(req, &raw_authority, upgrade);
+    let upstream = upstream_request(req, &raw_authority, upgrade, dst.original);
     let (mut head, body) = upstream.into_parts();
     // An app is never a proxy: what it wrote as `mesh-peer` or `l5d-*` goes no further. This
     // proxy's `mesh-peer` is added per endpoint, to meshed ones only (`tries`).

@@ -238,3 +238,106 @@ fn capture_warns_about_listeners_that_refuse_redirected_connections() {
         "{first}"
     );
 }
+
+/// `MESH_CAPTURE` takes what a pod's environment says for yes: 1, true, yes, on (and the
+/// opposites for no); seen here by the refusal only --capture brings.
+#[test]
+fn mesh_capture_takes_the_usual_boolean_words() {
+    for value in ["1", "true", "yes", "on", "TRUE"] {
+        let r = crate::harness::mesh()
+            .args(["proxy", "--workload", "deploy/app", "--", "true"])
+            .env("MESH_CAPTURE", value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "MESH_CAPTURE={value}: {stderr}");
+        assert!(
+            stderr.contains("--capture with -- APP"),
+            "MESH_CAPTURE={value}: {stderr}"
+        );
+    }
+    let r = crate::harness::mesh()
+        .args([
+            "proxy",
+            "--workload",
+            "deploy/app",
+            "--inbound-forward",
+            "localhost",
+        ])
+        .env("MESH_CAPTURE", "off")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("takes effect under --capture only"),
+        "{stderr}"
+    );
+}
+
+/// `--inbound-forward` without `--capture` would change nothing: refused, saying why.
+#[test]
+fn inbound_forward_without_capture_is_refused() {
+    let r = run(&[
+        "proxy",
+        "--workload",
+        "deploy/app",
+        "--app",
+        "127.0.0.1:8080",
+        "--inbound-forward",
+        "localhost",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "mesh: --inbound-forward localhost takes effect under --capture only: without it, \
+             inbound requests go to --app"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+/// One port for the inbound and the outbound: under --capture whatever the addresses (each
+/// direction is redirected to its own port), otherwise when the addresses overlap, with a
+/// message that says so rather than "address in use".
+#[test]
+fn inbound_and_outbound_on_one_port_are_refused_saying_why() {
+    let r = run(&[
+        "proxy",
+        "--workload",
+        "deploy/app",
+        "--capture",
+        "--inbound",
+        "[::]:4150",
+        "--outbound",
+        "127.0.0.1:4150",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "--inbound [::]:4150 and --outbound 127.0.0.1:4150 share port 4150: under --capture"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "proxy",
+        "--workload",
+        "deploy/app",
+        "--app",
+        "127.0.0.1:8080",
+        "--inbound",
+        "0.0.0.0:4150",
+        "--outbound",
+        "127.0.0.1:4150",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "--inbound 0.0.0.0:4150 and --outbound 127.0.0.1:4150: two listeners on port 4150 \
+             of the same address cannot both be bound"
+        ),
+        "{}",
+        r.stderr
+    );
+}

@@ -6,8 +6,8 @@
 
 use crate::net::metric;
 use crate::netns::{
-    curl, mesh_pod, ping, pong_server, skip_unless_netns, whoami_server, Background, Pod,
-    SharedBinary, PEER_V4, PEER_V6, POD_V4, POD_V6, PROXY_UID,
+    curl, egress_proxy, mesh_pod, ping, pong_server, skip_unless_netns, whoami_server, Background,
+    Pod, SharedBinary, PEER_V4, PEER_V6, POD_V4, POD_V6, PROXY_UID,
 };
 
 /// A pod with the capture rules installed and its proxy running as the proxy's uid.
@@ -262,7 +262,7 @@ fn a_caller_outside_the_pod_cannot_use_its_outbound_as_a_relay() {
         metric(
             &text,
             "proxy_refused_total",
-            &[("reason", "loop_own_listener")]
+            &[("direction", "inbound"), ("reason", "loop_own_listener")]
         ),
         1,
         "{text}"
@@ -388,4 +388,71 @@ fn capture_is_detected_without_the_flag() {
     let text = curl(&pod.pod, "http://127.0.0.1:4191/metrics").unwrap();
     let outbound = [("direction", "outbound"), ("authority", "10.77.0.2:9090")];
     assert_eq!(metric(&text, "request_total", &outbound), 1, "{text}");
+}
+
+/// An unaware app configured with an egress forward proxy outside the pod (`http_proxy`, squid
+/// at 10.x:3128) keeps working under capture: the proxy's address is no service, so the request
+/// goes there unchanged (absolute form, and the credentials for that proxy), and a `CONNECT` is
+/// that proxy's business too (carried both ways), each counted.
+#[test]
+fn an_egress_forward_proxy_outside_the_pod_keeps_working() {
+    skip_unless_netns!("nft", "curl", "python3", "setpriv");
+    let mesh = Meshed::start("egress", None, &[], &[]);
+    let _squid = egress_proxy(&mesh.pod.peer, PEER_V4, 3128);
+    let via_proxy = |extra: &[&str]| {
+        let mut cmd = mesh.pod.pod.command("curl");
+        cmd.args(["-sS", "--max-time", "10"])
+            .args(extra)
+            .args(["-U", "app:secret", "http://example.com/page?q=1"])
+            .env("http_proxy", format!("http://{PEER_V4}:3128"));
+        let out = cmd.output().unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    assert_eq!(
+        via_proxy(&[]),
+        "GET http://example.com/page?q=1 HTTP/1.1 (Proxy-Authorization: Basic YXBwOnNlY3JldA==)",
+        "{}",
+        mesh.proxy.log()
+    );
+    // `-p`: curl tunnels through the proxy with CONNECT.
+    assert_eq!(
+        via_proxy(&["-p"]),
+        "tunnel to example.com:80 (Proxy-Authorization: Basic YXBwOnNlY3JldA==): GET /page?q=1 \
+         HTTP/1.1",
+        "{}",
+        mesh.proxy.log()
+    );
+    // The GET is a request under the egress proxy's address; the tunnel, as every tunnel, is
+    // counted as TCP: one connection for each.
+    let text = mesh.metrics();
+    let egress = [("direction", "outbound"), ("authority", "10.77.0.2:3128")];
+    assert_eq!(metric(&text, "request_total", &egress), 1, "{text}");
+    let dst = [("direction", "outbound"), ("peer", "dst")];
+    assert_eq!(metric(&text, "tcp_open_total", &dst), 2, "{text}");
+    assert_eq!(metric(&text, "proxy_refused_total", &[]), 0, "{text}");
+}
+
+/// An HTTP/1.0 request without `Host` names no authority, but under capture the proxy knows
+/// where it was going: it goes there, counted under that address.
+#[test]
+fn an_http10_request_without_host_goes_to_the_original_destination() {
+    skip_unless_netns!("nft", "curl", "python3", "setpriv");
+    let mesh = Meshed::start("http10", None, &[], &[]);
+    let _peer = whoami_server(&mesh.pod.peer, PEER_V4, 9090);
+    let url = format!("http://{PEER_V4}:9090/whoami");
+    let r = mesh.pod.pod.run(
+        "curl",
+        &["-sS", "--max-time", "10", "--http1.0", "-H", "Host:", &url],
+    );
+    assert_eq!(r.stdout, "9090", "{}", r.stderr);
+    assert_eq!(
+        mesh.requests("outbound", "10.77.0.2:9090"),
+        1,
+        "{}",
+        mesh.metrics()
+    );
 }

@@ -354,7 +354,8 @@ pub fn ping(ns: &Netns, addr: &str, port: u16) -> Result<String, String> {
 pub const PROXY_UID: &str = "2102";
 
 /// Meshes the pod namespace `ns`: `mesh init INIT_FLAGS`, then `mesh proxy --capture
-/// PROXY_FLAGS` (listeners on `[::]`, admin on 127.0.0.1:4191) as the proxy's uid, from `bin`.
+/// PROXY_FLAGS` (listeners where --capture puts them by default, `[::]`; admin on
+/// 127.0.0.1:4191) as the proxy's uid, from `bin`.
 pub fn mesh_pod(
     ns: &Netns,
     bin: &SharedBinary,
@@ -383,11 +384,47 @@ pub fn mesh_pod(
         "-n",
         "default",
     ])
-    .args(["--inbound", "[::]:4143", "--outbound", "[::]:4140"])
+    // The listeners' defaults under --capture: `[::]:4143` and `[::]:4140`.
     .args(["--admin", "127.0.0.1:4191", "--no-registry"])
     .args(proxy_flags)
     .env("RUST_BACKTRACE", "0");
     let (proxy, line) = Background::start(cmd, "mesh proxy --capture");
     assert!(line.starts_with("listening "), "{line}");
     proxy
+}
+
+/// An egress forward proxy (squid's part) on `addr:port` inside `ns`, which never connects
+/// anywhere: a request in absolute form (`GET http://example.com/x HTTP/1.1`) is answered with
+/// its request line (and `(Proxy-Authorization: …)` when it has that field) as the body, so a
+/// test sees the request exactly as the proxy received it; a `CONNECT host:port` is answered
+/// `200`, then the HTTP request that comes through the tunnel is answered `tunnel to host:port
+/// (Proxy-Authorization: …): REQUEST-LINE`.
+pub fn egress_proxy(ns: &Netns, addr: &str, port: u16) -> Background {
+    const SERVER: &str = "import socket,socketserver,sys\n\
+        def head(f):\n\
+        \x20 line,auth=f.readline().decode().rstrip('\\r\\n'),''\n\
+        \x20 while True:\n\
+        \x20   h=f.readline().decode().rstrip('\\r\\n')\n\
+        \x20   if not h: return line,auth\n\
+        \x20   if h.lower().startswith('proxy-authorization:'): auth=' (Proxy-Authorization:'+h.split(':',1)[1]+')'\n\
+        def answer(w,body):\n\
+        \x20 b=body.encode()\n\
+        \x20 w.write(b'HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n'%len(b)+b)\n\
+        \x20 w.flush()\n\
+        class H(socketserver.StreamRequestHandler):\n\
+        \x20 def handle(self):\n\
+        \x20   line,auth=head(self.rfile)\n\
+        \x20   if line.startswith('CONNECT '):\n\
+        \x20     self.wfile.write(b'HTTP/1.1 200 Connection established\\r\\n\\r\\n');self.wfile.flush()\n\
+        \x20     answer(self.wfile,'tunnel to '+line.split()[1]+auth+': '+head(self.rfile)[0])\n\
+        \x20   else: answer(self.wfile,line+auth)\n\
+        class S(socketserver.ThreadingTCPServer):\n\
+        \x20 address_family=socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET\n\
+        \x20 allow_reuse_address=True\n\
+        s=S((sys.argv[1],int(sys.argv[2])),H)\n\
+        print('listening',flush=True)\n\
+        s.serve_forever()\n";
+    let mut cmd = ns.command("python3");
+    cmd.args(["-c", SERVER, addr, &port.to_string()]);
+    Background::start(cmd, &format!("egress proxy on {addr}:{port}")).0
 }

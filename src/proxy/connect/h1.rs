@@ -21,10 +21,12 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use tokio::time::Instant;
 
-use super::{connect, heads, spawn_connection, ConnectConfig, Pools, Upstream, UpstreamError};
+use hyper_util::rt::TokioIo;
+
+use super::{heads, open_tcp, spawn_connection, ConnectConfig, Pools, Upstream, UpstreamError};
 use crate::proxy::body::ProxyBody;
 use crate::proxy::expect::hold_body_until_continue;
-use crate::proxy::io::ByteCounter;
+use crate::proxy::io::{ByteCounter, CountingIo};
 use crate::proxy::replay::{NotReplayable, Replayable};
 
 /// The idle connections of one endpoint.
@@ -164,12 +166,13 @@ impl Idle {
     }
 
     async fn connect(to: &Upstream<'_>, pools: &Pools) -> Result<Conn, UpstreamError> {
+        // Counted once open: a refused connect is no opened connection (`tcp_open_total`).
+        let tcp = open_tcp(to.addr, &pools.config).await?;
         let received = Arc::new(Received {
             metrics: (to.counter)(),
             bytes: AtomicU64::new(0),
         });
-        let counter = || -> Arc<dyn ByteCounter> { received.clone() };
-        let io = connect(to.addr, &pools.config, &counter).await?;
+        let io = TokioIo::new(CountingIo::new(tcp, received.clone()));
         let (sender, conn) = http1::Builder::new()
             // Response heads up to twice the head limit are read, to be explained.
             .max_buf_size(heads::most(pools.head_limit))

@@ -1,6 +1,7 @@
-//! `proxy_refused_total{direction, reason}`: requests the forwarding policy refused, by a closed
-//! set of reasons. Every reason is rendered from the start (at 0), so a rate of loops or of
-//! refused local addresses can be alerted on before the first one.
+//! `proxy_refused_total{direction, reason}`: requests the forwarding policy refused, by the
+//! direction of the connection they came on and a closed set of reasons. Every reason is rendered
+//! from the start (at 0) in each direction it can happen in, so a rate of loops or of refused
+//! local addresses can be alerted on before the first one.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +11,8 @@ use super::labels::{push_label, Direction};
 /// Why a request was refused (the `reason` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
-    /// Outbound: the destination was one of this proxy's own listeners (508).
+    /// The destination was one of this proxy's own listeners: outbound (508), or, under capture,
+    /// inbound (a caller outside the pod naming the outbound port; closed).
     LoopListener,
     /// Outbound: the request carried this proxy's `mesh-hop` marker (508).
     LoopHop,
@@ -52,11 +54,13 @@ impl Refused {
         }
     }
 
-    /// The `direction` label value.
-    pub fn direction(self) -> Direction {
+    /// Whether this reason can happen on connections of `direction`: rendered there at 0 from
+    /// the start (any count that happens elsewhere is rendered too).
+    pub fn happens_in(self, direction: Direction) -> bool {
         match self {
-            Refused::NoAppPort => Direction::Inbound,
-            _ => Direction::Outbound,
+            Refused::NoAppPort => direction == Direction::Inbound,
+            Refused::LoopListener => true,
+            _ => direction == Direction::Outbound,
         }
     }
 
@@ -65,19 +69,19 @@ impl Refused {
     }
 }
 
-/// Counts per reason.
+/// Counts per direction and reason.
 #[derive(Debug, Default)]
-pub struct Refusals([AtomicU64; Refused::ALL.len()]);
+pub struct Refusals([[AtomicU64; Refused::ALL.len()]; 2]);
 
 impl Refusals {
-    /// Counts one refusal.
-    pub fn count(&self, reason: Refused) {
-        self.0[reason.index()].fetch_add(1, Ordering::Relaxed);
+    /// Counts one refusal on a connection of `direction`.
+    pub fn count(&self, direction: Direction, reason: Refused) {
+        self.0[direction_index(direction)][reason.index()].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The count of `reason` now.
-    pub fn get(&self, reason: Refused) -> u64 {
-        self.0[reason.index()].load(Ordering::Relaxed)
+    /// The count of `reason` in `direction` now.
+    pub fn get(&self, direction: Direction, reason: Refused) -> u64 {
+        self.0[direction_index(direction)][reason.index()].load(Ordering::Relaxed)
     }
 
     /// Appends the family to `out`; `own` are the proxy's own labels.
@@ -87,11 +91,25 @@ impl Refusals {
             out,
             "# HELP {name} Requests the forwarding policy refused (loops, local or unknown destinations, tunnels to non-opaque ports, no app port), by reason.\n# TYPE {name} counter"
         );
-        for reason in Refused::ALL {
-            let mut labels = own.to_string();
-            push_label(&mut labels, "direction", reason.direction().as_str());
-            push_label(&mut labels, "reason", reason.as_str());
-            let _ = writeln!(out, "{name}{{{labels}}} {}", self.get(reason));
+        for direction in [Direction::Inbound, Direction::Outbound] {
+            for reason in Refused::ALL {
+                let n = self.get(direction, reason);
+                if n == 0 && !reason.happens_in(direction) {
+                    continue;
+                }
+                let mut labels = own.to_string();
+                push_label(&mut labels, "direction", direction.as_str());
+                push_label(&mut labels, "reason", reason.as_str());
+                let _ = writeln!(out, "{name}{{{labels}}} {n}");
+            }
         }
+    }
+}
+
+/// Where `direction`'s counts are kept.
+pub(super) fn direction_index(direction: Direction) -> usize {
+    match direction {
+        Direction::Inbound => 0,
+        Direction::Outbound => 1,
     }
 }

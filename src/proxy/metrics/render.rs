@@ -46,8 +46,9 @@ pub struct Process<'a> {
     pub stats: super::process::ProcessStats,
     /// Connection tasks that panicked (contained; the proxy kept serving).
     pub panics: u64,
-    /// Connections whose client sent nothing within the detection timeout (relayed as opaque).
-    pub detect_timeouts: u64,
+    /// Connections whose client sent nothing within the detection timeout (relayed as opaque):
+    /// inbound, outbound.
+    pub detect_timeouts: [u64; 2],
     /// Requests the forwarding policy refused.
     pub refusals: &'a super::Refusals,
     /// Requests the proxy answered itself.
@@ -274,13 +275,14 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
         &mut out,
         "proxy_detect_timeouts_total",
         "counter",
-        "Inbound connections whose client sent nothing within --detect-timeout (a server-speaks-first protocol on a port not in --opaque-ports), relayed as opaque TCP after the wait.",
+        "Connections whose client sent nothing within --detect-timeout (a server-speaks-first protocol on a port not in --opaque-ports), relayed as opaque TCP after the wait.",
     );
-    let _ = writeln!(
-        out,
-        "proxy_detect_timeouts_total{{{own},direction=\"inbound\"}} {}",
-        process.detect_timeouts
-    );
+    for (direction, n) in ["inbound", "outbound"].iter().zip(process.detect_timeouts) {
+        let _ = writeln!(
+            out,
+            "proxy_detect_timeouts_total{{{own},direction=\"{direction}\"}} {n}"
+        );
+    }
     process.refusals.render(&mut out, &own);
     process.errors.render(&mut out, &own);
     out

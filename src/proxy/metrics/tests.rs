@@ -256,3 +256,54 @@ fn series_beyond_the_cap_land_in_the_overflow_series() {
         .unwrap();
     assert_eq!(overflow.requests, 5);
 }
+
+/// Under capture the inbound refuses loops and the outbound meets silent clients: each is
+/// counted under the direction of the connection it happened on, not one its kind implies.
+#[test]
+fn refusals_and_detect_timeouts_carry_the_connections_direction() {
+    let m = Metrics::new(identity("deploy/web"));
+    m.refused(Direction::Inbound, Refused::LoopListener);
+    m.refused(Direction::Outbound, Refused::LoopListener);
+    m.refused(Direction::Outbound, Refused::LoopListener);
+    m.detect_timeout(Direction::Outbound);
+    let text = m.render_prometheus();
+    let value = |name: &str, direction: &str, reason: Option<&str>| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!("{name}{{"))
+                    && l.contains(&format!("direction=\"{direction}\""))
+                    && reason.is_none_or(|r| l.contains(&format!("reason=\"{r}\"")))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_string)
+    };
+    let refused = "proxy_refused_total";
+    assert_eq!(
+        value(refused, "inbound", Some("loop_own_listener")).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        value(refused, "outbound", Some("loop_own_listener")).as_deref(),
+        Some("2")
+    );
+    // Rendered at 0 from the start where it can happen.
+    assert_eq!(
+        value(refused, "inbound", Some("no_app_port")).as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        value(refused, "outbound", Some("unknown_service")).as_deref(),
+        Some("0")
+    );
+    let timeouts = "proxy_detect_timeouts_total";
+    assert_eq!(
+        value(timeouts, "outbound", None).as_deref(),
+        Some("1"),
+        "{text}"
+    );
+    assert_eq!(
+        value(timeouts, "inbound", None).as_deref(),
+        Some("0"),
+        "{text}"
+    );
+}

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::proxy::discovery::{target_of, Endpoint, ServiceName, Target};
-use crate::proxy::metrics::{DstService, Refused};
+use crate::proxy::metrics::{Direction, DstService, Refused};
 use crate::proxy::policy::{LoopSign, Named, Refusal};
 use crate::proxy::respond::ProxyError;
 use crate::proxy::state::ProxyState;
@@ -22,6 +22,10 @@ pub struct Destination {
     /// The service, as metrics label it (`dst_service`), when it is a service.
     pub service: Option<Arc<DstService>>,
     pub endpoints: Vec<Endpoint>,
+    /// A captured request that no known service claims, going on to where the app was
+    /// connecting: there the proxy is transparent, and the request goes unchanged (an egress
+    /// proxy outside the pod gets its absolute-form target and its `CONNECT`).
+    pub original: bool,
 }
 
 /// What an authority's text names, with the names mesh derives from it: parsed once per
@@ -73,9 +77,10 @@ impl NamedTarget {
 /// (`connect` for `CONNECT`, `marked` when it carries this proxy's loop marker).
 ///
 /// `original` is where a captured connection was going (transparent capture): a request for a
-/// service discovery knows is balanced over its endpoints as in explicit mode; any other request
-/// goes on to the original destination ([`Policy::decide_original`]), never a 502 for an unknown
-/// host.
+/// service discovery knows (a `CONNECT`: to one of its opaque ports) is balanced over its
+/// endpoints as in explicit mode; any other request goes on to the original destination
+/// ([`Policy::decide_original`]), never a 502 for an unknown host: a `CONNECT` to anything else
+/// is for a forward proxy the app was connecting to (squid), whose business it is.
 ///
 /// [`Policy::decide_original`]: crate::proxy::policy::Policy::decide_original
 pub async fn destination(
@@ -94,10 +99,11 @@ pub async fn destination(
         );
         parsed.map(Arc::new)
     });
-    if let Some(original) = original.filter(|_| !connect) {
+    if let Some(original) = original {
         let known = match target.as_deref() {
             Some(NamedTarget::Service { service, .. }) => {
-                !state.resolve.resolve(service).await.is_empty()
+                (!connect || state.policy.opaque_ports.contains(&service.port))
+                    && !state.resolve.resolve(service).await.is_empty()
             }
             _ => false,
         };
@@ -137,6 +143,7 @@ pub async fn destination(
                     addr,
                     identity: None,
                 })],
+                original: false,
             })
         }
         NamedTarget::External => Err(ProxyError::External(authority.to_string())),
@@ -164,6 +171,7 @@ pub async fn destination(
                 fqdn: Some(fqdn.clone()),
                 service: Some(labels.clone()),
                 endpoints,
+                original: false,
             })
         }
     }
@@ -221,6 +229,7 @@ async fn original_destination(
             addr: original,
             identity: None,
         })],
+        original: true,
     })
 }
 
@@ -286,7 +295,7 @@ fn refused(
             )
         }
     };
-    state.metrics.refused(counted);
+    state.metrics.refused(Direction::Outbound, counted);
     err
 }
 

@@ -1,6 +1,7 @@
 //! `CONNECT host:port`: an opaque TCP tunnel to an endpoint of a service, on opaque ports only
 //! (the forwarding policy checked that). Placed by the balancer like a request, then relayed
-//! byte for byte; the tunnel holds no request capacity on the endpoint once open.
+//! byte for byte; the tunnel holds no request capacity on the endpoint once open. Under capture,
+//! a `CONNECT` for anything else is [forwarded](forward) to where the app was connecting.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +11,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use super::{refuse, Destination};
-use crate::proxy::body::{empty, ProxyBody};
-use crate::proxy::connect::connect_tcp;
+use crate::proxy::body::{boxed, empty, ProxyBody};
+use crate::proxy::connect::{connect_tcp, UpstreamError};
+use crate::proxy::forward::bridge_upgrade;
+use crate::proxy::hop::strip_from_app;
 use crate::proxy::metrics::{Direction, PeerSide, TcpLabels};
 use crate::proxy::respond::ProxyError;
 use crate::proxy::state::ProxyState;
@@ -86,4 +89,79 @@ pub async fn open(
         }
     });
     Response::new(empty())
+}
+
+/// `CONNECT` under capture to a target that is no known service's opaque port: the app was
+/// connecting to a forward proxy outside the pod (its `HTTPS_PROXY`, squid at `10.x:3128`), whose
+/// business the tunnel is. The `CONNECT` goes there unchanged (but for mesh's own headers, as on
+/// every outbound request), its answer comes back as that proxy gave it (a `407` with its
+/// `Proxy-Authenticate` included), and after a `2xx` the bytes are carried both ways, counted in
+/// the TCP series of the outbound (`peer="dst"`).
+pub async fn forward(
+    state: Arc<ProxyState>,
+    remote: SocketAddr,
+    mut req: Request<Incoming>,
+    dst: Destination,
+) -> Response<ProxyBody> {
+    let Some(endpoint) = dst.endpoints.first().cloned() else {
+        return refuse(
+            &state,
+            ProxyError::BadAuthority(dst.authority.to_string()),
+            &req,
+            remote,
+        );
+    };
+    let counter = || {
+        state.tcp_counter(TcpLabels {
+            direction: Direction::Outbound,
+            side: PeerSide::Dst,
+            peer: endpoint.identity.clone(),
+        })
+    };
+    let failed = |source| ProxyError::Endpoint {
+        authority: dst.authority.to_string(),
+        addr: endpoint.addr,
+        source,
+    };
+    let io = match connect_tcp(endpoint.addr, &state.config.limits.connect, &counter).await {
+        Ok(io) => io,
+        Err(source) => return refuse(&state, failed(source), &req, remote),
+    };
+    let addr = endpoint.addr;
+    let http = |source| UpstreamError::Http { addr, source };
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await {
+        Ok(handshake) => handshake,
+        Err(source) => return refuse(&state, failed(http(source)), &req, remote),
+    };
+    crate::proxy::guard::spawn(state.metrics.panics(), "CONNECT upstream", async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(%addr, "CONNECT upstream connection ended: {e}");
+        }
+    });
+    let client = hyper::upgrade::on(&mut req);
+    let mut head = Request::builder()
+        .method(req.method())
+        .uri(req.uri())
+        .version(http::Version::HTTP_11)
+        .body(empty())
+        .expect("parts of a request hyper parsed");
+    *head.headers_mut() = req.headers().clone();
+    strip_from_app(head.headers_mut());
+    state.hop.add_to(head.headers_mut());
+    // Bounded as any response is (`--response-timeout`): a forward proxy that never answers
+    // the CONNECT does not hold the client forever.
+    let after = state.config.limits.connect.response_timeout;
+    let mut resp = match tokio::time::timeout(after, sender.send_request(head)).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(source)) => return refuse(&state, failed(http(source)), &req, remote),
+        Err(_) => {
+            let err = failed(UpstreamError::NoResponse { addr, after });
+            return refuse(&state, err, &req, remote);
+        }
+    };
+    if resp.status().is_success() {
+        let upstream = hyper::upgrade::on(&mut resp);
+        bridge_upgrade(client, upstream, state.metrics.panics());
+    }
+    resp.map(boxed)
 }

@@ -85,7 +85,7 @@ pub(super) async fn connection(
     match (protocol, direction, relay_to) {
         (Protocol::Opaque, _, Some(to)) => relay(io, to, direction, &state).await,
         (Protocol::Silent, _, Some(to)) => {
-            state.metrics.detect_timeout();
+            state.metrics.detect_timeout(direction);
             let waited = limits.detect_timeout;
             let port = to.port();
             let text = format!(
@@ -200,7 +200,7 @@ fn captured_target(
                     "one of this proxy's own listeners (a loop)",
                 ),
             };
-            state.metrics.refused(counted);
+            state.metrics.refused(direction, counted);
             let text = format!(
                 "closed a captured {} connection to {original}: it goes to {why}",
                 direction.as_str()
