@@ -116,13 +116,23 @@ fn argv(container: &Mapping, bin: &SharedBinary) -> Vec<String> {
 
 /// Runs the pod's `mesh-init` and starts its `mesh-proxy` in `net`, as their security contexts say.
 /// `workload` is what the proxy's `MESH_WORKLOAD` must come to (`deploy/web`).
+/// A started pod: its proxy, the API server it talks to (the replay API inside the pod's
+/// namespace, standing in for the cluster's), and the kubeconfig's directory (standing in for the
+/// service account token the kubelet mounts).
+struct Started {
+    proxy: Background,
+    _api: crate::kube_replay::ReplayApi,
+    _kubeconfig: tempfile::TempDir,
+}
+
 fn start_pod(
     net: &Pod,
     bin: &SharedBinary,
     pod: &Mapping,
     namespace: &str,
     workload: &str,
-) -> Background {
+) -> Started {
+    use std::os::unix::fs::PermissionsExt;
     let init = container(pod, "mesh-init");
     assert_eq!(init["securityContext"]["runAsUser"], 0);
     let argv_init = argv(init, bin);
@@ -153,9 +163,21 @@ fn start_pod(
     let env: HashMap<String, String> = resolve_env(pod, namespace, proxy).into_iter().collect();
     assert_eq!(env["MESH_WORKLOAD"], workload);
     cmd.envs(&env);
+    // The proxy reads the API (`--discovery kube`): one on the pod's loopback, readable by the
+    // proxy's uid, as the service account's token is in a cluster.
+    let api = crate::kube_replay::ReplayApi::start_in_netns(&net.pod.name);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    std::fs::set_permissions(&kubeconfig, std::fs::Permissions::from_mode(0o644)).unwrap();
+    cmd.env("KUBECONFIG", &kubeconfig);
     let (proxy_process, line) = Background::start(cmd, "the injected mesh-proxy");
     assert!(line.starts_with("listening "), "{line}");
-    proxy_process
+    Started {
+        proxy: proxy_process,
+        _api: api,
+        _kubeconfig: dir,
+    }
 }
 
 #[test]
@@ -174,7 +196,7 @@ fn the_injected_classic_pod_runs_its_proxy_and_names_its_workload() {
         &hook_bin,
         &hook[1..].iter().map(String::as_str).collect::<Vec<_>>(),
     );
-    assert_eq!(r.code, 0, "postStart {hook:?}: {}{}", r.stderr, proxy.log());
+    assert_eq!(r.code, 0, "postStart {hook:?}: {}{}", r.stderr, proxy.proxy.log());
 
     // The kubelet probes the admin port from outside the pod: never redirected.
     for probe in ["livenessProbe", "readinessProbe"] {
@@ -184,7 +206,7 @@ fn the_injected_classic_pod_runs_its_proxy_and_names_its_workload() {
             get["port"].as_u64().unwrap(),
             get["path"].as_str().unwrap()
         );
-        curl(&net.peer, &url).unwrap_or_else(|e| panic!("{probe}: {e}\n{}", proxy.log()));
+        curl(&net.peer, &url).unwrap_or_else(|e| panic!("{probe}: {e}\n{}", proxy.proxy.log()));
     }
 
     // The app (bound to 0.0.0.0:8080, as most are) reached from outside, through the proxy.
@@ -221,7 +243,7 @@ fn the_injected_native_pod_passes_its_startup_probe_and_skips_zookeepers_quorum_
         "http://{POD_V4}:{}/ready",
         startup["port"].as_u64().unwrap()
     );
-    curl(&net.peer, &url).unwrap_or_else(|e| panic!("startupProbe: {e}\n{}", proxy.log()));
+    curl(&net.peer, &url).unwrap_or_else(|e| panic!("startupProbe: {e}\n{}", proxy.proxy.log()));
 
     // The quorum port, bound to the pod IP as ZooKeeper binds it, is reached without the proxy.
     let _quorum = pong_server(&net.pod, POD_V4, 2888);

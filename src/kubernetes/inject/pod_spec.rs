@@ -157,9 +157,11 @@ pub fn proxy_container(sidecar: &Sidecar) -> Tree {
         format!("--admin=[::]:{ADMIN_PORT}"),
         // Prometheus and the kubelet's probes reach the admin port from outside the pod.
         "--admin-public".to_string(),
-        // The local registry is discovery on one machine; in a pod it would only be written to
-        // a read-only filesystem.
-        "--no-registry".to_string(),
+        // Endpoints and ServiceProfiles from the Kubernetes API, read with the pod's service
+        // account (which `mesh install`'s ClusterRole binds); the local registry is discovery on
+        // one machine, and `--discovery kube` neither uses nor joins it.
+        "--discovery=kube".to_string(),
+        "--profile-source=kube".to_string(),
         format!("--shutdown-grace={}", go_duration(sidecar.shutdown_grace)),
     ];
     if let Some(ports) = &sidecar.opaque_ports {
