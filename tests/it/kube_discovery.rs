@@ -78,20 +78,47 @@ fn counts(ups: &[Upstream]) -> Vec<u64> {
     ups.iter().map(|u| u.requests.get()).collect()
 }
 
-/// What `mesh install`'s ClusterRole grants: (API group, resource) with get, list and watch.
-const GRANTED: &[(&str, &str)] = &[
-    ("discovery.k8s.io", "endpointslices"),
-    ("", "services"),
-    ("", "pods"),
-    ("linkerd.io", "serviceprofiles"),
-];
+/// The rules of the ClusterRole `mesh install` prints, as (API groups, resources, verbs).
+fn install_rules() -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
+    let r = crate::harness::run(&["install"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let role = mesh::yaml::documents(&r.stdout)
+        .into_iter()
+        .map(|d| d.unwrap())
+        .find(|d| d["kind"] == "ClusterRole")
+        .expect("mesh install prints a ClusterRole");
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect()
+    };
+    role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rule| {
+            (
+                strings(&rule["apiGroups"]),
+                strings(&rule["resources"]),
+                strings(&rule["verbs"]),
+            )
+        })
+        .collect()
+}
 
+/// Every request the replay API saw is one `mesh install`'s ClusterRole allows, as an API
+/// server's RBAC would judge it.
 fn assert_granted(seen: &[Seen]) {
+    let rules = install_rules();
     for s in seen {
+        let allowed = rules.iter().any(|(groups, resources, verbs)| {
+            groups.contains(&s.group) && resources.contains(&s.resource) && verbs.contains(&s.verb)
+        });
         assert!(
-            ["get", "list", "watch"].contains(&s.verb.as_str())
-                && GRANTED.contains(&(s.group.as_str(), s.resource.as_str())),
-            "a request the ClusterRole does not grant: {s:?}"
+            allowed,
+            "a request `mesh install`'s ClusterRole forbids: {s:?}"
         );
     }
 }
@@ -594,4 +621,23 @@ fn the_cli_against_an_empty_registry_with_kubeconfig_set_points_at_prometheus() 
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&without.stderr).contains("KUBECONFIG"));
+}
+
+#[test]
+fn the_role_check_refuses_what_install_s_role_does_not_grant() {
+    let seen = |verb: &str, group: &str, resource: &str| Seen {
+        verb: verb.into(),
+        group: group.into(),
+        resource: resource.into(),
+        uri: "/".into(),
+    };
+    assert_granted(&[seen("watch", "discovery.k8s.io", "endpointslices")]);
+    for bad in [
+        seen("delete", "", "pods"),
+        seen("list", "", "secrets"),
+        seen("list", "discovery.k8s.io", "services"),
+    ] {
+        let refused = std::panic::catch_unwind(|| assert_granted(std::slice::from_ref(&bad)));
+        assert!(refused.is_err(), "{bad:?} passed the check");
+    }
 }

@@ -196,7 +196,13 @@ fn the_injected_classic_pod_runs_its_proxy_and_names_its_workload() {
         &hook_bin,
         &hook[1..].iter().map(String::as_str).collect::<Vec<_>>(),
     );
-    assert_eq!(r.code, 0, "postStart {hook:?}: {}{}", r.stderr, proxy.proxy.log());
+    assert_eq!(
+        r.code,
+        0,
+        "postStart {hook:?}: {}{}",
+        r.stderr,
+        proxy.proxy.log()
+    );
 
     // The kubelet probes the admin port from outside the pod: never redirected.
     for probe in ["livenessProbe", "readinessProbe"] {
