@@ -11,14 +11,11 @@
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::identity::{Workload, WorkloadKind};
-
-/// The name of mesh's proxy container, in `initContainers` (a native sidecar) or `containers`.
-pub const PROXY_CONTAINER: &str = "mesh-proxy";
-
-/// The pod-template labels `mesh inject` writes: the workload's kind (`deploy`, as in
-/// `deploy/web`) and name (a label value cannot hold the `/` of `deploy/web`).
-pub const WORKLOAD_KIND_LABEL: &str = "mesh.io/workload-kind";
-pub const WORKLOAD_NAME_LABEL: &str = "mesh.io/workload-name";
+// What `mesh inject` writes: the proxy container's name (in `initContainers` as a native
+// sidecar, or in `containers`), and the workload's kind (`deploy`) and name as two labels (a
+// label value cannot hold the `/` of `deploy/web`).
+use crate::kubernetes::inject::pod_spec::PROXY_CONTAINER;
+use crate::kubernetes::inject::{WORKLOAD_KIND_LABEL, WORKLOAD_NAME_LABEL};
 
 /// What discovery knows of a pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
