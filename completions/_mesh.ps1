@@ -87,8 +87,8 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;proxy' {
-            [CompletionResult]::new('--inbound', '--inbound', [CompletionResultType]::ParameterName, 'Where callers reach this workload''s services (requests go on to --app) [default: 0.0.0.0:4143; with --capture [::]:4143, as redirected IPv6 connections arrive on IPv6]')
-            [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host) [default: 127.0.0.1:4140; with --capture [::]:4140]')
+            [CompletionResult]::new('--inbound', '--inbound', [CompletionResultType]::ParameterName, 'Where callers reach this workload''s services (requests go on to --app) [default: 0.0.0.0:4143; with --capture `[::]:4143`, as redirected IPv6 connections arrive on IPv6]')
+            [CompletionResult]::new('--outbound', '--outbound', [CompletionResultType]::ParameterName, 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host) [default: 127.0.0.1:4140; with --capture `[::]:4140`]')
             [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown')
             [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'The local app inbound requests go to; without it there is no inbound listener')
             [CompletionResult]::new('--workload', '--workload', [CompletionResultType]::ParameterName, 'This workload, as KIND/NAME (deploy/web, sts/zk)')

@@ -64,8 +64,8 @@ complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subco
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate ServiceProfile files as a cluster would, and beyond; exit 1 if any is invalid'
 complete -c mesh -n "__fish_mesh_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound -d 'Where callers reach this workload\'s services (requests go on to --app) [default: 0.0.0.0:4143; with --capture [::]:4143, as redirected IPv6 connections arrive on IPv6]' -r
-complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l outbound -d 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host) [default: 127.0.0.1:4140; with --capture [::]:4140]' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound -d 'Where callers reach this workload\'s services (requests go on to --app) [default: 0.0.0.0:4143; with --capture `[::]:4143`, as redirected IPv6 connections arrive on IPv6]' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l outbound -d 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host) [default: 127.0.0.1:4140; with --capture `[::]:4140`]' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin -d 'The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local app inbound requests go to; without it there is no inbound listener' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r

@@ -10,7 +10,7 @@
 //! - [`backend`]: applying it atomically and idempotently with `nft`, `iptables-nft` or
 //!   `iptables-legacy` (or `auto`), removing it, and reading it back;
 //! - [`check`]: `mesh init --check`, which proves capture works by catching its own probe;
-//! - [`original_dst`]: where a redirected connection was going.
+//! - [`original_dst()`]: where a redirected connection was going.
 //!
 //! The model is Linkerd's proxy-init (`pkg/iptables/iptables.go`); see [`rules`] for where mesh
 //! differs, and docs/capture.md for the operator's view.

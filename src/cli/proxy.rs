@@ -51,12 +51,12 @@ const APP_STOP_GRACE: Duration = Duration::from_secs(10);
 )]
 pub struct ProxyArgs {
     /// Where callers reach this workload's services (requests go on to --app) [default:
-    /// 0.0.0.0:4143; with --capture [::]:4143, as redirected IPv6 connections arrive on IPv6]
+    /// 0.0.0.0:4143; with --capture `[::]:4143`, as redirected IPv6 connections arrive on IPv6]
     #[arg(long, env = "MESH_INBOUND", value_name = "ADDR")]
     pub inbound: Option<SocketAddr>,
 
     /// Where the app sends its requests (as to an HTTP proxy, or with the target in Host)
-    /// [default: 127.0.0.1:4140; with --capture [::]:4140]
+    /// [default: 127.0.0.1:4140; with --capture `[::]:4140`]
     #[arg(long, env = "MESH_OUTBOUND", value_name = "ADDR")]
     pub outbound: Option<SocketAddr>,
 

@@ -1,6 +1,6 @@
 //! Printers of the Stats model: tables laid out as Linkerd's (first column left, the others right,
 //! three spaces apart; `-` where there is no traffic) here, and JSON with Linkerd's field names
-//! and null/omit rules in [`json`], so habits and `jq` scripts carry over. What is computed lives
+//! and null/omit rules in `print::json`, so habits and `jq` scripts carry over. What is computed lives
 //! in [`super::model`]; here it is only formatted.
 
 mod json;

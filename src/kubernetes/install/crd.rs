@@ -4,7 +4,7 @@
 //! `v1alpha2`, v1alpha2 stored), so that the profiles `mesh profile` writes and the ones written
 //! for Linkerd validate alike, and a cluster that already has Linkerd's CRD loses nothing by
 //! keeping it (`mesh install --no-crd`). The validation rules are Linkerd's to the letter,
-//! quirks included (see [`spec_schema`]); only the descriptions are mesh's own.
+//! quirks included (see `spec_schema`); only the descriptions are mesh's own.
 //! `tests/it/kubernetes_install.rs` compares the two on everything but descriptions.
 
 use serde::Serialize;
