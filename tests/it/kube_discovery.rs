@@ -412,8 +412,8 @@ async fn a_meshed_pod_is_named_by_its_workload_and_a_plain_one_is_not() {
 /// discovery it would go to the ClusterIP itself, which nothing in the test's namespaces routes.
 #[test]
 fn a_captured_request_to_a_cluster_ip_goes_to_the_service_s_pods() {
-    use crate::netns::{curl, skip_unless_netns, whoami_server, Background, Pod, SharedBinary};
-    use crate::netns::{PEER_V4, PROXY_UID};
+    use crate::netns::{curl, mesh_pod_with_env, skip_unless_netns, whoami_server, Pod};
+    use crate::netns::{SharedBinary, PEER_V4};
     use std::os::unix::fs::PermissionsExt;
     skip_unless_netns!("nft", "curl", "python3", "setpriv");
     let pod = Pod::new("clusterip");
@@ -436,39 +436,14 @@ fn a_captured_request_to_a_cluster_ip_goes_to_the_service_s_pods() {
     let kubeconfig = api.kubeconfig(dir.path());
     std::fs::set_permissions(&kubeconfig, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    let r = pod.pod.mesh(&["init"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let bin = SharedBinary::new();
-    let mut cmd = pod.pod.command("setpriv");
-    cmd.args([
-        "--reuid",
-        PROXY_UID,
-        "--regid",
-        PROXY_UID,
-        "--clear-groups",
-        "--",
-    ])
-    .arg(bin.path())
-    .args([
-        "proxy",
-        "--capture",
-        "--workload",
-        "deploy/app",
-        "-n",
-        "emojivoto",
-    ])
-    .args([
-        "--inbound",
-        "[::]:4143",
-        "--outbound",
-        "[::]:4140",
-        "--admin",
-        "127.0.0.1:4191",
-    ])
-    .args(["--discovery", "kube"])
-    .env("KUBECONFIG", &kubeconfig)
-    .env("RUST_BACKTRACE", "0");
-    let (proxy, _) = Background::start(cmd, "mesh proxy --capture --discovery kube");
+    let proxy = mesh_pod_with_env(
+        &pod.pod,
+        &bin,
+        &[],
+        &["--discovery", "kube"],
+        &[("KUBECONFIG", kubeconfig.as_os_str())],
+    );
 
     for _ in 0..6 {
         let body = curl(&pod.pod, "http://10.96.0.10/whoami")

@@ -215,19 +215,11 @@ fn generated_profiles_validate_against_our_crd_as_well() {
 
 /// Whether `promtool` runs here; in CI (`CI` set) a missing promtool fails the test.
 fn promtool_available() -> bool {
-    let found = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "promtool is not on PATH, and CI must run this test (.ci/run installs Debian's \
-             prometheus package)"
-        );
-        eprintln!("skipped: promtool is not on PATH (apt-get install prometheus)");
-    }
-    found
+    crate::kubernetes_validate::required_tool(
+        "promtool",
+        ".ci/run installs Debian's prometheus package",
+        "apt-get install prometheus",
+    )
 }
 
 /// `promtool check config FILE` on `text`: its output, and whether it passed.

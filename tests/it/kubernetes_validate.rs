@@ -12,16 +12,26 @@ const VALIDATOR: &str = "kubernetes-validate";
 /// Whether the validator runs here. In CI (`CI` set, as `.ci/run` does) a missing validator is a
 /// failure; elsewhere the caller skips with the printed reason.
 pub fn available() -> bool {
-    let found = Command::new(VALIDATOR)
+    required_tool(
+        VALIDATOR,
+        ".ci/run installs it from PyPI",
+        "pip install kubernetes-validate==1.37.0",
+    )
+}
+
+/// Whether `program --version` runs here. In CI (`CI` set) a missing tool fails the test (`ci`
+/// says where CI gets it); elsewhere it is skipped, printing how to `install` it.
+pub fn required_tool(program: &str, ci: &str, install: &str) -> bool {
+    let found = Command::new(program)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
         assert!(
             std::env::var_os("CI").is_none(),
-            "{VALIDATOR} is not on PATH, and CI must run this test (.ci/run installs it from PyPI)"
+            "{program} is not on PATH, and CI must run this test ({ci})"
         );
-        eprintln!("skipped: {VALIDATOR} is not on PATH (pip install kubernetes-validate==1.37.0)");
+        eprintln!("skipped: {program} is not on PATH ({install})");
     }
     found
 }

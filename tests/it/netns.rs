@@ -362,6 +362,17 @@ pub fn mesh_pod(
     init_flags: &[&str],
     proxy_flags: &[&str],
 ) -> Background {
+    mesh_pod_with_env(ns, bin, init_flags, proxy_flags, &[])
+}
+
+/// [`mesh_pod`], with `env` set for the proxy (`KUBECONFIG`, say).
+pub fn mesh_pod_with_env(
+    ns: &Netns,
+    bin: &SharedBinary,
+    init_flags: &[&str],
+    proxy_flags: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Background {
     let mut init = vec!["init"];
     init.extend_from_slice(init_flags);
     let r = ns.mesh(&init);
@@ -387,6 +398,7 @@ pub fn mesh_pod(
     // The listeners' defaults under --capture: `[::]:4143` and `[::]:4140`.
     .args(["--admin", "127.0.0.1:4191", "--no-registry"])
     .args(proxy_flags)
+    .envs(env.iter().copied())
     .env("RUST_BACKTRACE", "0");
     let (proxy, line) = Background::start(cmd, "mesh proxy --capture");
     assert!(line.starts_with("listening "), "{line}");
