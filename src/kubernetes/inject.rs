@@ -100,6 +100,16 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
         changed,
     };
     let Some(kind) = workload::kind(object.kind) else {
+        if let Some(meant) = workload::misspelt(object.kind) {
+            return Err(FieldError::new(
+                "kind",
+                format!(
+                    "{:?} is no kind Kubernetes knows: did you mean {meant}? (as written, the API \
+                     server refuses it, and its pods would not be meshed)",
+                    object.kind
+                ),
+            ));
+        }
         let what = if workload::has_pod_template(object.tree) {
             format!(
                 "unchanged: mesh inject does not know the kind {} (its pods are not meshed)",

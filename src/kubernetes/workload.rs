@@ -24,6 +24,33 @@ pub fn kind(kind: &str) -> Option<WorkloadKind> {
     Some(known)
 }
 
+/// The workload kind `kind` most likely misspells (`Deploymnet`, `statefulset`: at most two
+/// letters off, or another case), or `None`: a kind that is no workload's and no typo of one
+/// (Service, an Argo Rollout) is not refused.
+pub fn misspelt(kind: &str) -> Option<&'static str> {
+    const WORKLOADS: [&str; 8] = [
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "ReplicationController",
+        "Job",
+        "CronJob",
+        "Pod",
+    ];
+    if WORKLOADS.contains(&kind) {
+        return None;
+    }
+    let lower = kind.to_ascii_lowercase();
+    WORKLOADS
+        .into_iter()
+        .filter(|w| w.len() > 3 || lower == w.to_ascii_lowercase())
+        .map(|w| (strsim::levenshtein(&lower, &w.to_ascii_lowercase()), w))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, w)| w)
+}
+
 /// The path from the object to its pod (a mapping with `metadata` and `spec`); empty for a Pod.
 pub fn pod_path(kind: WorkloadKind) -> &'static [&'static str] {
     match kind {
@@ -73,4 +100,33 @@ pub fn pod_mut(object: &mut Mapping, kind: WorkloadKind) -> Result<&mut Mapping,
         };
     }
     Ok(here)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_of_a_workload_kind_is_named_and_other_kinds_pass() {
+        for (typo, meant) in [
+            ("Deploymnet", "Deployment"),
+            ("deployment", "Deployment"),
+            ("Statefulset", "StatefulSet"),
+            ("CronJobs", "CronJob"),
+            ("job", "Job"),
+        ] {
+            assert_eq!(misspelt(typo), Some(meant), "{typo}");
+        }
+        for other in [
+            "Deployment",
+            "Service",
+            "ConfigMap",
+            "Node",
+            "Rollout",
+            "Namespace",
+            "Secret",
+        ] {
+            assert_eq!(misspelt(other), None, "{other}");
+        }
+    }
 }

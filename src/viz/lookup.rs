@@ -160,7 +160,7 @@ fn did_you_mean(
     }
     candidates
         .iter()
-        .map(|(n, ns)| (edit_distance(name, n), n, ns))
+        .map(|(n, ns)| (strsim::levenshtein(name, n), n, ns))
         // Close: at most half the longer name's characters differ (`votes` → `voting`: 3 of 6).
         .filter(|(d, n, _)| *d <= name.chars().count().max(n.chars().count()).div_ceil(2))
         .min()
@@ -179,24 +179,6 @@ fn names_of(kind: ResourceKind, record: &ProxyRecord) -> Vec<String> {
             .map(|id| vec![id.workload.name])
             .unwrap_or_default(),
     }
-}
-
-/// Levenshtein distance, in characters: how many one-character edits turn `a` into `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -236,14 +218,6 @@ mod tests {
         for unchecked in ["deploy", "svc/votes-svc", "ns/nowhere"] {
             assert!(check(unchecked, Some("emojivoto")).is_ok(), "{unchecked}");
         }
-    }
-
-    #[test]
-    fn edit_distance_counts_one_character_edits() {
-        assert_eq!(edit_distance("votes", "voting"), 3);
-        assert_eq!(edit_distance("web", "web"), 0);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("emjoi", "emoji"), 2);
     }
 
     #[test]

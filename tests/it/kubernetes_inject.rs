@@ -333,6 +333,11 @@ fn bad_input_names_the_document_and_field_and_writes_nothing() {
             "stdin: document 1: kind: missing: not a Kubernetes object",
         ),
         (
+            "an unknown kind that misspells a workload's",
+            "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: d}\nspec: {template: {spec: {containers: [{name: a, image: b}]}}}\n".to_string(),
+            "stdin: document 1 (deploymnet/d): kind: \"Deploymnet\" is no kind Kubernetes knows: did you mean Deployment?",
+        ),
+        (
             "a bad annotation",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  annotations: {config.linkerd.io/proxy-uid: root}\nspec:\n  template:\n    spec: {containers: [{name: a, image: b}]}\n".to_string(),
             "stdin: document 1 (deployment/d): metadata.annotations.config.linkerd.io/proxy-uid: \"root\" is not a uid",

@@ -79,27 +79,12 @@ fn meant(key: &str, fields: &[Field]) -> Option<&'static str> {
     let most = 2.min(folded.chars().count() / 3);
     let mut close = fields
         .iter()
-        .map(|f| (edit_distance(&fold(f.name), &folded), f.name))
+        .map(|f| (strsim::levenshtein(&fold(f.name), &folded), f.name))
         .filter(|(distance, _)| *distance <= most);
     match (close.next(), close.next()) {
         (Some((_, name)), None) => Some(name),
         _ => None,
     }
-}
-
-/// Levenshtein distance: letters inserted, removed or replaced to turn `a` into `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let replace = previous[j] + usize::from(ca != *cb);
-            current.push(replace.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// A field name without case or separators.
