@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -56,6 +57,8 @@ struct State {
     seen: Vec<Seen>,
     forbidden: BTreeSet<String>,
     gone: usize,
+    /// Whether watch events go out in pieces, a pause between them (a slow or congested link).
+    slow_chunks: bool,
 }
 
 struct Watch {
@@ -200,6 +203,11 @@ impl ReplayApi {
     /// The next `n` watch requests get 410 Gone (the client must list again).
     pub fn expire_next_watches(&self, n: usize) {
         self.lock().gone = n;
+    }
+
+    /// Sends every watch event from now on in small pieces with pauses between them.
+    pub fn slow_chunks(&self) {
+        self.lock().slow_chunks = true;
     }
 
     /// Ends every open watch stream, as a restarted API server or a load balancer would.
@@ -477,15 +485,31 @@ fn answer(state: &Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
             events: tx,
         });
     }
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    let slow = st.slow_chunks;
+    // Each event, or with slow chunks its pieces of at most 7 bytes, 5 ms apart: a JSON line
+    // split anywhere, as TCP may deliver it.
+    let pieces = futures_util::stream::unfold(rx, |mut rx| async move {
+        let event = rx.recv().await?;
+        Some((event, rx))
+    })
+    .flat_map(move |event: Bytes| {
+        let size = if slow { 7 } else { event.len().max(1) };
+        let parts: Vec<Bytes> = (0..event.len())
+            .step_by(size)
+            .map(|i| event.slice(i..(i + size).min(event.len())))
+            .collect();
+        futures_util::stream::iter(parts)
+    });
+    let stream = pieces.then(move |piece| async move {
+        if slow {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        Ok::<_, Infallible>(Frame::data(piece))
     });
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json")
-        .body(StreamBody::new(stream).boxed())
+        .body(BodyExt::boxed(StreamBody::new(stream)))
         .unwrap()
 }
 
