@@ -638,3 +638,40 @@ fn the_role_check_refuses_what_install_s_role_does_not_grant() {
         assert!(refused.is_err(), "{bad:?} passed the check");
     }
 }
+
+/// An API that accepts connections and never answers (as behind a NetworkPolicy that drops its
+/// replies): only the first requests for a service wait for its first list, at most the dispatch
+/// timeout; later ones are answered at once with what is known (here: nothing), never each
+/// waiting again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_that_never_answers_delays_only_the_first_requests() {
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = hole.local_addr().unwrap();
+    let _held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = hole.accept().await {
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = crate::kube_replay::kubeconfig_for(addr, dir.path());
+    let proxy = ProxyProcess::start_with_env(
+        &["--discovery", "kube", "--workload", "deploy/vote-bot", "--dispatch-timeout", "2s"],
+        &[("KUBECONFIG", kubeconfig.as_os_str())],
+    )
+    .await;
+    let ask_once = || async {
+        let start = std::time::Instant::now();
+        let reply = ask(proxy.outbound, &request("GET", "/", "web-svc:8080", "")).await;
+        (reply.status, start.elapsed())
+    };
+    let (status, first) = ask_once().await;
+    assert_eq!(status, 503);
+    assert!(first >= Duration::from_millis(1500), "the first waited for the list: {first:?}");
+    for _ in 0..3 {
+        let (status, later) = ask_once().await;
+        assert_eq!(status, 503);
+        // The bug this guards against made every request take the whole 2 s again.
+        assert!(later < Duration::from_secs(1), "a later request waited {later:?}");
+    }
+}

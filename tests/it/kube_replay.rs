@@ -144,19 +144,7 @@ impl ReplayApi {
 
     /// A kubeconfig naming this server (plain HTTP, a bearer token), namespace `emojivoto`.
     pub fn kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
-        let path = dir.join("kubeconfig");
-        std::fs::write(
-            &path,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: replay\n  cluster:\n    server: http://{}\n\
-                 users:\n- name: replay\n  user:\n    token: replay-token\ncontexts:\n- name: replay\n  \
-                 context:\n    cluster: replay\n    user: replay\n    namespace: emojivoto\n\
-                 current-context: replay\n",
-                self.addr
-            ),
-        )
-        .unwrap();
-        path
+        kubeconfig_for(self.addr, dir)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -241,6 +229,24 @@ impl ReplayApi {
         let state = self.state.clone();
         *self = Self::serve(listener, state);
     }
+}
+
+/// A kubeconfig for an API server at `addr` (plain HTTP, a bearer token), namespace
+/// `emojivoto`, written in `dir`.
+pub fn kubeconfig_for(addr: SocketAddr, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: replay\n  cluster:\n    server: http://{}\n\
+                 users:\n- name: replay\n  user:\n    token: replay-token\ncontexts:\n- name: replay\n  \
+                 context:\n    cluster: replay\n    user: replay\n    namespace: emojivoto\n\
+                 current-context: replay\n",
+                addr
+            ),
+        )
+        .unwrap();
+    path
 }
 
 impl Drop for ReplayApi {

@@ -4,6 +4,7 @@
 //! watching the API (list, then watch with bookmarks, relist on 410 Gone) is kube-rs's runtime.
 
 pub mod cluster_ips;
+pub mod drive;
 pub mod endpoint_slices;
 pub mod pods;
 pub mod resolver;

@@ -7,10 +7,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::watcher;
+
+use crate::proxy::discovery::kubernetes::drive::{drive, LastError};
 use kube::{Api, Client};
 use tokio::task::JoinHandle;
 
@@ -38,44 +39,19 @@ pub fn spawn(
     let api: Api<DynamicObject> = Api::all_with(client, &resource());
     let writer = reflector::store::Writer::new(resource());
     let reader = writer.as_reader();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default()).default_backoff(),
-    );
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()));
     let store = store.clone();
     Ok(tokio::spawn(async move {
-        tokio::pin!(shutdown);
-        let mut stream = std::pin::pin!(stream);
         let mut compiled = Compiled::default();
-        let mut last_error: Option<String> = None;
-        loop {
-            let event = tokio::select! {
-                _ = &mut shutdown => return,
-                event = stream.next() => event,
-            };
-            match event {
-                None => return,
-                Some(Ok(event)) => {
-                    last_error = None;
-                    // During a (re)list the reflector keeps the previous list until the new one
-                    // is whole: publish at its end and at each change, not per page.
-                    if matches!(
-                        event,
-                        watcher::Event::InitDone
-                            | watcher::Event::Apply(_)
-                            | watcher::Event::Delete(_)
-                    ) {
-                        store.set_objects(compiled.update(&reader));
-                    }
-                }
-                Some(Err(e)) => {
-                    let text = format!("watching ServiceProfiles (linkerd.io/v1alpha2): {e}");
-                    if last_error.as_deref() != Some(&text) {
-                        tracing::warn!("{text}");
-                    }
-                    last_error = Some(text);
-                }
-            }
+        let what = "the ServiceProfiles (linkerd.io/v1alpha2) of every namespace";
+        // During a (re)list the reflector keeps the previous list until the new one is whole:
+        // `drive` calls back at its end and at each change, not per page.
+        let watching = drive(stream, what, LastError::default(), || {
+            store.set_objects(compiled.update(&reader))
+        });
+        tokio::select! {
+            _ = shutdown => {}
+            _ = watching => {}
         }
     }))
 }

@@ -12,15 +12,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::watcher;
 use kube::{Api, Client};
 use tokio::task::AbortHandle;
 
 use super::cluster_ips::ClusterIps;
+use super::drive::{drive, LastError};
 use super::endpoint_slices::{port_name, ready_addresses, Family, SERVICE_NAME_LABEL};
 use super::pods::{pod_identity, PodIdentity};
 use crate::identity::{Identity, Workload, WorkloadKind};
@@ -62,8 +62,9 @@ pub struct KubeResolver {
     /// ClusterIP:port → service, from a cluster-wide watch of Services started on the first
     /// captured connection that asks.
     cluster_ips: Arc<arc_swap::ArcSwap<ClusterIps>>,
-    /// The watch's task, and whether its first list is in the map.
-    cluster_ips_watch: std::sync::OnceLock<(AbortHandle, tokio::sync::watch::Receiver<bool>)>,
+    /// The watch's task, whether its first list is in the map, and when it started.
+    cluster_ips_watch:
+        std::sync::OnceLock<(AbortHandle, tokio::sync::watch::Receiver<bool>, Instant)>,
     cluster_domain: String,
 }
 
@@ -74,14 +75,14 @@ struct ServiceWatch {
     /// The latest error of each watch (cleared by its next event), for explanations.
     errors: [LastError; 2],
     tasks: [AbortHandle; 2],
+    /// When the watches started: lookups wait for the first list only until `sync_timeout` after
+    /// this, so an API that never answers delays the first requests, not every request.
+    started: Instant,
 }
-
-/// A watch's latest error, as a sentence.
-type LastError = Arc<Mutex<Option<String>>>;
 
 impl Drop for KubeResolver {
     fn drop(&mut self) {
-        if let Some((task, _)) = self.cluster_ips_watch.get() {
+        if let Some((task, _, _)) = self.cluster_ips_watch.get() {
             task.abort();
         }
     }
@@ -144,52 +145,29 @@ impl KubeResolver {
 
     /// Starts the cluster-wide watch of Services once; each change rebuilds the ClusterIP map.
     /// Returns whether the first list is in.
-    fn watch_cluster_ips(&self) -> tokio::sync::watch::Receiver<bool> {
-        let (_, synced) = self.cluster_ips_watch.get_or_init(|| {
+    fn watch_cluster_ips(&self) -> (tokio::sync::watch::Receiver<bool>, Instant) {
+        let (_, synced, started) = self.cluster_ips_watch.get_or_init(|| {
             let (synced_tx, synced) = tokio::sync::watch::channel(false);
             let api: Api<Service> = Api::all(self.client.clone());
             let (store, writer) = reflector::store();
-            let stream = reflector::reflector(
-                writer,
-                watcher(api, watcher::Config::default()).default_backoff(),
-            );
+            let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()));
             let map = self.cluster_ips.clone();
             let domain = self.cluster_domain.clone();
             let task = tokio::spawn(async move {
-                let mut stream = std::pin::pin!(stream);
-                let mut last: Option<String> = None;
-                while let Some(event) = stream.next().await {
-                    match event {
-                        Ok(
-                            watcher::Event::InitDone
-                            | watcher::Event::Apply(_)
-                            | watcher::Event::Delete(_),
-                        ) => {
-                            last = None;
-                            let services = store.state();
-                            map.store(Arc::new(ClusterIps::new(
-                                services.iter().map(|s| &**s),
-                                &domain,
-                            )));
-                            synced_tx.send_replace(true);
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            let text = watch_error_text(
-                                &e,
-                                "the Services of every namespace (for ClusterIPs)",
-                            );
-                            if last.as_deref() != Some(text.as_str()) {
-                                tracing::warn!("{text}");
-                            }
-                            last = Some(text);
-                        }
-                    }
-                }
+                let rebuild = || {
+                    let services = store.state();
+                    map.store(Arc::new(ClusterIps::new(
+                        services.iter().map(|s| &**s),
+                        &domain,
+                    )));
+                    synced_tx.send_replace(true);
+                };
+                let what = "the Services of every namespace (for ClusterIPs)";
+                drive(stream, what, LastError::default(), rebuild).await;
             });
-            (task.abort_handle(), synced)
+            (task.abort_handle(), synced, Instant::now())
         });
-        synced.clone()
+        (synced.clone(), *started)
     }
 
     /// The identity of pod `name` in `namespace` when known (`Some(None)`: known, not meshed);
@@ -262,6 +240,7 @@ impl KubeResolver {
             service: service_store,
             errors,
             tasks: [slices_task, service_task],
+            started: Instant::now(),
         });
         watches.insert(key, w.clone());
         Some(w)
@@ -291,7 +270,7 @@ impl KubeResolver {
 fn spawn_reflector<K>(
     api: Api<K>,
     config: watcher::Config,
-    error: Arc<Mutex<Option<String>>>,
+    error: LastError,
     what: String,
 ) -> (Store<K>, AbortHandle)
 where
@@ -304,24 +283,8 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
-    let task = tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            let mut last = error.lock().unwrap_or_else(|p| p.into_inner());
-            match event {
-                Ok(_) => *last = None,
-                Err(e) => {
-                    let text = watch_error_text(&e, &what);
-                    // Said once per new error, not once per retry.
-                    if last.as_deref() != Some(text.as_str()) {
-                        tracing::warn!("{text}");
-                    }
-                    *last = Some(text);
-                }
-            }
-        }
-    });
+    let stream = reflector::reflector(writer, watcher(api, config));
+    let task = tokio::spawn(async move { drive(stream, &what, error, || {}).await });
     (store, task.abort_handle())
 }
 
@@ -335,7 +298,8 @@ impl Resolve for KubeResolver {
                 let _ = watch.slices.wait_until_ready().await;
                 let _ = watch.service.wait_until_ready().await;
             };
-            let _ = tokio::time::timeout(self.sync_timeout, synced).await;
+            let left = self.sync_timeout.saturating_sub(watch.started.elapsed());
+            let _ = tokio::time::timeout(left, synced).await;
             self.endpoints(&watch, service)
         })
     }
@@ -346,9 +310,11 @@ impl Resolve for KubeResolver {
 
     fn service_at<'a>(&'a self, addr: SocketAddr) -> BoxFuture<'a, Option<ServiceName>> {
         Box::pin(async move {
-            let mut synced = self.watch_cluster_ips();
-            // The first captured connection waits for the first list, as a lookup does.
-            let _ = tokio::time::timeout(self.sync_timeout, synced.wait_for(|s| *s)).await;
+            let (mut synced, started) = self.watch_cluster_ips();
+            // The first captured connections wait for the first list, as a lookup does, and only
+            // they: an API that never answers must not delay every connection.
+            let left = self.sync_timeout.saturating_sub(started.elapsed());
+            let _ = tokio::time::timeout(left, synced.wait_for(|s| *s)).await;
             self.cluster_ips.load().service_at(addr).cloned()
         })
     }
@@ -401,7 +367,7 @@ impl Resolve for KubeResolver {
 
 /// A watcher's error as one sentence: the step, what was watched, and the API's own status
 /// (code, reason, message) rather than its debug form.
-fn watch_error_text(error: &watcher::Error, what: &str) -> String {
+pub(super) fn watch_error_text(error: &watcher::Error, what: &str) -> String {
     use watcher::Error as W;
     let (step, inner) = match error {
         W::InitialListFailed(e) => ("listing", e),
