@@ -153,6 +153,30 @@ const YAML11_BOOLEANS: [&str; 16] = [
     "OFF",
 ];
 
+/// Whether a plain scalar that YAML 1.2 (and so `yaml_serde`) reads as a string is something else
+/// to a YAML 1.1 reader (go-yaml v2 in `kubectl`, PyYAML): a boolean word, a number with `_`
+/// (`1_000`), base 60 (`12:30`, `16:9`), binary (`0b101`), or a timestamp (`2006-01-02`). The
+/// emitter writes real numbers in YAML 1.2's forms, which have none of these, so such a scalar
+/// was a string and must be quoted to stay one.
+fn yaml11_not_a_string(scalar: &str) -> bool {
+    use std::sync::LazyLock;
+    static OTHER: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(concat!(
+            r"^(?:[-+]?[0-9][0-9_]*_[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?",
+            r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?",
+            r"|[-+]?0b[01_]+",
+            r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9].*)?)$",
+        ))
+        .expect("a valid pattern")
+    });
+    YAML11_BOOLEANS.contains(&scalar) || OTHER.is_match(scalar)
+}
+
+/// `scalar` double-quoted for YAML.
+fn double_quoted(scalar: &str) -> String {
+    format!("\"{}\"", scalar.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// Rewrites single-line scalars of emitted YAML for YAML 1.1 readers, leaving block scalars alone.
 fn yaml11_compatible(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
@@ -171,11 +195,9 @@ fn yaml11_compatible(text: &str) -> String {
         if scalar.starts_with('|') || scalar.starts_with('>') {
             block_indent = Some(indent);
         }
-        out.push_str(head);
-        if YAML11_BOOLEANS.contains(&scalar) {
-            out.push('"');
-            out.push_str(scalar);
-            out.push('"');
+        out.push_str(&quote_key(head));
+        if yaml11_not_a_string(scalar) {
+            out.push_str(&double_quoted(scalar));
         } else if let Some(inner) = scalar.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
             out.push('"');
             out.push_str(
@@ -191,6 +213,25 @@ fn yaml11_compatible(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `head` (`  - key: `, `  key:`), with a plain key a YAML 1.1 reader would not read as a string
+/// (`on`, `no`, `1_000`) quoted.
+fn quote_key(head: &str) -> String {
+    let body_start = head.len() - head.trim_start_matches([' ', '-']).len();
+    let (indent, body) = head.split_at(body_start);
+    let (key, rest) = match body.strip_suffix(": ") {
+        Some(key) => (key, ": "),
+        None => match body.strip_suffix(':') {
+            Some(key) => (key, ":"),
+            None => return head.to_string(),
+        },
+    };
+    if yaml11_not_a_string(key) {
+        format!("{indent}{}{rest}", double_quoted(key))
+    } else {
+        head.to_string()
+    }
 }
 
 /// Splits `  key: value` / `  - value` into the part before the value and the value.
@@ -236,6 +277,35 @@ fn decode_error(path: String, err: yaml_serde::Error) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_yaml_1_1_reads_as_no_string_is_quoted_keys_included() {
+        let value = serde_json::json!({
+            "data": {"on": "1_000", "no": "x", "off": "2006-01-02", "plain": "10m"},
+            "env": [{"name": "A", "value": "1_000"}, {"name": "B", "value": "12:30"},
+                    {"name": "C", "value": "16:9"}, {"name": "D", "value": "0b101"}],
+            "port": 8080,
+            "ratio": 1.5,
+        });
+        let text = to_string(&value).unwrap();
+        for quoted in [
+            "\"on\": \"1_000\"",
+            "\"no\": x",
+            "\"off\": \"2006-01-02\"",
+            "plain: 10m",
+            "value: \"1_000\"",
+            "value: \"12:30\"",
+            "value: \"16:9\"",
+            "value: \"0b101\"",
+            "port: 8080",
+            "ratio: 1.5",
+        ] {
+            assert!(text.contains(quoted), "{quoted:?} not in:\n{text}");
+        }
+        // Read back, everything is what it was.
+        let back: serde_json::Value = from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
 
     #[test]
     fn a_byte_order_mark_is_not_content() {
