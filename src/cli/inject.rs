@@ -33,7 +33,7 @@ pub struct InjectArgs {
     pub files: Vec<String>,
 
     /// Image of the proxy and the init container (holds `mesh`, `nft` and `iptables`)
-    #[arg(long, default_value = DEFAULT_IMAGE, value_name = "IMAGE")]
+    #[arg(long, default_value = DEFAULT_IMAGE, value_name = "IMAGE", value_parser = image_reference)]
     pub image: String,
 
     /// Put the proxy first in `containers`, the app waiting for it through a postStart `mesh
@@ -120,4 +120,17 @@ pub(crate) fn finish(rewritten: &[Rewritten]) -> anyhow::Result<ExitCode> {
 
 fn summary(outcome: &Outcome) {
     super::diag!("{outcome}");
+}
+
+/// `--image`: an image reference (`reg/mesh:0.1.0`, `mesh@sha256:…`) has no spaces and is not
+/// empty, or the kubelet could never pull it.
+fn image_reference(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains(char::is_whitespace) {
+        Err(
+            "an image reference has no spaces and is not empty (e.g. reg.example/mesh:0.1.0)"
+                .into(),
+        )
+    } else {
+        Ok(s.to_string())
+    }
 }

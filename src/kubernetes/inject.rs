@@ -309,9 +309,16 @@ fn sidecar(
 ) -> Sidecar {
     let image = match (&asked.proxy_image, &asked.proxy_version) {
         (None, None) => options.image.clone(),
+        // An image that names its own tag or digest is used as it is.
+        (Some(image), None) if image.contains('@') || split_image(image).1.is_some() => {
+            image.clone()
+        }
         (repo, tag) => {
             let (default_repo, default_tag) = split_image(&options.image);
-            let repo = repo.as_deref().unwrap_or(default_repo);
+            // With proxy-version too, the version is the tag: the image's own one goes.
+            let repo = repo.as_deref().map_or(default_repo, |r| {
+                split_image(r.split('@').next().unwrap_or(r)).0
+            });
             match tag.as_deref().or(default_tag) {
                 Some(tag) => format!("{repo}:{tag}"),
                 None => repo.to_string(),
@@ -336,6 +343,7 @@ fn sidecar(
 }
 
 /// `repo:tag` into its repository and tag (a `:` in the registry's host:port is not a tag).
+/// `repo[:tag]` split; a `:` in the registry's host (`reg:5000/mesh`) is no tag.
 fn split_image(image: &str) -> (&str, Option<&str>) {
     match image.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo, Some(tag)),

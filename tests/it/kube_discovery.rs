@@ -656,7 +656,14 @@ async fn an_api_that_never_answers_delays_only_the_first_requests() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = crate::kube_replay::kubeconfig_for(addr, dir.path());
     let proxy = ProxyProcess::start_with_env(
-        &["--discovery", "kube", "--workload", "deploy/vote-bot", "--dispatch-timeout", "2s"],
+        &[
+            "--discovery",
+            "kube",
+            "--workload",
+            "deploy/vote-bot",
+            "--dispatch-timeout",
+            "2s",
+        ],
         &[("KUBECONFIG", kubeconfig.as_os_str())],
     )
     .await;
@@ -667,11 +674,17 @@ async fn an_api_that_never_answers_delays_only_the_first_requests() {
     };
     let (status, first) = ask_once().await;
     assert_eq!(status, 503);
-    assert!(first >= Duration::from_millis(1500), "the first waited for the list: {first:?}");
+    assert!(
+        first >= Duration::from_millis(1500),
+        "the first waited for the list: {first:?}"
+    );
     for _ in 0..3 {
         let (status, later) = ask_once().await;
         assert_eq!(status, 503);
         // The bug this guards against made every request take the whole 2 s again.
-        assert!(later < Duration::from_secs(1), "a later request waited {later:?}");
+        assert!(
+            later < Duration::from_secs(1),
+            "a later request waited {later:?}"
+        );
     }
 }

@@ -404,3 +404,43 @@ fn an_unknown_kind_with_a_pod_template_passes_through_and_is_named() {
     assert_eq!(trees(&out.stdout), trees(manifest));
     insta::assert_snapshot!(out.stderr, @"rollout/r unchanged: mesh inject does not know the kind Rollout (its pods are not meshed)");
 }
+
+#[test]
+fn a_proxy_image_with_its_own_tag_or_digest_is_used_as_it_is() {
+    let proxy_image = |annotations: &str| -> String {
+        let manifest = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d, annotations: {{{annotations}}}}}\n\
+             spec: {{template: {{spec: {{containers: [{{name: a, image: b}}]}}}}}}\n"
+        );
+        let out = mesh_with(&["inject", "-"], &manifest);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+            .lines()
+            .map(str::trim)
+            .filter_map(|l| l.strip_prefix("image: "))
+            .find(|i| *i != "b")
+            .unwrap()
+            .to_string()
+    };
+    let a = "config.linkerd.io/proxy-image";
+    let v = "config.linkerd.io/proxy-version";
+    assert_eq!(
+        proxy_image(&format!("{a}: myreg/mesh:1.2")),
+        "myreg/mesh:1.2"
+    );
+    assert_eq!(
+        proxy_image(&format!("{a}: \"reg/mesh@sha256:abc\"")),
+        "reg/mesh@sha256:abc"
+    );
+    assert_eq!(
+        proxy_image(&format!("{a}: \"reg:5000/mesh\"")),
+        "reg:5000/mesh:0.1.0"
+    );
+    assert_eq!(
+        proxy_image(&format!("{a}: reg/mesh:1.2, {v}: \"2.0\"")),
+        "reg/mesh:2.0"
+    );
+    let out = mesh_with(&["inject", "--image", "", "-"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("an image reference"), "{}", out.stderr);
+}
