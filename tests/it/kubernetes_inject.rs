@@ -333,6 +333,16 @@ fn bad_input_names_the_document_and_field_and_writes_nothing() {
             "stdin: document 1: kind: missing: not a Kubernetes object",
         ),
         (
+            "an app running as the proxy's uid",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b, securityContext: {runAsUser: 2102}}]}\n".to_string(),
+            "stdin: document 1 (pod/p): spec.containers[0].securityContext.runAsUser: 2102 is the proxy's uid, whose connections the capture rules exempt",
+        ),
+        (
+            "an app declaring the proxy's admin port",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b, ports: [{containerPort: 80}, {containerPort: 4191}]}]}\n".to_string(),
+            "stdin: document 1 (pod/p): spec.containers[0].ports[1].containerPort: 4191 is the proxy's admin port",
+        ),
+        (
             "an unknown kind that misspells a workload's",
             "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: d}\nspec: {template: {spec: {containers: [{name: a, image: b}]}}}\n".to_string(),
             "stdin: document 1 (deploymnet/d): kind: \"Deploymnet\" is no kind Kubernetes knows: did you mean Deployment?",
