@@ -17,7 +17,7 @@ use super::tree::{self, s};
 use super::version_rules::{self, KubernetesVersion, DEFAULT_VERSION, NATIVE_SIDECARS_SINCE};
 use super::workload;
 use super::{FieldError, Object, Outcome};
-use pod_spec::{Sidecar, INIT_CONTAINER, PROXY_CONTAINER, XTABLES_VOLUME};
+use pod_spec::{Sidecar, API_TOKEN_VOLUME, INIT_CONTAINER, PROXY_CONTAINER, XTABLES_VOLUME};
 
 /// The pod annotation that marks a pod as injected, holding the version of mesh that did it.
 pub const INJECTED_ANNOTATION: &str = "mesh.io/injected-version";
@@ -224,7 +224,8 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
             )
         })?),
     };
-    let sidecar = sidecar(options, &asked, mode, opaque_ports);
+    let mut sidecar = sidecar(options, &asked, mode, opaque_ports);
+    sidecar.own_api_token = spec.get("automountServiceAccountToken") == Some(&Tree::Bool(false));
     check_app(spec, &at("spec"), sidecar.proxy_uid)?;
     let user_init: Vec<String> = spec
         .get("initContainers")
@@ -347,6 +348,7 @@ fn own_names_in(spec: &Mapping) -> Option<&'static str> {
         PROXY_CONTAINER,
         INIT_CONTAINER,
         XTABLES_VOLUME,
+        API_TOKEN_VOLUME,
     ]
     .into_iter()
     .find(|own| names.contains(own))
@@ -407,6 +409,7 @@ fn sidecar(
         opaque_ports,
         kind_label: WORKLOAD_KIND_LABEL,
         name_label: WORKLOAD_NAME_LABEL,
+        own_api_token: false,
     }
 }
 
@@ -443,6 +446,9 @@ fn add(
         }
         let volumes = tree::sequence_mut(spec, "volumes", &at("spec.volumes"))?;
         volumes.push(pod_spec::xtables_volume());
+        if sidecar.own_api_token {
+            volumes.push(pod_spec::api_token_volume());
+        }
 
         let needed = sidecar.shutdown_grace + GRACE_MARGIN;
         let current = spec.get(GRACE_FIELD).cloned();

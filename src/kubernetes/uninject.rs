@@ -6,7 +6,7 @@
 use crate::yaml::{Mapping, Tree};
 
 use super::inject::{
-    pod_spec::{INIT_CONTAINER, PROXY_CONTAINER, XTABLES_VOLUME},
+    pod_spec::{API_TOKEN_VOLUME, INIT_CONTAINER, PROXY_CONTAINER, XTABLES_VOLUME},
     GRACE_FIELD, INJECTED_ANNOTATION, PREVIOUS_ANNOTATION, WORKLOAD_KIND_LABEL,
     WORKLOAD_NAME_LABEL,
 };
@@ -49,7 +49,8 @@ pub fn uninject(object: Object<'_>) -> Result<Outcome, FieldError> {
             }
         }
         if let Some(Tree::Sequence(volumes)) = spec.get_mut("volumes") {
-            volumes.retain(|v| tree::name_of(v) != Some(XTABLES_VOLUME));
+            volumes
+                .retain(|v| !matches!(tree::name_of(v), Some(XTABLES_VOLUME | API_TOKEN_VOLUME)));
         }
         tree::remove_if_empty(spec, "initContainers");
         tree::remove_if_empty(spec, "volumes");

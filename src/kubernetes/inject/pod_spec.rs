@@ -18,6 +18,10 @@ pub const PROXY_CONTAINER: &str = "mesh-proxy";
 /// The emptyDir mounted at `/run` in the init container: iptables takes its lock there
 /// (`/run/xtables.lock`), which a read-only root filesystem would refuse (Linkerd mounts one too).
 pub const XTABLES_VOLUME: &str = "mesh-init-xtables-lock";
+/// The proxy's own service account token, for a pod with `automountServiceAccountToken: false`.
+pub const API_TOKEN_VOLUME: &str = "mesh-proxy-api-access";
+/// Where kube-rs (as every in-cluster client) looks for the token, its CA and the namespace.
+const API_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// The proxy's inbound port (`mesh proxy --inbound`, `mesh init --inbound-port`).
 pub const INBOUND_PORT: u16 = 4143;
 /// The proxy's outbound port.
@@ -58,6 +62,10 @@ pub struct Sidecar {
     pub kind_label: &'static str,
     /// See `kind_label`.
     pub name_label: &'static str,
+    /// The pod turns the service account token off (`automountServiceAccountToken: false`): the
+    /// proxy, which reads the API with it (`--discovery kube`), gets its own ([`api_token_volume`])
+    /// and the app still none.
+    pub own_api_token: bool,
 }
 
 /// The `mesh-init` init container.
@@ -240,6 +248,16 @@ pub fn proxy_container(sidecar: &Sidecar) -> Tree {
             ]),
         ),
     ];
+    if sidecar.own_api_token {
+        entries.push((
+            "volumeMounts",
+            Tree::Sequence(vec![map([
+                ("name", s(API_TOKEN_VOLUME)),
+                ("mountPath", s(API_TOKEN_PATH)),
+                ("readOnly", Tree::Bool(true)),
+            ])]),
+        ));
+    }
     if sidecar.mode == SidecarMode::Native {
         entries.push(("restartPolicy", s("Always")));
         // The kubelet starts the next container (the rest of the init containers, then the app)
@@ -293,6 +311,49 @@ pub fn proxy_container(sidecar: &Sidecar) -> Tree {
         ]),
     ));
     map(entries)
+}
+
+/// The projected volume the kubelet would mount for the service account (its token, the
+/// cluster's CA from `kube-root-ca.crt`, the namespace), for the proxy alone.
+pub fn api_token_volume() -> Tree {
+    map([
+        ("name", s(API_TOKEN_VOLUME)),
+        (
+            "projected",
+            map([(
+                "sources",
+                Tree::Sequence(vec![
+                    map([(
+                        "serviceAccountToken",
+                        map([("path", s("token")), ("expirationSeconds", n(3607))]),
+                    )]),
+                    map([(
+                        "configMap",
+                        map([
+                            ("name", s("kube-root-ca.crt")),
+                            (
+                                "items",
+                                Tree::Sequence(vec![map([
+                                    ("key", s("ca.crt")),
+                                    ("path", s("ca.crt")),
+                                ])]),
+                            ),
+                        ]),
+                    )]),
+                    map([(
+                        "downwardAPI",
+                        map([(
+                            "items",
+                            Tree::Sequence(vec![map([
+                                ("path", s("namespace")),
+                                ("fieldRef", map([("fieldPath", s("metadata.namespace"))])),
+                            ])]),
+                        )]),
+                    )]),
+                ]),
+            )]),
+        ),
+    ])
 }
 
 /// The emptyDir the init container mounts at `/run`.
