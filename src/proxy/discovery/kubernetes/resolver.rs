@@ -383,7 +383,14 @@ pub(super) fn watch_error_text(error: &watcher::Error, what: &str) -> String {
             return format!("watching {what}: the API's answer had no resourceVersion")
         }
     };
-    format!("{step} {what}: {}", api_error_text(inner))
+    let hint = match inner {
+        kube::Error::Api(status) if status.code == 404 && what.contains("ServiceProfiles") => {
+            "; the ServiceProfile CRD is not in this cluster: `mesh install` prints it (or \
+             install Linkerd's)"
+        }
+        _ => "",
+    };
+    format!("{step} {what}: {}{hint}", api_error_text(inner))
 }
 
 /// The identity requests to a pod carry in `mesh-peer`: only for a meshed pod (its proxy strips
@@ -404,8 +411,8 @@ fn api_error_text(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) if status.code == 403 => format!(
             "{} {}: {}; the proxy's service account needs get, list and watch on endpointslices \
-             (discovery.k8s.io), services and pods: bind it to the ClusterRole `mesh install` \
-             prints (mesh-discovery)",
+             (discovery.k8s.io), services, pods and serviceprofiles (linkerd.io): bind it to the \
+             ClusterRole `mesh install` prints (mesh-discovery)",
             status.code, status.reason, status.message
         ),
         kube::Error::Api(status) => {
