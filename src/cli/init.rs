@@ -283,7 +283,12 @@ async fn run_check(args: &InitArgs, config: &CaptureConfig) -> anyhow::Result<Ex
             ))?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => bail!("{e}\n  rules found: {}", found_rules().await),
+        // Where the rules are is the question only when the probe was not redirected; no route,
+        // a taken port or the proxy's own user are said fully by the error itself.
+        Err(e @ check::CheckError::NotRedirected { .. }) => {
+            bail!("{e}\n  rules found: {}", found_rules().await)
+        }
+        Err(e) => bail!("{e}"),
     }
 }
 
@@ -307,13 +312,17 @@ async fn warn_of_other_rules(chosen: Backend) {
 async fn found_rules() -> String {
     let mut seen = Vec::new();
     let mut any = false;
+    let mut read = false;
     for backend in Backend::ALL {
         let state = match backend.installed().await {
             Ok(true) => {
-                any = true;
+                (any, read) = (true, true);
                 "installed".to_string()
             }
-            Ok(false) => "none".to_string(),
+            Ok(false) => {
+                read = true;
+                "none".to_string()
+            }
             Err(BackendError::Tool { error, .. }) if error.is_missing() => {
                 "not installed".to_string()
             }
@@ -323,8 +332,10 @@ async fn found_rules() -> String {
     }
     let advice = if any {
         "the rules are there but did not capture the probe: is the probe's port or subnet skipped?"
-    } else {
+    } else if read {
         "no capture rules in this network namespace: run `mesh init` first"
+    } else {
+        "no backend's rules could be read: run the check as root (or with CAP_NET_ADMIN)"
     };
     format!("{}; {advice}", seen.join(", "))
 }
