@@ -166,7 +166,10 @@ pub fn rewrite(
             ));
         };
         let kind = kind_of(doc).map_err(|e| error(String::new(), e.field, e.message))?;
-        if kind == "List" {
+        // `List`, and the typed lists `kubectl get -o yaml` prints (`DeploymentList`).
+        let is_list = kind == "List"
+            || (kind.ends_with("List") && matches!(doc.get("items"), Some(Tree::Sequence(_))));
+        if is_list {
             let Some(Tree::Sequence(items)) = doc.get_mut("items") else {
                 return Err(error(
                     " (List)".into(),

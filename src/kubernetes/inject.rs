@@ -43,6 +43,8 @@ pub const GRACE_MARGIN: Duration = Duration::from_secs(10);
 const LABEL_VALUE_MAX: usize = 63;
 /// The container Linkerd's injector adds.
 const LINKERD_PROXY: &str = "linkerd-proxy";
+/// Istio's sidecar container.
+const ISTIO_PROXY: &str = "istio-proxy";
 
 /// The image inject writes unless `--image` says otherwise: `mesh:<this version>`, an image built
 /// from this repository (the `mesh` binary with `nft` and `iptables`); none is published.
@@ -161,7 +163,37 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
         }
     }
     if tree::get_str(pod, &["metadata", "annotations", INJECTED_ANNOTATION]).is_some() {
+        let names: Vec<&str> = ["initContainers", "containers"]
+            .iter()
+            .filter_map(|k| spec.get(*k).and_then(Tree::as_sequence))
+            .flatten()
+            .filter_map(tree::name_of)
+            .collect();
+        if !names.contains(&PROXY_CONTAINER) {
+            return Err(FieldError::new(
+                spec_field,
+                format!(
+                    "marked injected ({INJECTED_ANNOTATION}) but has no {PROXY_CONTAINER} \
+                     container: its capture rules would send the pod's traffic to a proxy that is \
+                     not there; run `mesh uninject`, then inject again"
+                ),
+            ));
+        }
         return Ok(outcome("already injected, unchanged".into(), false));
+    }
+    let istio = spec
+        .get("containers")
+        .and_then(Tree::as_sequence)
+        .into_iter()
+        .flatten()
+        .any(|c| tree::name_of(c) == Some(ISTIO_PROXY))
+        || tree::get_str(pod, &["metadata", "annotations", "sidecar.istio.io/status"]).is_some();
+    if istio {
+        // Two meshes' capture rules in one pod would fight over every connection.
+        return Ok(outcome(
+            format!("skipped: already injected by Istio (container {ISTIO_PROXY})"),
+            false,
+        ));
     }
     if let Some(found) = own_names_in(spec) {
         if found == LINKERD_PROXY {

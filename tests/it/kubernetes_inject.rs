@@ -454,3 +454,47 @@ fn a_proxy_image_with_its_own_tag_or_digest_is_used_as_it_is() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("an image reference"), "{}", out.stderr);
 }
+
+#[test]
+fn typed_lists_are_read_and_other_meshes_and_half_injections_are_not_injected_again() {
+    let list = "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n  spec: {template: {spec: {containers: [{name: a, image: b}]}}}\n";
+    let out = mesh_with(&["inject", "-"], list);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("deployment/d injected"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("mesh-proxy"), "{}", out.stdout);
+
+    let istio = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b}, {name: istio-proxy, image: istio/proxyv2}]}\n";
+    let out = mesh_with(&["inject", "-"], istio);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("skipped: already injected by Istio"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("mesh-proxy"));
+
+    // Injected, then the proxy container taken out by hand.
+    let injected = mesh_with(
+        &["inject", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b}]}\n",
+    );
+    let mut pod = mesh::yaml::to_json_value(&injected.stdout).unwrap();
+    pod["spec"]["initContainers"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|c| c["name"] != "mesh-proxy");
+    let half = mesh::yaml::to_string(&pod).unwrap();
+    assert!(!half.contains("name: mesh-proxy"), "{half}");
+    let out = mesh_with(&["inject", "-"], &half);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("has no mesh-proxy container"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
