@@ -83,22 +83,11 @@ impl Cidr {
             if kept.iter().any(|k| net.is_within(k)) {
                 continue;
             }
-            // A wider network given later takes the place of the first narrower one.
-            match kept.iter().position(|k| k.is_within(&net)) {
-                Some(i) => {
-                    kept[i] = net;
-                    kept.retain({
-                        let mut seen = false;
-                        move |k| {
-                            let inside = k.is_within(&net);
-                            let keep = !inside || !seen;
-                            seen |= inside;
-                            keep
-                        }
-                    });
-                }
-                None => kept.push(net),
-            }
+            // A wider network given later takes the place of the first narrower one: the
+            // networks before that one are none of its, so its index survives the removal.
+            let first = kept.iter().position(|k| k.is_within(&net));
+            kept.retain(|k| !k.is_within(&net));
+            kept.insert(first.unwrap_or(kept.len()), net);
         }
         kept
     }
