@@ -1,4 +1,5 @@
-//! Driving a kube-runtime watcher: back off after errors, say each error once, and act on changes.
+//! Driving a kube-runtime watcher: back off after errors, say each error once (in the API's own
+//! words, [`watch_error_text`]), and act on changes.
 //!
 //! kube-runtime's own `default_backoff()` resets on every `Ok` item, and its watcher yields
 //! `Ok(Event::Init)` before each list attempt, so with the API away it retried about once a
@@ -40,7 +41,7 @@ where
             // `Init` and `InitApply` are a list under way: no news yet.
             Ok(_) => {}
             Err(e) => {
-                let text = super::resolver::watch_error_text(&e, what);
+                let text = watch_error_text(&e, what);
                 {
                     let mut last = error.lock().unwrap_or_else(|p| p.into_inner());
                     if last.as_deref() != Some(text.as_str()) {
@@ -52,6 +53,50 @@ where
                 delay = (delay * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// A watcher's error as one sentence: the step, what was watched, and the API's own status
+/// (code, reason, message) rather than its debug form.
+pub fn watch_error_text(error: &watcher::Error, what: &str) -> String {
+    use watcher::Error as W;
+    let (step, inner) = match error {
+        W::InitialListFailed(e) => ("listing", e),
+        W::WatchStartFailed(e) => ("starting to watch", e),
+        W::WatchFailed(e) => ("watching", e),
+        W::WatchError(status) => {
+            return format!(
+                "watching {what}: the API ended the watch: {} {}: {}",
+                status.code, status.reason, status.message
+            )
+        }
+        W::NoResourceVersion => {
+            return format!("watching {what}: the API's answer had no resourceVersion")
+        }
+    };
+    let hint = match inner {
+        kube::Error::Api(status) if status.code == 404 && what.contains("ServiceProfiles") => {
+            "; the ServiceProfile CRD is not in this cluster: `mesh install` prints it (or \
+             install Linkerd's)"
+        }
+        _ => "",
+    };
+    format!("{step} {what}: {}{hint}", api_error_text(inner))
+}
+
+/// An API error as one sentence (the API's own status rather than its debug form).
+pub fn api_error_text(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.code == 403 => format!(
+            "{} {}: {}; the proxy's service account needs get, list and watch on endpointslices \
+             (discovery.k8s.io), services, pods and serviceprofiles (linkerd.io): bind it to the \
+             ClusterRole `mesh install` prints (mesh-discovery)",
+            status.code, status.reason, status.message
+        ),
+        kube::Error::Api(status) => {
+            format!("{} {}: {}", status.code, status.reason, status.message)
+        }
+        other => other.to_string(),
     }
 }
 

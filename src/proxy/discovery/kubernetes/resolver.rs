@@ -20,7 +20,7 @@ use kube::{Api, Client};
 use tokio::task::AbortHandle;
 
 use super::cluster_ips::ClusterIps;
-use super::drive::{drive, LastError};
+use super::drive::{api_error_text, drive, LastError};
 use super::endpoint_slices::{port_name, ready_addresses, Family, SERVICE_NAME_LABEL};
 use super::pods::{pod_identity, PodIdentity};
 use crate::identity::{Identity, Workload, WorkloadKind};
@@ -365,34 +365,6 @@ impl Resolve for KubeResolver {
     }
 }
 
-/// A watcher's error as one sentence: the step, what was watched, and the API's own status
-/// (code, reason, message) rather than its debug form.
-pub(super) fn watch_error_text(error: &watcher::Error, what: &str) -> String {
-    use watcher::Error as W;
-    let (step, inner) = match error {
-        W::InitialListFailed(e) => ("listing", e),
-        W::WatchStartFailed(e) => ("starting to watch", e),
-        W::WatchFailed(e) => ("watching", e),
-        W::WatchError(status) => {
-            return format!(
-                "watching {what}: the API ended the watch: {} {}: {}",
-                status.code, status.reason, status.message
-            )
-        }
-        W::NoResourceVersion => {
-            return format!("watching {what}: the API's answer had no resourceVersion")
-        }
-    };
-    let hint = match inner {
-        kube::Error::Api(status) if status.code == 404 && what.contains("ServiceProfiles") => {
-            "; the ServiceProfile CRD is not in this cluster: `mesh install` prints it (or \
-             install Linkerd's)"
-        }
-        _ => "",
-    };
-    format!("{step} {what}: {}{hint}", api_error_text(inner))
-}
-
 /// The identity requests to a pod carry in `mesh-peer`: only for a meshed pod (its proxy strips
 /// the header); a pod without a known workload is named as itself.
 fn identity(namespace: &str, name: &str, pod: &PodIdentity) -> Option<Identity> {
@@ -404,22 +376,6 @@ fn identity(namespace: &str, name: &str, pod: &PodIdentity) -> Option<Identity> 
         }),
         pod: name.to_string(),
     })
-}
-
-/// An API error as one sentence (the API's own status rather than its debug form).
-fn api_error_text(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) if status.code == 403 => format!(
-            "{} {}: {}; the proxy's service account needs get, list and watch on endpointslices \
-             (discovery.k8s.io), services, pods and serviceprofiles (linkerd.io): bind it to the \
-             ClusterRole `mesh install` prints (mesh-discovery)",
-            status.code, status.reason, status.message
-        ),
-        kube::Error::Api(status) => {
-            format!("{} {}: {}", status.code, status.reason, status.message)
-        }
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]
