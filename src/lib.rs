@@ -16,6 +16,7 @@
 //! ─────────────────────────────
 //! profile · registry · identity · grpc · yaml     the words every layer uses
 //! capture                             the pod's capture rules (`mesh init`), SO_ORIGINAL_DST
+//! mtls                                TLS identities, certificates and rustls configs (mTLS)
 //! kubernetes                          manifests: `mesh install`, `mesh inject`, `mesh uninject`
 //! ```
 //!
@@ -32,6 +33,9 @@
 //!   or Prometheus) → one Stats model → table, wide or JSON.
 //! - [`registry`]: the local registry of running proxies: discovery on one machine.
 //! - [`identity`]: who a workload is (namespace, `deploy/web`, pod).
+//! - [`mtls`]: mutual TLS between proxies: what a certificate proves (a service account in a
+//!   namespace, as a SPIFFE ID or Linkerd's DNS-style name), the identity directory and its
+//!   reloads, the rustls configs both ways, and `mesh identity`'s certificate authority.
 //! - [`grpc`]: gRPC message framing and status, for the proxy's answers and the test services.
 //! - [`yaml`]: the single seam to the YAML library.
 //! - [`capture`]: transparent capture: the nat rules `mesh init` installs in a pod's network
@@ -62,6 +66,7 @@ pub mod fuzzing;
 pub mod grpc;
 pub mod identity;
 pub mod kubernetes;
+pub mod mtls;
 pub mod profile;
 pub mod proxy;
 pub mod registry;

@@ -75,6 +75,12 @@ pub struct StatsReport {
     pub version: u32,
     /// The workload the proxy belongs to.
     pub identity: WorkloadRef,
+    /// This proxy's own TLS identity, the DNS-style name its certificate proves
+    /// (`web.emojivoto.serviceaccount.identity.mesh.cluster.local`); absent without
+    /// `--identity-dir`. It is the `server_id` of its inbound rows and the `client_id` of its
+    /// outbound ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_id: Option<String>,
     pub window: StatsWindow,
     /// Bucket upper bounds shared by every histogram in the report.
     pub latency_bounds_ms: Vec<u64>,
@@ -124,6 +130,16 @@ pub struct HttpStats {
     pub route: String,
     /// The workload on the other side (inbound: the caller; outbound: the destination), if meshed.
     pub peer: Option<WorkloadRef>,
+    /// The peer's TLS identity when the connection was mutual TLS (inbound: the `client_id` the
+    /// caller's certificate proved; outbound: the `server_id` the endpoint's proved): the metrics'
+    /// `tls="true"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_tls_id: Option<String>,
+    /// Why the connection was not mutual TLS, as Linkerd's `no_tls_reason` label says it
+    /// (`no_tls_from_remote`, `not_provided_by_service_discovery`, `local_identity_disabled`);
+    /// absent with `peer_tls_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_tls_reason: Option<String>,
     pub requests: u64,
     /// Effective: what callers saw, one per request.
     pub responses: ResponseStats,
@@ -168,6 +184,12 @@ pub struct TcpStats {
     pub direction: Direction,
     pub peer_side: PeerSide,
     pub peer: Option<WorkloadRef>,
+    /// As [`HttpStats::peer_tls_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_tls_id: Option<String>,
+    /// As [`HttpStats::no_tls_reason`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_tls_reason: Option<String>,
     pub opened: u64,
     pub closed: u64,
     /// Open now (a gauge, not an increase).

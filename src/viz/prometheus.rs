@@ -321,6 +321,7 @@ fn finish(mut b: Building, window: Duration, now: f64) -> Option<ProxyStats> {
     services.dedup();
     let report = StatsReport {
         version: STATS_VERSION,
+        tls_id: None,
         identity: WorkloadRef {
             namespace: identity.namespace.clone(),
             workload: identity.workload.to_string(),

@@ -44,6 +44,11 @@ const RULES: &[Rule] = &[
         why: "workload identity is a word every layer uses",
     },
     Rule {
+        dir: "mtls",
+        forbidden: BELOW_ALL,
+        why: "TLS identities and their certificates serve the proxy, `mesh identity` and the demo",
+    },
+    Rule {
         dir: "grpc",
         forbidden: BELOW_ALL,
         why: "gRPC framing serves the proxy and the test services alike",
@@ -98,6 +103,7 @@ const NO_CLAP: &[&str] = &[
     "capture",
     "cidr",
     "kubernetes",
+    "mtls",
 ];
 
 /// One import that breaks a rule.

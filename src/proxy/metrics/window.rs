@@ -95,6 +95,8 @@ pub fn report(
                 authority: labels.authority.to_string(),
                 route: labels.route.to_string(),
                 peer: labels.peer.as_deref().map(workload_ref),
+                peer_tls_id: None,
+                no_tls_reason: None,
                 requests: s.requests.saturating_sub(b.requests),
                 responses: responses(&s.effective, &b.effective),
                 actual_responses: responses(&s.actual, &b.actual),
@@ -122,6 +124,8 @@ pub fn report(
                 direction: labels.direction,
                 peer_side: labels.side,
                 peer: labels.peer.as_deref().map(workload_ref),
+                peer_tls_id: None,
+                no_tls_reason: None,
                 opened: s.opened.saturating_sub(b.opened),
                 closed: s.closed.saturating_sub(b.closed),
                 open: s.opened.saturating_sub(s.closed),
@@ -135,6 +139,7 @@ pub fn report(
     });
     StatsReport {
         version: STATS_VERSION,
+        tls_id: None,
         identity: workload_ref(identity),
         window: StatsWindow {
             requested_seconds: window.as_secs_f64(),

@@ -14,6 +14,8 @@ fn series(route: &str, responses: u64) -> HttpStats {
         authority: AUTHORITY.into(),
         route: route.into(),
         peer: None,
+        peer_tls_id: None,
+        no_tls_reason: None,
         requests: responses,
         responses: r.clone(),
         actual_responses: r,
@@ -32,6 +34,7 @@ fn voting(http: Vec<HttpStats>, profile_routes: Vec<ProfileRoutes>) -> ProxyStat
         services: vec!["voting-svc".into()],
         stats: Ok(StatsReport {
             version: STATS_VERSION,
+            tls_id: None,
             identity: WorkloadRef {
                 namespace: identity.namespace.clone(),
                 workload: identity.workload.to_string(),

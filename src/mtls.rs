@@ -1,0 +1,16 @@
+//! Mutual TLS between proxies: workload identities from certificates, and the TLS both ways.
+//!
+//! ```text
+//! identity dir (tls.crt, tls.key, ca.crt │ svid.pem, key.pem, bundle.pem) ──► files ──► reload
+//!        (cert-manager, SPIRE's spiffe-helper, `mesh identity issue`)            │ (ArcSwap)
+//!   outbound connect ──► client config: SNI = the endpoint's identity name ◄─────┤
+//!   inbound accept ──► ClientHello for this identity? terminate : pass through ◄─┘
+//! ```
+//!
+//! Not to be confused with [`crate::identity`], the workload's *name* (namespace, `deploy/web`,
+//! pod): this module is about what a certificate *proves*, a service account in a namespace
+//! ([`id::TlsId`]).
+pub mod id;
+pub mod issue;
+
+pub use id::TlsId;

@@ -1,0 +1,1 @@
+//! `mesh identity`: the trust anchor, the issuer and workload certificates (being written).
