@@ -728,7 +728,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__proxy)
-            opts="-n -h -V --inbound --outbound --admin --admin-public --app --workload --pod --service --profiles --profile-source --endpoints --registry --no-registry --discovery --opaque-ports --allow-destination --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --response-timeout --upstream-idle-timeout --upstream-ping-interval --header-read-timeout --detect-timeout --max-connections --capture --inbound-forward --app-uid --app-gid --log-level --namespace --admin-token-file --help --version"
+            opts="-n -h -V --inbound --outbound --admin --admin-public --app --identity-dir --identity-cert --identity-key --identity-trust-anchors --service-account --trust-domain --control-plane-namespace --require-identity --workload --pod --service --profiles --profile-source --endpoints --registry --no-registry --discovery --opaque-ports --allow-destination --cluster-domain --shutdown-grace --max-in-flight --dispatch-timeout --response-timeout --upstream-idle-timeout --upstream-ping-interval --header-read-timeout --detect-timeout --max-connections --capture --inbound-forward --app-uid --app-gid --log-level --namespace --admin-token-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -747,6 +747,38 @@ _mesh() {
                     return 0
                     ;;
                 --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity-trust-anchors)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service-account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trust-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --control-plane-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-identity)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -68,6 +68,14 @@ complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l inbound -d 'Where ca
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l outbound -d 'Where the app sends its requests (as to an HTTP proxy, or with the target in Host) [default: 127.0.0.1:4140; with --capture `[::]:4140`]' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l admin -d 'The admin port: /ready, /live, /metrics, /stats, /tap, POST /shutdown' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l app -d 'The local app inbound requests go to; without it there is no inbound listener' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l identity-dir -d 'Serve and call with mutual TLS, with the certificate in DIR: `tls.crt`, `tls.key`, `ca.crt` (cert-manager, `mesh identity issue`) or spiffe-helper\'s `svid.pem`, `key.pem`, `bundle.pem`; read again when the files change (docs/identity.md)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l identity-cert -d 'The certificate (and intermediates) file, if not the layout\'s (relative: in DIR)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l identity-key -d 'The private key file, if not the layout\'s (relative: in DIR)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l identity-trust-anchors -d 'The trust anchors file, if not the layout\'s (relative: in DIR)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service-account -d 'This workload\'s service account: with --namespace, the identity its certificate must prove' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l trust-domain -d 'The trust domain of identities (`spiffe://<trust-domain>/ns/<ns>/sa/<sa>`)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l control-plane-namespace -d 'The control-plane namespace in identity names (`<sa>.<ns>.serviceaccount.identity.<this>.<trust-domain>`; Linkerd\'s is `linkerd`)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l require-identity -d 'Refuse (403, explained) inbound requests that did not come over mutual TLS: `all`, or a comma-separated list of app ports' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l workload -d 'This workload, as KIND/NAME (deploy/web, sts/zk)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l pod -d 'This pod\'s name (default: the workload\'s name)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand proxy" -l service -d 'A service this workload serves (repeatable; port 80 if omitted). Its requests go to APP_PORT on the app\'s host; without it, to --app when the workload has one service port, else to the service port itself on the app\'s host' -r

@@ -13,6 +13,7 @@ pub mod install;
 pub mod man;
 pub mod profile;
 pub mod proxy;
+mod proxy_identity;
 pub mod routes;
 mod signal;
 pub mod stat;

@@ -205,6 +205,8 @@ impl Running {
                 limits: Limits::default(),
                 admin: Default::default(),
                 capture: None,
+                tls: None,
+                require_identity: Default::default(),
             };
             let listeners = Listeners {
                 inbound,

@@ -52,6 +52,9 @@ fn main() -> ExitCode {
         // Its default reports a failed write with `eprintln!`, which panics when stderr is closed.
         .log_internal_errors(false)
         .init();
+    // Before any TLS config is built (kube's client, mTLS): rustls panics when it must pick among
+    // providers itself (src/mtls/provider.rs).
+    mesh::mtls::provider::install();
     if let Err(err) = purge_in_background() {
         tracing::warn!("jemalloc's background purging is off ({err}): memory freed after a burst stays in RSS while idle");
     }

@@ -10,7 +10,12 @@
 //! Not to be confused with [`crate::identity`], the workload's *name* (namespace, `deploy/web`,
 //! pod): this module is about what a certificate *proves*, a service account in a namespace
 //! ([`id::TlsId`]).
+pub mod certificate;
+pub mod configs;
+pub mod files;
 pub mod id;
 pub mod issue;
+pub mod provider;
+pub mod reload;
 
 pub use id::TlsId;

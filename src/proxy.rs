@@ -63,6 +63,9 @@ pub mod server;
 pub mod state;
 pub mod tap;
 pub mod timeout;
+pub mod tls;
 
-pub use config::{AdminAccess, Capture, InboundForward, KubeApi, Limits, ProxyConfig};
+pub use config::{
+    AdminAccess, Capture, InboundForward, KubeApi, Limits, ProxyConfig, RequireIdentity,
+};
 pub use server::{check, serve, Checked, Listeners, ServeError};

@@ -118,6 +118,11 @@ pub struct ProxyRecord {
     /// loop). Absent in records of older proxies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound: Option<SocketAddr>,
+    /// The TLS identity this proxy's certificate proves (its DNS-style name), when it has one
+    /// (`--identity-dir`): what callers' proxies expect when they connect with mutual TLS.
+    /// Absent in records of older proxies and of proxies without an identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_id: Option<String>,
     pub pid: u32,
 }
 
@@ -228,6 +233,7 @@ mod tests {
             inbound: Some("127.0.0.1:4143".parse().unwrap()),
             admin: "127.0.0.1:4191".parse().unwrap(),
             outbound: None,
+            tls_id: None,
             pid,
         }
     }

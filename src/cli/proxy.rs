@@ -83,6 +83,9 @@ pub struct ProxyArgs {
     #[command(flatten)]
     pub namespace: NamespaceArg,
 
+    #[command(flatten)]
+    pub identity: super::proxy_identity::IdentityArgs,
+
     /// This workload, as KIND/NAME (deploy/web, sts/zk)
     #[arg(long, env = "MESH_WORKLOAD", value_parser = parse_workload)]
     pub workload: Workload,
@@ -518,12 +521,14 @@ async fn run_async(
         .unwrap_or_else(|| args.workload.name.clone());
     let limits = limits(&args);
     let opaque_ports = args.opaque_ports.into_iter().flatten().collect();
+    let identity = Identity {
+        namespace: args.namespace.namespace,
+        workload: args.workload,
+        pod,
+    };
+    let (tls, require_identity) = args.identity.load(&identity)?;
     let config = ProxyConfig {
-        identity: Identity {
-            namespace: args.namespace.namespace,
-            workload: args.workload,
-            pod,
-        },
+        identity,
         services: args.services,
         app: args.app,
         cluster_domain: args.cluster_domain.cluster_domain,
@@ -548,6 +553,8 @@ async fn run_async(
                 Some(InboundForwardArg::Localhost) => InboundForward::Localhost,
             },
         }),
+        tls,
+        require_identity,
     };
     let app_user = (args.app_uid, app_gid);
     let listeners = Listeners {

@@ -162,6 +162,11 @@ fn stats_with_routes(state: &ProxyState, window: Duration) -> crate::admin_api::
         .map(|h| h.authority.clone())
         .collect();
     report.profile_routes = profile_routes::in_force(state, outbound);
+    report.tls_id = state
+        .config
+        .tls
+        .as_ref()
+        .map(|t| t.current().server_name.to_string());
     report
 }
 

@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::connect::ConnectConfig;
 use super::policy::AllowList;
 use crate::identity::Identity;
+use crate::mtls::reload::TlsStore;
 use crate::registry::ServicePort;
 
 /// Ports relayed as opaque TCP unless configured otherwise: Linkerd's default opaque ports, the
@@ -51,6 +53,35 @@ pub struct ProxyConfig {
     /// redirected (its original destination is not the listener) the same way, with the
     /// defaults; what `--capture` adds is the inbound listener without `--app`, and its options.
     pub capture: Option<Capture>,
+    /// Mutual TLS (`--identity-dir`): this proxy's identity, and the configs both ways,
+    /// replaced when the files rotate. `None`: plaintext both ways, as before.
+    pub tls: Option<Arc<TlsStore>>,
+    /// Which inbound ports refuse plaintext meshed traffic (`--require-identity`).
+    pub require_identity: RequireIdentity,
+}
+
+/// Which inbound ports accept only callers that proved their identity by mutual TLS
+/// (`--require-identity`): any other request to them is refused (403, explained).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RequireIdentity {
+    /// Plaintext is served as before (the default).
+    #[default]
+    None,
+    /// Every inbound port.
+    All,
+    /// These app ports.
+    Ports(Vec<u16>),
+}
+
+impl RequireIdentity {
+    /// Whether requests to app port `port` must be mutual TLS.
+    pub fn requires(&self, port: u16) -> bool {
+        match self {
+            RequireIdentity::None => false,
+            RequireIdentity::All => true,
+            RequireIdentity::Ports(ports) => ports.contains(&port),
+        }
+    }
 }
 
 /// What a proxy takes from the Kubernetes API.
@@ -141,6 +172,8 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// How often the profiles directory is checked for changes.
     pub profile_poll_interval: Duration,
+    /// How often the identity files (`--identity-dir`) are checked for a rotation.
+    pub identity_poll_interval: Duration,
     /// At most one log line per error cause per this interval.
     pub error_log_interval: Duration,
     /// Upstream connections.
@@ -166,6 +199,7 @@ impl Default for Limits {
             max_concurrent_streams: 1000,
             shutdown_grace: Duration::from_secs(30),
             profile_poll_interval: Duration::from_secs(1),
+            identity_poll_interval: Duration::from_secs(1),
             error_log_interval: Duration::from_secs(10),
             connect: ConnectConfig::default(),
             max_in_flight: 10_000,

@@ -31,6 +31,7 @@ use super::io::{ByteCounter, CountingIo};
 use super::maps::ConcurrentMap;
 use super::replay::Replayable;
 use super::timeout::Deadline;
+use super::tls::UpstreamIo;
 
 pub use error::UpstreamError;
 pub use unprocessed::NotProcessed;
@@ -112,6 +113,17 @@ pub struct Upstream<'a> {
     pub version: Version,
     /// Counts the bytes of a connection opened for it.
     pub counter: NewCounter<'a>,
+    /// Mutual TLS, when the endpoint is meshed with an identity and this proxy has one.
+    pub tls: Option<UpstreamTls>,
+}
+
+/// Mutual TLS toward an endpoint: the configs in force when its connection opens, and the
+/// identity its certificate must prove.
+#[derive(Debug, Clone)]
+pub struct UpstreamTls {
+    pub configs: Arc<crate::mtls::configs::TlsConfigs>,
+    /// The DNS-style name, sent as SNI.
+    pub server_id: Arc<str>,
 }
 
 /// Connection pools of every endpoint.
@@ -126,6 +138,9 @@ pub struct Pools {
 
 struct EndpointPool {
     addr: SocketAddr,
+    /// The identity its connections were made to prove (`None`: plaintext). An endpoint whose
+    /// expected identity changes (a pod IP reused by another workload) gets a new pool.
+    server_id: Option<Arc<str>>,
     /// The HTTP/2 server's `max_concurrent_streams` now (every SETTINGS frame it sends is read),
     /// and the streams open on its connection.
     h2_max_streams: MaxStreams,
@@ -155,9 +170,9 @@ impl Pools {
         req: &mut Replayable,
         deadline: &Deadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
-        let pool = self.pool(to.addr, to.version);
+        let pool = self.pool(to);
         let resp = match to.version {
-            Version::Http2 => pool.send_h2(req, self, to.counter, deadline).await?,
+            Version::Http2 => pool.send_h2(req, self, to, deadline).await?,
             Version::Http1 => pool.h1.send(to, req, self).await?.map(boxed),
         };
         heads::limit(resp, to.addr, to.version, self.head_limit)
@@ -179,17 +194,25 @@ impl Pools {
         pool.h2_max_streams.get().filter(|&n| n != u32::MAX)
     }
 
-    fn pool(&self, addr: SocketAddr, version: Version) -> Arc<EndpointPool> {
-        if let Some(p) = self.endpoints.get(&(addr, version)) {
-            return p.clone();
-        }
+    fn pool(&self, to: &Upstream<'_>) -> Arc<EndpointPool> {
+        let (addr, version) = (to.addr, to.version);
+        let server_id = to.tls.as_ref().map(|t| t.server_id.clone());
+        let stale = match self.endpoints.get(&(addr, version)) {
+            Some(p) if p.server_id == server_id => return p.clone(),
+            Some(_) => true,
+            None => false,
+        };
         let pool = Arc::new(EndpointPool {
             addr,
+            server_id,
             h2_max_streams: MaxStreams::default(),
             h2: tokio::sync::Mutex::new(None),
             h1: h1::Idle::default(),
         });
-        if self.endpoints.len() < self.config.max_pooled_endpoints {
+        if stale {
+            self.endpoints.insert((addr, version), pool.clone());
+            pool
+        } else if self.endpoints.len() < self.config.max_pooled_endpoints {
             self.endpoints
                 .entry((addr, version))
                 .or_insert(pool)
@@ -205,7 +228,7 @@ impl EndpointPool {
         &self,
         req: &mut Replayable,
         pools: &Pools,
-        counter: NewCounter<'_>,
+        to: &Upstream<'_>,
         deadline: &Deadline,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let config = &pools.config;
@@ -214,8 +237,10 @@ impl EndpointPool {
             match slot.as_ref() {
                 Some(s) if !s.is_closed() => s.clone(),
                 _ => {
-                    let tcp = connect_tcp(self.addr, config, counter).await?;
-                    let io = TokioIo::new(SettingsSniffer::new(tcp, self.h2_max_streams.clone()));
+                    let tcp = connect_tcp(self.addr, config, to.counter).await?;
+                    let upstream = secure(tcp, to, config).await?;
+                    let io =
+                        TokioIo::new(SettingsSniffer::new(upstream, self.h2_max_streams.clone()));
                     let streams = GuardedExecutor::new(&pools.panics, "upstream HTTP/2 stream");
                     let (sender, conn) = http2::Builder::new(streams)
                         .max_header_list_size(heads::most(pools.head_limit) as u32)
@@ -294,6 +319,46 @@ where
             tracing::debug!(%addr, "upstream connection ended: {e}");
         }
     });
+}
+
+/// Wraps a new connection to `to` in mutual TLS when `to` asks for it (the handshake bounded by
+/// the connect timeout).
+pub(crate) async fn secure(
+    tcp: CountingIo<TcpStream>,
+    to: &Upstream<'_>,
+    config: &ConnectConfig,
+) -> Result<UpstreamIo, UpstreamError> {
+    secure_to(tcp, to.addr, to.tls.as_ref(), config).await
+}
+
+/// [`secure`] for a connection to `addr` that is no pooled upstream (opaque TCP, tunnels).
+pub async fn secure_to(
+    tcp: CountingIo<TcpStream>,
+    addr: SocketAddr,
+    tls: Option<&UpstreamTls>,
+    config: &ConnectConfig,
+) -> Result<UpstreamIo, UpstreamError> {
+    match tls {
+        None => Ok(UpstreamIo::Plain(tcp)),
+        Some(tls) => {
+            let timeout = config.connect_timeout;
+            super::tls::connect(tcp, addr, &tls.configs, &tls.server_id, timeout).await
+        }
+    }
+}
+
+impl UpstreamTls {
+    /// mTLS toward an endpoint expected to prove `server_id`, when this proxy has an identity
+    /// (`tls`) and discovery knows the endpoint's.
+    pub fn toward(
+        tls: Option<&Arc<crate::mtls::reload::TlsStore>>,
+        server_id: Option<&Arc<str>>,
+    ) -> Option<UpstreamTls> {
+        Some(UpstreamTls {
+            configs: tls?.current(),
+            server_id: server_id?.clone(),
+        })
+    }
 }
 
 /// Opens a TCP connection within the connect timeout, counting its bytes.
@@ -403,6 +468,7 @@ mod tests {
                 addr,
                 version,
                 counter: &counter,
+                tls: None,
             };
             let req = http::Request::get("/")
                 .body(crate::proxy::body::empty())

@@ -98,6 +98,18 @@ impl<I> PrefixedIo<I> {
     }
 }
 
+impl Replay {
+    /// The bytes still to replay.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes still to replay, taken.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
 impl Hooks for Replay {
     fn poll_read<I: AsyncRead>(
         &mut self,

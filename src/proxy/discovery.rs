@@ -112,6 +112,9 @@ pub fn target_of(authority: &str, namespace: &str, cluster_domain: &str) -> Opti
 pub struct Endpoint {
     pub addr: SocketAddr,
     pub identity: Option<Arc<Identity>>,
+    /// The TLS identity the endpoint's certificate must prove (its DNS-style name, the SNI
+    /// sent), when discovery knows it has one: requests to it are then mutual TLS.
+    pub tls: Option<Arc<str>>,
 }
 
 /// A boxed future, so resolvers can be used as trait objects.
@@ -218,6 +221,8 @@ pub struct RegistryResolver {
 struct Registered {
     record: ProxyRecord,
     identity: Option<Arc<Identity>>,
+    /// The record's TLS identity, shared by every endpoint made of it.
+    tls: Option<Arc<str>>,
 }
 
 impl RegistryResolver {
@@ -244,6 +249,7 @@ impl RegistryResolver {
                 Some(Endpoint {
                     addr: r.record.inbound?,
                     identity: r.identity.clone(),
+                    tls: r.tls.clone(),
                 })
             })
             .collect()
@@ -257,6 +263,7 @@ impl RegistryResolver {
             .map(|r| Endpoint {
                 addr,
                 identity: r.identity.clone(),
+                tls: r.tls.clone(),
             })
     }
 
@@ -271,6 +278,7 @@ impl RegistryResolver {
                 .into_iter()
                 .map(|record| Registered {
                     identity: record.identity().map(Arc::new),
+                    tls: record.tls_id.as_deref().map(Arc::from),
                     record,
                 })
                 .collect();
@@ -416,6 +424,8 @@ impl StaticResolver {
                     Ok(Endpoint {
                         addr: e.address,
                         identity,
+                        // An endpoints file names no identities: plaintext.
+                        tls: None,
                     })
                 })
                 .collect::<Result<Vec<_>, EndpointsFileError>>()?;

@@ -30,7 +30,9 @@ use super::forward::{
     authority_of, downstream_response, upstream_request, version_of, wants_upgrade, BadResponse,
 };
 use super::hop::strip_before_app;
-use super::metrics::{Direction, PeerSide, Refused, ResponseOutcome, TcpLabels, TrafficLabels};
+use super::metrics::{
+    Direction, NoTlsReason, PeerSide, Refused, ResponseOutcome, TcpLabels, TlsStatus, TrafficLabels,
+};
 use super::observe::{Observation, Record};
 use super::replay::Replayable;
 use super::respond::{self, ProxyError, Seen, SentTo, TriesMade};
@@ -40,6 +42,7 @@ use super::route::MatchedRoute;
 use super::state::ProxyState;
 use super::tap::{tap_peer, TapRequestInfo};
 use super::timeout::{Bound, Deadline};
+use super::tls::PeerTls;
 use crate::admin_api::tap::ProxyDirection;
 use crate::identity::Identity;
 
@@ -58,17 +61,33 @@ pub async fn handle(
     state: Arc<ProxyState>,
     target: AppTarget,
     remote: SocketAddr,
+    peer_tls: Option<Arc<PeerTls>>,
     mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     // The proxies' own headers end here: the app sees none of them.
-    let peer = strip_before_app(req.headers_mut())
+    let claimed = strip_before_app(req.headers_mut())
         .and_then(|v| v.to_str().ok().map(str::to_owned))
         .and_then(|v| {
             state
                 .peers
                 .get_or(&v, || Identity::from_header(&v).map(Arc::new))
         });
+    // Over mTLS the certificate vouches for the namespace: the header's workload and pod are
+    // taken only when its namespace is the certificate's (a forged one is dropped).
+    let (peer, tls) = match &peer_tls {
+        Some(proven) => (
+            claimed.filter(|p| p.namespace == proven.id.namespace),
+            TlsStatus::Secured(proven.client_id.clone()),
+        ),
+        None if state.config.tls.is_some() => {
+            (claimed, TlsStatus::NotSecured(NoTlsReason::NoTlsFromRemote))
+        }
+        None => (
+            claimed,
+            TlsStatus::NotSecured(NoTlsReason::LocalIdentityDisabled),
+        ),
+    };
     let named = authority_of(&req);
     let config = &state.config;
     let (chosen, app) = match target {
@@ -99,14 +118,15 @@ pub async fn handle(
         peer,
         route: route.name().clone(),
         service: None,
+        tls,
     };
     let counters = state.metrics.request(&labels);
     let tap = state.tap.request(
         start,
         || TapRequestInfo {
             direction: ProxyDirection::Inbound,
-            source: tap_peer(remote, labels.peer.as_deref()),
-            destination: tap_peer(app, Some(&state.identity)),
+            source: tap_peer(remote, labels.peer.as_deref(), labels.tls.label()),
+            destination: tap_peer(app, Some(&state.identity), labels.tls.label()),
             method: req.method().clone(),
             authority: raw_authority.clone(),
             path: req.uri().path().to_string(),
@@ -128,6 +148,27 @@ pub async fn handle(
         tap,
         upstream: SentTo::App(app),
     };
+    if peer_tls.is_none() && config.require_identity.requires(app.port()) {
+        let from = observation
+            .labels
+            .peer
+            .as_deref()
+            .map(|p| {
+                format!(
+                    " from {} in namespace {} (its mesh-peer header, not proven)",
+                    p.workload, p.namespace
+                )
+            })
+            .unwrap_or_default();
+        state
+            .metrics
+            .refused(Direction::Inbound, Refused::IdentityRequired);
+        let err = ProxyError::IdentityRequired {
+            port: app.port(),
+            from,
+        };
+        return fail(&state, observation, err);
+    }
     if let Err(NoAppPort { services }) = chosen {
         state
             .metrics
@@ -153,6 +194,8 @@ pub async fn handle(
         addr: app,
         version,
         counter: &counter,
+        // The app is on this pod: plaintext.
+        tls: None,
     };
     // Inbound applies no route timeout (the caller's proxy does), and retries only requests the
     // app did not process: other failures are the caller's proxy's to retry.

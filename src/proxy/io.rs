@@ -113,6 +113,11 @@ impl<I, H> PassThrough<I, H> {
     pub fn hooks(&self) -> &H {
         &self.hooks
     }
+
+    /// The wrapped I/O and the hooks.
+    pub fn into_parts(self) -> (I, H) {
+        (self.io, self.hooks)
+    }
 }
 
 impl<I: AsyncRead, H: Hooks> AsyncRead for PassThrough<I, H> {

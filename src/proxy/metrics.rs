@@ -31,8 +31,8 @@ pub use build_info::{BuildInfo, BUILD_INFO};
 pub use errors::ProxyErrors;
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
 pub use labels::{
-    Direction, DstService, ErrorReason, PeerSide, ResponseOutcome, StreamError, TcpLabels,
-    TrafficLabels,
+    Direction, DstService, ErrorReason, NoTlsReason, PeerSide, ResponseOutcome, StreamError,
+    TcpLabels, TlsStatus, TrafficLabels,
 };
 pub use process::ProcessStats;
 pub use refusals::{Refusals, Refused};
@@ -199,6 +199,8 @@ impl Metrics {
                 peer: None,
                 route: Arc::from(OVERFLOW),
                 service: None,
+                // Few values (the peers' identities): kept, so overflow says what was secured.
+                tls: labels.tls.clone(),
             };
             return self.http.entry(overflow).or_default().clone();
         }

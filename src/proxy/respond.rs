@@ -129,6 +129,9 @@ pub fn record_in(errors: &ErrorLog, metrics: &Metrics, direction: Direction, err
     metrics.proxy_error(direction, err.reason());
 }
 
+/// The `tls` of a refused request's tap events: refused before the connection's TLS is looked at.
+const NO_TLS: &str = "no_identity";
+
 /// Publishes a refused request's events to tap, as a proxied request's would be: the request,
 /// the answer's status, its end. Nothing is built while nobody taps.
 fn tap_refused(
@@ -144,8 +147,8 @@ fn tap_refused(
     let info = || match direction {
         Direction::Outbound => TapRequestInfo {
             direction: ProxyDirection::Outbound,
-            source: tap_peer(req.remote, Some(&state.identity)),
-            destination: tap_peer(nowhere, None),
+            source: tap_peer(req.remote, Some(&state.identity), NO_TLS),
+            destination: tap_peer(nowhere, None, NO_TLS),
             method: req.method.clone(),
             authority: req.authority(),
             path: req.uri.path().to_string(),
@@ -154,8 +157,12 @@ fn tap_refused(
         },
         Direction::Inbound => TapRequestInfo {
             direction: ProxyDirection::Inbound,
-            source: tap_peer(req.remote, None),
-            destination: tap_peer(state.config.app.unwrap_or(nowhere), Some(&state.identity)),
+            source: tap_peer(req.remote, None, NO_TLS),
+            destination: tap_peer(
+                state.config.app.unwrap_or(nowhere),
+                Some(&state.identity),
+                NO_TLS,
+            ),
             method: req.method.clone(),
             authority: req.authority(),
             path: req.uri.path().to_string(),

@@ -115,6 +115,12 @@ pub async fn serve(
             .await
             .unwrap_or_default(),
     );
+    let _identity_watcher = state.config.tls.as_ref().map(|tls| {
+        tls.spawn_watcher(
+            state.config.limits.identity_poll_interval,
+            draining.signaled(),
+        )
+    });
     let _watcher = profiles.spawn_watcher(
         state.config.limits.profile_poll_interval,
         draining.signaled(),
@@ -283,6 +289,10 @@ fn register(config: &ProxyConfig, own: &OwnListeners) -> Option<Registration> {
         inbound: own.inbound,
         admin: own.admin?,
         outbound: own.outbound,
+        tls_id: config
+            .tls
+            .as_ref()
+            .map(|t| t.current().server_name.to_string()),
         pid: std::process::id(),
     };
     match Registration::publish(dir, &record) {

@@ -269,9 +269,11 @@ impl TappedRequest {
 }
 
 /// A peer whose workload is known from `identity`, at `addr`.
-pub fn tap_peer(addr: SocketAddr, identity: Option<&crate::identity::Identity>) -> Peer {
-    // mesh has no mTLS yet.
-    let tls = "no_identity";
+pub fn tap_peer(
+    addr: SocketAddr,
+    identity: Option<&crate::identity::Identity>,
+    tls: &'static str,
+) -> Peer {
     let metadata = match identity {
         Some(identity) => PeerMetadata::of(identity, tls),
         None => PeerMetadata::new(tls),

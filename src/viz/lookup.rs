@@ -194,6 +194,7 @@ mod tests {
             inbound: None,
             admin: ([127, 0, 0, 1], 4191).into(),
             outbound: None,
+            tls_id: None,
             pid: 1,
         }
     }

@@ -174,6 +174,7 @@ mod tests {
             inbound: None,
             admin: "127.0.0.1:4191".parse().unwrap(),
             outbound: None,
+            tls_id: None,
             pid: 1,
         }
     }

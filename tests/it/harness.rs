@@ -160,6 +160,7 @@ pub fn emojivoto_registry() -> (tempfile::TempDir, Vec<mesh::registry::Registrat
                 inbound: None,
                 admin: ([127, 0, 0, 1], 1).into(),
                 outbound: None,
+                tls_id: None,
                 pid: std::process::id(),
             };
             mesh::registry::Registration::publish(dir.path(), &record).unwrap()

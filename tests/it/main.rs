@@ -4,6 +4,7 @@ mod grpc_mesh;
 mod harness;
 mod kube_replay;
 mod kubernetes_validate;
+mod mtls;
 mod net;
 mod netns;
 mod process;

@@ -95,6 +95,8 @@ pub fn config(
         },
         admin: Default::default(),
         capture: None,
+        tls: None,
+        require_identity: Default::default(),
     }
 }
 

@@ -320,6 +320,7 @@ fn record(pod: &str, inbound: SocketAddr) -> ProxyRecord {
         inbound: Some(inbound),
         admin: "127.0.0.1:9".parse().unwrap(),
         outbound: None,
+        tls_id: None,
         // The test process: alive, so the records count.
         pid: std::process::id(),
     }

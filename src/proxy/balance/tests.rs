@@ -5,6 +5,7 @@ fn endpoints(n: u16) -> Vec<Endpoint> {
         .map(|i| Endpoint {
             addr: SocketAddr::from(([127, 0, 0, 1], 9000 + i)),
             identity: None,
+            tls: None,
         })
         .collect()
 }

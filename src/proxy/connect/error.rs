@@ -24,6 +24,15 @@ pub enum UpstreamError {
         #[source]
         source: io::Error,
     },
+    /// The mTLS handshake with a meshed endpoint failed: the reason says whose certificate and
+    /// why (wrong identity, another trust anchor, expired).
+    #[error("mTLS with {addr} (expecting {server_id}) failed: {reason}")]
+    Tls {
+        addr: SocketAddr,
+        /// The identity discovery expects there.
+        server_id: std::sync::Arc<str>,
+        reason: String,
+    },
     /// An HTTP/2 connection had no free stream before the request's dispatch deadline.
     #[error("{addr}: no free HTTP/2 stream within {waited:?}")]
     Busy {
@@ -101,6 +110,7 @@ impl UpstreamError {
             UpstreamError::Refused { .. }
                 | UpstreamError::ConnectTimeout { .. }
                 | UpstreamError::Connect { .. }
+                | UpstreamError::Tls { .. }
         )
     }
 

@@ -172,7 +172,8 @@ impl Idle {
             metrics: (to.counter)(),
             bytes: AtomicU64::new(0),
         });
-        let io = TokioIo::new(CountingIo::new(tcp, received.clone()));
+        let tcp = CountingIo::new(tcp, received.clone());
+        let io = TokioIo::new(super::secure(tcp, to, &pools.config).await?);
         let (sender, conn) = http1::Builder::new()
             // Response heads up to twice the head limit are read, to be explained.
             .max_buf_size(heads::most(pools.head_limit))

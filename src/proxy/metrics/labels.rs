@@ -21,6 +21,74 @@ pub struct TrafficLabels {
     /// Outbound, the service the authority resolved to; `None` for a request to an address (and
     /// inbound, where Linkerd has no `dst_service` either).
     pub service: Option<Arc<DstService>>,
+    /// Whether the peer proved its identity by mutual TLS.
+    pub tls: TlsStatus,
+}
+
+/// How the peer of a series was authenticated: Linkerd's `tls` label, with `client_id`
+/// (inbound) or `server_id` (outbound) when it is `"true"`, or `no_tls_reason` when it is
+/// `"no_identity"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TlsStatus {
+    /// Mutual TLS: the peer's identity, its DNS-style name.
+    Secured(Arc<str>),
+    NotSecured(NoTlsReason),
+}
+
+/// Why a connection is not mutual TLS: Linkerd's `no_tls_reason` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NoTlsReason {
+    /// `no_tls_from_remote`: inbound, the caller spoke plaintext.
+    NoTlsFromRemote,
+    /// `not_provided_by_service_discovery`: outbound, discovery knows no identity for the
+    /// endpoint (not meshed, or meshed without one).
+    NotProvidedByServiceDiscovery,
+    /// `local_identity_disabled`: this proxy has no identity (`--identity-dir`).
+    LocalIdentityDisabled,
+}
+
+impl NoTlsReason {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoTlsReason::NoTlsFromRemote => "no_tls_from_remote",
+            NoTlsReason::NotProvidedByServiceDiscovery => "not_provided_by_service_discovery",
+            NoTlsReason::LocalIdentityDisabled => "local_identity_disabled",
+        }
+    }
+}
+
+impl TlsStatus {
+    /// The `tls` label value: `true`, or `no_identity`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TlsStatus::Secured(_) => "true",
+            TlsStatus::NotSecured(_) => "no_identity",
+        }
+    }
+
+    /// Pushes `tls` and `client_id`/`server_id` or `no_tls_reason`, as Linkerd labels them.
+    pub fn push_labels(&self, direction: Direction, s: &mut String) {
+        push_label(s, "tls", self.label());
+        match self {
+            TlsStatus::Secured(id) => {
+                let key = match direction {
+                    Direction::Inbound => "client_id",
+                    Direction::Outbound => "server_id",
+                };
+                push_label(s, key, id);
+            }
+            TlsStatus::NotSecured(reason) => push_label(s, "no_tls_reason", reason.as_str()),
+        }
+    }
+
+    /// The peer's identity when secured.
+    pub fn peer_id(&self) -> Option<&Arc<str>> {
+        match self {
+            TlsStatus::Secured(id) => Some(id),
+            TlsStatus::NotSecured(_) => None,
+        }
+    }
 }
 
 /// The service an outbound request went to: the `dst_service` and `dst_namespace` labels, as

@@ -27,11 +27,13 @@ pub enum Refused {
     /// Inbound: with several app ports, a request naming none of the workload's service ports
     /// (421), or a non-HTTP connection, which names no port at all (closed).
     NoAppPort,
+    /// Inbound: plaintext to a port that requires mutual TLS (`--require-identity`; 403).
+    IdentityRequired,
 }
 
 impl Refused {
     /// Every reason, in the order rendered.
-    pub const ALL: [Refused; 7] = [
+    pub const ALL: [Refused; 8] = [
         Refused::LoopListener,
         Refused::LoopHop,
         Refused::LocalAddress,
@@ -39,6 +41,7 @@ impl Refused {
         Refused::UnknownService,
         Refused::TunnelNotOpaque,
         Refused::NoAppPort,
+        Refused::IdentityRequired,
     ];
 
     /// The `reason` label value.
@@ -51,6 +54,7 @@ impl Refused {
             Refused::UnknownService => "unknown_service",
             Refused::TunnelNotOpaque => "connect_not_opaque",
             Refused::NoAppPort => "no_app_port",
+            Refused::IdentityRequired => "identity_required",
         }
     }
 
@@ -58,7 +62,7 @@ impl Refused {
     /// the start (any count that happens elsewhere is rendered too).
     pub fn happens_in(self, direction: Direction) -> bool {
         match self {
-            Refused::NoAppPort => direction == Direction::Inbound,
+            Refused::NoAppPort | Refused::IdentityRequired => direction == Direction::Inbound,
             Refused::LoopListener => true,
             _ => direction == Direction::Outbound,
         }

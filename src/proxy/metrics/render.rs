@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::histogram::{HistogramSnapshot, LATENCY_BOUNDS_MS};
 use super::labels::{
     push_destination, push_identity, push_label, Direction, DstService, ResponseOutcome,
-    StreamError,
+    StreamError, TlsStatus,
 };
 use super::Snapshot;
 use crate::identity::Identity;
@@ -23,6 +23,7 @@ type PeerKey = (
     Arc<str>,
     Option<Arc<crate::identity::Identity>>,
     Option<Arc<DstService>>,
+    TlsStatus,
 );
 
 #[derive(Default)]
@@ -67,6 +68,7 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
             labels.authority.clone(),
             labels.peer.clone(),
             labels.service.clone(),
+            labels.tls.clone(),
         );
         let t = peers.entry(pk.clone()).or_default();
         t.requests += s.requests;
@@ -92,7 +94,7 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
                 }
             }
         }
-        push_label(&mut l, "tls", "no_identity");
+        pk.4.push_labels(pk.0, &mut l);
         l
     };
 

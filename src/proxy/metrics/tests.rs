@@ -15,6 +15,7 @@ fn labels(route: &str) -> TrafficLabels {
         peer: Some(Arc::new(identity("deploy/voting"))),
         route: Arc::from(route),
         service: None,
+        tls: TlsStatus::NotSecured(NoTlsReason::NotProvidedByServiceDiscovery),
     }
 }
 
@@ -46,8 +47,7 @@ fn prometheus_text_sums_routes_and_keeps_them_apart() {
     }
     let text = m.render_prometheus();
     let base = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="outbound""#;
-    let peer =
-        r#"dst_namespace="emojivoto",dst_deployment="voting",dst_pod="voting-0",tls="no_identity""#;
+    let peer = r#"dst_namespace="emojivoto",dst_deployment="voting",dst_pod="voting-0",tls="no_identity",no_tls_reason="not_provided_by_service_discovery""#;
     let authority = r#"authority="voting-svc.emojivoto.svc.cluster.local:8080""#;
     assert!(
         text.contains(&format!("request_total{{{base},{authority},{peer}}} 3\n")),
@@ -97,11 +97,11 @@ fn outbound_series_name_the_service_and_a_bare_address_names_none() {
     let dst = r#"dst_namespace="emojivoto",dst_service="voting-svc",dst_deployment="voting",dst_pod="voting-0""#;
     let authority = r#"authority="voting-svc.emojivoto.svc.cluster.local:8080""#;
     for line in [
-        format!("request_total{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\"}} 1\n"),
-        format!("response_total{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",classification=\"success\",status_code=\"200\",grpc_status=\"0\"}} 1\n"),
-        format!("response_latency_ms_count{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",status_code=\"200\"}} 1\n"),
-        format!("route_request_total{{{own},direction=\"outbound\",dst=\"voting-svc.emojivoto.svc.cluster.local:8080\",{dst},tls=\"no_identity\",rt_route=\"vote\"}} 1\n"),
-        format!("request_total{{{own},direction=\"outbound\",authority=\"10.1.2.3:8080\",tls=\"no_identity\"}} 1\n"),
+        format!("request_total{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",no_tls_reason=\"not_provided_by_service_discovery\"}} 1\n"),
+        format!("response_total{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",no_tls_reason=\"not_provided_by_service_discovery\",classification=\"success\",status_code=\"200\",grpc_status=\"0\"}} 1\n"),
+        format!("response_latency_ms_count{{{own},direction=\"outbound\",{authority},{dst},tls=\"no_identity\",no_tls_reason=\"not_provided_by_service_discovery\",status_code=\"200\"}} 1\n"),
+        format!("route_request_total{{{own},direction=\"outbound\",dst=\"voting-svc.emojivoto.svc.cluster.local:8080\",{dst},tls=\"no_identity\",no_tls_reason=\"not_provided_by_service_discovery\",rt_route=\"vote\"}} 1\n"),
+        format!("request_total{{{own},direction=\"outbound\",authority=\"10.1.2.3:8080\",tls=\"no_identity\",no_tls_reason=\"not_provided_by_service_discovery\"}} 1\n"),
     ] {
         assert!(text.contains(&line), "missing {line} in {text}");
     }

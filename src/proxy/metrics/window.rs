@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::histogram::{HistogramSnapshot, LATENCY_BOUNDS_MS};
-use super::labels::ResponseOutcome;
+use super::labels::{ResponseOutcome, TlsStatus};
 use super::{HttpSnapshot, Snapshot, TcpSnapshot};
 use crate::admin_api::stats::{
     HttpStats, LatencyHistogram, ResponseStats, StatsReport, StatsWindow, StatusCount, TcpStats,
@@ -95,8 +95,11 @@ pub fn report(
                 authority: labels.authority.to_string(),
                 route: labels.route.to_string(),
                 peer: labels.peer.as_deref().map(workload_ref),
-                peer_tls_id: None,
-                no_tls_reason: None,
+                peer_tls_id: labels.tls.peer_id().map(|id| id.to_string()),
+                no_tls_reason: match &labels.tls {
+                    TlsStatus::Secured(_) => None,
+                    TlsStatus::NotSecured(reason) => Some(reason.as_str().to_string()),
+                },
                 requests: s.requests.saturating_sub(b.requests),
                 responses: responses(&s.effective, &b.effective),
                 actual_responses: responses(&s.actual, &b.actual),

@@ -17,6 +17,9 @@ fn labels() -> TrafficLabels {
         peer: None,
         route: Arc::from("[DEFAULT]"),
         service: None,
+        tls: crate::proxy::metrics::TlsStatus::NotSecured(
+            crate::proxy::metrics::NoTlsReason::NoTlsFromRemote,
+        ),
     }
 }
 

@@ -142,6 +142,7 @@ pub async fn destination(
                 endpoints: vec![known.unwrap_or(Endpoint {
                     addr,
                     identity: None,
+                    tls: None,
                 })],
                 original: false,
             })
@@ -228,6 +229,7 @@ async fn original_destination(
         endpoints: vec![known.unwrap_or(Endpoint {
             addr: original,
             identity: None,
+            tls: None,
         })],
         original: true,
     })

@@ -15,9 +15,10 @@ use crate::admin_api::tap::ProxyDirection;
 use crate::identity::Identity;
 use crate::proxy::balance::InFlight;
 use crate::proxy::body::ProxyBody;
-use crate::proxy::connect::{Upstream, UpstreamError, Version};
+use crate::proxy::connect::{Upstream, UpstreamError, UpstreamTls, Version};
 use crate::proxy::metrics::{
-    Direction, HttpCounters, PeerSide, ResponseOutcome, TcpLabels, TrafficLabels,
+    Direction, HttpCounters, NoTlsReason, PeerSide, ResponseOutcome, TcpLabels, TlsStatus,
+    TrafficLabels,
 };
 use crate::proxy::observe::{Observation, Pending, Record};
 use crate::proxy::replay::Replayable;
@@ -85,7 +86,8 @@ impl<'a> EndpointTries<'a> {
         if let Some(pending) = self.pending.take() {
             return pending.settle();
         }
-        let (labels, counters) = self.count(None);
+        let tls = tls_status(self.state, None);
+        let (labels, counters) = self.count(None, tls);
         let unplaced = SentTo::Service(labels.authority.clone());
         self.observation(labels, counters, unplaced)
     }
@@ -125,7 +127,9 @@ impl<'a> EndpointTries<'a> {
             o.upstream = SentTo::Endpoint { authority, addr };
             return;
         }
-        let (labels, counters) = self.count(placed.endpoint.identity.clone());
+        let tls = tls_status(self.state, placed.endpoint.tls.as_ref());
+        let tls_label = tls.label();
+        let (labels, counters) = self.count(placed.endpoint.identity.clone(), tls);
         let authority = labels.authority.clone();
         let upstream = SentTo::Endpoint { authority, addr };
         let mut observation = self.observation(labels, counters, upstream);
@@ -134,8 +138,9 @@ impl<'a> EndpointTries<'a> {
             self.start,
             || TapRequestInfo {
                 direction: ProxyDirection::Outbound,
-                source: tap_peer(self.remote, Some(&state.identity)),
-                destination: tap_peer(addr, placed.endpoint.identity.as_deref()),
+                // The app's hop is plaintext on the pod; the endpoint's is what the labels say.
+                source: tap_peer(self.remote, Some(&state.identity), "no_identity"),
+                destination: tap_peer(addr, placed.endpoint.identity.as_deref(), tls_label),
                 method: req.head().method.clone(),
                 authority: self.dst.authority.to_string(),
                 path: req.head().uri.path().to_string(),
@@ -147,13 +152,14 @@ impl<'a> EndpointTries<'a> {
     }
 
     /// Counts the request under its labels (once, whatever the tries).
-    fn count(&self, peer: Option<Arc<Identity>>) -> (TrafficLabels, HttpCounters) {
+    fn count(&self, peer: Option<Arc<Identity>>, tls: TlsStatus) -> (TrafficLabels, HttpCounters) {
         let labels = TrafficLabels {
             direction: Direction::Outbound,
             authority: self.dst.authority.clone(),
             peer,
             route: self.route.name().clone(),
             service: self.dst.service.clone(),
+            tls,
         };
         let counters = self.state.metrics.request(&labels);
         (labels, counters)
@@ -279,10 +285,24 @@ async fn connect(
             peer: peer.clone(),
         })
     };
+    // mTLS when both ends have an identity: the endpoint's, from discovery, is what its
+    // certificate must prove.
+    let tls = UpstreamTls::toward(state.config.tls.as_ref(), placed.endpoint.tls.as_ref());
     let to = Upstream {
         addr: placed.endpoint.addr,
         version,
         counter: &counter,
+        tls,
     };
     state.pools.send(&to, req, deadline).await
+}
+
+/// The `tls` labels of a request to an endpoint whose expected identity is `server_id`: what
+/// [`connect`] makes of it.
+fn tls_status(state: &ProxyState, server_id: Option<&Arc<str>>) -> TlsStatus {
+    match (&state.config.tls, server_id) {
+        (None, _) => TlsStatus::NotSecured(NoTlsReason::LocalIdentityDisabled),
+        (Some(_), None) => TlsStatus::NotSecured(NoTlsReason::NotProvidedByServiceDiscovery),
+        (Some(_), Some(id)) => TlsStatus::Secured(id.clone()),
+    }
 }

@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 
 use super::{refuse, Destination};
 use crate::proxy::body::{boxed, empty, ProxyBody};
-use crate::proxy::connect::{connect_tcp, UpstreamError};
+use crate::proxy::connect::{connect_tcp, secure_to, UpstreamError, UpstreamTls};
 use crate::proxy::forward::bridge_upgrade;
 use crate::proxy::hop::strip_from_app;
 use crate::proxy::metrics::{Direction, PeerSide, TcpLabels};
@@ -59,7 +59,12 @@ pub async fn open(
         })
     };
     let connect = &state.config.limits.connect;
-    let mut upstream = match connect_tcp(endpoint.addr, connect, &counter).await {
+    let tls = UpstreamTls::toward(state.config.tls.as_ref(), endpoint.tls.as_ref());
+    let opened = match connect_tcp(endpoint.addr, connect, &counter).await {
+        Ok(tcp) => secure_to(tcp, endpoint.addr, tls.as_ref(), connect).await,
+        Err(e) => Err(e),
+    };
+    let mut upstream = match opened {
         Ok(io) => io,
         Err(source) => {
             if source.is_connect() {

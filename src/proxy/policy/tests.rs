@@ -28,6 +28,7 @@ fn endpoint(addr: &str) -> Endpoint {
             workload: "deploy/voting".parse().unwrap(),
             pod: "voting-0".into(),
         })),
+        tls: None,
     }
 }
 

@@ -184,6 +184,18 @@ pub enum ProxyError {
          call one of those services (NAME:PORT)"
     )]
     NoAppPort { authority: String, services: String },
+    /// Inbound, a port that requires mutual TLS (`--require-identity`): the caller spoke
+    /// plaintext.
+    #[error(
+        "port {port} accepts only callers that prove their identity by mutual TLS \
+         (--require-identity), and this request came in plaintext{from}: mesh the caller with an \
+         identity (--identity-dir; docs/identity.md), or take {port} out of --require-identity"
+    )]
+    IdentityRequired {
+        port: u16,
+        /// ` from deploy/web in namespace emojivoto (its mesh-peer header, not proven)`, or empty.
+        from: String,
+    },
     /// The upstream's response broke off after it had started (its headers were passed on): the
     /// upstream reset the stream or its connection failed mid-body. Only gRPC callers are told
     /// (in trailers); others see their stream reset or connection closed, as the upstream did.
@@ -248,9 +260,9 @@ impl ProxyError {
             ProxyError::HeadUnreadable { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::UnsolicitedSwitch { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Loop { .. } => StatusCode::LOOP_DETECTED,
-            ProxyError::LocalDestination { .. } | ProxyError::TunnelNotOpaque { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            ProxyError::LocalDestination { .. }
+            | ProxyError::TunnelNotOpaque { .. }
+            | ProxyError::IdentityRequired { .. } => StatusCode::FORBIDDEN,
             ProxyError::UnknownDestination { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::NoAppPort { .. } => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::TrailersTooLarge { .. } => StatusCode::BAD_GATEWAY,
@@ -299,6 +311,9 @@ impl ProxyError {
             ProxyError::LocalDestination { .. } => "local destination",
             ProxyError::UnknownDestination { .. } => "unknown destination",
             ProxyError::NoAppPort { .. } => "no app port",
+            ProxyError::IdentityRequired { port, .. } => {
+                return format!("identity required {port}").into()
+            }
         };
         Cow::Borrowed(kind)
     }
@@ -322,9 +337,9 @@ impl ProxyError {
             ProxyError::UnknownDestination { .. } | ProxyError::External(_) => {
                 ErrorReason::UnknownDestination
             }
-            ProxyError::LocalDestination { .. } | ProxyError::TunnelNotOpaque { .. } => {
-                ErrorReason::Forbidden
-            }
+            ProxyError::LocalDestination { .. }
+            | ProxyError::TunnelNotOpaque { .. }
+            | ProxyError::IdentityRequired { .. } => ErrorReason::Forbidden,
             ProxyError::Loop { .. } => ErrorReason::Loop,
             ProxyError::NoAppPort { .. } => ErrorReason::NoAppPort,
             // Waited for capacity until the dispatch deadline (and fails fast from then on), or
@@ -354,7 +369,8 @@ fn upstream_reason(e: &UpstreamError) -> ErrorReason {
     match e {
         UpstreamError::Refused { .. }
         | UpstreamError::ConnectTimeout { .. }
-        | UpstreamError::Connect { .. } => ErrorReason::Connect,
+        | UpstreamError::Connect { .. }
+        | UpstreamError::Tls { .. } => ErrorReason::Connect,
         UpstreamError::Busy { .. } | UpstreamError::NotReady { .. } => ErrorReason::DispatchTimeout,
         UpstreamError::NoResponse { .. } => ErrorReason::ResponseTimeout,
         UpstreamError::NotProcessed { .. } => ErrorReason::NotProcessed,

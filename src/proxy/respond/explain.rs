@@ -150,6 +150,11 @@ pub(super) fn describe(e: &UpstreamError) -> String {
             )
         }
         UpstreamError::Connect { source, .. } => format!("could not be connected: {source}"),
+        UpstreamError::Tls {
+            server_id, reason, ..
+        } => format!(
+            "refused mutual TLS (it should prove {server_id}): {reason}; see docs/identity.md"
+        ),
         UpstreamError::Busy {
             waited,
             max_streams,

@@ -51,9 +51,9 @@ impl ProxyError {
             | ProxyError::UnsolicitedSwitch { .. } => Code::Internal,
             // As Linkerd answers a loop.
             ProxyError::Loop { .. } => Code::Aborted,
-            ProxyError::LocalDestination { .. } | ProxyError::TunnelNotOpaque { .. } => {
-                Code::PermissionDenied
-            }
+            ProxyError::LocalDestination { .. }
+            | ProxyError::TunnelNotOpaque { .. }
+            | ProxyError::IdentityRequired { .. } => Code::PermissionDenied,
             ProxyError::UnknownDestination { .. } | ProxyError::NoAppPort { .. } => {
                 Code::Unavailable
             }
@@ -67,6 +67,7 @@ fn upstream_code(e: &UpstreamError) -> Code {
         UpstreamError::Refused { .. }
         | UpstreamError::ConnectTimeout { .. }
         | UpstreamError::Connect { .. }
+        | UpstreamError::Tls { .. }
         | UpstreamError::Busy { .. }
         | UpstreamError::NotReady { .. } => Code::Unavailable,
         UpstreamError::NoResponse { .. } => Code::DeadlineExceeded,

@@ -15,7 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::proxy::connect::connect_tcp;
+use crate::proxy::connect::{connect_tcp, secure_to, UpstreamTls};
 use crate::proxy::detect::{detect, Protocol};
 use crate::proxy::forward::head_bytes;
 use crate::proxy::guard::GuardedExecutor;
@@ -29,6 +29,7 @@ use crate::proxy::parse_errors::{
 use crate::proxy::policy::{Listener, LoopSign, Refusal};
 use crate::proxy::respond::{self, ProxyError, RefusedRequest, Seen};
 use crate::proxy::state::ProxyState;
+use crate::proxy::tls::{self, Accepted, PeerTls};
 use crate::proxy::{inbound, outbound, request_target};
 
 /// Serves one accepted traffic connection until it ends (or the drain ends it).
@@ -82,6 +83,97 @@ pub(super) async fn connection(
         Ok(d) => d,
         Err(e) => return tracing::debug!("connection failed during protocol detection: {e}"),
     };
+    let detected = Detected {
+        direction,
+        remote,
+        original,
+        relay_to,
+        peer_tls: None,
+    };
+    // Inbound TLS: mesh TLS for this proxy is terminated and served as if plaintext, with the
+    // caller's proven identity; the app's own TLS goes on as opaque bytes below.
+    let tls = state
+        .config
+        .tls
+        .as_ref()
+        .filter(|_| direction == Direction::Inbound);
+    match tls {
+        // Boxed: a TLS connection's state (rustls' buffers, the handshake) is allocated for
+        // TLS connections only, so plaintext connections stay as small as before.
+        Some(store)
+            if protocol == Protocol::Opaque && io.hooks().bytes().first() == Some(&0x16) =>
+        {
+            let configs = store.current();
+            Box::pin(serve_tls(io, configs, detected, state, drain)).await
+        }
+        _ => serve_detected(protocol, io, detected, state, drain).await,
+    }
+}
+
+/// An inbound connection that began with a TLS record: mesh TLS is terminated and what it
+/// carries served with the caller's identity; other TLS is the app's, relayed as it came.
+async fn serve_tls(
+    io: crate::proxy::detect::PrefixedIo<CountingIo<TcpStream>>,
+    configs: Arc<crate::mtls::configs::TlsConfigs>,
+    detected: Detected,
+    state: Arc<ProxyState>,
+    drain: Drain,
+) {
+    let timeout = state.config.limits.detect_timeout;
+    match tls::accept(io, &configs, timeout).await {
+        Accepted::Mesh(stream, peer) => {
+            let (protocol, io) = match detect(*stream, timeout).await {
+                Ok(d) => d,
+                Err(e) => return tracing::debug!("mTLS connection failed during detection: {e}"),
+            };
+            let detected = Detected {
+                peer_tls: Some(peer),
+                ..detected
+            };
+            serve_detected(protocol, io, detected, state, drain).await
+        }
+        Accepted::PassThrough(io) => {
+            serve_detected(Protocol::Opaque, io, detected, state, drain).await
+        }
+        Accepted::Failed(why) => {
+            let remote = detected.remote;
+            let text = format!("refused an mTLS connection from {remote}: {why}");
+            state
+                .errors
+                .note("inbound", format!("mTLS refused: {why}"), &text);
+        }
+    }
+}
+
+/// What a connection's first bytes and its capture said, for [`serve_detected`].
+#[derive(Clone)]
+struct Detected {
+    direction: Direction,
+    remote: SocketAddr,
+    original: Option<SocketAddr>,
+    relay_to: Option<SocketAddr>,
+    /// Inbound over mesh TLS: the caller's proven identity.
+    peer_tls: Option<Arc<PeerTls>>,
+}
+
+/// Serves a connection whose protocol is known: relays opaque bytes, or serves HTTP.
+async fn serve_detected<I>(
+    protocol: Protocol,
+    io: I,
+    detected: Detected,
+    state: Arc<ProxyState>,
+    drain: Drain,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Detected {
+        direction,
+        remote,
+        original,
+        relay_to,
+        peer_tls,
+    } = detected;
+    let limits = &state.config.limits;
     match (protocol, direction, relay_to) {
         (Protocol::Opaque, _, Some(to)) => relay(io, to, direction, &state).await,
         (Protocol::Silent, _, Some(to)) => {
@@ -119,6 +211,7 @@ pub(super) async fn connection(
             let called = calls.clone();
             let svc = service_fn(move |req: Request<Incoming>| {
                 let st = st.clone();
+                let peer_tls = peer_tls.clone();
                 called.fetch_add(1, Ordering::AcqRel);
                 async move {
                     if let Some(refused) = refuse_before_forwarding(&st, direction, remote, &req) {
@@ -130,7 +223,7 @@ pub(super) async fn connection(
                     // keep-alive connection that much; one allocation per request is cheaper.
                     Ok::<_, std::convert::Infallible>(match (direction, inbound_target) {
                         (Direction::Inbound, Some(target)) => {
-                            Box::pin(inbound::handle(st, target, remote, req)).await
+                            Box::pin(inbound::handle(st, target, remote, peer_tls, req)).await
                         }
                         _ => Box::pin(outbound::handle(st, remote, original, req)).await,
                     })
@@ -333,7 +426,23 @@ async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
             peer: None,
         })
     };
-    match connect_tcp(to, &state.config.limits.connect, &counter).await {
+    // Outbound to a meshed endpoint with an identity: mutual TLS, as for HTTP.
+    let tls = match (direction, &state.config.tls) {
+        (Direction::Outbound, Some(_)) => {
+            let endpoint = state.resolve.endpoint(to).await;
+            UpstreamTls::toward(
+                state.config.tls.as_ref(),
+                endpoint.and_then(|e| e.tls).as_ref(),
+            )
+        }
+        _ => None,
+    };
+    let connect = &state.config.limits.connect;
+    let opened = match connect_tcp(to, connect, &counter).await {
+        Ok(tcp) => secure_to(tcp, to, tls.as_ref(), connect).await,
+        Err(e) => Err(e),
+    };
+    match opened {
         Ok(mut upstream) => {
             if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
                 tracing::debug!(%to, "opaque connection ended: {e}");

@@ -261,6 +261,8 @@ impl KubeResolver {
                     .pod
                     .and_then(|pod| self.pod(&service.namespace, &pod))
                     .map(Arc::new),
+                // Pods' identities come with issue 18's discovery work (their service accounts).
+                tls: None,
             })
             .collect()
     }
