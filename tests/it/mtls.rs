@@ -119,6 +119,10 @@ async fn requests_between_proxies_are_mutual_tls_with_both_identities_in_metrics
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("root.cluster.local");
     let p = pair(dir.path(), &ca, &ca).await;
+    let query = mesh::admin_api::tap::TapQuery::parse(Some("")).unwrap();
+    let mut tap = mesh::viz::tap::TapStream::open(p.voting.admin, &query)
+        .await
+        .unwrap();
     for _ in 0..3 {
         let reply = call(&p.web, &[]).await;
         assert_eq!(reply.head.status, 200, "{reply:?}");
@@ -152,6 +156,9 @@ async fn requests_between_proxies_are_mutual_tls_with_both_identities_in_metrics
         3,
         "{inb}"
     );
+    // Tap says so too (`mesh tap` prints `tls=true`).
+    let event = crate::tap::next_event(&mut tap).await;
+    assert_eq!(event.source.metadata.tls(), "true");
     // The stats the CLI reads say the same.
     let (_, stats) = crate::net::admin_get(p.voting.admin, "/stats?window=60s").await;
     let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
@@ -274,5 +281,257 @@ async fn a_forged_mesh_peer_on_a_tls_connection_is_not_believed() {
         ),
         0,
         "the header's workload is not taken from another namespace: {inb}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_rotate_under_load_without_losing_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("root.cluster.local");
+    let registry = dir.path().join("registry");
+    let (voting_ids, web_ids) = (dir.path().join("voting-id"), dir.path().join("web-id"));
+    ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
+    ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
+    let app = http_upstream().await;
+    let voting_store = store(&voting_ids, "emojivoto", "voting");
+    let web_store = store(&web_ids, "emojivoto", "web");
+    let mut voting = config(&registry, "voting", &["voting-svc:8080"], Some(app.addr));
+    voting.tls = Some(voting_store.clone());
+    voting.limits.identity_poll_interval = Duration::from_millis(10);
+    let mut web = config(&registry, "web", &[], None);
+    web.tls = Some(web_store.clone());
+    web.limits.identity_poll_interval = Duration::from_millis(10);
+    // No idle connections kept: every request makes a new handshake, with whatever
+    // certificates are in force at that moment.
+    web.limits.connect.max_idle_per_endpoint = 0;
+    let (_voting, web) = (TestProxy::start(voting).await, TestProxy::start(web).await);
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (outbound, stop) = (web.outbound, stop.clone());
+        load.spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let req = Request::get("/api/list")
+                    .header("host", "voting-svc:8080")
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
+                match testsvc::http1_request(outbound, req).await {
+                    Ok(r) if r.head.status == 200 => ok += 1,
+                    Ok(r) => failed.push(format!("{:?}", r.head)),
+                    Err(e) => failed.push(e.to_string()),
+                }
+            }
+            (ok, failed)
+        });
+    }
+    // Three rotations of both proxies' certificates, each file replaced on its own (as
+    // spiffe-helper does), while the load runs.
+    for round in 0..3 {
+        let before = (
+            voting_store.current().chain.clone(),
+            web_store.current().chain.clone(),
+        );
+        ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
+        ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
+        eventually(
+            &format!("rotation {round} in force in both proxies"),
+            || async {
+                voting_store.current().chain != before.0 && web_store.current().chain != before.1
+            },
+        )
+        .await;
+        // Let requests run on the new certificates before the next round.
+        let served = web.metrics().await;
+        let sent = metric(&served, "request_total", &[("tls", "true")]);
+        eventually("requests on the new certificates", || async {
+            metric(&web.metrics().await, "request_total", &[("tls", "true")]) > sent + 20
+        })
+        .await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, Vec::new());
+    while let Some(r) = load.join_next().await {
+        let (o, f) = r.unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {:?}",
+        failed.len(),
+        ok as usize + failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(ok > 60, "only {ok} requests");
+}
+
+/// An HTTPS app of its own (a certificate for `localhost` from no mesh authority): answers one
+/// request per connection with `hello from the app's own TLS`.
+async fn tls_app(cert: &rcgen::Certificate, key: &rcgen::KeyPair) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = "hello from the app's own TLS";
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apps_own_tls_passes_through_the_inbound_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("root.cluster.local");
+    let ids = dir.path().join("voting-id");
+    ca.issue(&ids, "emojivoto", "voting", now(), DAY);
+    let app_key = rcgen::KeyPair::generate().unwrap();
+    let app_cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&app_key)
+        .unwrap();
+    let app = tls_app(&app_cert, &app_key).await;
+    let mut voting = config(
+        &dir.path().join("registry"),
+        "voting",
+        &["voting-svc:8443"],
+        Some(app),
+    );
+    voting.tls = Some(store(&ids, "emojivoto", "voting"));
+    let voting = TestProxy::start(voting).await;
+    let ca_file = dir.path().join("app-ca.pem");
+    std::fs::write(&ca_file, app_cert.pem()).unwrap();
+    let port = voting.inbound.unwrap().port();
+    // A real TLS client, verifying the app's own certificate through the proxy.
+    let out = tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(&ca_file)
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .arg(format!("https://localhost:{port}/"))
+        .output()
+        .await
+        .expect("curl (a Debian package; .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from the app's own TLS"
+    );
+    // It went through the proxy, relayed as bytes to the app.
+    let text = voting.metrics().await;
+    assert!(
+        metric(
+            &text,
+            "tcp_open_total",
+            &[("direction", "inbound"), ("peer", "dst")]
+        ) >= 1,
+        "{text}"
+    );
+}
+
+/// The `mesh proxy` binary with `--identity-dir` (rustls' ring provider installed at start, as
+/// a process must): an in-process caller with an identity is served over mTLS, and
+/// `--require-identity` refuses a plaintext caller, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_binary_serves_mtls_and_refuses_plaintext_where_identity_is_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("root.cluster.local");
+    let registry = dir.path().join("registry");
+    let (voting_ids, web_ids) = (dir.path().join("voting-id"), dir.path().join("web-id"));
+    ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
+    ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
+    let app = http_upstream().await;
+    let voting = crate::process::ProxyProcess::voting(
+        app.addr,
+        &[
+            "--registry",
+            registry.to_str().unwrap(),
+            "--identity-dir",
+            voting_ids.to_str().unwrap(),
+            "--service-account",
+            "voting",
+            "--require-identity",
+            "all",
+        ],
+    )
+    .await;
+    let mut web = config(&registry, "web", &[], None);
+    web.tls = Some(store(&web_ids, "emojivoto", "web"));
+    let web = TestProxy::start(web).await;
+    let reply = call(&web, &[]).await;
+    assert_eq!(reply.head.status, 200, "{reply:?}");
+    assert!(
+        metric(
+            &voting.metrics().await,
+            "request_total",
+            &[("tls", "true"), ("client_id", WEB_ID)]
+        ) == 1
+    );
+    // A plaintext caller, claiming to be web.
+    let req = Request::get("/api/list")
+        .header("host", "voting-svc:8080")
+        .header(
+            "mesh-peer",
+            "namespace=emojivoto;workload=deploy/web;pod=web-0",
+        )
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = testsvc::http1_request(voting.inbound.unwrap(), req)
+        .await
+        .unwrap();
+    assert_eq!(reply.head.status, 403);
+    let why = reply.head.headers["mesh-proxy-error"].to_str().unwrap();
+    assert!(
+        why.contains("accepts only callers that prove their identity by mutual TLS"),
+        "{why}"
+    );
+    assert!(
+        why.contains("deploy/web in namespace emojivoto (its mesh-peer header, not proven)"),
+        "{why}"
+    );
+    let text = voting.metrics().await;
+    assert_eq!(
+        metric(
+            &text,
+            "proxy_refused_total",
+            &[("direction", "inbound"), ("reason", "identity_required")]
+        ),
+        1,
+        "{text}"
     );
 }
