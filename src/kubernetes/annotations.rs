@@ -33,6 +33,15 @@ pub const PROXY_IMAGE: &str = "config.linkerd.io/proxy-image";
 /// The tag of that image.
 pub const PROXY_VERSION: &str = "config.linkerd.io/proxy-version";
 
+/// On the injected pod template: whether its proxy has a mutual TLS identity (`default`) or not
+/// (`disabled`), as Linkerd's `linkerd.io/identity-mode`. Discovery reads it to know whether to
+/// expect mTLS from a pod's proxy: its service account's identity when `default`.
+pub const IDENTITY_MODE: &str = "mesh.io/identity-mode";
+/// [`IDENTITY_MODE`]: the proxy proves its service account's identity.
+pub const IDENTITY_MODE_DEFAULT: &str = "default";
+/// [`IDENTITY_MODE`]: the proxy has no identity and speaks plaintext.
+pub const IDENTITY_MODE_DISABLED: &str = "disabled";
+
 /// Opaque ports at most, once ranges are counted out: the proxy takes a list of single ports.
 pub const MAX_OPAQUE_PORTS: usize = 1024;
 
