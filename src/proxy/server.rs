@@ -207,6 +207,14 @@ fn resolvers(config: &ProxyConfig) -> Result<Box<dyn Resolve>, ServeError> {
             config.limits.dispatch_timeout,
         )
         .map_err(|e| ServeError::Discovery(format!("the Kubernetes API client: {e}")))?;
+        // Meshed pods' identities are named in this proxy's own trust domain.
+        let r = match &config.tls {
+            Some(tls) => {
+                let id = &tls.current().id;
+                r.identities_in(&id.trust_domain, &id.control_plane_namespace)
+            }
+            None => r,
+        };
         list.push(Box::new(r));
     }
     if let Some(dir) = &config.registry_dir {

@@ -429,6 +429,96 @@ async fn a_meshed_pod_is_named_by_its_workload_and_a_plain_one_is_not() {
     );
 }
 
+/// A meshed pod whose template `mesh inject` marked `mesh.io/identity-mode: default` is sent
+/// mutual TLS expecting its service account's identity (from the pod's `serviceAccountName`), as
+/// Linkerd's destination service tells its proxies; the pod's proxy requires identity, so a
+/// plaintext request would be refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meshed_pod_with_an_identity_is_sent_mutual_tls_as_its_service_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = crate::mtls::TestCa::new("root.cluster.local");
+    let (web_ids, bot_ids) = (dir.path().join("web-id"), dir.path().join("bot-id"));
+    ca.issue(
+        &web_ids,
+        "emojivoto",
+        "web",
+        crate::mtls::now(),
+        crate::mtls::DAY,
+    );
+    ca.issue(
+        &bot_ids,
+        "emojivoto",
+        "vote-bot",
+        crate::mtls::now(),
+        crate::mtls::DAY,
+    );
+    let app = http_upstream().await;
+    let app_addr = app.addr.to_string();
+    let web = ProxyProcess::start(&[
+        "--workload",
+        "deploy/web",
+        "--app",
+        &app_addr,
+        "--no-registry",
+        "--identity-dir",
+        web_ids.to_str().unwrap(),
+        "--service-account",
+        "web",
+        "--require-identity",
+        "all",
+    ])
+    .await;
+    let api = ReplayApi::start().await;
+    api.apply(SERVICES, service());
+    let port = web.inbound.unwrap().port();
+    api.apply(SLICES, slice("web-svc-0", port, "web-0"));
+    let mut pod = web_pod("web-0", true);
+    pod["metadata"]["annotations"] = json!({"mesh.io/identity-mode": "default"});
+    api.apply(PODS, pod);
+    let kubeconfig = api.kubeconfig(dir.path());
+    let bot = ProxyProcess::start_with_env(
+        &[
+            "--discovery",
+            "kube",
+            "--workload",
+            "deploy/vote-bot",
+            "--identity-dir",
+            bot_ids.to_str().unwrap(),
+            "--service-account",
+            "vote-bot",
+        ],
+        &[("KUBECONFIG", kubeconfig.as_os_str())],
+    )
+    .await;
+    // The pod is asked for on its first lookup; until its answer is in, it is plain (and refused).
+    let web_id = "web.emojivoto.serviceaccount.identity.mesh.cluster.local";
+    let bot_id = "vote-bot.emojivoto.serviceaccount.identity.mesh.cluster.local";
+    eventually_within(FOLLOW, "a request to web-0 is mutual TLS", || async {
+        let reply = ask(bot.outbound, &request("GET", "/", "web-svc:8080", "")).await;
+        reply.status == 200
+    })
+    .await;
+    send(&bot, 3).await;
+    let outbound = bot.metrics().await;
+    assert!(
+        outbound.lines().any(|l| l.starts_with("response_total{")
+            && l.contains(r#"direction="outbound""#)
+            && l.contains(r#"tls="true""#)
+            && l.contains(&format!(r#"server_id="{web_id}""#))
+            && l.contains(r#"dst_pod="web-0""#)),
+        "{outbound}"
+    );
+    let inbound = web.metrics().await;
+    assert!(
+        inbound.lines().any(|l| l.starts_with("response_total{")
+            && l.contains(r#"direction="inbound""#)
+            && l.contains(r#"tls="true""#)
+            && l.contains(&format!(r#"client_id="{bot_id}""#))),
+        "{inbound}"
+    );
+    assert_granted(&api.seen());
+}
+
 /// A connection an unaware app makes to a Service's ClusterIP (its DNS answer), captured by
 /// `mesh init`'s rules, is balanced over the service's pods that the API lists; without
 /// discovery it would go to the ClusterIP itself, which nothing in the test's namespaces routes.

@@ -16,14 +16,14 @@ use mesh::testsvc;
 use crate::net::{config, eventually, http_upstream, metric, TestProxy};
 
 /// A trust anchor and leaves it signs, written as `mesh identity issue` writes them.
-struct TestCa {
+pub struct TestCa {
     key: rcgen::KeyPair,
     cert: rcgen::Certificate,
     params: rcgen::CertificateParams,
 }
 
 impl TestCa {
-    fn new(name: &str) -> TestCa {
+    pub fn new(name: &str) -> TestCa {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -35,7 +35,7 @@ impl TestCa {
     }
 
     /// Writes a leaf for `sa` in `ns`, valid from `from` for `valid`, to `dir`.
-    fn issue(&self, dir: &Path, ns: &str, sa: &str, from: SystemTime, valid: Duration) {
+    pub fn issue(&self, dir: &Path, ns: &str, sa: &str, from: SystemTime, valid: Duration) {
         let id = TlsId::new(sa, ns, "cluster.local", "mesh").unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec![id.dns_name()]).unwrap();
@@ -63,11 +63,11 @@ fn write_atomically(path: &Path, text: &str) {
     std::fs::rename(tmp, path).unwrap();
 }
 
-fn now() -> SystemTime {
+pub fn now() -> SystemTime {
     SystemTime::now() - Duration::from_secs(60)
 }
 
-const DAY: Duration = Duration::from_secs(86_400);
+pub const DAY: Duration = Duration::from_secs(86_400);
 
 fn store(dir: &Path, ns: &str, sa: &str) -> Arc<TlsStore> {
     let id = TlsId::new(sa, ns, "cluster.local", "mesh").unwrap();

@@ -7,6 +7,10 @@
 //! ([`WORKLOAD_KIND_LABEL`] `deploy`, [`WORKLOAD_NAME_LABEL`] `web`), Linkerd's `linkerd.io/proxy-<kind>: <name>`
 //! labels (so pods injected by Linkerd's injector are named the same), and the pod's controller
 //! `ownerReference` (a ReplicaSet named `<deployment>-<pod-template-hash>` is its Deployment's).
+//!
+//! A meshed pod whose template `mesh inject` marked [`IDENTITY_MODE`]` = default` proves its
+//! service account's identity with mutual TLS, as Linkerd's destination service reads
+//! `linkerd.io/identity-mode` to tell its proxies which identity to expect of an endpoint.
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -14,6 +18,7 @@ use crate::identity::{Workload, WorkloadKind};
 // What `mesh inject` writes: the proxy container's name (in `initContainers` as a native
 // sidecar, or in `containers`), and the workload's kind (`deploy`) and name as two labels (a
 // label value cannot hold the `/` of `deploy/web`).
+use crate::kubernetes::annotations::{IDENTITY_MODE, IDENTITY_MODE_DEFAULT};
 use crate::kubernetes::inject::pod_spec::PROXY_CONTAINER;
 use crate::kubernetes::inject::{WORKLOAD_KIND_LABEL, WORKLOAD_NAME_LABEL};
 
@@ -24,6 +29,9 @@ pub struct PodIdentity {
     pub meshed: bool,
     pub workload: Option<Workload>,
     pub service_account: Option<String>,
+    /// Whether the pod's proxy proves its service account's identity (meshed, and marked
+    /// [`IDENTITY_MODE`]` = default`).
+    pub proves_identity: bool,
 }
 
 /// Reads `pod`.
@@ -35,10 +43,13 @@ pub fn pod_identity(pod: &Pod) -> PodIdentity {
             .chain(s.init_containers.iter().flatten())
             .any(|c| c.name == PROXY_CONTAINER)
     });
+    let annotations = pod.metadata.annotations.as_ref();
+    let identity_mode = annotations.and_then(|a| a.get(IDENTITY_MODE));
     PodIdentity {
         meshed,
         workload: workload(pod),
         service_account: spec.and_then(|s| s.service_account_name.clone()),
+        proves_identity: meshed && identity_mode.is_some_and(|m| m == IDENTITY_MODE_DEFAULT),
     }
 }
 
@@ -114,6 +125,32 @@ mod tests {
             id.workload.map(|w| w.to_string()),
             id.service_account,
         )
+    }
+
+    #[test]
+    fn a_meshed_pod_proves_its_identity_only_when_its_template_says_default() {
+        let with_mode = |meshed: bool, mode: Option<&str>| {
+            let mut metadata = json!({"name": "web-0"});
+            if let Some(mode) = mode {
+                metadata["annotations"] = json!({IDENTITY_MODE: mode});
+            }
+            let proxy = if meshed {
+                PROXY_CONTAINER
+            } else {
+                "linkerd-proxy"
+            };
+            pod_identity(&pod(json!({
+                "metadata": metadata,
+                "spec": {"serviceAccountName": "web", "containers": [{"name": proxy}, {"name": "web"}]},
+            })))
+            .proves_identity
+        };
+        assert!(with_mode(true, Some("default")));
+        assert!(!with_mode(true, Some("disabled")));
+        // Injected before identities existed: plaintext, as before.
+        assert!(!with_mode(true, None));
+        // The annotation without mesh's proxy proves nothing.
+        assert!(!with_mode(false, Some("default")));
     }
 
     #[test]

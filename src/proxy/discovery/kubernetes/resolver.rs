@@ -24,6 +24,7 @@ use super::drive::{api_error_text, drive, LastError};
 use super::endpoint_slices::{port_name, ready_addresses, Family, SERVICE_NAME_LABEL};
 use super::pods::{pod_identity, PodIdentity};
 use crate::identity::{Identity, Workload, WorkloadKind};
+use crate::mtls::TlsId;
 use crate::proxy::discovery::{BoxFuture, Endpoint, Resolve, ServiceName};
 use k8s_openapi::api::core::v1::Pod;
 use tokio::time::Instant;
@@ -44,10 +45,28 @@ const POD_RETRY: Duration = Duration::from_secs(10);
 enum PodState {
     /// Being asked for.
     Pending,
-    /// Its identity.
-    Known(Arc<Option<Identity>>),
+    /// What requests to it are told and must be told.
+    Known(Arc<KnownPod>),
     /// The lookup failed at this time.
     Failed(Instant),
+}
+
+/// What discovery says of a pod's endpoints.
+#[derive(Debug, Default)]
+struct KnownPod {
+    /// The workload identity its requests carry in `mesh-peer` (meshed pods only).
+    identity: Option<Identity>,
+    /// The mutual TLS identity its proxy proves (Linkerd's DNS-style name), when it has one and
+    /// this proxy knows the trust domain.
+    tls: Option<Arc<str>>,
+}
+
+/// The trust domain and control-plane namespace pods' TLS identities are named in: this proxy's
+/// own ([`KubeResolver::identities_in`]).
+#[derive(Debug, Clone)]
+struct TlsNaming {
+    trust_domain: String,
+    control_plane_namespace: String,
 }
 
 /// Discovery from the Kubernetes API.
@@ -66,6 +85,8 @@ pub struct KubeResolver {
     cluster_ips_watch:
         std::sync::OnceLock<(AbortHandle, tokio::sync::watch::Receiver<bool>, Instant)>,
     cluster_domain: String,
+    /// Set when this proxy has an identity: meshed pods with one are then sent mutual TLS.
+    tls_naming: Option<TlsNaming>,
 }
 
 /// The watches of one service.
@@ -140,7 +161,20 @@ impl KubeResolver {
             cluster_ips: Arc::default(),
             cluster_ips_watch: std::sync::OnceLock::new(),
             cluster_domain: cluster_domain.to_string(),
+            tls_naming: None,
         }
+    }
+
+    /// Names the identities of meshed pods (their service accounts, Linkerd's DNS-style
+    /// `<sa>.<ns>.serviceaccount.identity.<control-plane-ns>.<trust-domain>`) in this trust domain,
+    /// so requests to them are mutual TLS expecting that identity. Without it (a proxy with no
+    /// identity of its own) endpoints carry none.
+    pub fn identities_in(mut self, trust_domain: &str, control_plane_namespace: &str) -> Self {
+        self.tls_naming = Some(TlsNaming {
+            trust_domain: trust_domain.to_string(),
+            control_plane_namespace: control_plane_namespace.to_string(),
+        });
+        self
     }
 
     /// Starts the cluster-wide watch of Services once; each change rebuilds the ClusterIP map.
@@ -170,13 +204,13 @@ impl KubeResolver {
         (synced.clone(), *started)
     }
 
-    /// The identity of pod `name` in `namespace` when known (`Some(None)`: known, not meshed);
-    /// an unknown one is asked for in the background, and is plain until the answer is in.
-    fn pod(&self, namespace: &str, name: &str) -> Option<Identity> {
+    /// What is known of pod `name` in `namespace`; an unknown one is asked for in the
+    /// background, and is plain (no identity, no TLS) until the answer is in.
+    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<KnownPod>> {
         let key = (namespace.to_string(), name.to_string());
         let mut pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
         match pods.get(&key) {
-            Some(PodState::Known(identity)) => return (**identity).clone(),
+            Some(PodState::Known(known)) => return Some(known.clone()),
             Some(PodState::Pending) => return None,
             Some(PodState::Failed(at)) if at.elapsed() < POD_RETRY => return None,
             _ => {}
@@ -187,11 +221,12 @@ impl KubeResolver {
         pods.insert(key.clone(), PodState::Pending);
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let cache = self.pods.clone();
+        let naming = self.tls_naming.clone();
         tokio::spawn(async move {
             let state = match api.get_opt(&key.1).await {
-                Ok(pod) => PodState::Known(Arc::new(
-                    pod.and_then(|p| identity(&key.0, &key.1, &pod_identity(&p))),
-                )),
+                Ok(pod) => PodState::Known(Arc::new(pod.map_or_else(KnownPod::default, |p| {
+                    known_pod(&key.0, &key.1, &pod_identity(&p), naming.as_ref())
+                }))),
                 Err(e) => {
                     tracing::warn!("getting pod {}/{}: {}", key.0, key.1, api_error_text(&e));
                     PodState::Failed(Instant::now())
@@ -255,14 +290,16 @@ impl KubeResolver {
         };
         ready_addresses(&watch.slices.state(), &name, self.prefer)
             .into_iter()
-            .map(|a| Endpoint {
-                addr: a.addr,
-                identity: a
-                    .pod
-                    .and_then(|pod| self.pod(&service.namespace, &pod))
-                    .map(Arc::new),
-                // Pods' identities come with issue 18's discovery work (their service accounts).
-                tls: None,
+            .map(|a| {
+                let known = a.pod.and_then(|pod| self.pod(&service.namespace, &pod));
+                Endpoint {
+                    addr: a.addr,
+                    identity: known
+                        .as_ref()
+                        .and_then(|k| k.identity.clone())
+                        .map(Arc::new),
+                    tls: known.and_then(|k| k.tls.clone()),
+                }
             })
             .collect()
     }
@@ -367,17 +404,38 @@ impl Resolve for KubeResolver {
     }
 }
 
-/// The identity requests to a pod carry in `mesh-peer`: only for a meshed pod (its proxy strips
-/// the header); a pod without a known workload is named as itself.
-fn identity(namespace: &str, name: &str, pod: &PodIdentity) -> Option<Identity> {
-    pod.meshed.then(|| Identity {
+/// What requests to pod `name` in `namespace` carry and expect: the identity in `mesh-peer` only
+/// for a meshed pod (its proxy strips the header), a pod without a known workload named as
+/// itself; the TLS identity its proxy proves, its service account's (`default` when the spec
+/// names none, as Kubernetes defaults it), when it has one and `naming` is set.
+fn known_pod(
+    namespace: &str,
+    name: &str,
+    pod: &PodIdentity,
+    naming: Option<&TlsNaming>,
+) -> KnownPod {
+    let identity = pod.meshed.then(|| Identity {
         namespace: namespace.to_string(),
         workload: pod.workload.clone().unwrap_or(Workload {
             kind: WorkloadKind::Pod,
             name: name.to_string(),
         }),
         pod: name.to_string(),
-    })
+    });
+    let tls = naming.filter(|_| pod.proves_identity).and_then(|n| {
+        let account = pod.service_account.as_deref().unwrap_or("default");
+        let id = TlsId::new(
+            account,
+            namespace,
+            &n.trust_domain,
+            &n.control_plane_namespace,
+        );
+        // Kubernetes allows dots in a service account's name, which the DNS-style name cannot
+        // carry: such a pod gets plaintext (refused, and explained, where the server requires
+        // identity) rather than a handshake that cannot succeed.
+        id.ok().map(|id| Arc::from(id.dns_name()))
+    });
+    KnownPod { identity, tls }
 }
 
 #[cfg(test)]
@@ -469,5 +527,40 @@ mod tests {
                 get("/apis/discovery.k8s.io/v1/namespaces/emojivoto/endpointslices?&watch=true&timeoutSeconds=290&labelSelector=kubernetes.io%2Fservice-name%3Dweb-svc&allowWatchBookmarks=true&resourceVersion=7"),
             ]
         );
+    }
+
+    #[test]
+    fn a_pod_s_tls_identity_is_its_service_account_s_in_this_proxy_s_trust_domain() {
+        let naming = TlsNaming {
+            trust_domain: "example.org".into(),
+            control_plane_namespace: "mesh".into(),
+        };
+        let pod = |sa: Option<&str>, proves_identity: bool| PodIdentity {
+            meshed: true,
+            workload: None,
+            service_account: sa.map(String::from),
+            proves_identity,
+        };
+        let tls = |p: &PodIdentity, n: Option<&TlsNaming>| {
+            known_pod("emojivoto", "web-0", p, n)
+                .tls
+                .map(|t| t.to_string())
+        };
+        assert_eq!(
+            tls(&pod(Some("web"), true), Some(&naming)).as_deref(),
+            Some("web.emojivoto.serviceaccount.identity.mesh.example.org")
+        );
+        // Kubernetes' default service account when the spec names none.
+        assert_eq!(
+            tls(&pod(None, true), Some(&naming)).as_deref(),
+            Some("default.emojivoto.serviceaccount.identity.mesh.example.org")
+        );
+        assert_eq!(tls(&pod(Some("web"), false), Some(&naming)), None);
+        // This proxy has no identity: nothing to expect.
+        assert_eq!(tls(&pod(Some("web"), true), None), None);
+        // A dotted name (allowed by Kubernetes) cannot be a DNS-style identity: plaintext.
+        assert_eq!(tls(&pod(Some("ci.bot"), true), Some(&naming)), None);
+        let known = known_pod("emojivoto", "web-0", &pod(Some("web"), true), None);
+        assert_eq!(known.identity.unwrap().pod, "web-0");
     }
 }
