@@ -23,3 +23,43 @@ pub fn install() -> bool {
         .install_default()
         .is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suites(p: &CryptoProvider) -> Vec<rustls::SupportedCipherSuite> {
+        p.cipher_suites.clone()
+    }
+
+    /// What `main` does first: after it, configs built the default way (as kube's client builds
+    /// its own) find ring, and installing again changes nothing.
+    #[test]
+    fn after_install_the_process_default_is_ring_and_stays_so() {
+        install();
+        let default = CryptoProvider::get_default().expect("a process default after install");
+        assert_eq!(suites(default), suites(&ring()));
+        assert!(!install(), "a second install keeps the first");
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        assert_eq!(
+            suites(config.crypto_provider()),
+            suites(&ring()),
+            "a config built without naming a provider uses ring"
+        );
+    }
+
+    /// The panic rustls 0.23 saves for run time needs a second provider compiled in; the lock
+    /// file is where one would appear (aws-lc-rs, through a dependency's default features).
+    #[test]
+    fn no_second_crypto_provider_is_compiled_in() {
+        let lock = include_str!("../../Cargo.lock");
+        for other in ["name = \"aws-lc-rs\"", "name = \"aws-lc-sys\""] {
+            assert!(
+                !lock.contains(other),
+                "Cargo.lock builds {other}: turn the dependency's aws-lc feature off"
+            );
+        }
+    }
+}
