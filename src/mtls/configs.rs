@@ -3,9 +3,9 @@
 //! that the server's certificate chains to them *and* proves the identity discovery expects.
 //!
 //! The client names the identity it expects as SNI, the DNS-style name
-//! (`web.emojivoto.serviceaccount.identity.mesh.cluster.local`), as Linkerd's proxy does: the
-//! inbound side reads it from the ClientHello to tell a mesh connection for itself from the app's
-//! own TLS ([`super::accept`]). The server's certificate is checked against that name by
+//! (`web.emojivoto.serviceaccount.identity.mesh.cluster.local`), as Linkerd's proxy does, and
+//! offers the mesh's ALPN, by which the inbound side tells a mesh connection from the app's own
+//! TLS ([`crate::proxy::tls::accept`]). The server's certificate is checked against that name by
 //! identity ([`TlsId::same_workload`]), so a certificate that proves it only by a SPIFFE URI SAN
 //! (SPIRE, csi-driver-spiffe) is accepted too, where webpki's name check would refuse it.
 //! TLS 1.3 only: both ends are mesh proxies.

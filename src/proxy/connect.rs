@@ -331,7 +331,8 @@ pub(crate) async fn secure(
     secure_to(tcp, to.addr, to.tls.as_ref(), config).await
 }
 
-/// [`secure`] for a connection to `addr` that is no pooled upstream (opaque TCP, tunnels).
+/// Mutual TLS as for a pooled upstream (`secure`), for a connection to `addr` that is no pooled
+/// upstream (opaque TCP, tunnels).
 pub async fn secure_to(
     tcp: CountingIo<TcpStream>,
     addr: SocketAddr,
