@@ -11,8 +11,11 @@ use crate::viz::{model, print};
 /// Show which resources of a type send requests or connections to which
 #[derive(Debug, Args)]
 #[command(
-    after_help = "SECURED says `not secured: no identity` until mesh has mTLS: peers are known from \
-the mesh-peer header, not authenticated.\n\nExamples:\n  mesh edges deploy -n emojivoto\n  mesh edges po -A -o json"
+    after_help = "SECURED is √ when the edge's traffic in the window was all mutual TLS, else `not \
+secured:` and why (Local Identity Disabled: the client's proxy has no --identity-dir; Not Provided \
+By Service Discovery: discovery knows no identity for the server; No TLS From Remote: the caller \
+spoke plaintext). -o wide adds CLIENT_ID and SERVER_ID, the identities proven \
+(<service-account>.<namespace>).\n\nExamples:\n  mesh edges deploy -n emojivoto\n  mesh edges deploy -n emojivoto -o wide\n  mesh edges po -A -o json"
 )]
 pub struct EdgesArgs {
     /// TYPE (deploy, sts, ds, job, cj, rs, rc, po, ns), or TYPE/NAME for one resource's edges

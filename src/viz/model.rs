@@ -1,5 +1,8 @@
 //! The Stats model every source fills and every printer reads: rows per resource (`mesh stat`)
-//! and per route (`mesh routes`), summed over the proxies that belong to each.
+//! and per route (`mesh routes`), summed over the proxies that belong to each, and the edges
+//! between resources (`mesh edges`, [`edges()`](fn@edges), in its own file).
+
+mod edges;
 
 use std::collections::BTreeMap;
 
@@ -11,6 +14,8 @@ use crate::identity::Identity;
 use crate::profile::matcher::DEFAULT_ROUTE;
 use crate::viz::resource::{Resource, ResourceKind};
 use crate::viz::source::ProxyStats;
+
+pub use edges::{edges, Edge, EdgeTls, Secured};
 
 /// What to show: the resources, the namespace scope, and an optional peer.
 #[derive(Debug, Clone)]
@@ -324,66 +329,6 @@ fn add_route(routes: &mut BTreeMap<(bool, String, String), RouteRow>, h: &HttpSt
         });
     row.effective.add(&h.responses, seconds);
     row.actual.add(&h.actual_responses, seconds);
-}
-
-/// One edge of `mesh edges`: traffic from one resource to another.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Edge {
-    pub src: String,
-    pub src_namespace: String,
-    pub dst: String,
-    pub dst_namespace: String,
-}
-
-/// The edges between resources of the queried kinds, seen by either end's proxy.
-pub fn edges(query: &Query, proxies: &[ProxyStats]) -> Vec<Edge> {
-    let mut out = std::collections::BTreeSet::new();
-    for resource in &query.resources {
-        let row = |id: &Identity| {
-            query
-                .row_of(resource, id)
-                .map(|name| (name, id.namespace.clone()))
-        };
-        for p in proxies {
-            let Some(me) = row(&p.identity) else { continue };
-            let Ok(report) = &p.stats else { continue };
-            let peers = report
-                .http
-                .iter()
-                .filter_map(|h| Some((h.direction, h.peer.as_ref()?)))
-                .chain(
-                    report
-                        .tcp
-                        .iter()
-                        .filter_map(|t| Some((t.direction, t.peer.as_ref()?))),
-                );
-            // A peer is any resource of the type: `edges deploy/web` lists web's edges with the
-            // other deployments (matched by its own name, a peer would have to be web itself).
-            let peer_type = Resource {
-                kind: resource.kind,
-                name: None,
-            };
-            for (direction, peer) in peers {
-                // A peer outside the scope still counts: edges cross namespaces.
-                let Some(peer) = identity_of(peer)
-                    .and_then(|id| peer_type.row_of(&id).map(|n| (n, id.namespace)))
-                else {
-                    continue;
-                };
-                let (src, dst) = match direction {
-                    Direction::Outbound => (me.clone(), peer),
-                    Direction::Inbound => (peer, me.clone()),
-                };
-                out.insert(Edge {
-                    src: src.0,
-                    src_namespace: src.1,
-                    dst: dst.0,
-                    dst_namespace: dst.1,
-                });
-            }
-        }
-    }
-    out.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -3,18 +3,20 @@
 //! and null/omit rules in `print::json`, so habits and `jq` scripts carry over. What is computed lives
 //! in [`super::model`]; here it is only formatted.
 
+mod edges;
 mod json;
 
 use std::collections::BTreeMap;
 
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table, TableComponent};
 
+pub use edges::edges_table;
 pub use json::{
     edges_json, routes_json, stat_json, EdgeJson, RouteJson, StatJson, TcpJson, ROUTE_ADDITIONS,
     STAT_ADDITIONS,
 };
 
-use super::model::{service_of, Edge, RouteRow, StatRow, Traffic};
+use super::model::{service_of, RouteRow, StatRow, Traffic};
 use super::resource::ResourceKind;
 
 /// A table with Linkerd's layout.
@@ -166,35 +168,6 @@ pub fn routes_table(by_resource: &BTreeMap<String, Vec<RouteRow>>, wide: bool) -
 /// The plural word for a kind, for messages ("no deployments").
 pub fn kind_plural(kind: ResourceKind) -> String {
     format!("{}s", kind.word())
-}
-
-/// Why an edge is not secured: mesh has no mTLS yet, so peers are known but not authenticated.
-pub const NO_TLS_REASON: &str = "no identity";
-
-/// `mesh edges` as a table (`wide` adds the — empty until mTLS — identities).
-pub fn edges_table(edges: &[Edge], wide: bool) -> String {
-    let mut header = vec!["SRC", "DST", "SRC_NS", "DST_NS"];
-    if wide {
-        header.extend(["CLIENT_ID", "SERVER_ID"]);
-    }
-    header.push("SECURED");
-    let body = edges
-        .iter()
-        .map(|e| {
-            let mut cells = vec![
-                e.src.clone(),
-                e.dst.clone(),
-                e.src_namespace.clone(),
-                e.dst_namespace.clone(),
-            ];
-            if wide {
-                cells.extend(["-".to_string(), "-".to_string()]);
-            }
-            cells.push(format!("not secured: {NO_TLS_REASON}"));
-            cells
-        })
-        .collect();
-    table(&header, body, header.len())
 }
 
 #[cfg(test)]

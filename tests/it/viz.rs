@@ -28,8 +28,8 @@ async fn send(outbound: SocketAddr, method: &str, path: &str, headers: &[(&str, 
         .as_u16()
 }
 
-/// `mesh ARGS --registry DIR`: exit code and stdout.
-async fn viz(registry: &Path, args: &[&str]) -> (i32, String, String) {
+/// `mesh ARGS --registry DIR`: exit code, stdout and stderr.
+pub(crate) async fn viz(registry: &Path, args: &[&str]) -> (i32, String, String) {
     let mut cmd = mesh();
     cmd.args(args).arg("--registry").arg(registry);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
@@ -267,7 +267,15 @@ async fn stat_and_routes_report_exactly_the_traffic_sent() {
         (edges[0]["src"].as_str(), edges[0]["dst"].as_str()),
         (Some("web"), Some("voting"))
     );
-    assert_eq!(edges[0]["no_tls_reason"], "no identity");
+    // Neither proxy has an identity: plaintext, as the client's proxy says why.
+    assert_eq!(edges[0]["no_tls_reason"], "Local Identity Disabled");
+    assert_eq!(
+        (
+            edges[0]["client_id"].as_str(),
+            edges[0]["server_id"].as_str()
+        ),
+        (Some(""), Some(""))
+    );
     // A named resource: its own edges, with peers of its type (it used to list none).
     for named in ["deploy/web", "deploy/voting"] {
         let (code, out, err) = viz(
@@ -287,7 +295,7 @@ async fn stat_and_routes_report_exactly_the_traffic_sent() {
     let (_, table, _) = viz(&registry, &["edges", "deploy", "-n", "emojivoto"]).await;
     assert_eq!(
         table,
-        "SRC   DST      SRC_NS      DST_NS      SECURED                 \nweb   voting   emojivoto   emojivoto   not secured: no identity\n"
+        "SRC   DST      SRC_NS      DST_NS      SECURED                             \nweb   voting   emojivoto   emojivoto   not secured: Local Identity Disabled\n"
     );
 }
 

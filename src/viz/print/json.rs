@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::NO_TLS_REASON;
-use crate::viz::model::{Edge, RouteRow, StatRow, Traffic};
+use super::edges::{reason_words, short_id};
+use crate::viz::model::{Edge, RouteRow, Secured, StatRow, Traffic};
 
 /// Fields of a `mesh stat -o json` row that Linkerd's rows do not have.
 pub const STAT_ADDITIONS: &[&str] = &["requests"];
@@ -151,20 +151,25 @@ fn route_row(r: &RouteRow, to: bool) -> RouteJson {
     }
 }
 
-/// One `mesh edges -o json` row.
+/// One `mesh edges -o json` row, as Linkerd's `edgesJSONStats`: the identities shortened to
+/// `<service-account>.<namespace>` as its table prints them, `""` where none was proven; and
+/// `no_tls_reason` the SECURED column's reason in its words (`Not Provided By Service
+/// Discovery`), `""` for an edge whose traffic was all mutual TLS (`Unknown` where the traffic
+/// said nothing of TLS).
 #[derive(Debug, Serialize)]
 pub struct EdgeJson<'a> {
     pub src: &'a str,
     pub src_namespace: &'a str,
     pub dst: &'a str,
     pub dst_namespace: &'a str,
-    pub client_id: &'a str,
-    pub server_id: &'a str,
-    pub no_tls_reason: &'a str,
+    pub client_id: String,
+    pub server_id: String,
+    pub no_tls_reason: String,
 }
 
-/// `mesh edges -o json`.
+/// `mesh edges -o json`: an array of rows.
 pub fn edges_json(edges: &[Edge]) -> String {
+    let id = |id: &Option<String>| id.as_deref().map(short_id).unwrap_or_default();
     let rows: Vec<EdgeJson> = edges
         .iter()
         .map(|e| EdgeJson {
@@ -172,9 +177,13 @@ pub fn edges_json(edges: &[Edge]) -> String {
             src_namespace: &e.src_namespace,
             dst: &e.dst,
             dst_namespace: &e.dst_namespace,
-            client_id: "",
-            server_id: "",
-            no_tls_reason: NO_TLS_REASON,
+            client_id: id(&e.tls.client_id),
+            server_id: id(&e.tls.server_id),
+            no_tls_reason: match e.tls.secured() {
+                Secured::Yes => String::new(),
+                Secured::No(reason) => reason_words(reason),
+                Secured::Unknown => "Unknown".into(),
+            },
         })
         .collect();
     json(&rows)

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::admin_api::stats::LatencyHistogram;
+use crate::viz::model::EdgeTls;
 use crate::viz::resource::ResourceKind;
 
 /// Linkerd's integer fields (`uint64` in its Go types): the rest of its numbers are `float64`.
@@ -251,18 +252,49 @@ fn routes_json_has_linkerds_shape_with_and_without_to() {
 }
 
 #[test]
-fn edges_json_has_linkerds_fields() {
+fn edges_json_is_linkerds() {
     let Some(reference) = golden("edges_one_output_json.golden") else {
         return;
     };
-    let edge = Edge {
+    let edges = crate::viz::print::edges::tests::linkerds_edges();
+    let ours = parse(&edges_json(&edges));
+    assert_shape(&reference[0], &ours[0], &[]);
+    assert_eq!(ours, reference);
+}
+
+#[test]
+fn edges_json_says_why_an_edge_is_not_secured() {
+    let edge = |tls: EdgeTls| Edge {
         src: "web".into(),
         src_namespace: "emojivoto".into(),
         dst: "voting".into(),
         dst_namespace: "emojivoto".into(),
+        tls,
     };
-    let ours = parse(&edges_json(&[edge]));
-    assert_shape(&reference[0], &ours[0], &[]);
+    let plaintext = edge(EdgeTls {
+        no_tls_reason: Some("no_tls_from_remote".into()),
+        ..EdgeTls::default()
+    });
+    let mixed = edge(EdgeTls {
+        client_id: Some("web.emojivoto.serviceaccount.identity.mesh.cluster.local".into()),
+        server_id: None,
+        no_tls_reason: Some("not_provided_by_service_discovery".into()),
+    });
+    let ours = parse(&edges_json(&[plaintext, mixed, edge(EdgeTls::default())]));
+    let tls = |row: &Value| {
+        (
+            row["client_id"].as_str().unwrap().to_string(),
+            row["server_id"].as_str().unwrap().to_string(),
+            row["no_tls_reason"].as_str().unwrap().to_string(),
+        )
+    };
+    let strings = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(tls(&ours[0]), strings("", "", "No TLS From Remote"));
+    assert_eq!(
+        tls(&ours[1]),
+        strings("web.emojivoto", "", "Not Provided By Service Discovery")
+    );
+    assert_eq!(tls(&ours[2]), strings("", "", "Unknown"));
 }
 
 fn read_golden(name: &str) -> Option<String> {
