@@ -66,8 +66,13 @@ struct Sample {
 
 /// A proxy as Prometheus' labels name it: namespace and pod.
 type ProxyKey = (String, String);
-type HttpKey = (Direction, String, String, Option<WorkloadRef>);
-type TcpKey = (Direction, PeerSide, Option<WorkloadRef>);
+/// How a series' connections were authenticated: the peer's proven identity (`client_id`
+/// inbound, `server_id` outbound, with `tls="true"`), or why not (`no_tls_reason`); neither when
+/// the series does not say. Part of each key, so mutual-TLS and plaintext traffic with the same
+/// peer stay apart as the proxy keeps them.
+type PeerTls = (Option<String>, Option<String>);
+type HttpKey = (Direction, String, String, Option<WorkloadRef>, PeerTls);
+type TcpKey = (Direction, PeerSide, Option<WorkloadRef>, PeerTls);
 
 #[derive(Default)]
 struct Building {
@@ -351,3 +356,6 @@ fn finish(mut b: Building, window: Duration, now: f64) -> Option<ProxyStats> {
         stats: Ok(report),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,10 +1,11 @@
 //! From a series' labels to what it describes: the proxy that exported it (its own
-//! `namespace`, workload kind label and `pod`), the peer (`src_*` inbound, `dst_*` outbound), the
-//! direction, and the HTTP or TCP series of the report being rebuilt.
+//! `namespace`, workload kind label and `pod`), the peer (`src_*` inbound, `dst_*` outbound) and
+//! how it was authenticated (`tls`, `client_id`/`server_id`, `no_tls_reason`), the direction, and
+//! the HTTP or TCP series of the report being rebuilt.
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Building, HttpKey, ProxyKey, TcpKey};
+use super::{Building, HttpKey, PeerTls, ProxyKey, TcpKey};
 use crate::admin_api::stats::{
     Direction, HttpStats, PeerSide, ResponseStats, TcpStats, WorkloadRef,
 };
@@ -50,6 +51,20 @@ pub(super) fn peer_of(
     })
 }
 
+/// The peer's TLS state as Linkerd's proxy labels it: with `tls="true"`, the identity the peer
+/// proved (`client_id` inbound, `server_id` outbound); else `no_tls_reason`. A series without
+/// either (`tls="no_identity"` alone, as the proxy labels TCP) says nothing.
+pub(super) fn tls_of(labels: &HashMap<String, String>, direction: Direction) -> PeerTls {
+    let id = match direction {
+        Direction::Inbound => "client_id",
+        Direction::Outbound => "server_id",
+    };
+    match labels.get("tls").map(String::as_str) {
+        Some("true") => (labels.get(id).cloned(), None),
+        _ => (None, labels.get("no_tls_reason").cloned()),
+    }
+}
+
 pub(super) fn direction_of(labels: &HashMap<String, String>) -> Option<Direction> {
     match labels.get("direction")?.as_str() {
         "inbound" => Some(Direction::Inbound),
@@ -67,16 +82,23 @@ pub(super) fn http_entry<'a>(
     let authority = labels.get("dst").cloned().unwrap_or_default();
     let route = labels.get("rt_route").cloned().unwrap_or_default();
     let peer = peer_of(labels, direction);
+    let tls = tls_of(labels, direction);
     let b = proxies.entry(key).or_default();
     b.identity.get_or_insert(id);
-    let hk = (direction, authority.clone(), route.clone(), peer.clone());
+    let hk = (
+        direction,
+        authority.clone(),
+        route.clone(),
+        peer.clone(),
+        tls.clone(),
+    );
     b.http.entry(hk.clone()).or_insert_with(|| HttpStats {
         direction,
         authority,
         route,
         peer,
-        peer_tls_id: None,
-        no_tls_reason: None,
+        peer_tls_id: tls.0,
+        no_tls_reason: tls.1,
         requests: 0,
         responses: ResponseStats::default(),
         actual_responses: ResponseStats::default(),
@@ -95,15 +117,16 @@ pub(super) fn tcp_entry<'a>(
         _ => PeerSide::Dst,
     };
     let peer = peer_of(labels, direction);
+    let tls = tls_of(labels, direction);
     let b = proxies.entry(key).or_default();
     b.identity.get_or_insert(id);
-    let tk = (direction, side, peer.clone());
+    let tk = (direction, side, peer.clone(), tls.clone());
     b.tcp.entry(tk.clone()).or_insert_with(|| TcpStats {
         direction,
         peer_side: side,
         peer,
-        peer_tls_id: None,
-        no_tls_reason: None,
+        peer_tls_id: tls.0,
+        no_tls_reason: tls.1,
         opened: 0,
         closed: 0,
         open: 0,
