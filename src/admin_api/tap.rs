@@ -70,8 +70,9 @@ pub struct Peer {
 
 /// What is known about a peer, as Linkerd's tap labels it: `namespace`, the workload under its
 /// kind's label (`deployment: web`, `statefulset: zk`, `k8s_job: …`, the words of the proxies'
-/// metrics), `pod`, and `tls` (`no_identity`: mesh has no mTLS yet). A map, printed with sorted
-/// keys as Go prints one, `null` when empty.
+/// metrics), `pod`, and `tls`: `true` when the connection with the peer was mutual TLS (the peer
+/// proved its identity, as the metrics' `tls="true"`), else `no_identity`. A map, printed with
+/// sorted keys as Go prints one, `null` when empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct PeerMetadata {

@@ -2,8 +2,10 @@
 //! PromQL (`sum(rate(response_total{classification="failure"}[1m])) by (deployment)`) work.
 //!
 //! `request_total`, `response_total` and `response_latency_ms` sum a peer's routes; the `route_*`
-//! families keep them apart (`rt_route`, `dst`). Every line carries the proxy's own workload labels
-//! and `tls="no_identity"` (mesh has no mTLS yet).
+//! families keep them apart (`rt_route`, `dst`). Every line carries the proxy's own workload labels;
+//! HTTP lines also `tls="true"` with `client_id`/`server_id` for mutual TLS, else
+//! `tls="no_identity"` with `no_tls_reason`, as Linkerd's proxy labels them (TCP lines carry
+//! `tls="no_identity"` alone).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -196,6 +196,25 @@ mod tests {
     }
 
     #[test]
+    fn tls_is_the_peers_state_true_for_mutual_tls() {
+        // Outbound, the server's state: the proxy verified its identity.
+        let mut out = event(None, request());
+        out.destination.metadata = PeerMetadata::new("true");
+        assert!(render_text(&out).contains(" dst=127.0.0.1:8080 tls=true :method=GET"));
+        // Inbound, the caller's: it proved its identity.
+        let mut inbound = event(None, request());
+        inbound.proxy_direction = ProxyDirection::Inbound;
+        inbound.source.metadata = PeerMetadata::new("true");
+        let line = render_wide(&inbound);
+        assert!(line.starts_with("req id=4:0 proxy=in  src="), "{line}");
+        assert!(line.contains(" tls=true :method=GET"), "{line}");
+        assert!(
+            line.contains(" src_tls=true dst_deployment=voting"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn grpc_status_shows_for_grpc_responses_even_when_ok() {
         let end = |grpc_status, grpc_status_code| {
             let e = event(
