@@ -10,6 +10,7 @@ mod netns;
 mod process;
 mod python;
 mod raw_http;
+mod tls_ca;
 
 mod broken_pipe;
 mod cancellations;
