@@ -70,6 +70,7 @@ mod tap;
 mod tap_routes;
 mod testsvc;
 mod viz;
+mod viz_mtls;
 mod viz_peers;
 mod viz_prometheus;
 mod viz_routes;

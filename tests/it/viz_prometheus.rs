@@ -1,5 +1,5 @@
 //! `--prometheus`: the same traffic through a real Prometheus scraping the proxies gives the same
-//! numbers as the proxies' own windows.
+//! numbers, routes and edges (mutual TLS included) as the proxies' own windows.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::harness::mesh;
 use crate::net::{eventually_within, voting_and_web, VotingAndWeb};
+use crate::viz_mtls::{call_voting, expected_tls_rows, mtls_mesh, tls_of_rows};
 use crate::viz_routes::{get, without_leaderboard};
 
 /// The library's local Prometheus, with its directory; `None` (saying why) without the binary.
@@ -271,4 +272,34 @@ async fn prometheus_lists_the_profile_in_force_after_a_reload() {
     )
     .await;
     assert_eq!(stat[0]["requests"], 8, "{stat}");
+}
+
+/// The proxies' `tls`, `client_id`/`server_id` and `no_tls_reason` labels carry through
+/// Prometheus: `mesh edges --prometheus` shows the mutual-TLS edge secured with both identities,
+/// and the plaintext one with its reason, as the proxies' own windows do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_shows_mutual_tls_edges_as_the_proxies_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = mtls_mesh(dir.path()).await;
+    let admins = [m.voting.admin, m.web.admin, m.bot.admin];
+    let Some((prometheus, _dir)) = prometheus(&admins).await else {
+        return;
+    };
+    call_voting(&m.web, 3).await;
+    call_voting(&m.bot, 2).await;
+    let edges = ["edges", "deploy", "-n", "emojivoto"];
+    assert_eq!(
+        tls_of_rows(&json(&m.registry, &edges).await),
+        expected_tls_rows()
+    );
+    let url = prometheus.url.clone();
+    let with_prometheus = [&edges[..], &["--prometheus", &url]].concat();
+    eventually_within(
+        std::time::Duration::from_secs(60),
+        "prometheus scraped every proxy's TLS labels",
+        || async {
+            tls_of_rows(&try_json(&m.registry, &with_prometheus).await) == expected_tls_rows()
+        },
+    )
+    .await;
 }
