@@ -140,8 +140,10 @@ pub struct Identity {
 }
 
 /// The header an outbound proxy adds so the inbound proxy on the other side knows its peer:
-/// `namespace=emojivoto;workload=deploy/vote-bot;pod=vote-bot-0`. It is not authenticated (mesh has
-/// no mTLS yet, and metrics say `tls="no_identity"`); the inbound proxy strips it before the app.
+/// `namespace=emojivoto;workload=deploy/vote-bot;pod=vote-bot-0`. It is not authenticated: over
+/// mutual TLS the inbound believes it only for the workload and pod, and only when its namespace
+/// is the certificate's (the certificate proves namespace and service account); over plaintext it
+/// is believed as sent (`tls="no_identity"`). The inbound proxy strips it before the app.
 pub const PEER_HEADER: &str = "mesh-peer";
 
 impl Identity {
