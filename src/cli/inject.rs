@@ -19,11 +19,15 @@ use crate::kubernetes::{self, InjectOptions, KubernetesVersion, Outcome, Rewritt
 Workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob,
 Pod) get a `mesh-init` init container (`mesh init`: root with NET_ADMIN and NET_RAW only, unless
 --init-non-root) and the `mesh-proxy` container (`mesh proxy --capture`, as --proxy-uid);
-other documents pass through. Linkerd's annotations are honoured on the workload or its pod
-template: linkerd.io/inject, config.linkerd.io/{skip-inbound-ports, skip-outbound-ports,
-skip-subnets, opaque-ports, proxy-await, proxy-enable-native-sidecar, proxy-uid, proxy-image,
-proxy-version}, and mesh.io/skip-outbound-subnets. The manifests go to stdout once every
-document has been read; a line per object goes to stderr.
+other documents pass through. The proxy's mutual TLS identity is a volume of cert-manager's
+csi-driver-spiffe (spiffe.csi.cert-manager.io, which must be installed) mounted read-only at
+/var/run/mesh/identity for --identity-dir; mesh.io/identity-secret: NAME mounts that TLS secret
+instead, mesh.io/identity: disabled leaves the proxy without one (plaintext), and
+mesh.io/trust-domain sets its trust domain. Linkerd's annotations are honoured on the workload or
+its pod template: linkerd.io/inject, config.linkerd.io/{skip-inbound-ports, skip-outbound-ports,
+skip-subnets, opaque-ports, proxy-await, proxy-enable-native-sidecar, proxy-uid, proxy-gid,
+proxy-image, proxy-version}, and mesh.io/skip-outbound-subnets. The manifests go to stdout once
+every document has been read; a line per object goes to stderr.
 
 Example:
   mesh inject kubernetes/web.yaml --kubernetes-version 1.28")]

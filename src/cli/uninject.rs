@@ -11,9 +11,9 @@ use crate::kubernetes;
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Pods marked mesh.io/injected-version lose the mesh-init and mesh-proxy containers, the
-mesh-init-xtables-lock volume, the mesh.io labels and annotations, and get back the
-prometheus.io annotations and terminationGracePeriodSeconds they had before inject. Everything
-else passes through.
+volumes inject added (mesh-init-xtables-lock, mesh-identity, mesh-proxy-api-access), the mesh.io
+labels and annotations, and get back the prometheus.io and mesh.io/identity-mode annotations and
+the terminationGracePeriodSeconds they had before inject. Everything else passes through.
 
 Example:
   mesh inject kubernetes/web.yaml | mesh uninject -")]

@@ -1,6 +1,8 @@
 //! The annotations `mesh inject` honours, on the workload or on its pod template (the template's
 //! win, as in Linkerd): Linkerd's names, so manifests annotated for Linkerd carry over, and mesh's
-//! own `mesh.io/skip-outbound-subnets` (the outbound skip by subnet linkerd2#10726 asks for).
+//! own `mesh.io/skip-outbound-subnets` (the outbound skip by subnet linkerd2#10726 asks for) and
+//! `mesh.io/identity*` (where the proxy's mutual TLS identity comes from: Linkerd has its own
+//! identity controller, mesh mounts what cert-manager or SPIRE write).
 //! A bad value is an error naming the annotation and the field it sits in.
 
 use crate::capture::{PortRange, PortSet, Subnet};
@@ -32,6 +34,18 @@ pub const PROXY_UID: &str = "config.linkerd.io/proxy-uid";
 pub const PROXY_IMAGE: &str = "config.linkerd.io/proxy-image";
 /// The tag of that image.
 pub const PROXY_VERSION: &str = "config.linkerd.io/proxy-version";
+/// The proxy's group (`runAsGroup`), which may read its identity's key (never 0).
+pub const PROXY_GID: &str = "config.linkerd.io/proxy-gid";
+/// `enabled` (the default) or `disabled`: whether the proxy gets a mutual TLS identity; disabled,
+/// it speaks plaintext.
+pub const IDENTITY: &str = "mesh.io/identity";
+/// The name of a Kubernetes TLS secret in the workload's namespace (`tls.crt`, `tls.key`,
+/// `ca.crt`, as a cert-manager Certificate writes it) mounted as the proxy's identity instead of
+/// csi-driver-spiffe's volume.
+pub const IDENTITY_SECRET: &str = "mesh.io/identity-secret";
+/// The trust domain of the proxy's identity (`mesh proxy --trust-domain`), when not
+/// `cluster.local`: the one the certificates' issuer (csi-driver-spiffe's `--trust-domain`) uses.
+pub const TRUST_DOMAIN: &str = "mesh.io/trust-domain";
 
 /// On the injected pod template: whether its proxy has a mutual TLS identity (`default`) or not
 /// (`disabled`), as Linkerd's `linkerd.io/identity-mode`. Discovery reads it to know whether to
@@ -79,6 +93,14 @@ pub struct PodAnnotations {
     pub proxy_image: Option<String>,
     /// [`PROXY_VERSION`]: the image's tag.
     pub proxy_version: Option<String>,
+    /// [`PROXY_GID`] (never 0).
+    pub proxy_gid: Option<u32>,
+    /// [`IDENTITY`]: `Some(false)` for `disabled`.
+    pub identity: Option<bool>,
+    /// [`IDENTITY_SECRET`]: a secret's name (a DNS subdomain).
+    pub identity_secret: Option<String>,
+    /// [`TRUST_DOMAIN`]: a DNS name, as the proxy takes it.
+    pub trust_domain: Option<String>,
 }
 
 /// Reads the annotations of a workload: `sources` are (field path of an `annotations` mapping,
@@ -123,6 +145,10 @@ pub fn read(sources: &[(String, Option<&Mapping>)]) -> Result<PodAnnotations, Fi
                 PROXY_UID => out.proxy_uid = Some(uid(value).map_err(bad)?),
                 PROXY_IMAGE => out.proxy_image = Some(image_part(value, "an image").map_err(bad)?),
                 PROXY_VERSION => out.proxy_version = Some(image_part(value, "a tag").map_err(bad)?),
+                PROXY_GID => out.proxy_gid = Some(gid(value).map_err(bad)?),
+                IDENTITY => out.identity = Some(switch(value, "enabled", "disabled").map_err(bad)?),
+                IDENTITY_SECRET => out.identity_secret = Some(secret_name(value).map_err(bad)?),
+                TRUST_DOMAIN => out.trust_domain = Some(trust_domain(value).map_err(bad)?),
                 _ => {}
             }
         }
@@ -144,6 +170,10 @@ fn is_honoured(key: &str) -> bool {
         PROXY_UID,
         PROXY_IMAGE,
         PROXY_VERSION,
+        PROXY_GID,
+        IDENTITY,
+        IDENTITY_SECRET,
+        TRUST_DOMAIN,
     ]
     .contains(&key)
 }
@@ -254,6 +284,52 @@ fn uid(value: &str) -> Result<u32, String> {
         Ok(uid) => Ok(uid),
         Err(_) => Err(format!("{value:?} is not a uid (a number)")),
     }
+}
+
+fn gid(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        // csi-driver-spiffe refuses fs-group 0, and root's group would let the key be read by
+        // whatever runs with it.
+        Ok(0) => Err("\"0\": the proxy's group reads its identity's key, so not root's".into()),
+        Ok(gid) => Ok(gid),
+        Err(_) => Err(format!("{value:?} is not a gid (a number)")),
+    }
+}
+
+/// A Secret's name: a DNS subdomain (RFC 1123: lowercase letters, digits, '-' and '.', at most
+/// 253, starting and ending with a letter or digit), as the API server checks it.
+fn secret_name(value: &str) -> Result<String, String> {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok = value.len() <= 253
+        && edge_ok(value.chars().next())
+        && edge_ok(value.chars().last())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "{value:?} is not a secret's name (lowercase letters, digits, '-' and '.', at most \
+             253, starting and ending with a letter or digit)"
+        ))
+    }
+}
+
+/// A trust domain as `mesh proxy --trust-domain` takes it: the proxy would refuse any other at
+/// start, leaving the pod crash-looping.
+fn trust_domain(value: &str) -> Result<String, String> {
+    use crate::mtls::id::{DEFAULT_CONTROL_PLANE_NAMESPACE, DEFAULT_SERVICE_ACCOUNT};
+    crate::mtls::TlsId::new(
+        DEFAULT_SERVICE_ACCOUNT,
+        DEFAULT_SERVICE_ACCOUNT,
+        value,
+        DEFAULT_CONTROL_PLANE_NAMESPACE,
+    )
+    .map(|_| value.to_string())
+    .map_err(|_| {
+        format!("{value:?} is not a trust domain (DNS labels joined by '.', such as cluster.local)")
+    })
 }
 
 fn image_part(value: &str, what: &str) -> Result<String, String> {

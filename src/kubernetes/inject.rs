@@ -1,9 +1,11 @@
 //! `mesh inject`: one workload's pod gets the `mesh-init` init container and the `mesh-proxy`
 //! sidecar ([`pod_spec`]), the labels the proxy reads its workload from, the Prometheus scrape
-//! annotations, and a termination grace period the proxy's drain fits in. What inject added is
+//! annotations, a termination grace period the proxy's drain fits in, and the proxy's mutual TLS
+//! identity ([`identity`]: csi-driver-spiffe's volume by default). What inject added is
 //! marked ([`INJECTED_ANNOTATION`], [`PREVIOUS_ANNOTATION`]) so that input injected before is left
 //! unchanged and [`super::uninject`] takes out exactly that.
 
+pub mod identity;
 pub mod pod_spec;
 
 use std::time::Duration;
@@ -12,17 +14,19 @@ use crate::capture::config::DEFAULT_PROXY_UID;
 use crate::identity::WorkloadKind;
 use crate::yaml::{Mapping, Tree};
 
-use super::annotations::{self, PodAnnotations};
+use super::annotations::{self, PodAnnotations, IDENTITY_MODE};
 use super::tree::{self, s};
 use super::version_rules::{self, KubernetesVersion, DEFAULT_VERSION, NATIVE_SIDECARS_SINCE};
 use super::workload;
 use super::{FieldError, Object, Outcome};
+use identity::{ProxyIdentity, IDENTITY_VOLUME};
 use pod_spec::{Sidecar, API_TOKEN_VOLUME, INIT_CONTAINER, PROXY_CONTAINER, XTABLES_VOLUME};
 
 /// The pod annotation that marks a pod as injected, holding the version of mesh that did it.
 pub const INJECTED_ANNOTATION: &str = "mesh.io/injected-version";
 /// The pod annotation that records, as JSON, the value each field inject set had before (`null`:
-/// absent), so that uninject restores it: the scrape annotations, and the grace period if raised.
+/// absent), so that uninject restores it: the scrape and identity-mode annotations, and the grace
+/// period if raised.
 pub const PREVIOUS_ANNOTATION: &str = "mesh.io/injected-previous";
 /// The pod label holding the workload's kind (`deploy`); the proxy reads it back.
 pub const WORKLOAD_KIND_LABEL: &str = "mesh.io/workload-kind";
@@ -256,7 +260,13 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
             )
         })?),
     };
-    let mut sidecar = sidecar(options, &asked, mode, opaque_ports);
+    let identity = ProxyIdentity::from_annotations(&asked).map_err(|e| {
+        FieldError::new(
+            format!("{}.{}", at("metadata.annotations"), e.annotation),
+            e.message,
+        )
+    })?;
+    let mut sidecar = sidecar(options, &asked, mode, opaque_ports, identity);
     sidecar.own_api_token = spec.get("automountServiceAccountToken") == Some(&Tree::Bool(false));
     check_app(spec, &at("spec"), sidecar.proxy_uid)?;
     let user_init: Vec<String> = spec
@@ -273,14 +283,15 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
         .and_then(Tree::as_mapping)
         .ok_or_else(|| FieldError::new(at("spec"), "not a mapping"))?;
     version_rules::check_pod_spec(spec, &at("spec"), options.kubernetes_version)?;
-    let mut what = match mode {
-        SidecarMode::Native => "injected (native sidecar)".to_string(),
+    let layout = match mode {
+        SidecarMode::Native => "native sidecar".to_string(),
         SidecarMode::Classic if !options.kubernetes_version.has_native_sidecars() => format!(
-            "injected (classic: Kubernetes {} has no native sidecars)",
+            "classic: Kubernetes {} has no native sidecars",
             options.kubernetes_version
         ),
-        SidecarMode::Classic => "injected (classic)".to_string(),
+        SidecarMode::Classic => "classic".to_string(),
     };
+    let mut what = format!("injected ({layout}; identity: {})", sidecar.identity.source);
     if mode == SidecarMode::Classic && !user_init.is_empty() {
         // The capture rules are in place before them, the proxy is not: Linkerd's classic
         // layout has the same trap.
@@ -381,6 +392,7 @@ fn own_names_in(spec: &Mapping) -> Option<&'static str> {
         INIT_CONTAINER,
         XTABLES_VOLUME,
         API_TOKEN_VOLUME,
+        IDENTITY_VOLUME,
     ]
     .into_iter()
     .find(|own| names.contains(own))
@@ -408,6 +420,7 @@ fn sidecar(
     asked: &PodAnnotations,
     mode: SidecarMode,
     opaque_ports: Option<Vec<u16>>,
+    identity: ProxyIdentity,
 ) -> Sidecar {
     let image = match (&asked.proxy_image, &asked.proxy_version) {
         (None, None) => options.image.clone(),
@@ -427,11 +440,15 @@ fn sidecar(
             }
         }
     };
+    let proxy_uid = asked.proxy_uid.unwrap_or(options.proxy_uid);
     Sidecar {
         image,
         mode,
         await_proxy: asked.proxy_await.unwrap_or(true),
-        proxy_uid: asked.proxy_uid.unwrap_or(options.proxy_uid),
+        proxy_uid,
+        // A group of its own, as the uid is the proxy's own.
+        proxy_gid: asked.proxy_gid.unwrap_or(proxy_uid),
+        identity,
         init_non_root: options.init_non_root,
         shutdown_grace: options.shutdown_grace,
         skip_inbound_ports: asked.skip_inbound_ports.clone().unwrap_or_default(),
@@ -454,7 +471,7 @@ fn split_image(image: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Adds the containers, volume, labels, annotations and grace period to `pod`.
+/// Adds the containers, volumes, labels, annotations and grace period to `pod`.
 fn add(
     pod: &mut Mapping,
     kind: WorkloadKind,
@@ -481,6 +498,7 @@ fn add(
         if sidecar.own_api_token {
             volumes.push(pod_spec::api_token_volume());
         }
+        volumes.extend(sidecar.identity.volume(sidecar.proxy_gid));
 
         let needed = sidecar.shutdown_grace + GRACE_MARGIN;
         let current = spec.get(GRACE_FIELD).cloned();
@@ -498,7 +516,8 @@ fn add(
     labels.insert(s(WORKLOAD_KIND_LABEL), s(kind.short()));
     labels.insert(s(WORKLOAD_NAME_LABEL), s(name));
     let annotations = tree::mapping_mut(metadata, "annotations", &at("metadata.annotations"))?;
-    for (key, value) in SCRAPE_ANNOTATIONS {
+    let identity_mode = (IDENTITY_MODE, sidecar.identity.mode());
+    for (key, value) in SCRAPE_ANNOTATIONS.into_iter().chain([identity_mode]) {
         previous.insert(key.to_string(), json(annotations.get(key)));
         annotations.insert(s(key), s(value));
     }

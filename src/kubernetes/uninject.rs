@@ -1,11 +1,12 @@
 //! `mesh uninject`: takes out of a pod exactly what [`super::inject`] added (its two containers,
-//! its volume, its labels and annotations) and restores the fields it changed from the record it
+//! its volumes, its labels and annotations) and restores the fields it changed from the record it
 //! left ([`PREVIOUS_ANNOTATION`]). A pod without inject's mark is left unchanged. Mappings and
 //! lists that end up empty are removed, as inject creates them when absent.
 
 use crate::yaml::{Mapping, Tree};
 
 use super::inject::{
+    identity::IDENTITY_VOLUME,
     pod_spec::{API_TOKEN_VOLUME, INIT_CONTAINER, PROXY_CONTAINER, XTABLES_VOLUME},
     GRACE_FIELD, INJECTED_ANNOTATION, PREVIOUS_ANNOTATION, WORKLOAD_KIND_LABEL,
     WORKLOAD_NAME_LABEL,
@@ -49,8 +50,12 @@ pub fn uninject(object: Object<'_>) -> Result<Outcome, FieldError> {
             }
         }
         if let Some(Tree::Sequence(volumes)) = spec.get_mut("volumes") {
-            volumes
-                .retain(|v| !matches!(tree::name_of(v), Some(XTABLES_VOLUME | API_TOKEN_VOLUME)));
+            volumes.retain(|v| {
+                !matches!(
+                    tree::name_of(v),
+                    Some(XTABLES_VOLUME | API_TOKEN_VOLUME | IDENTITY_VOLUME)
+                )
+            });
         }
         tree::remove_if_empty(spec, "initContainers");
         tree::remove_if_empty(spec, "volumes");

@@ -368,6 +368,36 @@ fn bad_input_names_the_document_and_field_and_writes_nothing() {
             "metadata.annotations.config.linkerd.io/opaque-ports: no container port is named \"db\"",
         ),
         (
+            "an identity switch that is neither enabled nor disabled",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {mesh.io/identity: \"off\"}\nspec: {containers: [{name: a, image: b}]}\n".to_string(),
+            "stdin: document 1 (pod/p): metadata.annotations.mesh.io/identity: \"off\": takes enabled or disabled",
+        ),
+        (
+            "an identity secret that is no secret's name",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    metadata: {annotations: {mesh.io/identity-secret: Web_TLS}}\n    spec: {containers: [{name: a, image: b}]}\n".to_string(),
+            "stdin: document 1 (deployment/d): spec.template.metadata.annotations.mesh.io/identity-secret: \"Web_TLS\" is not a secret's name",
+        ),
+        (
+            "a trust domain the proxy would refuse",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {mesh.io/trust-domain: \"prod example\"}\nspec: {containers: [{name: a, image: b}]}\n".to_string(),
+            "metadata.annotations.mesh.io/trust-domain: \"prod example\" is not a trust domain",
+        ),
+        (
+            "the root group for the proxy",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {config.linkerd.io/proxy-gid: \"0\"}\nspec: {containers: [{name: a, image: b}]}\n".to_string(),
+            "metadata.annotations.config.linkerd.io/proxy-gid: \"0\": the proxy's group reads its identity's key",
+        ),
+        (
+            "an identity secret for a workload whose identity is disabled",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  annotations: {mesh.io/identity: disabled}\nspec:\n  template:\n    metadata: {annotations: {mesh.io/identity-secret: web-tls}}\n    spec: {containers: [{name: a, image: b}]}\n".to_string(),
+            "stdin: document 1 (deployment/d): spec.template.metadata.annotations.mesh.io/identity-secret: \"web-tls\" is for the proxy's identity, but mesh.io/identity is disabled",
+        ),
+        (
+            "a volume named as inject's identity volume",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b}], volumes: [{name: mesh-identity, emptyDir: {}}]}\n".to_string(),
+            "spec: already holds \"mesh-identity\", a name inject uses",
+        ),
+        (
             "a container named as inject's",
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: mesh-proxy, image: b}]}\n".to_string(),
             "spec: already holds \"mesh-proxy\", a name inject uses",

@@ -3,10 +3,15 @@
 //! `mesh-proxy`'s as its `runAsUser`, with its environment resolved from the downward API (the
 //! pod's namespace, name and IPs, the pod-template labels) and `$(VAR)` references expanded, then
 //! the classic layout's postStart hook, the probes from outside the pod, and a request through the
-//! proxy whose metrics must name the workload. A schema check cannot tell whether the proxy
-//! accepts its flags, or whether the labels reach `MESH_WORKLOAD`: this does.
+//! proxy whose metrics must name the workload. The proxy's identity volume is filled as
+//! csi-driver-spiffe fills it ([`csi_driver_spiffe_volume`]) and stands in for its mount path, so
+//! the proxy must read a key only its group may read and prove the pod's service account. A schema
+//! check cannot tell whether the proxy accepts its flags, whether the labels reach
+//! `MESH_WORKLOAD`, or whether the non-root proxy can read its key: this does.
 
 use std::collections::HashMap;
+use std::os::unix::fs::{chown, symlink, PermissionsExt};
+use std::path::Path;
 
 use mesh::yaml::{self, Mapping, Tree};
 
@@ -117,12 +122,112 @@ fn argv(container: &Mapping, bin: &SharedBinary) -> Vec<String> {
 /// Runs the pod's `mesh-init` and starts its `mesh-proxy` in `net`, as their security contexts say.
 /// `workload` is what the proxy's `MESH_WORKLOAD` must come to (`deploy/web`).
 /// A started pod: its proxy, the API server it talks to (the replay API inside the pod's
-/// namespace, standing in for the cluster's), and the kubeconfig's directory (standing in for the
-/// service account token the kubelet mounts).
+/// namespace, standing in for the cluster's), the kubeconfig's directory (standing in for the
+/// service account token the kubelet mounts), and the proxy's volumes.
 struct Started {
     proxy: Background,
     _api: crate::kube_replay::ReplayApi,
     _kubeconfig: tempfile::TempDir,
+    _volumes: Vec<tempfile::TempDir>,
+}
+
+/// The volumes `container` mounts, as the kubelet would mount them: (mount path, the directory
+/// standing in for it). Only what inject mounts is known: csi-driver-spiffe's volume.
+fn mount_volumes(
+    pod: &Mapping,
+    namespace: &str,
+    container: &Mapping,
+) -> Vec<(String, tempfile::TempDir)> {
+    let mut mounted = Vec::new();
+    for mount in container["volumeMounts"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let name = mount["name"].as_str().unwrap();
+        let path = mount["mountPath"].as_str().unwrap().to_string();
+        let volume = pod["spec"]["volumes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is mounted but is no volume of the pod"));
+        assert_eq!(
+            volume["csi"]["driver"], "spiffe.csi.cert-manager.io",
+            "{volume:?}"
+        );
+        assert_eq!(volume["csi"]["readOnly"], Tree::Bool(true));
+        assert_eq!(mount["readOnly"], Tree::Bool(true));
+        let gid: u32 = volume["csi"]["volumeAttributes"]["spiffe.csi.cert-manager.io/fs-group"]
+            .as_str()
+            .expect("the fs-group attribute, a string")
+            .parse()
+            .unwrap();
+        let account = pod["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or("default");
+        mounted.push((path, csi_driver_spiffe_volume(namespace, account, gid)));
+    }
+    mounted
+}
+
+/// A volume as csi-driver-spiffe writes it for service account `account` of `namespace` (trust
+/// domain `cluster.local`, the driver's default): a certificate whose only name is the SPIFFE ID
+/// in a URI SAN, server and client auth, an hour long; its PKCS#8 key; the CA as `ca.crt` (the
+/// driver's `--source-ca-bundle`). As cert-manager's csi-lib writes them: through the kubelet's
+/// atomic writer (a timestamped directory, `..data` linking to it, each file a link through
+/// `..data`), owned by root and group `gid` (the `fs-group` attribute), mode 0440.
+fn csi_driver_spiffe_volume(namespace: &str, account: &str, gid: u32) -> tempfile::TempDir {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "spiffe-ca");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    let spiffe_id = format!("spiffe://cluster.local/ns/{namespace}/sa/{account}");
+    leaf.subject_alt_names = vec![rcgen::SanType::URI(
+        rcgen::string::Ia5String::try_from(spiffe_id).unwrap(),
+    )];
+    let now = std::time::SystemTime::now();
+    leaf.not_before = (now - std::time::Duration::from_secs(60)).into();
+    leaf.not_after = (now + std::time::Duration::from_secs(3600)).into();
+    leaf.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+
+    let volume = tempfile::tempdir().unwrap();
+    let root = volume.path();
+    let stamped = "..2026_01_02_03_04_05.000000001";
+    std::fs::create_dir(root.join(stamped)).unwrap();
+    set_mode(&root.join(stamped), 0o755);
+    for (file, text) in [
+        ("tls.crt", cert.pem()),
+        ("tls.key", key.serialize_pem()),
+        ("ca.crt", ca_cert.pem()),
+    ] {
+        let path = root.join(stamped).join(file);
+        std::fs::write(&path, text).unwrap();
+        chown(&path, Some(0), Some(gid)).unwrap();
+        set_mode(&path, 0o440);
+        symlink(Path::new("..data").join(file), root.join(file)).unwrap();
+    }
+    symlink(stamped, root.join("..data")).unwrap();
+    chown(root, Some(0), Some(gid)).unwrap();
+    set_mode(root, 0o750);
+    volume
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 fn start_pod(
@@ -132,7 +237,6 @@ fn start_pod(
     namespace: &str,
     workload: &str,
 ) -> Started {
-    use std::os::unix::fs::PermissionsExt;
     let init = container(pod, "mesh-init");
     assert_eq!(init["securityContext"]["runAsUser"], 0);
     let argv_init = argv(init, bin);
@@ -146,13 +250,23 @@ fn start_pod(
     assert_eq!(r.code, 0, "{argv_init:?}: {}", r.stderr);
 
     let proxy = container(pod, "mesh-proxy");
-    let uid = proxy["securityContext"]["runAsUser"]
-        .as_u64()
-        .unwrap()
-        .to_string();
-    let argv_proxy = argv(proxy, bin);
+    let id = |key: &str| {
+        proxy["securityContext"][key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("mesh-proxy has no securityContext.{key}"))
+            .to_string()
+    };
+    let (uid, gid) = (id("runAsUser"), id("runAsGroup"));
+    let volumes = mount_volumes(pod, namespace, proxy);
+    assert!(!volumes.is_empty(), "mesh-proxy mounts no identity volume");
+    let mut argv_proxy = argv(proxy, bin);
+    for arg in &mut argv_proxy {
+        for (path, dir) in &volumes {
+            *arg = arg.replace(path.as_str(), &dir.path().to_string_lossy());
+        }
+    }
     let mut cmd = net.pod.command("setpriv");
-    cmd.args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "--"])
+    cmd.args(["--reuid", &uid, "--regid", &gid, "--clear-groups", "--"])
         .args(&argv_proxy)
         .env("RUST_BACKTRACE", "0");
     for (k, _) in std::env::vars_os() {
@@ -177,7 +291,15 @@ fn start_pod(
         proxy: proxy_process,
         _api: api,
         _kubeconfig: dir,
+        _volumes: volumes.into_iter().map(|(_, dir)| dir).collect(),
     }
+}
+
+/// The proxy's own TLS identity, as its admin port's `/stats` says it.
+fn tls_id(net: &Pod) -> String {
+    let stats = curl(&net.peer, &format!("http://{POD_V4}:4191/stats")).unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    stats["tls_id"].as_str().unwrap_or_default().to_string()
 }
 
 #[test]
@@ -188,6 +310,10 @@ fn the_injected_classic_pod_runs_its_proxy_and_names_its_workload() {
     let net = Pod::new("inject");
     let bin = SharedBinary::new();
     let proxy = start_pod(&net, &bin, &pod, &namespace, "deploy/web");
+    assert_eq!(
+        tls_id(&net),
+        "web.emojivoto.serviceaccount.identity.mesh.cluster.local"
+    );
 
     // The postStart hook returns once the proxy is ready (the kubelet then starts the app).
     let hook = strings(&container(&pod, "mesh-proxy")["lifecycle"]["postStart"]["exec"]["command"]);
@@ -243,6 +369,11 @@ fn the_injected_native_pod_passes_its_startup_probe_and_skips_zookeepers_quorum_
     let net = Pod::new("inject-zk");
     let bin = SharedBinary::new();
     let proxy = start_pod(&net, &bin, &pod, &namespace, "sts/zk");
+    // A pod that names no service account runs as `default`.
+    assert_eq!(
+        tls_id(&net),
+        "default.data.serviceaccount.identity.mesh.cluster.local"
+    );
     let startup = &container(&pod, "mesh-proxy")["startupProbe"]["httpGet"];
     assert_eq!(startup["path"], "/ready");
     let url = format!(

@@ -1,7 +1,8 @@
 //! The containers and the volume inject adds to a pod, as YAML trees: the `mesh-init` init
 //! container (`mesh init`, the capture rules), the `mesh-proxy` container (`mesh proxy --capture`)
-//! and the emptyDir iptables locks its lock file in. Shapes follow Linkerd's
-//! `charts/partials/templates/_proxy.tpl` and `_proxy-init.tpl`.
+//! and the emptyDir iptables locks its lock file in; the proxy's identity volume is
+//! [`super::identity`]'s. Shapes follow Linkerd's `charts/partials/templates/_proxy.tpl` and
+//! `_proxy-init.tpl`.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use crate::capture::{PortSet, Subnet};
 use crate::yaml::Tree;
 
 use super::super::tree::{map, n, s, strings};
+use super::identity::ProxyIdentity;
 use super::SidecarMode;
 
 /// The init container's name.
@@ -44,6 +46,10 @@ pub struct Sidecar {
     pub await_proxy: bool,
     /// The proxy's `runAsUser`, and `mesh init --proxy-uid`.
     pub proxy_uid: u32,
+    /// The proxy's `runAsGroup`, which its identity's files belong to.
+    pub proxy_gid: u32,
+    /// Where the proxy's mutual TLS identity comes from, if anywhere.
+    pub identity: ProxyIdentity,
     /// `mesh-init` as uid 65534 (needs file capabilities on the image's nft/iptables).
     pub init_non_root: bool,
     /// `mesh proxy --shutdown-grace`.
@@ -184,6 +190,7 @@ pub fn proxy_container(sidecar: &Sidecar) -> Tree {
         };
         args.push(format!("--opaque-ports={list}"));
     }
+    args.extend(sidecar.identity.proxy_args());
     let field_env = |name: &str, path: &str| {
         map([
             ("name", s(name)),
@@ -248,15 +255,17 @@ pub fn proxy_container(sidecar: &Sidecar) -> Tree {
             ]),
         ),
     ];
+    let mut mounts = Vec::new();
     if sidecar.own_api_token {
-        entries.push((
-            "volumeMounts",
-            Tree::Sequence(vec![map([
-                ("name", s(API_TOKEN_VOLUME)),
-                ("mountPath", s(API_TOKEN_PATH)),
-                ("readOnly", Tree::Bool(true)),
-            ])]),
-        ));
+        mounts.push(map([
+            ("name", s(API_TOKEN_VOLUME)),
+            ("mountPath", s(API_TOKEN_PATH)),
+            ("readOnly", Tree::Bool(true)),
+        ]));
+    }
+    mounts.extend(sidecar.identity.volume_mount());
+    if !mounts.is_empty() {
+        entries.push(("volumeMounts", Tree::Sequence(mounts)));
     }
     if sidecar.mode == SidecarMode::Native {
         entries.push(("restartPolicy", s("Always")));
@@ -305,6 +314,8 @@ pub fn proxy_container(sidecar: &Sidecar) -> Tree {
             ("allowPrivilegeEscalation", Tree::Bool(false)),
             ("capabilities", map([("drop", strings(["ALL"]))])),
             ("readOnlyRootFilesystem", Tree::Bool(true)),
+            // Not the image's group (often root's): the one its identity's files belong to.
+            ("runAsGroup", n(sidecar.proxy_gid.into())),
             ("runAsNonRoot", Tree::Bool(true)),
             ("runAsUser", n(sidecar.proxy_uid.into())),
             ("seccompProfile", map([("type", s("RuntimeDefault"))])),
