@@ -160,8 +160,9 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;install' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace to create for mesh''s service account and scrape config')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace to create for mesh''s service account and scrape config')
-            [CompletionResult]::new('--proxy-namespaces', '--proxy-namespaces', [CompletionResultType]::ParameterName, 'Grant discovery''s read rights only to the service accounts of these namespaces, where meshed pods run (default: every service account in the cluster)')
+            [CompletionResult]::new('--proxy-namespaces', '--proxy-namespaces', [CompletionResultType]::ParameterName, 'Grant discovery''s read rights (and the identity''s) only to the service accounts of these namespaces, where meshed pods run (default: every service account in the cluster)')
             [CompletionResult]::new('--no-crd', '--no-crd', [CompletionResultType]::ParameterName, 'Leave out the ServiceProfile CRD: for a cluster that has Linkerd''s (`kubectl get crd serviceprofiles.linkerd.io`), which has the same schema')
+            [CompletionResult]::new('--no-identity-rbac', '--no-identity-rbac', [CompletionResultType]::ParameterName, 'Leave out the ClusterRole mesh-identity and its binding (create CertificateRequests, which cert-manager''s csi-driver-spiffe does as each meshed pod''s service account): for clusters where the proxies'' identity comes from a secret or SPIRE, or is disabled')
             [CompletionResult]::new('--prometheus-config', '--prometheus-config', [CompletionResultType]::ParameterName, 'Print only the Prometheus scrape config (prometheus.yml with the `mesh-proxies` job), to merge into your own Prometheus')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

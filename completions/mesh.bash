@@ -572,7 +572,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__install)
-            opts="-n -h -V --namespace --no-crd --proxy-namespaces --prometheus-config --help --version"
+            opts="-n -h -V --namespace --no-crd --proxy-namespaces --no-identity-rbac --prometheus-config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

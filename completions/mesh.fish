@@ -131,8 +131,9 @@ complete -c mesh -n "__fish_mesh_using_subcommand init" -l check -d 'Prove captu
 complete -c mesh -n "__fish_mesh_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mesh -n "__fish_mesh_using_subcommand init" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand install" -s n -l namespace -d 'The namespace to create for mesh\'s service account and scrape config' -r
-complete -c mesh -n "__fish_mesh_using_subcommand install" -l proxy-namespaces -d 'Grant discovery\'s read rights only to the service accounts of these namespaces, where meshed pods run (default: every service account in the cluster)' -r
+complete -c mesh -n "__fish_mesh_using_subcommand install" -l proxy-namespaces -d 'Grant discovery\'s read rights (and the identity\'s) only to the service accounts of these namespaces, where meshed pods run (default: every service account in the cluster)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand install" -l no-crd -d 'Leave out the ServiceProfile CRD: for a cluster that has Linkerd\'s (`kubectl get crd serviceprofiles.linkerd.io`), which has the same schema'
+complete -c mesh -n "__fish_mesh_using_subcommand install" -l no-identity-rbac -d 'Leave out the ClusterRole mesh-identity and its binding (create CertificateRequests, which cert-manager\'s csi-driver-spiffe does as each meshed pod\'s service account): for clusters where the proxies\' identity comes from a secret or SPIRE, or is disabled'
 complete -c mesh -n "__fish_mesh_using_subcommand install" -l prometheus-config -d 'Print only the Prometheus scrape config (prometheus.yml with the `mesh-proxies` job), to merge into your own Prometheus'
 complete -c mesh -n "__fish_mesh_using_subcommand install" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand install" -s V -l version -d 'Print version'

@@ -1,6 +1,6 @@
 //! `mesh install`: print what a cluster needs once (the ServiceProfile CRD, a namespace, the
-//! discovery RBAC and the proxies' scrape config), for `kubectl apply -f -`. The manifests are
-//! built by `crate::kubernetes::install`.
+//! discovery and identity RBAC and the proxies' scrape config), for `kubectl apply -f -`. The
+//! manifests are built by `crate::kubernetes::install`.
 
 use std::process::ExitCode;
 
@@ -14,7 +14,9 @@ use crate::kubernetes::install::{self, prometheus, rbac, InstallOptions};
 #[command(after_help = "Examples:\n  mesh install > mesh-install.yaml\n  \
                         mesh install --no-crd --proxy-namespaces emojivoto\n  \
                         mesh install --prometheus-config\n\n\
-                        Apply with `kubectl apply -f mesh-install.yaml`; see docs/kubernetes.md.")]
+                        Apply with `kubectl apply -f mesh-install.yaml`; see docs/kubernetes.md. \
+                        The ClusterRole mesh-identity lets the meshed pods' service accounts \
+                        request their certificates from cert-manager's csi-driver-spiffe.")]
 pub struct InstallArgs {
     /// The namespace to create for mesh's service account and scrape config
     #[arg(short = 'n', long, default_value = install::DEFAULT_NAMESPACE, value_name = "NS",
@@ -26,14 +28,20 @@ pub struct InstallArgs {
     #[arg(long)]
     pub no_crd: bool,
 
-    /// Grant discovery's read rights only to the service accounts of these namespaces, where
-    /// meshed pods run (default: every service account in the cluster)
+    /// Grant discovery's read rights (and the identity's) only to the service accounts of these
+    /// namespaces, where meshed pods run (default: every service account in the cluster)
     #[arg(long, value_delimiter = ',', value_name = "NS,…", value_parser = namespace)]
     pub proxy_namespaces: Vec<String>,
 
+    /// Leave out the ClusterRole mesh-identity and its binding (create CertificateRequests, which
+    /// cert-manager's csi-driver-spiffe does as each meshed pod's service account): for clusters
+    /// where the proxies' identity comes from a secret or SPIRE, or is disabled
+    #[arg(long)]
+    pub no_identity_rbac: bool,
+
     /// Print only the Prometheus scrape config (prometheus.yml with the `mesh-proxies` job), to
     /// merge into your own Prometheus
-    #[arg(long, conflicts_with_all = ["no_crd", "proxy_namespaces", "namespace"])]
+    #[arg(long, conflicts_with_all = ["no_crd", "proxy_namespaces", "namespace", "no_identity_rbac"])]
     pub prometheus_config: bool,
 }
 
@@ -57,6 +65,7 @@ pub fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
         } else {
             rbac::Subjects::namespaces(args.proxy_namespaces)
         },
+        identity_rbac: !args.no_identity_rbac,
     };
     let text = install::manifests(&options)?;
     super::print_stdout(&text)?;

@@ -7,7 +7,9 @@
 //!    unchanged and a cluster that has Linkerd's CRD can leave ours out ([`InstallOptions::crd`]);
 //! 2. the namespace (`mesh` by default) and its service account `mesh`;
 //! 3. the ClusterRole [`rbac::CLUSTER_ROLE`] with the least rights discovery needs, and the
-//!    ClusterRoleBinding that grants it to the meshed pods' service accounts ([`rbac`]);
+//!    ClusterRoleBinding that grants it to the meshed pods' service accounts ([`rbac`]); then,
+//!    unless left out, [`rbac::IDENTITY_ROLE`] and its binding, the one right csi-driver-spiffe
+//!    needs of those accounts to get the proxies' certificates;
 //! 4. a ConfigMap holding `prometheus.yml`, the scrape config for the proxies
 //!    ([`prometheus`]).
 //!
@@ -40,8 +42,12 @@ pub struct InstallOptions {
     /// Whether to print the ServiceProfile CRD; `false` for a cluster that already has Linkerd's
     /// (the same schema: profiles work with either).
     pub crd: bool,
-    /// Whose service accounts may read discovery ([`rbac::Subjects`]).
+    /// Whose service accounts may read discovery ([`rbac::Subjects`]), and request their
+    /// certificates.
     pub subjects: rbac::Subjects,
+    /// Whether to print [`rbac::IDENTITY_ROLE`] and its binding; `false` where no workload's
+    /// identity comes from csi-driver-spiffe.
+    pub identity_rbac: bool,
 }
 
 impl Default for InstallOptions {
@@ -50,6 +56,7 @@ impl Default for InstallOptions {
             namespace: DEFAULT_NAMESPACE.to_string(),
             crd: true,
             subjects: rbac::Subjects::AllServiceAccounts,
+            identity_rbac: true,
         }
     }
 }
@@ -126,6 +133,20 @@ pub fn manifests(options: &InstallOptions) -> Result<String, InstallError> {
         ),
         &rbac::ClusterRoleBinding::discovery(ns, &options.subjects),
     ));
+    if options.identity_rbac {
+        docs.push(Document::new(
+            "The proxies' identity from cert-manager's csi-driver-spiffe (mesh inject's default):              it requests each pod's certificate as the pod's service account. Safe with              cert-manager's default approver off, as csi-driver-spiffe requires; leave it out              with --no-identity-rbac otherwise."
+                .into(),
+            &rbac::ClusterRole::identity(),
+        ));
+        docs.push(Document::new(
+            format!(
+                "Whose pods may request their certificates: {}.",
+                options.subjects
+            ),
+            &rbac::ClusterRoleBinding::identity(&options.subjects),
+        ));
+    }
     docs.push(Document::new(
         "The scrape config for the proxies, for a Prometheus in this namespace (or print it alone \
          with --prometheus-config and merge it into yours)."
@@ -190,9 +211,17 @@ mod tests {
                 "ServiceAccount",
                 "ClusterRole",
                 "ClusterRoleBinding",
+                "ClusterRole",
+                "ClusterRoleBinding",
                 "ConfigMap"
             ]
         );
+        let without_identity = manifests(&InstallOptions {
+            identity_rbac: false,
+            ..InstallOptions::default()
+        })
+        .unwrap();
+        assert!(!without_identity.contains("mesh-identity"));
         let without = manifests(&InstallOptions {
             crd: false,
             ..InstallOptions::default()

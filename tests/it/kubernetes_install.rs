@@ -46,6 +46,38 @@ fn install_without_the_crd() {
 }
 
 #[test]
+fn install_without_the_identity_rbac_leaves_out_only_its_role_and_binding() {
+    let names = |text: &str| -> Vec<String> {
+        documents(text)
+            .iter()
+            .map(|d| {
+                let field = |v: &Value| v.as_str().unwrap().to_string();
+                format!("{}/{}", field(&d["kind"]), field(&d["metadata"]["name"]))
+            })
+            .collect()
+    };
+    let with = names(&install(&[]));
+    let without = names(&install(&["--no-identity-rbac"]));
+    let identity: Vec<_> = with
+        .iter()
+        .filter(|n| n.contains("mesh-identity"))
+        .collect();
+    assert_eq!(
+        identity,
+        [
+            "ClusterRole/mesh-identity",
+            "ClusterRoleBinding/mesh-identity"
+        ]
+    );
+    let rest: Vec<_> = with
+        .iter()
+        .filter(|n| !n.contains("mesh-identity"))
+        .cloned()
+        .collect();
+    assert_eq!(without, rest);
+}
+
+#[test]
 fn install_in_another_namespace() {
     insta::assert_snapshot!(install(&["--namespace", "mesh-system", "--no-crd"]));
 }

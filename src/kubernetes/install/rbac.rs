@@ -1,6 +1,7 @@
 //! The RBAC objects discovery needs: a ClusterRole with read-only rights on what a proxy resolves
 //! from, and the ClusterRoleBinding that grants it (Kubernetes API reference,
-//! `rbac.authorization.k8s.io/v1`).
+//! `rbac.authorization.k8s.io/v1`); and the one right the proxies' identity needs of
+//! cert-manager's csi-driver-spiffe, granted to the same service accounts.
 //!
 //! # Whom the role is bound to
 //!
@@ -19,6 +20,16 @@
 //! The service account `mesh` of the install namespace is always a subject: it is the account for
 //! a proxy or the CLI run outside the cluster. Linkerd avoids the trade by running one destination
 //! controller that alone holds these rights; DESIGN.md's seam keeps that possible.
+//!
+//! # The identity role
+//!
+//! csi-driver-spiffe (the source of the identity `mesh inject` mounts by default) asks cert-manager
+//! for each pod's certificate as the pod's own service account, by creating a CertificateRequest
+//! in the pod's namespace: the account needs `create` on `certificaterequests.cert-manager.io`
+//! ([`IDENTITY_ROLE`]), and nothing else. That right is safe only where cert-manager's default
+//! approver is off, as csi-driver-spiffe requires, so that its approver alone approves requests,
+//! and only one whose SPIFFE ID is the requesting account's own; elsewhere any account could have
+//! any issuer sign what it asks. `mesh install --no-identity-rbac` leaves it out.
 
 use std::fmt;
 
@@ -29,6 +40,9 @@ use super::SERVICE_ACCOUNT;
 
 /// The name of the ClusterRole (and of its binding): cluster-wide, one per cluster.
 pub const CLUSTER_ROLE: &str = "mesh-discovery";
+/// The name of the ClusterRole (and of its binding) that lets the meshed pods' service accounts
+/// request their own certificates from csi-driver-spiffe.
+pub const IDENTITY_ROLE: &str = "mesh-identity";
 
 /// The verbs discovery uses: a list and a watch per resource, and a get for one object.
 const READ: [&str; 3] = ["get", "list", "watch"];
@@ -85,6 +99,21 @@ impl ClusterRole {
                 PolicyRule::read("", &["services", "pods"]),
                 PolicyRule::read("linkerd.io", &["serviceprofiles"]),
             ],
+        }
+    }
+
+    /// [`IDENTITY_ROLE`]: create CertificateRequests (cert-manager.io), which csi-driver-spiffe
+    /// does as the pod's service account. No read, and nothing else.
+    pub fn identity() -> Self {
+        ClusterRole {
+            api_version: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRole",
+            metadata: ObjectMeta::cluster(IDENTITY_ROLE),
+            rules: vec![PolicyRule {
+                api_groups: vec!["cert-manager.io".into()],
+                resources: vec!["certificaterequests".into()],
+                verbs: vec!["create".into()],
+            }],
         }
     }
 
@@ -184,29 +213,40 @@ impl ClusterRoleBinding {
             namespace: Some(namespace.to_string()),
             api_group: None,
         }];
-        match subjects {
-            Subjects::AllServiceAccounts => {
-                all.push(Subject::group("system:serviceaccounts".to_string()));
-            }
-            Subjects::Namespaces(namespaces) => {
-                all.extend(
-                    namespaces
-                        .iter()
-                        .map(|ns| Subject::group(format!("system:serviceaccounts:{ns}"))),
-                );
-            }
-        }
+        all.extend(groups(subjects));
+        Self::granting(CLUSTER_ROLE, all)
+    }
+
+    /// Grants [`IDENTITY_ROLE`] to `subjects` (the meshed pods' accounts: `mesh`, which no pod
+    /// runs as, needs no certificate).
+    pub fn identity(subjects: &Subjects) -> Self {
+        Self::granting(IDENTITY_ROLE, groups(subjects))
+    }
+
+    /// The binding named as the ClusterRole `role` it grants to `subjects`.
+    fn granting(role: &'static str, subjects: Vec<Subject>) -> Self {
         ClusterRoleBinding {
             api_version: "rbac.authorization.k8s.io/v1",
             kind: "ClusterRoleBinding",
-            metadata: ObjectMeta::cluster(CLUSTER_ROLE),
+            metadata: ObjectMeta::cluster(role),
             role_ref: RoleRef {
                 api_group: "rbac.authorization.k8s.io",
                 kind: "ClusterRole",
-                name: CLUSTER_ROLE,
+                name: role,
             },
-            subjects: all,
+            subjects,
         }
+    }
+}
+
+/// The groups that hold `subjects`' service accounts.
+fn groups(subjects: &Subjects) -> Vec<Subject> {
+    match subjects {
+        Subjects::AllServiceAccounts => vec![Subject::group("system:serviceaccounts".to_string())],
+        Subjects::Namespaces(namespaces) => namespaces
+            .iter()
+            .map(|ns| Subject::group(format!("system:serviceaccounts:{ns}")))
+            .collect(),
     }
 }
 
@@ -238,6 +278,32 @@ mod tests {
                 "{verb} {group}/{resource}"
             );
         }
+    }
+
+    #[test]
+    fn the_identity_role_only_creates_certificate_requests_for_the_same_groups() {
+        let role = ClusterRole::identity();
+        assert!(role.allows("cert-manager.io", "certificaterequests", "create"));
+        for (group, resource, verb) in [
+            ("cert-manager.io", "certificaterequests", "get"),
+            ("cert-manager.io", "certificaterequests", "update"),
+            ("cert-manager.io", "certificates", "create"),
+            (
+                "certificates.k8s.io",
+                "certificatesigningrequests",
+                "create",
+            ),
+            ("", "secrets", "get"),
+        ] {
+            assert!(
+                !role.allows(group, resource, verb),
+                "{verb} {group}/{resource}"
+            );
+        }
+        let b = ClusterRoleBinding::identity(&Subjects::namespaces(["zk".into()]));
+        let names: Vec<_> = b.subjects.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["system:serviceaccounts:zk"]);
+        assert_eq!(b.role_ref.name, IDENTITY_ROLE);
     }
 
     #[test]
