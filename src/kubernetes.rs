@@ -88,7 +88,8 @@ impl FieldError {
 pub struct Outcome {
     /// The object as `kubectl` names it: `deployment/web`, `service/web-svc`.
     pub object: String,
-    /// What was done, or why nothing was (`injected (native sidecar)`, `skipped: …`).
+    /// What was done, or why nothing was (`injected (native sidecar; identity: csi-driver-spiffe)`,
+    /// `skipped: …`).
     pub what: String,
     /// Whether the object was changed.
     pub changed: bool,
