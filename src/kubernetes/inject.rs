@@ -7,6 +7,7 @@
 
 pub mod identity;
 pub mod pod_spec;
+mod refusals;
 
 use std::time::Duration;
 
@@ -19,8 +20,8 @@ use super::tree::{self, s};
 use super::version_rules::{self, KubernetesVersion, DEFAULT_VERSION, NATIVE_SIDECARS_SINCE};
 use super::workload;
 use super::{FieldError, Object, Outcome};
-use identity::{ProxyIdentity, IDENTITY_VOLUME};
-use pod_spec::{Sidecar, API_TOKEN_VOLUME, INIT_CONTAINER, PROXY_CONTAINER, XTABLES_VOLUME};
+use identity::ProxyIdentity;
+use pod_spec::{Sidecar, PROXY_CONTAINER};
 
 /// The pod annotation that marks a pod as injected, holding the version of mesh that did it.
 pub const INJECTED_ANNOTATION: &str = "mesh.io/injected-version";
@@ -199,7 +200,7 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
             false,
         ));
     }
-    if let Some(found) = own_names_in(spec) {
+    if let Some(found) = refusals::own_names_in(spec) {
         if found == LINKERD_PROXY {
             return Ok(outcome(
                 "skipped: already injected by Linkerd (container linkerd-proxy)".into(),
@@ -268,7 +269,7 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
     })?;
     let mut sidecar = sidecar(options, &asked, mode, opaque_ports, identity);
     sidecar.own_api_token = spec.get("automountServiceAccountToken") == Some(&Tree::Bool(false));
-    check_app(spec, &at("spec"), sidecar.proxy_uid)?;
+    refusals::check_app(spec, &at("spec"), sidecar.proxy_uid)?;
     let user_init: Vec<String> = spec
         .get("initContainers")
         .and_then(Tree::as_sequence)
@@ -308,94 +309,6 @@ pub fn inject(object: Object<'_>, options: &InjectOptions) -> Result<Outcome, Fi
         );
     }
     Ok(outcome(what, true))
-}
-
-/// Refuses what would make the mesh silently miss the app's traffic or fail to start: a container
-/// running as the proxy's uid (the capture rules exempt it, so its connections would skip the
-/// proxy: DESIGN.md's "never a silent bypass"), or one declaring a port the proxy listens on.
-fn check_app(spec: &Mapping, at: &str, proxy_uid: u32) -> Result<(), FieldError> {
-    let uid_of = |m: &Mapping| {
-        m.get("securityContext")
-            .and_then(|c| c.get("runAsUser"))
-            .and_then(Tree::as_u64)
-    };
-    let exempt = |field: String| {
-        FieldError::new(
-            field,
-            format!(
-                "{proxy_uid} is the proxy's uid, whose connections the capture rules exempt: this \
-                 traffic would skip the proxy unseen; run the app as another uid, or give the \
-                 proxy another one (config.linkerd.io/proxy-uid)"
-            ),
-        )
-    };
-    if uid_of(spec) == Some(u64::from(proxy_uid)) {
-        return Err(exempt(format!("{at}.securityContext.runAsUser")));
-    }
-    let own_ports = [
-        (pod_spec::INBOUND_PORT, "inbound"),
-        (pod_spec::OUTBOUND_PORT, "outbound"),
-        (pod_spec::ADMIN_PORT, "admin"),
-    ];
-    for list in ["initContainers", "containers"] {
-        let containers = spec
-            .get(list)
-            .and_then(Tree::as_sequence)
-            .into_iter()
-            .flatten();
-        for (i, container) in containers.enumerate() {
-            let Some(container) = container.as_mapping() else {
-                continue;
-            };
-            if uid_of(container) == Some(u64::from(proxy_uid)) {
-                return Err(exempt(format!(
-                    "{at}.{list}[{i}].securityContext.runAsUser"
-                )));
-            }
-            let ports = container
-                .get("ports")
-                .and_then(Tree::as_sequence)
-                .into_iter()
-                .flatten();
-            for (j, port) in ports.enumerate() {
-                let number = port.get("containerPort").and_then(Tree::as_u64);
-                if let Some((p, which)) = own_ports
-                    .iter()
-                    .find(|(p, _)| Some(u64::from(*p)) == number)
-                {
-                    return Err(FieldError::new(
-                        format!("{at}.{list}[{i}].ports[{j}].containerPort"),
-                        format!(
-                            "{p} is the proxy's {which} port, which it listens on in every \
-                             meshed pod: the app and the proxy cannot both bind it"
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The first container, init container or volume name in `spec` that inject's own (or
-/// Linkerd's proxy) takes.
-fn own_names_in(spec: &Mapping) -> Option<&'static str> {
-    let names: Vec<&str> = ["containers", "initContainers", "volumes"]
-        .iter()
-        .filter_map(|k| spec.get(*k).and_then(Tree::as_sequence))
-        .flatten()
-        .filter_map(tree::name_of)
-        .collect();
-    [
-        LINKERD_PROXY,
-        PROXY_CONTAINER,
-        INIT_CONTAINER,
-        XTABLES_VOLUME,
-        API_TOKEN_VOLUME,
-        IDENTITY_VOLUME,
-    ]
-    .into_iter()
-    .find(|own| names.contains(own))
 }
 
 /// Native unless `--classic`; an annotation decides over the flag; below 1.29 classic, or a
