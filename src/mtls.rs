@@ -7,15 +7,22 @@
 //!   inbound accept ──► ClientHello for this identity? terminate : pass through ◄─┘
 //! ```
 //!
+//! mesh's own certificate authority writes such a directory: [`authority`] (`mesh identity init`:
+//! a trust anchor and an issuer) ──► [`issue`] (`mesh identity issue`: a leaf per service
+//! account) ──► [`staged`] (every file whole, or none); [`inspect`] reads any of them back.
+//!
 //! Not to be confused with [`crate::identity`], the workload's *name* (namespace, `deploy/web`,
 //! pod): this module is about what a certificate *proves*, a service account in a namespace
 //! ([`id::TlsId`]).
+pub mod authority;
 pub mod certificate;
 pub mod configs;
 pub mod files;
 pub mod id;
+pub mod inspect;
 pub mod issue;
 pub mod provider;
 pub mod reload;
+pub mod staged;
 
 pub use id::TlsId;

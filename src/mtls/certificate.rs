@@ -59,8 +59,8 @@ impl CertificateFacts {
         Ok(CertificateFacts {
             ids,
             sans,
-            not_before: unix(validity.not_before.timestamp()),
-            not_after: unix(validity.not_after.timestamp()),
+            not_before: from_unix(validity.not_before.timestamp()),
+            not_after: from_unix(validity.not_after.timestamp()),
         })
     }
 
@@ -86,11 +86,20 @@ impl CertificateFacts {
     }
 }
 
-fn unix(seconds: i64) -> SystemTime {
+/// A certificate's time (seconds since the epoch) as a `SystemTime`; times before 1970 as 1970.
+pub(super) fn from_unix(seconds: i64) -> SystemTime {
     match u64::try_from(seconds) {
         Ok(s) => UNIX_EPOCH + Duration::from_secs(s),
         Err(_) => UNIX_EPOCH,
     }
+}
+
+/// A certificate's SHA-256 fingerprint (of its DER) as `openssl x509 -fingerprint -sha256` prints
+/// it: uppercase hex bytes joined by `:`.
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
 }
 
 /// A time as RFC 3339 UTC (`2026-12-01T18:00:00Z`), for messages about validity.

@@ -58,18 +58,7 @@ impl TlsId {
         label("service account", service_account)?;
         label("namespace", namespace)?;
         label("control-plane namespace", control_plane_namespace)?;
-        if trust_domain.is_empty() {
-            return Err(TlsIdError::BadLabel {
-                what: "trust domain",
-                value: trust_domain.into(),
-            });
-        }
-        for part in trust_domain.split('.') {
-            label("trust domain", part).map_err(|_| TlsIdError::BadLabel {
-                what: "trust domain",
-                value: trust_domain.into(),
-            })?;
-        }
+        check_trust_domain(trust_domain)?;
         Ok(TlsId {
             service_account: service_account.into(),
             namespace: namespace.into(),
@@ -137,6 +126,22 @@ impl fmt::Display for TlsId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.dns_name())
     }
+}
+
+/// Checks that `trust_domain` is a DNS name (dot-separated DNS labels), as a SPIFFE trust domain
+/// and Linkerd's identity names need it.
+pub fn check_trust_domain(trust_domain: &str) -> Result<(), TlsIdError> {
+    let bad = || TlsIdError::BadLabel {
+        what: "trust domain",
+        value: trust_domain.into(),
+    };
+    if trust_domain.is_empty() {
+        return Err(bad());
+    }
+    for part in trust_domain.split('.') {
+        label("trust domain", part).map_err(|_| bad())?;
+    }
+    Ok(())
 }
 
 fn label(what: &'static str, value: &str) -> Result<(), TlsIdError> {
