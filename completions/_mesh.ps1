@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery''s read-only RBAC and the proxies'' Prometheus scrape config')
             [CompletionResult]::new('inject', 'inject', [CompletionResultType]::ParameterValue, 'Add the proxy and its capture init container to the workloads of Kubernetes manifests')
             [CompletionResult]::new('uninject', 'uninject', [CompletionResultType]::ParameterValue, 'Take what `mesh inject` added out of Kubernetes manifests')
+            [CompletionResult]::new('identity', 'identity', [CompletionResultType]::ParameterValue, 'Make a trust anchor and an issuer, issue workload certificates from them for mutual TLS between proxies, and inspect certificates')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -190,6 +191,72 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mesh;identity' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Make a trust anchor and an issuer it signs (ECDSA P-256), written to DIR as ca.crt, issuer.crt and issuer.key')
+            [CompletionResult]::new('issue', 'issue', [CompletionResultType]::ParameterValue, 'Issue a certificate for a service account in a namespace (ECDSA P-256, 24h by default) and write it as an identity directory: tls.crt, tls.key, ca.crt')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a certificate''s identities, issuer, validity and time left, and whether it chains to the ca.crt beside it; exit 1 if it is expired, does not chain, or its key is not its own')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mesh;identity;init' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The authority directory to write (made 0700 if missing)')
+            [CompletionResult]::new('--trust-domain', '--trust-domain', [CompletionResultType]::ParameterName, 'The trust domain of the identities it issues (`spiffe://<trust-domain>/ns/<ns>/sa/<sa>`)')
+            [CompletionResult]::new('--anchor-lifetime', '--anchor-lifetime', [CompletionResultType]::ParameterName, 'How long the trust anchor is valid')
+            [CompletionResult]::new('--issuer-lifetime', '--issuer-lifetime', [CompletionResultType]::ParameterName, 'How long the issuer is valid (no longer than the anchor)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace an authority already in DIR (proxies trusting its ca.crt then refuse certificates from the new one until they are given the new ca.crt)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mesh;identity;issue' {
+            [CompletionResult]::new('--service-account', '--service-account', [CompletionResultType]::ParameterName, 'The workload''s service account')
+            [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'The authority directory (`mesh identity init`)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The identity directory to write (default: ./<service-account>.<namespace>)')
+            [CompletionResult]::new('--lifetime', '--lifetime', [CompletionResultType]::ParameterName, 'How long the certificate is valid (from 20s ago, for clocks a little behind)')
+            [CompletionResult]::new('--trust-domain', '--trust-domain', [CompletionResultType]::ParameterName, 'The trust domain (default: the authority''s, else cluster.local)')
+            [CompletionResult]::new('--control-plane-namespace', '--control-plane-namespace', [CompletionResultType]::ParameterName, 'The control-plane namespace in the identity name (`<sa>.<ns>.serviceaccount.identity.<this>.<trust-domain>`), as the proxies are given it')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the workload the certificate is for')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the workload the certificate is for')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mesh;identity;inspect' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mesh;identity;help' {
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Make a trust anchor and an issuer it signs (ECDSA P-256), written to DIR as ca.crt, issuer.crt and issuer.key')
+            [CompletionResult]::new('issue', 'issue', [CompletionResultType]::ParameterValue, 'Issue a certificate for a service account in a namespace (ECDSA P-256, 24h by default) and write it as an identity directory: tls.crt, tls.key, ca.crt')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a certificate''s identities, issuer, validity and time left, and whether it chains to the ca.crt beside it; exit 1 if it is expired, does not chain, or its key is not its own')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mesh;identity;help;init' {
+            break
+        }
+        'mesh;identity;help;issue' {
+            break
+        }
+        'mesh;identity;help;inspect' {
+            break
+        }
+        'mesh;identity;help;help' {
+            break
+        }
         'mesh;demo' {
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (default: run until Ctrl-C or SIGTERM)')
             [CompletionResult]::new('--vote-interval', '--vote-interval', [CompletionResultType]::ParameterName, 'Time between the vote bot''s requests')
@@ -307,6 +374,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Print the manifests a cluster needs once before workloads are meshed: the ServiceProfile CRD, a namespace, discovery''s read-only RBAC and the proxies'' Prometheus scrape config')
             [CompletionResult]::new('inject', 'inject', [CompletionResultType]::ParameterValue, 'Add the proxy and its capture init container to the workloads of Kubernetes manifests')
             [CompletionResult]::new('uninject', 'uninject', [CompletionResultType]::ParameterValue, 'Take what `mesh inject` added out of Kubernetes manifests')
+            [CompletionResult]::new('identity', 'identity', [CompletionResultType]::ParameterValue, 'Make a trust anchor and an issuer, issue workload certificates from them for mutual TLS between proxies, and inspect certificates')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run an emojivoto-style app on 127.0.0.1, each workload behind its own mesh proxy')
             [CompletionResult]::new('await', 'await', [CompletionResultType]::ParameterValue, 'Wait until the proxy is ready, then run a command')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Show success rate, request rate, latency and TCP connections per resource')
@@ -337,6 +405,21 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             break
         }
         'mesh;help;uninject' {
+            break
+        }
+        'mesh;help;identity' {
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Make a trust anchor and an issuer it signs (ECDSA P-256), written to DIR as ca.crt, issuer.crt and issuer.key')
+            [CompletionResult]::new('issue', 'issue', [CompletionResultType]::ParameterValue, 'Issue a certificate for a service account in a namespace (ECDSA P-256, 24h by default) and write it as an identity directory: tls.crt, tls.key, ca.crt')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a certificate''s identities, issuer, validity and time left, and whether it chains to the ca.crt beside it; exit 1 if it is expired, does not chain, or its key is not its own')
+            break
+        }
+        'mesh;help;identity;init' {
+            break
+        }
+        'mesh;help;identity;issue' {
+            break
+        }
+        'mesh;help;identity;inspect' {
             break
         }
         'mesh;help;demo' {

@@ -7,6 +7,10 @@ mod child;
 pub mod completions;
 pub mod demo;
 pub mod edges;
+pub mod identity;
+mod identity_init;
+mod identity_inspect;
+mod identity_issue;
 pub mod init;
 pub mod inject;
 pub mod install;
@@ -44,6 +48,7 @@ pub enum Command {
     Install(install::InstallArgs),
     Inject(inject::InjectArgs),
     Uninject(uninject::UninjectArgs),
+    Identity(identity::IdentityArgs),
     Demo(demo::DemoArgs),
     Await(await_ready::AwaitArgs),
     Stat(stat::StatArgs),
@@ -80,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Install(args) => install::run(args),
         Command::Inject(args) => inject::run(args),
         Command::Uninject(args) => uninject::run(args),
+        Command::Identity(args) => identity::run(args),
         Command::Await(args) => await_ready::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Stat(args) => stat::run(args),

@@ -65,7 +65,7 @@ impl fmt::Debug for Leaf {
 /// Why a leaf could not be issued or written.
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
-    #[error("the authority is for trust domain {authority}, not {requested}: its proxies would not accept spiffe://{requested}/… (issue for {authority}, or make an authority for {requested})")]
+    #[error("the authority is for trust domain {authority}, not {requested} (its certificates name spiffe://{authority}): issue for {authority}, or make an authority for {requested}")]
     OtherTrustDomain {
         authority: String,
         requested: String,

@@ -82,3 +82,23 @@ fn tap_help() {
 fn demo_help() {
     insta::assert_snapshot!(help(&["demo", "--help"]));
 }
+
+#[test]
+fn identity_help() {
+    insta::assert_snapshot!(help(&["identity", "--help"]));
+}
+
+#[test]
+fn identity_init_help() {
+    insta::assert_snapshot!(help(&["identity", "init", "--help"]));
+}
+
+#[test]
+fn identity_issue_help() {
+    insta::assert_snapshot!(help(&["identity", "issue", "--help"]));
+}
+
+#[test]
+fn identity_inspect_help() {
+    insta::assert_snapshot!(help(&["identity", "inspect", "--help"]));
+}

@@ -34,6 +34,7 @@ mod grpc_errors;
 mod grpc_keepalive;
 mod help;
 mod help_examples;
+mod identity_cli;
 mod kube_discovery;
 mod kubernetes_config_map;
 mod kubernetes_inject;
