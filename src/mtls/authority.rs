@@ -5,7 +5,9 @@
 //! identity directory as `ca.crt`). It signs one intermediate, the issuer, which signs the
 //! workloads' short-lived leaves ([`super::issue`]). Both are ECDSA P-256 and carry the trust
 //! domain as a SPIFFE ID without a path (`spiffe://cluster.local`), as the X.509-SVID spec asks of
-//! signing certificates; [`Authority::load`] reads the trust domain back from it.
+//! signing certificates; [`Authority::load`] reads the trust domain back from it. Their names
+//! carry the authority's id beside Linkerd-style common names
+//! (`CN=root.mesh.cluster.local, OU=mesh authority 1a2b3c4d`), so two authorities are told apart.
 //!
 //! # Layout of an authority directory
 //!
@@ -145,9 +147,11 @@ impl Authority {
         let not_before = whole_seconds(SystemTime::now() - CLOCK_SKEW_ALLOWANCE);
 
         let anchor_key = KeyPair::generate().map_err(generate("trust anchor's key"))?;
+        let id = authority_id(&anchor_key);
         // Path length 1: the anchor signs issuers, which sign only leaves.
         let anchor_params = ca_params(
             &format!("root.mesh.{trust_domain}"),
+            &id,
             trust_domain,
             BasicConstraints::Constrained(1),
             not_before,
@@ -161,6 +165,7 @@ impl Authority {
         let issuer_key = KeyPair::generate().map_err(generate("issuer's key"))?;
         let mut issuer_params = ca_params(
             &format!("identity.mesh.{trust_domain}"),
+            &id,
             trust_domain,
             BasicConstraints::Constrained(0),
             not_before,
@@ -311,9 +316,23 @@ impl Authority {
     }
 }
 
-/// The parameters of a CA certificate named `common_name` for `trust_domain`.
+/// What tells two authorities' certificates apart by name: the first 4 bytes of the SHA-256 of
+/// the anchor's public key, in hex. Verifiers find a certificate's issuer by name; were every
+/// authority's anchor named alike, a leaf from another authority would fail on a signature
+/// (`BadSignature`) instead of as what it is, an unknown issuer, which the proxy explains as
+/// "another trust anchor".
+fn authority_id(anchor_key: &KeyPair) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, anchor_key.public_key_raw());
+    digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The parameters of a CA certificate named `common_name` in authority `id` for `trust_domain`.
 fn ca_params(
     common_name: &str,
+    id: &str,
     trust_domain: &str,
     path_length: BasicConstraints,
     not_before: SystemTime,
@@ -324,6 +343,10 @@ fn ca_params(
     params
         .distinguished_name
         .push(DnType::CommonName, common_name);
+    params.distinguished_name.push(
+        DnType::OrganizationalUnitName,
+        format!("mesh authority {id}"),
+    );
     params.is_ca = IsCa::Ca(path_length);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.subject_alt_names = vec![SanType::URI(rcgen::string::Ia5String::try_from(format!(

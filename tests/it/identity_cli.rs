@@ -97,7 +97,7 @@ async fn init_issue_inspect_make_an_identity_the_proxy_serves_and_rotates() {
     for line in [
         "spiffe id: spiffe://cluster.local/ns/emojivoto/sa/web\n",
         &format!("dns name:  {WEB_ID}\n"),
-        "issuer:    CN=identity.mesh.cluster.local\n",
+        "issuer:    CN=identity.mesh.cluster.local, OU=mesh authority ",
         "chains to: web-id/ca.crt: yes\n",
         "key:       web-id/tls.key: its key\n",
     ] {
@@ -192,7 +192,8 @@ fn an_existing_authority_is_kept_unless_forced() {
     assert_eq!(inspect.code, 1, "{}", inspect.stdout);
     assert!(
         inspect.stdout.contains(
-            "chains to: web-id/ca.crt: NO (no trust anchor signed CN=identity.mesh.cluster.local"
+            "chains to: web-id/ca.crt: NO (no trust anchor signed CN=identity.mesh.cluster.local, \
+             OU=mesh authority "
         ),
         "{}",
         inspect.stdout

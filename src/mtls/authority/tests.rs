@@ -79,6 +79,28 @@ fn the_anchor_lives_longer_than_the_issuer() {
 }
 
 #[test]
+fn two_authorities_are_told_apart_by_name_so_a_stranger_is_an_unknown_issuer() {
+    let (a, b) = (generate(), generate());
+    let name = |der: &CertificateDer<'_>| {
+        let (_, cert) = X509Certificate::from_der(der).unwrap();
+        cert.subject().to_string()
+    };
+    assert_ne!(name(a.anchor()), name(b.anchor()));
+    assert_ne!(name(a.issuer_certificate()), name(b.issuer_certificate()));
+    // b's leaf against a's anchor: no issuer of that name, rather than a bad signature.
+    let dir = tempfile::tempdir().unwrap();
+    let id = TlsId::new("web", "emojivoto", "cluster.local", "mesh").unwrap();
+    let leaf = b
+        .issue(&id, SystemTime::now(), Duration::from_secs(60))
+        .unwrap();
+    leaf.write(dir.path()).unwrap();
+    std::fs::write(dir.path().join("ca.crt"), &a.anchors_pem).unwrap();
+    let paths = IdentityPaths::in_dir(dir.path(), &Default::default());
+    let err = Credentials::load(&paths, &id, SystemTime::now()).unwrap_err();
+    assert!(err.to_string().ends_with("UnknownIssuer"), "{err}");
+}
+
+#[test]
 fn an_existing_authority_is_not_replaced_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
     let first = generate();
