@@ -436,7 +436,7 @@ async fn a_meshed_pod_is_named_by_its_workload_and_a_plain_one_is_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meshed_pod_with_an_identity_is_sent_mutual_tls_as_its_service_account() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = crate::tls_ca::TestCa::new("root.cluster.local");
+    let ca = crate::tls_ca::TestCa::new();
     let (web_ids, bot_ids) = (dir.path().join("web-id"), dir.path().join("bot-id"));
     ca.issue(
         &web_ids,

@@ -59,7 +59,7 @@ const WEB_ID: &str = "web.emojivoto.serviceaccount.identity.mesh.cluster.local";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_between_proxies_are_mutual_tls_with_both_identities_in_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("root.cluster.local");
+    let ca = TestCa::new();
     let p = pair(dir.path(), &ca, &ca).await;
     let query = mesh::admin_api::tap::TapQuery::parse(Some("")).unwrap();
     let mut tap = mesh::viz::tap::TapStream::open(p.voting.admin, &query)
@@ -112,7 +112,7 @@ async fn requests_between_proxies_are_mutual_tls_with_both_identities_in_metrics
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_from_another_trust_anchor_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, other) = (TestCa::new("root.cluster.local"), TestCa::new("other.root"));
+    let (ca, other) = (TestCa::new(), TestCa::new());
     let p = pair(dir.path(), &ca, &other).await;
     let reply = call(&p.web, &[]).await;
     assert_eq!(reply.head.status, 502, "{reply:?}");
@@ -124,7 +124,7 @@ async fn a_server_from_another_trust_anchor_is_refused_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_proving_another_service_account_than_discovery_expects_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("root.cluster.local");
+    let ca = TestCa::new();
     let p = pair(dir.path(), &ca, &ca).await;
     // Discovery now says voting-svc's endpoint is `admin` (as for a pod IP reused by another
     // workload): voting's certificate, though from the same trust anchor, does not prove it.
@@ -153,7 +153,7 @@ const ADMIN_ID: &str = "admin.emojivoto.serviceaccount.identity.mesh.cluster.loc
 #[test]
 fn an_expired_certificate_or_one_for_another_account_is_refused_at_load_saying_which_and_when() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("root.cluster.local");
+    let ca = TestCa::new();
     let expired = dir.path().join("expired");
     ca.issue(&expired, "emojivoto", "web", now() - 2 * DAY, DAY);
     let id = TlsId::new("web", "emojivoto", "cluster.local", "mesh").unwrap();
@@ -176,7 +176,7 @@ fn an_expired_certificate_or_one_for_another_account_is_refused_at_load_saying_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_mesh_peer_on_a_tls_connection_is_not_believed() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("root.cluster.local");
+    let ca = TestCa::new();
     let p = pair(dir.path(), &ca, &ca).await;
     // A client in namespace `intruders` with a good certificate claims to be emojivoto's web.
     let ids = dir.path().join("intruder-id");
@@ -229,7 +229,7 @@ async fn a_forged_mesh_peer_on_a_tls_connection_is_not_believed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_rotate_under_load_without_losing_a_request() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("root.cluster.local");
+    let ca = TestCa::new();
     let registry = dir.path().join("registry");
     let (voting_ids, web_ids) = (dir.path().join("voting-id"), dir.path().join("web-id"));
     ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
@@ -268,8 +268,8 @@ async fn certificates_rotate_under_load_without_losing_a_request() {
             (ok, failed)
         });
     }
-    // Three rotations of both proxies' certificates, each file replaced on its own (as
-    // spiffe-helper does), while the load runs.
+    // Three rotations of both proxies' certificates, each file renamed into place on its own
+    // (as `mesh identity issue` and spiffe-helper do), while the load runs.
     for round in 0..3 {
         let before = (
             voting_store.current().chain.clone(),
@@ -356,7 +356,7 @@ async fn tls_app(cert: &rcgen::Certificate, key: &rcgen::KeyPair) -> std::net::S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_apps_own_tls_passes_through_the_inbound_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("root.cluster.local");
+    let ca = TestCa::new();
     let ids = dir.path().join("voting-id");
     ca.issue(&ids, "emojivoto", "voting", now(), DAY);
     let app_key = rcgen::KeyPair::generate().unwrap();
@@ -412,7 +412,7 @@ async fn the_apps_own_tls_passes_through_the_inbound_untouched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_binary_serves_mtls_and_refuses_plaintext_where_identity_is_required() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("root.cluster.local");
+    let ca = TestCa::new();
     let registry = dir.path().join("registry");
     let (voting_ids, web_ids) = (dir.path().join("voting-id"), dir.path().join("web-id"));
     ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);

@@ -30,7 +30,7 @@ pub(crate) struct MtlsMesh {
 /// Starts [`MtlsMesh`] below `dir`, certificates from one test trust anchor.
 pub(crate) async fn mtls_mesh(dir: &Path) -> MtlsMesh {
     let registry = dir.join("registry");
-    let ca = TestCa::new("root.cluster.local");
+    let ca = TestCa::new();
     let (voting_ids, web_ids) = (dir.join("voting-id"), dir.join("web-id"));
     ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
     ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
