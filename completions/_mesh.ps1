@@ -217,7 +217,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
         'mesh;identity;issue' {
             [CompletionResult]::new('--service-account', '--service-account', [CompletionResultType]::ParameterName, 'The workload''s service account')
             [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'The authority directory (`mesh identity init`)')
-            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The identity directory to write (default: ./<service-account>.<namespace>)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The identity directory to write (default: `./<service-account>.<namespace>`)')
             [CompletionResult]::new('--lifetime', '--lifetime', [CompletionResultType]::ParameterName, 'How long the certificate is valid (from 20s ago, for clocks a little behind)')
             [CompletionResult]::new('--trust-domain', '--trust-domain', [CompletionResultType]::ParameterName, 'The trust domain (default: the authority''s, else cluster.local)')
             [CompletionResult]::new('--control-plane-namespace', '--control-plane-namespace', [CompletionResultType]::ParameterName, 'The control-plane namespace in the identity name (`<sa>.<ns>.serviceaccount.identity.<this>.<trust-domain>`), as the proxies are given it')

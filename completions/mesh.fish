@@ -163,7 +163,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subc
 complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subcommand_from issue" -l service-account -d 'The workload\'s service account' -r
 complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subcommand_from issue" -l authority -d 'The authority directory (`mesh identity init`)' -r -F
-complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subcommand_from issue" -l out -d 'The identity directory to write (default: ./<service-account>.<namespace>)' -r -F
+complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subcommand_from issue" -l out -d 'The identity directory to write (default: `./<service-account>.<namespace>`)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subcommand_from issue" -l lifetime -d 'How long the certificate is valid (from 20s ago, for clocks a little behind)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subcommand_from issue" -l trust-domain -d 'The trust domain (default: the authority\'s, else cluster.local)' -r
 complete -c mesh -n "__fish_mesh_using_subcommand identity; and __fish_seen_subcommand_from issue" -l control-plane-namespace -d 'The control-plane namespace in the identity name (`<sa>.<ns>.serviceaccount.identity.<this>.<trust-domain>`), as the proxies are given it' -r

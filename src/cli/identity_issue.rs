@@ -42,7 +42,7 @@ pub struct IssueArgs {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_AUTHORITY_DIR)]
     pub authority: PathBuf,
 
-    /// The identity directory to write (default: ./<service-account>.<namespace>)
+    /// The identity directory to write (default: `./<service-account>.<namespace>`)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
