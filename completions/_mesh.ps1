@@ -262,6 +262,7 @@ Register-ArgumentCompleter -Native -CommandName 'mesh' -ScriptBlock {
             [CompletionResult]::new('--vote-interval', '--vote-interval', [CompletionResultType]::ParameterName, 'Time between the vote bot''s requests')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)')
             [CompletionResult]::new('--prometheus', '--prometheus', [CompletionResultType]::ParameterName, 'Also start a local Prometheus (the `prometheus` binary) scraping every demo proxy')
+            [CompletionResult]::new('--no-identity', '--no-identity', [CompletionResultType]::ParameterName, 'Run the proxies without identities: plaintext between them, no mutual TLS')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

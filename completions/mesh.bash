@@ -211,7 +211,7 @@ _mesh() {
             return 0
             ;;
         mesh__subcmd__demo)
-            opts="-h -V --duration --vote-interval --prometheus --registry --help --version"
+            opts="-h -V --duration --vote-interval --prometheus --no-identity --registry --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -182,6 +182,7 @@ complete -c mesh -n "__fish_mesh_using_subcommand demo" -l duration -d 'Stop aft
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l vote-interval -d 'Time between the vote bot\'s requests' -r
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l registry -d 'Local registry of running proxies (default: $XDG_RUNTIME_DIR/mesh/registry or the temp dir)' -r -F
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -l prometheus -d 'Also start a local Prometheus (the `prometheus` binary) scraping every demo proxy'
+complete -c mesh -n "__fish_mesh_using_subcommand demo" -l no-identity -d 'Run the proxies without identities: plaintext between them, no mutual TLS'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c mesh -n "__fish_mesh_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c mesh -n "__fish_mesh_using_subcommand await" -l admin -d 'The proxy\'s admin address, asked for /ready' -r

@@ -4,6 +4,7 @@
 //! bot making steady traffic. Every port is chosen by the OS, so demos never collide.
 
 pub mod apps;
+pub mod identities;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,9 @@ pub struct DemoOptions {
     pub work_dir: PathBuf,
     /// Time between the vote bot's requests.
     pub vote_interval: Duration,
+    /// Mutual TLS between the proxies, with identities from the demo's own trust anchor
+    /// ([`identities`]); off, they speak plaintext.
+    pub mtls: bool,
 }
 
 /// One workload as started.
@@ -61,6 +65,8 @@ pub enum DemoError {
     Io(#[from] std::io::Error),
     #[error("generating the demo's profiles: {0}")]
     Profile(String),
+    #[error("{0}")]
+    Identity(String),
     #[error("the proxy of {workload} did not become ready")]
     NotReady {
         workload: String,
@@ -171,6 +177,14 @@ impl Running {
             ("web", Some("web-svc:8080"), Some(apps_listening[2])),
             ("vote-bot", None, None),
         ];
+        let mut tls = match opts.mtls {
+            true => identities::issue(&opts.work_dir, &specs.map(|(name, _, _)| name))?
+                .into_iter()
+                .map(Some)
+                .collect(),
+            false => vec![None; specs.len()],
+        }
+        .into_iter();
         for ((name, service, app), outbound) in specs.into_iter().zip(outbound) {
             let inbound = match app {
                 Some(_) => Some(bind().await?),
@@ -205,7 +219,7 @@ impl Running {
                 limits: Limits::default(),
                 admin: Default::default(),
                 capture: None,
-                tls: None,
+                tls: tls.next().flatten(),
                 require_identity: Default::default(),
             };
             let listeners = Listeners {

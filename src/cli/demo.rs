@@ -26,6 +26,10 @@ pub struct DemoArgs {
     #[arg(long)]
     pub prometheus: bool,
 
+    /// Run the proxies without identities: plaintext between them, no mutual TLS
+    #[arg(long)]
+    pub no_identity: bool,
+
     #[command(flatten)]
     pub registry: super::args::RegistryArg,
 }
@@ -46,6 +50,7 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
         registry: args.registry.dir(),
         work_dir: work.clone(),
         vote_interval: args.vote_interval,
+        mtls: !args.no_identity,
     };
     let running = Running::start(&opts).await.context("starting the demo")?;
     let mut text = format!(
@@ -58,6 +63,13 @@ async fn run_async(args: DemoArgs) -> anyhow::Result<ExitCode> {
         text += &format!(
             "  {:<16} app {:<21} proxy inbound {:<21} outbound {:<21} admin {}\n",
             w.workload, app, inbound, w.outbound, w.admin
+        );
+    }
+    if opts.mtls {
+        text += &format!(
+            "Mutual TLS between the proxies: each workload proves its service account (its name), \
+             issued by a trust anchor in {}\n",
+            work.join("identity").display()
         );
     }
     text +=

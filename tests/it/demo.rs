@@ -22,6 +22,14 @@ async fn json(registry: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
+/// Each line's words: a table as printed, whatever its column widths.
+fn words_of_lines(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
 fn route<'a>(rows: &'a Value, key: &str, name: &str) -> Option<&'a Value> {
     rows[key].as_array()?.iter().find(|r| r["route"] == name)
 }
@@ -155,6 +163,29 @@ async fn the_demo_comes_up_meshed_and_its_planted_bug_shows() {
             "{src} -> {dst} in {pairs:?}"
         );
     }
+    // Mutual TLS is on by default: every edge is secured, each side proving its service account
+    // (the workload's name).
+    for e in edges.as_array().unwrap() {
+        let short = |name: &Value| format!("{}.emojivoto", name.as_str().unwrap());
+        assert_eq!(e["no_tls_reason"], "", "{e}");
+        assert_eq!(e["client_id"].as_str(), Some(&*short(&e["src"])), "{e}");
+        assert_eq!(e["server_id"].as_str(), Some(&*short(&e["dst"])), "{e}");
+    }
+    // The README's first look shows what the demo prints: its edges table, row for row.
+    let mut cmd = mesh();
+    cmd.args(["edges", "deploy", "-n", "emojivoto", "--registry"])
+        .arg(&registry);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let printed = words_of_lines(&String::from_utf8_lossy(&out.stdout));
+    let readme = std::fs::read_to_string(crate::harness::root().join("README.md")).unwrap();
+    let shown = readme
+        .split("$ mesh edges deploy -n emojivoto\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README shows `mesh edges deploy -n emojivoto`");
+    assert_eq!(words_of_lines(shown), printed, "README.md's edges table");
 
     terminate(demo.id());
     let status = tokio::task::spawn_blocking(move || demo.wait())

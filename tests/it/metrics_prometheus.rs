@@ -142,3 +142,74 @@ async fn dashboards_find_process_build_and_service_series_with_data() {
     .await
     .is_empty());
 }
+
+/// Linkerd's deployment dashboard asks for meshed traffic only (`tls="true"`): the success rate
+/// and the request rate of each deployment, inbound. Against the demo (mTLS on by default) both
+/// have data for every served deployment, and the success rate shows voting's planted failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_tls_true_queries_get_data_from_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = mesh::demo::DemoOptions {
+        registry: dir.path().join("registry"),
+        work_dir: dir.path().join("work"),
+        vote_interval: Duration::from_millis(20),
+        mtls: true,
+    };
+    let demo = mesh::demo::Running::start(&opts).await.unwrap();
+    let admins: Vec<_> = demo.workloads.iter().map(|w| w.admin).collect();
+    let Some((prometheus, _dir)) = prometheus(&admins).await else {
+        demo.stop().await;
+        return;
+    };
+    let url = prometheus.url.clone();
+    let inbound = r#"namespace="emojivoto", direction="inbound", tls="true""#;
+    let request_rate = format!("sum(irate(request_total{{{inbound}}}[30s])) by (deployment)");
+    let success_rate = format!(
+        "sum(irate(response_total{{classification=\"success\", {inbound}}}[30s])) by (deployment) \
+         / sum(irate(response_total{{{inbound}}}[30s])) by (deployment)"
+    );
+    let by_deployment = |samples: Vec<Value>| -> Vec<(String, f64)> {
+        let mut rows: Vec<(String, f64)> = samples
+            .iter()
+            .map(|s| {
+                let value = s["value"][1].as_str().unwrap_or("NaN").parse().unwrap();
+                (
+                    s["metric"]["deployment"].as_str().unwrap().to_string(),
+                    value,
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    let served = ["emoji", "voting", "web"];
+    eventually_within(
+        Duration::from_secs(60),
+        "both queries answer for every served deployment",
+        || async {
+            let rates = by_deployment(query(&url, &request_rate).await);
+            let success = by_deployment(query(&url, &success_rate).await);
+            let names =
+                |rows: &[(String, f64)]| rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>();
+            names(&rates) == served
+                && rates.iter().all(|r| r.1 > 0.0)
+                && names(&success) == served
+                && success.iter().all(|r| r.1.is_finite())
+        },
+    )
+    .await;
+    let success = by_deployment(query(&url, &success_rate).await);
+    let rate_of = |name: &str| success.iter().find(|r| r.0 == name).unwrap().1;
+    // VoteDoughnut always fails; emoji never does.
+    assert!(rate_of("voting") < 1.0, "{success:?}");
+    assert_eq!(rate_of("emoji"), 1.0, "{success:?}");
+    // And nothing between the demo's proxies is plaintext.
+    let plain = query(
+        &url,
+        r#"sum(response_total{namespace="emojivoto", direction="inbound", tls!="true"})"#,
+    )
+    .await;
+    assert!(plain.is_empty(), "plaintext inbound traffic: {plain:?}");
+    drop(prometheus);
+    demo.stop().await;
+}
