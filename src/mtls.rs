@@ -24,5 +24,7 @@ pub mod issue;
 pub mod provider;
 pub mod reload;
 pub mod staged;
+#[cfg(test)]
+mod test_files;
 
 pub use id::TlsId;

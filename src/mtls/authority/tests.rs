@@ -1,28 +1,15 @@
 //! An authority on disk: written whole, never replaced by mistake, read back only when its files
 //! belong together.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::SystemTime;
 
 use super::*;
 use crate::mtls::files::{Credentials, IdentityPaths};
 use crate::mtls::id::TlsId;
+use crate::mtls::test_files::{mode, names};
 
 fn generate() -> Authority {
     Authority::generate("cluster.local", Lifetimes::default()).unwrap()
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[test]

@@ -1,12 +1,12 @@
 //! Leaves as the proxy reads them: `Credentials::load` is the judge.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::mtls::authority::{Authority, Lifetimes};
 use crate::mtls::certificate::CertificateFacts;
 use crate::mtls::files::{Credentials, CredentialsError, IdentityPaths};
+use crate::mtls::test_files::{mode, names};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -21,15 +21,6 @@ fn authority() -> Authority {
 fn load(dir: &Path, expected: &TlsId) -> Result<Credentials, CredentialsError> {
     let paths = IdentityPaths::in_dir(dir, &Default::default());
     Credentials::load(&paths, expected, SystemTime::now())
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -116,10 +107,7 @@ fn the_key_is_readable_by_its_owner_only() {
         .issue(&id("emojivoto", "web"), SystemTime::now(), HOUR)
         .unwrap();
     leaf.write(dir.path()).unwrap();
-    let mode = |name: &str| {
-        let meta = std::fs::metadata(dir.path().join(name)).unwrap();
-        meta.permissions().mode() & 0o777
-    };
+    let mode = |name: &str| mode(&dir.path().join(name));
     assert_eq!(mode("tls.key"), 0o600);
     assert_eq!(mode("tls.crt"), 0o644);
     assert_eq!(mode("ca.crt"), 0o644);
