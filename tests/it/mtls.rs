@@ -26,9 +26,7 @@ struct Pair {
 
 async fn pair(dir: &Path, ca: &TestCa, web_ca: &TestCa) -> Pair {
     let registry = dir.join("registry");
-    let (voting_ids, web_ids) = (dir.join("voting-id"), dir.join("web-id"));
-    ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
-    web_ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
+    let (voting_ids, web_ids) = ca.voting_and_web(dir, web_ca);
     let app = http_upstream().await;
     let mut voting = config(&registry, "voting", &["voting-svc:8080"], Some(app.addr));
     voting.tls = Some(store(&voting_ids, "emojivoto", "voting"));
@@ -231,9 +229,7 @@ async fn certificates_rotate_under_load_without_losing_a_request() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let registry = dir.path().join("registry");
-    let (voting_ids, web_ids) = (dir.path().join("voting-id"), dir.path().join("web-id"));
-    ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
-    ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
+    let (voting_ids, web_ids) = ca.voting_and_web(dir.path(), &ca);
     let app = http_upstream().await;
     let voting_store = store(&voting_ids, "emojivoto", "voting");
     let web_store = store(&web_ids, "emojivoto", "web");
@@ -414,9 +410,7 @@ async fn the_proxy_binary_serves_mtls_and_refuses_plaintext_where_identity_is_re
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let registry = dir.path().join("registry");
-    let (voting_ids, web_ids) = (dir.path().join("voting-id"), dir.path().join("web-id"));
-    ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
-    ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
+    let (voting_ids, web_ids) = ca.voting_and_web(dir.path(), &ca);
     let app = http_upstream().await;
     let voting = crate::process::ProxyProcess::voting(
         app.addr,

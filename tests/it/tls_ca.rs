@@ -2,7 +2,7 @@
 //! `mesh identity issue` writes them (`tls.crt`, `tls.key`, `ca.crt`), for the tests that run
 //! proxies with mutual TLS (`mtls`, `kube_discovery`, `viz_mtls`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -40,4 +40,15 @@ pub(crate) const DAY: Duration = Duration::from_secs(86_400);
 pub(crate) fn store(dir: &Path, ns: &str, sa: &str) -> Arc<TlsStore> {
     let id = TlsId::new(sa, ns, "cluster.local", "mesh").unwrap();
     Arc::new(TlsStore::load(IdentityPaths::in_dir(dir, &Default::default()), id).unwrap())
+}
+
+impl TestCa {
+    /// Identity directories `voting-id` and `web-id` below `dir`, for emojivoto's `voting` (from
+    /// this anchor) and `web` (from `web_ca`'s), valid for a day.
+    pub(crate) fn voting_and_web(&self, dir: &Path, web_ca: &TestCa) -> (PathBuf, PathBuf) {
+        let (voting_ids, web_ids) = (dir.join("voting-id"), dir.join("web-id"));
+        self.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
+        web_ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
+        (voting_ids, web_ids)
+    }
 }

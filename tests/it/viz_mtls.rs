@@ -13,7 +13,7 @@ use mesh::viz::tap::{render_text, TapStream};
 use serde_json::Value;
 
 use crate::net::{config, http_upstream, TestProxy, Upstream};
-use crate::tls_ca::{now, store, TestCa, DAY};
+use crate::tls_ca::{store, TestCa};
 use crate::viz::viz;
 
 /// Three workloads of `emojivoto` registered in `registry`: `deploy/voting` (service account
@@ -31,9 +31,7 @@ pub(crate) struct MtlsMesh {
 pub(crate) async fn mtls_mesh(dir: &Path) -> MtlsMesh {
     let registry = dir.join("registry");
     let ca = TestCa::new();
-    let (voting_ids, web_ids) = (dir.join("voting-id"), dir.join("web-id"));
-    ca.issue(&voting_ids, "emojivoto", "voting", now(), DAY);
-    ca.issue(&web_ids, "emojivoto", "web", now(), DAY);
+    let (voting_ids, web_ids) = ca.voting_and_web(dir, &ca);
     let app = http_upstream().await;
     let mut voting = config(&registry, "voting", &["voting-svc:8080"], Some(app.addr));
     voting.tls = Some(store(&voting_ids, "emojivoto", "voting"));
