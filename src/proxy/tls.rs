@@ -76,8 +76,22 @@ fn handshake_reason(e: &io::Error) -> String {
                 .into()
         }
         Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired)) => {
-            "the server's certificate has expired".into()
+            "the server's certificate has expired (its rotation stopped?)".into()
         }
+        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::ExpiredContext {
+            not_after,
+            ..
+        })) => format!(
+            "the server's certificate expired at {} (its rotation stopped?)",
+            crate::mtls::certificate::rfc3339(unix_time(*not_after))
+        ),
+        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYetContext {
+            not_before,
+            ..
+        })) => format!(
+            "the server's certificate is valid only from {} (a clock behind?)",
+            crate::mtls::certificate::rfc3339(unix_time(*not_before))
+        ),
         Some(rustls::Error::AlertReceived(alert)) => format!(
             "the server refused this proxy's certificate (TLS alert {alert:?}: its log says why; \
              a certificate from another trust anchor, or expired?)"
@@ -95,6 +109,11 @@ fn handshake_reason(e: &io::Error) -> String {
         }
         None => e.to_string(),
     }
+}
+
+/// rustls' whole seconds since the epoch as a `SystemTime`.
+fn unix_time(t: rustls::pki_types::UnixTime) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(t.as_secs())
 }
 
 /// The caller's identity, as its client certificate proved it.

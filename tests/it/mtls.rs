@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::Request;
@@ -168,6 +168,51 @@ fn an_expired_certificate_or_one_for_another_account_is_refused_at_load_saying_w
     assert!(
         err.contains(&format!("the certificate is for {ADMIN_ID}")) && err.contains(WEB_ID),
         "{err}"
+    );
+}
+
+/// A server whose certificate expires while it runs (its rotation stopped) keeps it, as the last
+/// good one, and says so in its log; callers then refuse it, saying why in `mesh-proxy-error`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_whose_certificate_expired_while_it_ran_is_refused_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let registry = dir.path().join("registry");
+    let (voting_ids, web_ids) = ca.voting_and_web(dir.path(), &ca);
+    // voting's certificate ends a second or two from now (valid from a minute ago).
+    let from = now();
+    let ends = SystemTime::now() + Duration::from_secs(2);
+    ca.issue(
+        &voting_ids,
+        "emojivoto",
+        "voting",
+        from,
+        ends.duration_since(from).unwrap(),
+    );
+    let app = http_upstream().await;
+    let mut voting = config(&registry, "voting", &["voting-svc:8080"], Some(app.addr));
+    let vstore = store(&voting_ids, "emojivoto", "voting");
+    voting.tls = Some(vstore.clone());
+    let mut web = config(&registry, "web", &[], None);
+    web.tls = Some(store(&web_ids, "emojivoto", "web"));
+    // Each request a new handshake, so the one after the expiry checks the certificate again.
+    web.limits.connect.max_idle_per_endpoint = 0;
+    let (_voting, web) = (TestProxy::start(voting).await, TestProxy::start(web).await);
+    let reply = call(&web, &[]).await;
+    assert_eq!(reply.head.status, 200, "{reply:?}");
+    // Past the certificate's end by the wall clock the verifier reads, in whole seconds (a
+    // certificate is valid through its last second).
+    let not_after = vstore.current().not_after;
+    while SystemTime::now() < not_after + Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reply = call(&web, &[]).await;
+    assert_eq!(reply.head.status, 502, "{reply:?}");
+    let why = reply.head.headers["mesh-proxy-error"].to_str().unwrap();
+    assert!(
+        why.contains(&format!("refused mutual TLS (it should prove {VOTING_ID})"))
+            && why.contains("the server's certificate expired at 20"),
+        "{why}"
     );
 }
 
