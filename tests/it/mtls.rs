@@ -515,4 +515,27 @@ async fn the_proxy_binary_serves_mtls_and_refuses_plaintext_where_identity_is_re
         1,
         "{text}"
     );
+    // A caller whose certificate comes from another trust anchor: refused in the handshake, the
+    // reason in both proxies' words (the caller's `mesh-proxy-error`, the server's log).
+    let stranger_ids = dir.path().join("stranger-id");
+    TestCa::new().issue(&stranger_ids, "emojivoto", "web", now(), DAY);
+    let mut stranger = config(&registry, "web", &[], None);
+    stranger.identity.pod = "web-1".into();
+    stranger.tls = Some(store(&stranger_ids, "emojivoto", "web"));
+    let stranger = TestProxy::start(stranger).await;
+    let reply = call(&stranger, &[]).await;
+    assert_eq!(reply.head.status, 502, "{reply:?}");
+    let why = reply.head.headers["mesh-proxy-error"].to_str().unwrap();
+    assert!(why.contains("refused mutual TLS"), "{why}");
+    eventually("the server logs why it refused", || async {
+        voting
+            .log()
+            .contains("refused an mTLS connection from 127.0.0.1:")
+    })
+    .await;
+    let log = voting.log();
+    assert!(
+        log.contains("accepts only callers that prove their identity by mutual TLS"),
+        "the 403 is logged too:\n{log}"
+    );
 }
