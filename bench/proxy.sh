@@ -3,6 +3,7 @@
 #   direct        the app itself,
 #   mesh_1hop     through one mesh hop (an inbound proxy),
 #   mesh_2hops    through two (outbound proxy + inbound proxy, as between two meshed pods),
+#   mesh_2hops_tls  the same two hops with identities (`mesh identity`): mutual TLS between them,
 #   nginx_1w      through nginx with one worker and an upstream keepalive pool (the strongest nginx
 #                 on 2 cores: with a worker per core nginx fights the load generator for the cores),
 #   nginx_auto    through nginx with `worker_processes auto`, and
@@ -13,7 +14,9 @@
 #   - p50 and p99 at a fixed request rate with hey,
 #   - each proxy's RSS idle (after a warm-up, before any load) and at its peak (VmHWM),
 # and two replicas of a service, one slowed to 50 ms, behind a mesh outbound proxy (balancing by
-# latency) and behind nginx (round robin): p99 at a fixed rate.
+# latency) and behind nginx (round robin): p99 at a fixed rate; and what a new mutual TLS
+# connection costs (bench/tls-handshake.py: fresh connections to the mTLS inbound, each with one
+# request, against fresh plaintext ones: wall time per connection, and the server proxy's CPU).
 #
 # With --runs N every measurement is repeated N times, interleaved (run 1 of every row, then run
 # 2, ..., each run starting one row later, so no row always goes first), and the table shows
@@ -96,6 +99,23 @@ start client "$bin" proxy --workload deploy/bench-client -n bench \
   --outbound 127.0.0.1:0 --admin 127.0.0.1:0 --registry "$work/registry" --log-level error
 outbound=$(field client outbound)
 
+# The same two hops with identities from mesh's own CA, in a registry of their own (where the
+# client learns the server's identity).
+"$bin" identity init --dir "$work/ca" >/dev/null
+for sa in bench-server bench-client; do
+  "$bin" identity issue --authority "$work/ca" --namespace bench --service-account "$sa" \
+    --out "$work/id-$sa" >/dev/null
+done
+start server_tls "$bin" proxy --workload deploy/bench-server -n bench --service bench-svc:8080 \
+  --app "$app" --inbound 127.0.0.1:0 --outbound 127.0.0.1:0 --admin 127.0.0.1:0 \
+  --registry "$work/registry-tls" --log-level error \
+  --identity-dir "$work/id-bench-server" --service-account bench-server
+inbound_tls=$(field server_tls inbound)
+start client_tls "$bin" proxy --workload deploy/bench-client -n bench \
+  --outbound 127.0.0.1:0 --admin 127.0.0.1:0 --registry "$work/registry-tls" --log-level error \
+  --identity-dir "$work/id-bench-client" --service-account bench-client
+outbound_tls=$(field client_tls outbound)
+
 # Balancing: two replicas of one service, one slowed to 50 ms, behind a mesh outbound proxy (the
 # replicas as its endpoints) and behind nginx (round robin).
 start fast "$bin" test-server --http 127.0.0.1:0
@@ -163,11 +183,12 @@ for name in nginx_auto nginx_1w nginx_front; do
 done
 
 # The same request everywhere: GET / on the app, which answers with a small JSON echo.
-rows=(direct mesh_1hop mesh_2hops nginx_1w nginx_auto nginx_2hops)
+rows=(direct mesh_1hop mesh_2hops mesh_2hops_tls nginx_1w nginx_auto nginx_2hops)
 declare -A url h2url host
 url[direct]="http://$app/";                        host[direct]="bench-svc:8080"
 url[mesh_1hop]="http://$inbound/";                 host[mesh_1hop]="bench-svc:8080"
 url[mesh_2hops]="http://$outbound/";               host[mesh_2hops]="bench-svc.bench:8080"
+url[mesh_2hops_tls]="http://$outbound_tls/";       host[mesh_2hops_tls]="bench-svc.bench:8080"
 url[nginx_1w]="http://127.0.0.1:$nginx_1w_port/";  host[nginx_1w]="bench-svc:8080"
 url[nginx_auto]="http://127.0.0.1:$nginx_auto_port/"; host[nginx_auto]="bench-svc:8080"
 url[nginx_2hops]="http://127.0.0.1:$nginx_front_port/"; host[nginx_2hops]="bench-svc:8080"
@@ -181,11 +202,16 @@ for k in "${rows[@]}"; do
   curl -s -o /dev/null -H "Host: ${host[$k]}" "${url[$k]}" || true
 done
 curl -s -o /dev/null -H "Host: pair-svc.bench:8080" "http://$balancer/" || true
+# The mTLS row must be mutual TLS, or it measures nothing new.
+if ! curl -s "http://$(field server_tls admin)/metrics" | grep -q 'tls="true"'; then
+  echo "bench/proxy.sh: the request through mesh_2hops_tls was not mutual TLS; the server's log:" >&2
+  cat "$work/server_tls.err" >&2; exit 1
+fi
 curl -s -o /dev/null -H "Host: pair-svc.bench:8080" "http://127.0.0.1:$nginx_pair_port/" || true
 sleep 1
 results=$work/results.txt
 : >"$results"
-procs=(server client nginx_1w nginx_auto)
+procs=(server client server_tls client_tls nginx_1w nginx_auto)
 for name in "${procs[@]}"; do
   pid_var="${name}_pid"
   echo "rss_idle 0 $name $(mem VmRSS "${!pid_var}")" >>"$results"
@@ -224,6 +250,9 @@ for run in $(seq "$RUNS"); do
     out=$(hey -z "$DURATION" -c 10 -q 50 -host "pair-svc.bench:8080" "$target" || true)
     echo "pair $run $k p50=$(echo "$out" | awk '/50% in/ {print $3}') p99=$(echo "$out" | awk '/99% in/ {print $3}')" >>"$results"
   done
+  python3 bench/tls-handshake.py --run "$run" --inbound "$inbound_tls" --pid "$server_tls_pid" \
+    --identity "$work/id-bench-client" --server-id bench-server.bench.serviceaccount.identity.mesh.cluster.local \
+    --host bench-svc:8080 >>"$results"
 done
 for name in "${procs[@]}"; do
   pid_var="${name}_pid"
@@ -265,6 +294,9 @@ for line in open(results):
         data[(kind, row, "p99")][run] = ms(kv.get("p99"))
     elif kind == "h2":
         data[(kind, row, "rps")][run] = num(kv.get("rps"))
+    elif kind == "handshake":  # bench/tls-handshake.py: milliseconds
+        for metric, value in kv.items():
+            data[(kind, row, metric)][run] = num(value)
     else:  # hey: seconds
         data[(kind, row, "p50")][run] = num(kv.get("p50"), 1000)
         data[(kind, row, "p99")][run] = num(kv.get("p99"), 1000)
@@ -290,10 +322,10 @@ def fmt(r):
 what = "medians of %d interleaved runs" % runs if runs > 1 else "one run"
 print(f"load: {duration} per measurement ({what}); wrk -t1 -c{wrk_conns} (h1), "
       f"h2load -c{conns} -m10 (h2), hey 10 callers at {rate} req/s (@rate)")
-print(f"{'path':<13}{'h1 req/s':>10}{'h1 p99 ms':>11}{'h2 req/s':>10}{'p50@rate':>10}{'p99@rate':>10}")
-rows = ["direct", "mesh_1hop", "mesh_2hops", "nginx_1w", "nginx_auto", "nginx_2hops"]
+print(f"{'path':<15}{'h1 req/s':>10}{'h1 p99 ms':>11}{'h2 req/s':>10}{'p50@rate':>10}{'p99@rate':>10}")
+rows = ["direct", "mesh_1hop", "mesh_2hops", "mesh_2hops_tls", "nginx_1w", "nginx_auto", "nginx_2hops"]
 for k in rows:
-    print(f"{k:<13}{med('h1', k, 'rps'):>10.0f}{med('h1', k, 'p99'):>11.2f}{med('h2', k, 'rps'):>10.0f}"
+    print(f"{k:<15}{med('h1', k, 'rps'):>10.0f}{med('h1', k, 'p99'):>11.2f}{med('h2', k, 'rps'):>10.0f}"
           f"{med('rate', k, 'p50'):>10.2f}{med('rate', k, 'p99'):>10.2f}")
 print()
 print("ratios" + (" (median of the per-run ratios [range])" if runs > 1 else "") + ":")
@@ -304,6 +336,8 @@ pairs = [
     ("2 mesh hops / 2 nginx hops", "mesh_2hops", "nginx_2hops"),
     ("1 mesh hop / direct", "mesh_1hop", "direct"),
     ("2 mesh hops / direct", "mesh_2hops", "direct"),
+    ("2 mTLS hops / 2 plain hops", "mesh_2hops_tls", "mesh_2hops"),
+    ("2 mTLS hops / 2 nginx hops", "mesh_2hops_tls", "nginx_2hops"),
 ]
 for label, a, b in pairs:
     print(f"  {label:<28} h1 {fmt(ratio(d('h1', a, 'rps'), d('h1', b, 'rps')))}  "
@@ -318,6 +352,14 @@ print(f"RSS MiB idle / peak: server proxy {rss('rss_idle', 'server'):.1f} / {rss
 print(f"  of the idle RSS, anonymous (heap, stacks; the rest is file pages of binaries): server proxy "
       f"{rss('rss_anon', 'server'):.1f}, client proxy {rss('rss_anon', 'client'):.1f}, "
       f"nginx 1 worker {rss('rss_anon', 'nginx_1w'):.1f}, nginx auto {rss('rss_anon', 'nginx_auto'):.1f}")
+print(f"RSS MiB idle / peak with mTLS: server proxy {rss('rss_idle', 'server_tls'):.1f} / "
+      f"{rss('rss_peak', 'server_tls'):.1f}, client proxy {rss('rss_idle', 'client_tls'):.1f} / "
+      f"{rss('rss_peak', 'client_tls'):.1f}")
+hs = {m: med("handshake", "inbound", m) for m in ["tls_ms", "plain_ms", "tls_cpu_ms", "plain_cpu_ms"]}
+print(f"a new connection to the inbound, with one request: mutual TLS {hs['tls_ms']:.2f} ms, plaintext "
+      f"{hs['plain_ms']:.2f} ms (caller's wall time); the server proxy's CPU {hs['tls_cpu_ms']:.2f} / "
+      f"{hs['plain_cpu_ms']:.2f} ms: the handshake costs {hs['tls_ms'] - hs['plain_ms']:.2f} ms and "
+      f"{hs['tls_cpu_ms'] - hs['plain_cpu_ms']:.2f} ms of the proxy's CPU per new connection")
 pair = {k: (med("pair", k, "p50"), med("pair", k, "p99")) for k in ["mesh", "nginx"]}
 pair_ratio = ratio(d("pair", "mesh", "p99"), d("pair", "nginx", "p99"))
 print(f"two replicas, one slowed to 50 ms, 500 req/s: p50/p99 ms mesh {pair['mesh'][0]:.2f}/{pair['mesh'][1]:.2f}, "
