@@ -377,7 +377,7 @@ pub(super) fn whole_seconds(t: SystemTime) -> SystemTime {
 }
 
 fn read_text(path: &Path) -> Result<String, AuthorityError> {
-    let bytes = std::fs::read(path).map_err(|error| AuthorityError::Read {
+    let bytes = super::files::read_pem_file(path).map_err(|error| AuthorityError::Read {
         path: path.to_owned(),
         error,
     })?;

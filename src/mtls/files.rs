@@ -245,8 +245,33 @@ pub fn unix_time(now: SystemTime) -> UnixTime {
     )
 }
 
+/// The most a certificate, key or trust-anchor file may hold: far above any real one (a system
+/// trust bundle is about 200 KiB), so a wrong path (`/dev/zero`, a log file) is an error, not
+/// all the memory.
+pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// Reads a PEM file of at most [`MAX_PEM_BYTES`].
+///
+/// # Errors
+///
+/// The file cannot be read, or is larger (`InvalidData`, saying the limit).
+pub fn read_pem_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_PEM_BYTES} bytes: no certificate, key or trust bundle is"),
+        ));
+    }
+    Ok(bytes)
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, CredentialsError> {
-    std::fs::read(path).map_err(|error| CredentialsError::Read {
+    read_pem_file(path).map_err(|error| CredentialsError::Read {
         path: path.to_owned(),
         error,
     })
@@ -272,5 +297,35 @@ fn no_section(e: &rustls::pki_types::pem::Error) -> String {
     match e {
         rustls::pki_types::pem::Error::NoItemsFound => String::new(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_or_huge_file_is_refused_not_read_whole() {
+        let err = read_pem_file(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(
+            err.to_string().contains("larger than 1048576 bytes"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let paths = IdentityPaths {
+            cert: Path::new("/dev/zero").into(),
+            key: dir.path().join("tls.key"),
+            trust_anchors: dir.path().join("ca.crt"),
+        };
+        let id = TlsId::new("web", "emojivoto", "cluster.local", "mesh").unwrap();
+        let err = Credentials::load(&paths, &id, SystemTime::now())
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string()
+                .starts_with("reading /dev/zero: larger than"),
+            "{err}"
+        );
     }
 }

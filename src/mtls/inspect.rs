@@ -264,7 +264,7 @@ fn now_asn1(now: SystemTime) -> x509_parser::time::ASN1Time {
 
 /// Whether the private key in `path` is `chain[0]`'s.
 fn key_matches(path: &Path, chain: &[CertificateDer<'static>]) -> Result<bool, InspectError> {
-    let pem = std::fs::read(path).map_err(|error| InspectError::Read {
+    let pem = super::files::read_pem_file(path).map_err(|error| InspectError::Read {
         path: path.to_owned(),
         error,
     })?;
@@ -279,7 +279,7 @@ fn key_matches(path: &Path, chain: &[CertificateDer<'static>]) -> Result<bool, I
 }
 
 fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, InspectError> {
-    let pem = std::fs::read(path).map_err(|error| InspectError::Read {
+    let pem = super::files::read_pem_file(path).map_err(|error| InspectError::Read {
         path: path.to_owned(),
         error,
     })?;
