@@ -102,6 +102,13 @@ pub async fn handle(
             (chosen, app)
         }
     };
+    // A plaintext caller refused for want of identity is counted, but not under the workload its
+    // header claims: a forged claim must not show in the metrics or `mesh edges`.
+    let refused_plaintext = peer_tls.is_none() && config.require_identity.requires(app.port());
+    let (peer, unproven_claim) = match refused_plaintext {
+        true => (None, peer),
+        false => (peer, None),
+    };
     let raw_authority = named.unwrap_or_else(|| app.to_string());
     let fqdn_authority = state
         .own_services
@@ -148,10 +155,8 @@ pub async fn handle(
         tap,
         upstream: SentTo::App(app),
     };
-    if peer_tls.is_none() && config.require_identity.requires(app.port()) {
-        let from = observation
-            .labels
-            .peer
+    if refused_plaintext {
+        let from = unproven_claim
             .as_deref()
             .map(|p| {
                 format!(

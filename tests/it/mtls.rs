@@ -515,6 +515,25 @@ async fn the_proxy_binary_serves_mtls_and_refuses_plaintext_where_identity_is_re
         1,
         "{text}"
     );
+    // Counted, but not under the workload the forged header claims (edges stay as proven).
+    assert_eq!(
+        metric(
+            &text,
+            "response_total",
+            &[("tls", "no_identity"), ("src_deployment", "web")]
+        ),
+        0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "response_total",
+            &[("tls", "no_identity"), ("status_code", "403")]
+        ),
+        1,
+        "{text}"
+    );
     // A caller whose certificate comes from another trust anchor: refused in the handshake, the
     // reason in both proxies' words (the caller's `mesh-proxy-error`, the server's log).
     let stranger_ids = dir.path().join("stranger-id");
