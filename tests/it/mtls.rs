@@ -115,7 +115,7 @@ async fn a_server_from_another_trust_anchor_is_refused_with_the_reason() {
     let reply = call(&p.web, &[]).await;
     assert_eq!(reply.head.status, 502, "{reply:?}");
     let why = reply.head.headers["mesh-proxy-error"].to_str().unwrap();
-    assert!(why.contains("refused mutual TLS"), "{why}");
+    assert!(why.contains("failed mutual TLS"), "{why}");
     assert!(why.contains("trust anchors"), "{why}");
 }
 
@@ -210,7 +210,7 @@ async fn a_server_whose_certificate_expired_while_it_ran_is_refused_saying_so() 
     assert_eq!(reply.head.status, 502, "{reply:?}");
     let why = reply.head.headers["mesh-proxy-error"].to_str().unwrap();
     assert!(
-        why.contains(&format!("refused mutual TLS (it should prove {VOTING_ID})"))
+        why.contains(&format!("failed mutual TLS (it should prove {VOTING_ID})"))
             && why.contains("the server's certificate expired at 20"),
         "{why}"
     );
@@ -534,10 +534,15 @@ async fn the_proxy_binary_serves_mtls_and_refuses_plaintext_where_identity_is_re
         1,
         "{text}"
     );
-    // A caller whose certificate comes from another trust anchor: refused in the handshake, the
-    // reason in both proxies' words (the caller's `mesh-proxy-error`, the server's log).
+    // A caller whose certificate comes from another trust anchor, though it trusts voting's too
+    // (as midway through replacing an anchor): voting refuses it, and both proxies say why (the
+    // caller's `mesh-proxy-error`, the server's log).
     let stranger_ids = dir.path().join("stranger-id");
     TestCa::new().issue(&stranger_ids, "emojivoto", "web", now(), DAY);
+    let both = [voting_ids.join("ca.crt"), stranger_ids.join("ca.crt")]
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .concat();
+    std::fs::write(stranger_ids.join("ca.crt"), both).unwrap();
     let mut stranger = config(&registry, "web", &[], None);
     stranger.identity.pod = "web-1".into();
     stranger.tls = Some(store(&stranger_ids, "emojivoto", "web"));
@@ -545,7 +550,10 @@ async fn the_proxy_binary_serves_mtls_and_refuses_plaintext_where_identity_is_re
     let reply = call(&stranger, &[]).await;
     assert_eq!(reply.head.status, 502, "{reply:?}");
     let why = reply.head.headers["mesh-proxy-error"].to_str().unwrap();
-    assert!(why.contains("refused mutual TLS"), "{why}");
+    assert!(
+        why.contains("refused this proxy's certificate (TLS alert"),
+        "{why}"
+    );
     eventually("the server logs why it refused", || async {
         voting
             .log()

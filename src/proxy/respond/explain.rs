@@ -153,7 +153,7 @@ pub(super) fn describe(e: &UpstreamError) -> String {
         UpstreamError::Tls {
             server_id, reason, ..
         } => format!(
-            "refused mutual TLS (it should prove {server_id}): {reason}; see docs/identity.md"
+            "failed mutual TLS (it should prove {server_id}): {reason}; see docs/identity.md"
         ),
         UpstreamError::Busy {
             waited,
@@ -228,8 +228,34 @@ pub(super) fn describe(e: &UpstreamError) -> String {
         {
             "closed the connection before answering".into()
         }
-        UpstreamError::Http { source, .. } => format!("failed the request: {}", chain(source)),
+        UpstreamError::Http { source, .. } => match tls_alert(source) {
+            // In TLS 1.3 the server checks the client's certificate after the client thinks
+            // the handshake done, so its refusal arrives as an alert on the first read.
+            Some(alert) => format!(
+                "refused this proxy's certificate (TLS alert {alert:?}: it does not trust the \
+                 anchor this proxy's certificate chains to, or the certificate expired; its log \
+                 says which); see docs/identity.md"
+            ),
+            None => format!("failed the request: {}", chain(source)),
+        },
     }
+}
+
+/// The TLS alert a peer sent, if one is among `e`'s causes (rustls' error inside an I/O error).
+fn tls_alert(e: &(dyn std::error::Error + 'static)) -> Option<rustls::AlertDescription> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        let tls = c.downcast_ref::<rustls::Error>().or_else(|| {
+            c.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::AlertReceived(alert)) = tls {
+            return Some(*alert);
+        }
+        cause = c.source();
+    }
+    None
 }
 
 /// An error and its causes, `outer: inner: …` (hyper's own text is often just "http2 error").
