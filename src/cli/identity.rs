@@ -45,6 +45,19 @@ pub fn run(args: IdentityArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A certificate's lifetime: over a minute, since it starts 20 s in the past (for clocks a
+/// little behind), and one shorter would be expired, or nearly, when written.
+pub(crate) fn parse_certificate_lifetime(s: &str) -> Result<std::time::Duration, String> {
+    match super::args::parse_duration(s)? {
+        d if d <= std::time::Duration::from_secs(60) => Err(format!(
+            "must be longer than 1m: certificates start {}s in the past (for clocks a little \
+             behind), so one of {s} would be expired, or nearly, when written",
+            crate::mtls::authority::CLOCK_SKEW_ALLOWANCE.as_secs()
+        )),
+        d => Ok(d),
+    }
+}
+
 /// `--trust-domain`: a DNS name, as a SPIFFE trust domain must be.
 pub(crate) fn parse_trust_domain(s: &str) -> Result<String, String> {
     crate::mtls::id::check_trust_domain(s)

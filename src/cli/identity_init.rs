@@ -8,8 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use super::args::parse_positive_duration;
-use super::identity::parse_trust_domain;
+use super::identity::{parse_certificate_lifetime, parse_trust_domain};
 use crate::mtls::authority::{
     Authority, AuthorityError, Lifetimes, ANCHORS_FILE, ISSUER_CERT_FILE, ISSUER_KEY_FILE,
 };
@@ -39,11 +38,11 @@ pub struct InitArgs {
     pub trust_domain: String,
 
     /// How long the trust anchor is valid
-    #[arg(long, value_name = "DURATION", default_value = "87600h", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "87600h", value_parser = parse_certificate_lifetime)]
     pub anchor_lifetime: Duration,
 
     /// How long the issuer is valid (no longer than the anchor)
-    #[arg(long, value_name = "DURATION", default_value = "8760h", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "8760h", value_parser = parse_certificate_lifetime)]
     pub issuer_lifetime: Duration,
 
     /// Replace an authority already in DIR (proxies trusting its ca.crt then refuse certificates

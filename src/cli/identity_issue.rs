@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use clap::Args;
 
-use super::args::{parse_positive_duration, NamespaceArg};
-use super::identity::{human_duration, parse_trust_domain};
+use super::args::NamespaceArg;
+use super::identity::{human_duration, parse_certificate_lifetime, parse_trust_domain};
 use super::identity_init::DEFAULT_AUTHORITY_DIR;
 use crate::mtls::authority::{Authority, CLOCK_SKEW_ALLOWANCE};
 use crate::mtls::certificate::rfc3339;
@@ -47,7 +47,7 @@ pub struct IssueArgs {
     pub out: Option<PathBuf>,
 
     /// How long the certificate is valid (from 20s ago, for clocks a little behind)
-    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_certificate_lifetime)]
     pub lifetime: Duration,
 
     /// The trust domain (default: the authority's, else cluster.local)

@@ -237,7 +237,12 @@ fn issuing_without_an_authority_says_where_it_looked() {
 fn names_that_are_no_dns_labels_are_usage_errors() {
     let tmp = tempfile::tempdir().unwrap();
     authority_and_web(tmp.path());
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
+        // A certificate that would be expired, or nearly, when written (it starts 20 s back).
+        (
+            &["--service-account", "web", "--lifetime", "30s"],
+            "invalid value '30s' for '--lifetime <DURATION>': must be longer than 1m",
+        ),
         (
             &["-n", "Emoji", "--service-account", "web"],
             "invalid value 'Emoji' for '--namespace <NAMESPACE>'",
