@@ -116,6 +116,13 @@ pub async fn serve(
             .unwrap_or_default(),
     );
     let _identity_watcher = state.config.tls.as_ref().map(|tls| {
+        let c = tls.current();
+        tracing::info!(
+            tls_identity = %c.server_name,
+            "mutual TLS with {}: valid until {}",
+            tls.paths().cert.display(),
+            crate::mtls::certificate::rfc3339(c.not_after)
+        );
         tls.spawn_watcher(
             state.config.limits.identity_poll_interval,
             draining.signaled(),
