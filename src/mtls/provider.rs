@@ -5,7 +5,7 @@
 //! available"). mesh builds ring only (kube's `ring` feature, our own), but a dependency that
 //! turned aws-lc-rs on would make that panic appear at run time. So mesh never relies on the
 //! default: [`install`] sets ring as the process default at start (before kube's client builds
-//! its config), and every config mesh builds names [`ring`] itself.
+//! its config), and every config mesh builds names [`ring()`] itself.
 
 use std::sync::Arc;
 
