@@ -80,13 +80,7 @@ pub async fn handle(
             claimed.filter(|p| p.namespace == proven.id.namespace),
             TlsStatus::Secured(proven.client_id.clone()),
         ),
-        None if state.config.tls.is_some() => {
-            (claimed, TlsStatus::NotSecured(NoTlsReason::NoTlsFromRemote))
-        }
-        None => (
-            claimed,
-            TlsStatus::NotSecured(NoTlsReason::LocalIdentityDisabled),
-        ),
+        None => (claimed, state.plaintext_caller_tls()),
     };
     let named = authority_of(&req);
     let config = &state.config;
@@ -193,6 +187,8 @@ pub async fn handle(
             direction: Direction::Inbound,
             side: PeerSide::Dst,
             peer: None,
+            // The app, on this pod.
+            tls: TlsStatus::NotSecured(NoTlsReason::Loopback),
         })
     };
     let to = Upstream {

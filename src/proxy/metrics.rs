@@ -11,6 +11,7 @@ mod build_info;
 mod errors;
 mod histogram;
 mod labels;
+mod pending_tcp;
 mod process;
 mod profile_info;
 mod refusals;
@@ -34,6 +35,7 @@ pub use labels::{
     Direction, DstService, ErrorReason, NoTlsReason, PeerSide, ResponseOutcome, StreamError,
     TcpLabels, TlsStatus, TrafficLabels,
 };
+pub use pending_tcp::PendingTcp;
 pub use process::ProcessStats;
 pub use refusals::{Refusals, Refused};
 pub use tcp::{TcpConnection, TcpSnapshot};

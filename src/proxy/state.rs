@@ -14,7 +14,7 @@ use super::discovery::Resolve;
 use super::hop::HopMarker;
 use super::io::ByteCounter;
 use super::memo::Memo;
-use super::metrics::{Metrics, TcpConnection, TcpLabels};
+use super::metrics::{Metrics, NoTlsReason, PendingTcp, TcpConnection, TcpLabels, TlsStatus};
 use super::outbound::destination::NamedTarget;
 use super::policy::{Mode, OwnListeners, Policy};
 use super::profiles::ProfileStore;
@@ -128,9 +128,39 @@ impl ProxyState {
         Arc::new(self.metrics.tcp_open(labels))
     }
 
+    /// The `tls` labels of a connection to an endpoint whose expected identity is `server_id`:
+    /// what [`UpstreamTls::toward`](crate::proxy::connect::UpstreamTls::toward) makes of it.
+    pub fn outbound_tls(&self, server_id: Option<&Arc<str>>) -> TlsStatus {
+        match (&self.config.tls, server_id) {
+            (None, _) => TlsStatus::NotSecured(NoTlsReason::LocalIdentityDisabled),
+            (Some(_), None) => TlsStatus::NotSecured(NoTlsReason::NotProvidedByServiceDiscovery),
+            (Some(_), Some(id)) => TlsStatus::Secured(id.clone()),
+        }
+    }
+
+    /// The `tls` labels of a caller that spoke plaintext to the inbound.
+    pub fn plaintext_caller_tls(&self) -> TlsStatus {
+        TlsStatus::NotSecured(match self.config.tls {
+            Some(_) => NoTlsReason::NoTlsFromRemote,
+            None => NoTlsReason::LocalIdentityDisabled,
+        })
+    }
+
     /// Whether the proxy answers `/ready` with 200.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+}
+
+impl ByteCounter for PendingTcp {
+    fn read(&self, n: u64) {
+        PendingTcp::read(self, n);
+    }
+    fn wrote(&self, n: u64) {
+        PendingTcp::wrote(self, n);
+    }
+    fn failed(&self, errno: i32) {
+        PendingTcp::failed(self, errno);
     }
 }
 

@@ -203,6 +203,20 @@ async fn the_dashboards_tls_true_queries_get_data_from_the_demo() {
     // VoteDoughnut always fails; emoji never does.
     assert!(rate_of("voting") < 1.0, "{success:?}");
     assert_eq!(rate_of("emoji"), 1.0, "{success:?}");
+    // Connections, as the dashboards' TCP panels ask for them.
+    let tcp = query(
+        &url,
+        r#"sum(tcp_open_connections{namespace="emojivoto", direction="inbound", peer="src", tls="true"}) by (deployment)"#,
+    )
+    .await;
+    assert_eq!(
+        by_deployment(tcp)
+            .iter()
+            .map(|r| r.0.as_str())
+            .collect::<Vec<_>>(),
+        served,
+        "open mTLS connections by deployment"
+    );
     // And nothing between the demo's proxies is plaintext.
     let plain = query(
         &url,

@@ -96,6 +96,31 @@ async fn requests_between_proxies_are_mutual_tls_with_both_identities_in_metrics
         3,
         "{inb}"
     );
+    // The connection series too, as Linkerd's proxy labels them: the mTLS connection on both
+    // sides, and each proxy's connections with its app as loopback.
+    let tcp = |text: &str, labels: &[(&str, &str)]| metric(text, "tcp_open_total", labels);
+    assert!(
+        tcp(
+            &out,
+            &[("peer", "dst"), ("tls", "true"), ("server_id", VOTING_ID)]
+        ) >= 1,
+        "{out}"
+    );
+    assert!(
+        tcp(&out, &[("peer", "src"), ("no_tls_reason", "loopback")]) >= 1,
+        "{out}"
+    );
+    assert!(
+        tcp(
+            &inb,
+            &[("peer", "src"), ("tls", "true"), ("client_id", WEB_ID)]
+        ) >= 1,
+        "{inb}"
+    );
+    assert!(
+        tcp(&inb, &[("peer", "dst"), ("no_tls_reason", "loopback")]) >= 1,
+        "{inb}"
+    );
     // Tap says so too (`mesh tap` prints `tls=true`).
     let event = crate::tap::next_event(&mut tap).await;
     assert_eq!(event.source.metadata.tls(), "true");

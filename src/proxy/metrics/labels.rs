@@ -45,6 +45,8 @@ pub enum NoTlsReason {
     NotProvidedByServiceDiscovery,
     /// `local_identity_disabled`: this proxy has no identity (`--identity-dir`).
     LocalIdentityDisabled,
+    /// `loopback`: the connection between the proxy and its own app, which stays in the pod.
+    Loopback,
 }
 
 impl NoTlsReason {
@@ -54,6 +56,7 @@ impl NoTlsReason {
             NoTlsReason::NoTlsFromRemote => "no_tls_from_remote",
             NoTlsReason::NotProvidedByServiceDiscovery => "not_provided_by_service_discovery",
             NoTlsReason::LocalIdentityDisabled => "local_identity_disabled",
+            NoTlsReason::Loopback => "loopback",
         }
     }
 }
@@ -245,6 +248,9 @@ pub struct TcpLabels {
     pub side: PeerSide,
     /// The workload on the other side, when known.
     pub peer: Option<Arc<Identity>>,
+    /// Whether the connection is mutual TLS with a peer that proved its identity (the app's
+    /// side is [`NoTlsReason::Loopback`]).
+    pub tls: TlsStatus,
 }
 
 /// Appends `,key="value"` with Prometheus escaping.

@@ -4,8 +4,8 @@
 //! `request_total`, `response_total` and `response_latency_ms` sum a peer's routes; the `route_*`
 //! families keep them apart (`rt_route`, `dst`). Every line carries the proxy's own workload labels;
 //! HTTP lines also `tls="true"` with `client_id`/`server_id` for mutual TLS, else
-//! `tls="no_identity"` with `no_tls_reason`, as Linkerd's proxy labels them (TCP lines carry
-//! `tls="no_identity"` alone).
+//! `tls="no_identity"` with `no_tls_reason`, as Linkerd's proxy labels them (TCP lines the
+//! same; the app's side of the proxy is `no_tls_reason="loopback"`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -225,7 +225,7 @@ pub fn prometheus(identity: &Identity, snap: &Snapshot, process: &Process<'_>) -
             if let Some(peer) = &k.peer {
                 push_identity(&mut l, k.direction.peer_prefix(), peer);
             }
-            push_label(&mut l, "tls", "no_identity");
+            k.tls.push_labels(k.direction, &mut l);
             (l, *s)
         })
         .collect();

@@ -139,6 +139,9 @@ fn tcp_connections_count_bytes_and_closes() {
         direction: Direction::Inbound,
         side: PeerSide::Src,
         peer: None,
+        tls: TlsStatus::Secured(Arc::from(
+            "vote-bot.emojivoto.serviceaccount.identity.mesh.cluster.local",
+        )),
     };
     let c = m.tcp_open(labels.clone());
     c.read(10);
@@ -146,7 +149,7 @@ fn tcp_connections_count_bytes_and_closes() {
     let _open = m.tcp_open(labels);
     drop(c);
     let text = m.render_prometheus();
-    let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="inbound",peer="src",tls="no_identity""#;
+    let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="inbound",peer="src",tls="true",client_id="vote-bot.emojivoto.serviceaccount.identity.mesh.cluster.local""#;
     for line in [
         format!("tcp_open_total{{{l}}} 2\n"),
         format!("tcp_close_total{{{l},errno=\"\"}} 1\n"),
@@ -158,6 +161,54 @@ fn tcp_connections_count_bytes_and_closes() {
     }
 }
 
+/// An inbound connection is counted once its first bytes say whether it is mutual TLS: its
+/// bytes before that move to the series it settles in, and one that closes unsettled counts
+/// under the plaintext labels.
+#[test]
+fn a_pending_connection_counts_in_the_series_it_settles_in() {
+    let m = Metrics::new(identity("deploy/web"));
+    let src = |tls| TcpLabels {
+        direction: Direction::Inbound,
+        side: PeerSide::Src,
+        peer: None,
+        tls,
+    };
+    let plain = src(TlsStatus::NotSecured(NoTlsReason::NoTlsFromRemote));
+    let secured = src(TlsStatus::Secured(Arc::from(
+        "web.emojivoto.serviceaccount.identity.mesh.cluster.local",
+    )));
+    let tls = PendingTcp::new(m.clone(), plain.clone());
+    tls.read(300); // the ClientHello
+    assert!(
+        !m.render_prometheus().contains("tcp_open_total{"),
+        "not counted before it settles"
+    );
+    tls.settle(secured);
+    tls.settle_default(); // a second settle changes nothing
+    tls.wrote(40);
+    let closed_early = PendingTcp::new(m.clone(), plain);
+    closed_early.read(1);
+    drop(closed_early);
+    let text = m.render_prometheus();
+    let own =
+        r#"namespace="emojivoto",deployment="web",pod="web-0",direction="inbound",peer="src""#;
+    let secured = format!(
+        r#"{own},tls="true",client_id="web.emojivoto.serviceaccount.identity.mesh.cluster.local""#
+    );
+    let plain = format!(r#"{own},tls="no_identity",no_tls_reason="no_tls_from_remote""#);
+    for line in [
+        format!("tcp_open_connections{{{secured}}} 1\n"),
+        format!("tcp_read_bytes_total{{{secured}}} 300\n"),
+        format!("tcp_write_bytes_total{{{secured}}} 40\n"),
+        format!("tcp_open_total{{{plain}}} 1\n"),
+        format!("tcp_open_connections{{{plain}}} 0\n"),
+        format!("tcp_read_bytes_total{{{plain}}} 1\n"),
+    ] {
+        assert!(text.contains(&line), "missing {line} in {text}");
+    }
+    drop(tls);
+}
+
 #[test]
 fn tcp_closes_after_an_os_error_are_counted_under_its_name() {
     let m = Metrics::new(identity("deploy/web"));
@@ -165,6 +216,7 @@ fn tcp_closes_after_an_os_error_are_counted_under_its_name() {
         direction: Direction::Outbound,
         side: PeerSide::Dst,
         peer: None,
+        tls: TlsStatus::NotSecured(NoTlsReason::NotProvidedByServiceDiscovery),
     };
     for errno in [None, Some(econnreset()), Some(econnreset())] {
         let c = m.tcp_open(labels.clone());
@@ -175,7 +227,7 @@ fn tcp_closes_after_an_os_error_are_counted_under_its_name() {
         }
     }
     let text = m.render_prometheus();
-    let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="outbound",peer="dst",tls="no_identity""#;
+    let l = r#"namespace="emojivoto",deployment="web",pod="web-0",direction="outbound",peer="dst",tls="no_identity",no_tls_reason="not_provided_by_service_discovery""#;
     for line in [
         format!("tcp_close_total{{{l},errno=\"\"}} 1\n"),
         format!("tcp_close_total{{{l},errno=\"ECONNRESET\"}} 2\n"),

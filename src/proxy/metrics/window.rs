@@ -95,11 +95,8 @@ pub fn report(
                 authority: labels.authority.to_string(),
                 route: labels.route.to_string(),
                 peer: labels.peer.as_deref().map(workload_ref),
-                peer_tls_id: labels.tls.peer_id().map(|id| id.to_string()),
-                no_tls_reason: match &labels.tls {
-                    TlsStatus::Secured(_) => None,
-                    TlsStatus::NotSecured(reason) => Some(reason.as_str().to_string()),
-                },
+                peer_tls_id: peer_tls_id(&labels.tls),
+                no_tls_reason: no_tls_reason(&labels.tls),
                 requests: s.requests.saturating_sub(b.requests),
                 responses: responses(&s.effective, &b.effective),
                 actual_responses: responses(&s.actual, &b.actual),
@@ -127,8 +124,8 @@ pub fn report(
                 direction: labels.direction,
                 peer_side: labels.side,
                 peer: labels.peer.as_deref().map(workload_ref),
-                peer_tls_id: None,
-                no_tls_reason: None,
+                peer_tls_id: peer_tls_id(&labels.tls),
+                no_tls_reason: no_tls_reason(&labels.tls),
                 opened: s.opened.saturating_sub(b.opened),
                 closed: s.closed.saturating_sub(b.closed),
                 open: s.opened.saturating_sub(s.closed),
@@ -207,5 +204,18 @@ pub fn workload_ref(identity: &Identity) -> WorkloadRef {
         namespace: identity.namespace.clone(),
         workload: identity.workload.to_string(),
         pod: identity.pod.clone(),
+    }
+}
+
+/// The stats' `peer_tls_id`: the peer's proven identity.
+fn peer_tls_id(tls: &TlsStatus) -> Option<String> {
+    tls.peer_id().map(|id| id.to_string())
+}
+
+/// The stats' `no_tls_reason`: why the peer's connection was not mutual TLS.
+fn no_tls_reason(tls: &TlsStatus) -> Option<String> {
+    match tls {
+        TlsStatus::Secured(_) => None,
+        TlsStatus::NotSecured(reason) => Some(reason.as_str().to_string()),
     }
 }

@@ -17,8 +17,7 @@ use crate::proxy::balance::InFlight;
 use crate::proxy::body::ProxyBody;
 use crate::proxy::connect::{Upstream, UpstreamError, UpstreamTls, Version};
 use crate::proxy::metrics::{
-    Direction, HttpCounters, NoTlsReason, PeerSide, ResponseOutcome, TcpLabels, TlsStatus,
-    TrafficLabels,
+    Direction, HttpCounters, PeerSide, ResponseOutcome, TcpLabels, TlsStatus, TrafficLabels,
 };
 use crate::proxy::observe::{Observation, Pending, Record};
 use crate::proxy::replay::Replayable;
@@ -86,7 +85,7 @@ impl<'a> EndpointTries<'a> {
         if let Some(pending) = self.pending.take() {
             return pending.settle();
         }
-        let tls = tls_status(self.state, None);
+        let tls = self.state.outbound_tls(None);
         let (labels, counters) = self.count(None, tls);
         let unplaced = SentTo::Service(labels.authority.clone());
         self.observation(labels, counters, unplaced)
@@ -127,7 +126,7 @@ impl<'a> EndpointTries<'a> {
             o.upstream = SentTo::Endpoint { authority, addr };
             return;
         }
-        let tls = tls_status(self.state, placed.endpoint.tls.as_ref());
+        let tls = self.state.outbound_tls(placed.endpoint.tls.as_ref());
         let tls_label = tls.label();
         let (labels, counters) = self.count(placed.endpoint.identity.clone(), tls);
         let authority = labels.authority.clone();
@@ -283,6 +282,7 @@ async fn connect(
             direction: Direction::Outbound,
             side: PeerSide::Dst,
             peer: peer.clone(),
+            tls: state.outbound_tls(placed.endpoint.tls.as_ref()),
         })
     };
     // mTLS when both ends have an identity: the endpoint's, from discovery, is what its
@@ -295,14 +295,4 @@ async fn connect(
         tls,
     };
     state.pools.send(&to, req, deadline).await
-}
-
-/// The `tls` labels of a request to an endpoint whose expected identity is `server_id`: what
-/// [`connect`] makes of it.
-fn tls_status(state: &ProxyState, server_id: Option<&Arc<str>>) -> TlsStatus {
-    match (&state.config.tls, server_id) {
-        (None, _) => TlsStatus::NotSecured(NoTlsReason::LocalIdentityDisabled),
-        (Some(_), None) => TlsStatus::NotSecured(NoTlsReason::NotProvidedByServiceDiscovery),
-        (Some(_), Some(id)) => TlsStatus::Secured(id.clone()),
-    }
 }

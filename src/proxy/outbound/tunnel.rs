@@ -56,6 +56,7 @@ pub async fn open(
             direction: Direction::Outbound,
             side: PeerSide::Dst,
             peer: endpoint.identity.clone(),
+            tls: state.outbound_tls(endpoint.tls.as_ref()),
         })
     };
     let connect = &state.config.limits.connect;
@@ -121,6 +122,7 @@ pub async fn forward(
             direction: Direction::Outbound,
             side: PeerSide::Dst,
             peer: endpoint.identity.clone(),
+            tls: state.outbound_tls(endpoint.tls.as_ref()),
         })
     };
     let failed = |source| ProxyError::Endpoint {

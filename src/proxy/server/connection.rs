@@ -22,7 +22,9 @@ use crate::proxy::guard::GuardedExecutor;
 use crate::proxy::inbound::AppTarget;
 use crate::proxy::io::CountingIo;
 use crate::proxy::listener::Drain;
-use crate::proxy::metrics::{Direction, PeerSide, Refused, TcpLabels};
+use crate::proxy::metrics::{
+    Direction, NoTlsReason, PeerSide, PendingTcp, Refused, TcpLabels, TlsStatus,
+};
 use crate::proxy::parse_errors::{
     ExplainParseErrors, OnParseError, ServiceCalls, HYPER_MAX_URI_LEN,
 };
@@ -51,12 +53,24 @@ pub(super) async fn connection(
         };
         state.policy.own.reached_by(*original) != Some(accepting)
     });
-    let counter = state.tcp_counter(TcpLabels {
+    // Inbound, whether the caller is mutual TLS is known only once its first bytes are read:
+    // the connection is counted under its `tls` labels from then ([`PendingTcp`]). Outbound,
+    // the caller is the app, in the pod.
+    let src = |tls| TcpLabels {
         direction,
         side: PeerSide::Src,
         peer: None,
-    });
-    let io = CountingIo::new(stream, counter);
+        tls,
+    };
+    let plaintext = match direction {
+        Direction::Inbound => state.plaintext_caller_tls(),
+        Direction::Outbound => TlsStatus::NotSecured(NoTlsReason::Loopback),
+    };
+    let counted = Arc::new(PendingTcp::new(state.metrics.clone(), src(plaintext)));
+    if direction == Direction::Outbound {
+        counted.settle_default();
+    }
+    let io = CountingIo::new(stream, counted.clone());
     let limits = &state.config.limits;
     // Where opaque bytes go: a captured connection's destination; otherwise (inbound) the app,
     // when it has one port, as opaque TCP names no port.
@@ -77,6 +91,7 @@ pub(super) async fn connection(
             .note("inbound", "inbound not redirected".into(), &text);
     }
     if let Some(to) = relay_to.filter(|a| state.config.opaque_ports.contains(&a.port())) {
+        counted.settle_default();
         return relay(io, to, direction, &state).await;
     }
     let (protocol, io) = match detect(io, limits.detect_timeout).await {
@@ -104,9 +119,12 @@ pub(super) async fn connection(
             if protocol == Protocol::Opaque && io.hooks().bytes().first() == Some(&0x16) =>
         {
             let configs = store.current();
-            Box::pin(serve_tls(io, configs, detected, state, drain)).await
+            Box::pin(serve_tls(io, configs, detected, counted, state, drain)).await
         }
-        _ => serve_detected(protocol, io, detected, state, drain).await,
+        _ => {
+            counted.settle_default();
+            serve_detected(protocol, io, detected, state, drain).await
+        }
     }
 }
 
@@ -116,11 +134,23 @@ async fn serve_tls(
     io: crate::proxy::detect::PrefixedIo<CountingIo<TcpStream>>,
     configs: Arc<crate::mtls::configs::TlsConfigs>,
     detected: Detected,
+    counted: Arc<PendingTcp>,
     state: Arc<ProxyState>,
     drain: Drain,
 ) {
     let timeout = state.config.limits.detect_timeout;
-    match tls::accept(io, &configs, timeout).await {
+    let accepted = tls::accept(io, &configs, timeout).await;
+    match &accepted {
+        Accepted::Mesh(_, peer) => counted.settle(TcpLabels {
+            direction: detected.direction,
+            side: PeerSide::Src,
+            peer: None,
+            tls: TlsStatus::Secured(peer.client_id.clone()),
+        }),
+        // The app's own TLS, or a failed handshake: not the mesh's.
+        _ => counted.settle_default(),
+    }
+    match accepted {
         Accepted::Mesh(stream, peer) => {
             let (protocol, io) = match detect(*stream, timeout).await {
                 Ok(d) => d,
@@ -419,23 +449,22 @@ async fn relay<I: AsyncRead + AsyncWrite + Unpin>(
     direction: Direction,
     state: &ProxyState,
 ) {
+    // Outbound to a meshed endpoint with an identity: mutual TLS, as for HTTP.
+    let server_id = match (direction, &state.config.tls) {
+        (Direction::Outbound, Some(_)) => state.resolve.endpoint(to).await.and_then(|e| e.tls),
+        _ => None,
+    };
+    let tls = UpstreamTls::toward(state.config.tls.as_ref(), server_id.as_ref());
     let counter = || {
         state.tcp_counter(TcpLabels {
             direction,
             side: PeerSide::Dst,
             peer: None,
+            tls: match direction {
+                Direction::Inbound => TlsStatus::NotSecured(NoTlsReason::Loopback),
+                Direction::Outbound => state.outbound_tls(server_id.as_ref()),
+            },
         })
-    };
-    // Outbound to a meshed endpoint with an identity: mutual TLS, as for HTTP.
-    let tls = match (direction, &state.config.tls) {
-        (Direction::Outbound, Some(_)) => {
-            let endpoint = state.resolve.endpoint(to).await;
-            UpstreamTls::toward(
-                state.config.tls.as_ref(),
-                endpoint.and_then(|e| e.tls).as_ref(),
-            )
-        }
-        _ => None,
     };
     let connect = &state.config.limits.connect;
     let opened = match connect_tcp(to, connect, &counter).await {
