@@ -31,7 +31,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -392,17 +391,15 @@ fn read_certificates(
     path: &Path,
 ) -> Result<(String, Vec<CertificateDer<'static>>), AuthorityError> {
     let text = read_text(path)?;
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(text.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| AuthorityError::Unreadable {
+    let certs = super::files::pem_certificates(text.as_bytes()).map_err(|error| match error {
+        None => AuthorityError::NoCertificate {
             path: path.to_owned(),
-            error: e.to_string(),
-        })?;
-    if certs.is_empty() {
-        return Err(AuthorityError::NoCertificate {
+        },
+        Some(error) => AuthorityError::Unreadable {
             path: path.to_owned(),
-        });
-    }
+            error,
+        },
+    })?;
     Ok((text, certs))
 }
 

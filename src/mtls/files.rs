@@ -277,20 +277,23 @@ fn read(path: &Path) -> Result<Vec<u8>, CredentialsError> {
     })
 }
 
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, CredentialsError> {
-    let pem = read(path)?;
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
-    match certs {
-        Ok(certs) if !certs.is_empty() => Ok(certs),
-        Ok(_) => Err(CredentialsError::NoCertificate {
-            path: path.to_owned(),
-            error: String::new(),
-        }),
-        Err(e) => Err(CredentialsError::NoCertificate {
-            path: path.to_owned(),
-            error: e.to_string(),
-        }),
+/// The certificates of a PEM text, at least one: else `Err(None)` when it holds none, or
+/// `Err(Some(why))` when it does not parse.
+pub(super) fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Option<String>> {
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| Some(e.to_string()))?;
+    match certs.is_empty() {
+        true => Err(None),
+        false => Ok(certs),
     }
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, CredentialsError> {
+    pem_certificates(&read(path)?).map_err(|error| CredentialsError::NoCertificate {
+        path: path.to_owned(),
+        error: error.unwrap_or_default(),
+    })
 }
 
 fn no_section(e: &rustls::pki_types::pem::Error) -> String {

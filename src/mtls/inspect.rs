@@ -283,17 +283,10 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, InspectErro
         path: path.to_owned(),
         error,
     })?;
-    let no_certificate = |error: String| InspectError::NoCertificate {
+    super::files::pem_certificates(&pem).map_err(|error| InspectError::NoCertificate {
         path: path.to_owned(),
-        error,
-    };
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| no_certificate(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(no_certificate(String::new()));
-    }
-    Ok(certs)
+        error: error.unwrap_or_default(),
+    })
 }
 
 fn as_rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
