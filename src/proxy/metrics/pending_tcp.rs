@@ -5,15 +5,15 @@
 //! settled (closed during detection) is counted under its default labels when dropped.
 
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use super::{Metrics, TcpConnection, TcpLabels};
 
 /// See the module docs.
 pub struct PendingTcp {
     metrics: Arc<Metrics>,
-    /// The labels used if the connection ends before it is settled.
-    default: Mutex<Option<TcpLabels>>,
+    /// The labels of [`settle_default`](Self::settle_default).
+    default: TcpLabels,
     settled: OnceLock<TcpConnection>,
     read: AtomicU64,
     wrote: AtomicU64,
@@ -25,7 +25,7 @@ impl PendingTcp {
     pub fn new(metrics: Arc<Metrics>, default: TcpLabels) -> PendingTcp {
         PendingTcp {
             metrics,
-            default: Mutex::new(Some(default)),
+            default,
             settled: OnceLock::new(),
             read: AtomicU64::new(0),
             wrote: AtomicU64::new(0),
@@ -51,16 +51,8 @@ impl PendingTcp {
 
     /// [`settle`](Self::settle) under the default labels.
     pub fn settle_default(&self) {
-        if self.settled.get().is_some() {
-            return;
-        }
-        let default = self
-            .default
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(labels) = default {
-            self.settle(labels);
+        if self.settled.get().is_none() {
+            self.settle(self.default.clone());
         }
     }
 

@@ -139,19 +139,14 @@ async fn serve_tls(
     drain: Drain,
 ) {
     let timeout = state.config.limits.detect_timeout;
-    let accepted = tls::accept(io, &configs, timeout).await;
-    match &accepted {
-        Accepted::Mesh(_, peer) => counted.settle(TcpLabels {
-            direction: detected.direction,
-            side: PeerSide::Src,
-            peer: None,
-            tls: TlsStatus::Secured(peer.client_id.clone()),
-        }),
-        // The app's own TLS, or a failed handshake: not the mesh's.
-        _ => counted.settle_default(),
-    }
-    match accepted {
+    match tls::accept(io, &configs, timeout).await {
         Accepted::Mesh(stream, peer) => {
+            counted.settle(TcpLabels {
+                direction: detected.direction,
+                side: PeerSide::Src,
+                peer: None,
+                tls: TlsStatus::Secured(peer.client_id.clone()),
+            });
             let (protocol, io) = match detect(*stream, timeout).await {
                 Ok(d) => d,
                 Err(e) => return tracing::debug!("mTLS connection failed during detection: {e}"),
@@ -162,10 +157,13 @@ async fn serve_tls(
             };
             serve_detected(protocol, io, detected, state, drain).await
         }
+        // The app's own TLS: not the mesh's.
         Accepted::PassThrough(io) => {
+            counted.settle_default();
             serve_detected(Protocol::Opaque, io, detected, state, drain).await
         }
         Accepted::Failed(why) => {
+            counted.settle_default();
             let remote = detected.remote;
             let text = format!("refused an mTLS connection from {remote}: {why}");
             state
