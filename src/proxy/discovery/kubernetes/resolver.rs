@@ -55,7 +55,7 @@ enum PodState {
 #[derive(Debug, Default)]
 struct KnownPod {
     /// The workload identity its requests carry in `mesh-peer` (meshed pods only).
-    identity: Option<Identity>,
+    identity: Option<Arc<Identity>>,
     /// The mutual TLS identity its proxy proves (Linkerd's DNS-style name), when it has one and
     /// this proxy knows the trust domain.
     tls: Option<Arc<str>>,
@@ -294,10 +294,7 @@ impl KubeResolver {
                 let known = a.pod.and_then(|pod| self.pod(&service.namespace, &pod));
                 Endpoint {
                     addr: a.addr,
-                    identity: known
-                        .as_ref()
-                        .and_then(|k| k.identity.clone())
-                        .map(Arc::new),
+                    identity: known.as_ref().and_then(|k| k.identity.clone()),
                     tls: known.and_then(|k| k.tls.clone()),
                 }
             })
@@ -414,13 +411,15 @@ fn known_pod(
     pod: &PodIdentity,
     naming: Option<&TlsNaming>,
 ) -> KnownPod {
-    let identity = pod.meshed.then(|| Identity {
-        namespace: namespace.to_string(),
-        workload: pod.workload.clone().unwrap_or(Workload {
-            kind: WorkloadKind::Pod,
-            name: name.to_string(),
-        }),
-        pod: name.to_string(),
+    let identity = pod.meshed.then(|| {
+        Arc::new(Identity {
+            namespace: namespace.to_string(),
+            workload: pod.workload.clone().unwrap_or(Workload {
+                kind: WorkloadKind::Pod,
+                name: name.to_string(),
+            }),
+            pod: name.to_string(),
+        })
     });
     let tls = naming.filter(|_| pod.proves_identity).and_then(|n| {
         let account = pod.service_account.as_deref().unwrap_or("default");
