@@ -177,12 +177,10 @@ impl Running {
             ("web", Some("web-svc:8080"), Some(apps_listening[2])),
             ("vote-bot", None, None),
         ];
+        // One store per workload, in `specs`' order; none without mTLS.
         let mut tls = match opts.mtls {
-            true => identities::issue(&opts.work_dir, &specs.map(|(name, _, _)| name))?
-                .into_iter()
-                .map(Some)
-                .collect(),
-            false => vec![None; specs.len()],
+            true => identities::issue(&opts.work_dir, &specs.map(|(name, _, _)| name))?,
+            false => Vec::new(),
         }
         .into_iter();
         for ((name, service, app), outbound) in specs.into_iter().zip(outbound) {
@@ -219,7 +217,7 @@ impl Running {
                 limits: Limits::default(),
                 admin: Default::default(),
                 capture: None,
-                tls: tls.next().flatten(),
+                tls: tls.next(),
                 require_identity: Default::default(),
             };
             let listeners = Listeners {
